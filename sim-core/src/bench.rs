@@ -1,0 +1,381 @@
+//! The engine's benchmark workloads, each with a bare baseline that does the same work with no
+//! framework: a `BinaryHeap<Reverse<(time, seq, event)>>` and the same RNG stream.
+//!
+//! These functions only simulate; the caller (`kafkasim bench`) measures wall time, so no clock
+//! is read here.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use crate::engine::{
+    Ctx, Limits, Message, NoEvent, Node, NodeId, SimConfig, SimDuration, SimRng, SimTime,
+    Simulation, Stream,
+};
+use crate::net::LatencyModel;
+use crate::trace::TraceSink;
+
+/// What a workload did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// Events handled (deliveries or timer firings).
+    pub events: u64,
+    /// Simulated time at the end.
+    pub sim_time: SimTime,
+}
+
+// ---------------------------------------------------------------- engine-pingpong
+
+/// Parameters of `engine-pingpong`.
+#[derive(Clone, Copy, Debug)]
+pub struct PingPong {
+    pub nodes: u32,
+    pub in_flight: u32,
+    pub deliveries: u64,
+    pub latency_min_us: u64,
+    pub latency_max_us: u64,
+    pub seed: u64,
+}
+
+impl PingPong {
+    /// The standard workload: 5 nodes, 100 messages in flight, 10 M deliveries, 1-5 ms latency.
+    pub const STANDARD: PingPong = PingPong {
+        nodes: 5,
+        in_flight: 100,
+        deliveries: 10_000_000,
+        latency_min_us: 1_000,
+        latency_max_us: 5_000,
+        seed: 1,
+    };
+}
+
+/// Whom a node passes the ball to after `hops` hops: never itself, cycling through the others.
+#[inline]
+fn next_hop(me: u32, hops: u64, nodes: u32) -> u32 {
+    (me + 1 + (hops % u64::from(nodes - 1)) as u32) % nodes
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Ball {
+    hops: u64,
+}
+
+impl Message for Ball {
+    fn name(&self) -> &'static str {
+        "Ball"
+    }
+}
+
+/// A node that passes every ball it gets on to another node.
+pub struct Passer {
+    nodes: u32,
+    serve: u32,
+}
+
+impl Node for Passer {
+    type Msg = Ball;
+    type Timer = NoTimer;
+    type Event = NoEvent;
+    type Disk = ();
+    type Spec = (u32, u32);
+
+    fn boot(&(nodes, serve): &(u32, u32), _: ()) -> Self {
+        Passer { nodes, serve }
+    }
+    fn into_disk(self) {}
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+        for _ in 0..self.serve {
+            ctx.send(
+                NodeId(next_hop(ctx.me().0, 0, self.nodes)),
+                Ball { hops: 0 },
+            );
+        }
+    }
+    #[inline]
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, _from: NodeId, ball: Ball) {
+        let hops = ball.hops + 1;
+        ctx.send(
+            NodeId(next_hop(ctx.me().0, hops, self.nodes)),
+            Ball { hops },
+        );
+    }
+    fn on_timer(&mut self, _: &mut Ctx<'_, Self>, timer: NoTimer) {
+        match timer {}
+    }
+}
+
+/// A node with no timers.
+#[derive(Debug, Clone, Copy)]
+pub enum NoTimer {}
+
+impl crate::engine::Timer for NoTimer {
+    fn slot(&self) -> usize {
+        match *self {}
+    }
+}
+
+fn serve_counts(p: &PingPong) -> Vec<u32> {
+    (0..p.nodes)
+        .map(|i| p.in_flight / p.nodes + u32::from(i < p.in_flight % p.nodes))
+        .collect()
+}
+
+/// `engine-pingpong` through the real engine and network.
+pub fn pingpong_engine(p: PingPong) -> Outcome {
+    let config = SimConfig {
+        seed: p.seed,
+        latency: LatencyModel::Uniform {
+            min_us: p.latency_min_us,
+            max_us: p.latency_max_us,
+        },
+        disconnect_detection: SimDuration::from_millis(1),
+    };
+    let nodes = serve_counts(&p)
+        .into_iter()
+        .map(|serve| ((p.nodes, serve), ()))
+        .collect();
+    let mut sim: Simulation<Passer> = Simulation::new(config, nodes, TraceSink::hash_only());
+    sim.start();
+    sim.run(
+        Limits {
+            until: SimTime::MAX,
+            max_events: p.deliveries,
+        },
+        &mut (),
+    );
+    Outcome {
+        events: sim.events(),
+        sim_time: sim.now(),
+    }
+}
+
+/// `engine-pingpong` as a bare loop: the baseline. It keeps the same per-connection FIFO rule
+/// as the engine (an arrival is never earlier than the previous one on the link), so both do
+/// exactly the same work and end at the same simulated time.
+pub fn pingpong_baseline(p: PingPong) -> Outcome {
+    let n = p.nodes as usize;
+    let mut rng = SimRng::new(p.seed, Stream::Network);
+    let mut last_arrival = vec![0u64; n * n];
+    let mut heap: BinaryHeap<Reverse<(u64, u64, (u32, u64))>> = BinaryHeap::new();
+    let mut seq = 0u64;
+    let mut send = |heap: &mut BinaryHeap<_>, now: u64, from: u32, hops: u64| {
+        let to = next_hop(from, hops, p.nodes);
+        let link = &mut last_arrival[from as usize * n + to as usize];
+        let at = (now + rng.between(p.latency_min_us, p.latency_max_us)).max(*link);
+        *link = at;
+        seq += 1;
+        heap.push(Reverse((at, seq, (to, hops))));
+    };
+    for (me, serve) in serve_counts(&p).into_iter().enumerate() {
+        for _ in 0..serve {
+            send(&mut heap, 0, me as u32, 0);
+        }
+    }
+    let mut events = 0;
+    let mut now = 0;
+    while events < p.deliveries {
+        let Some(Reverse((at, _, (me, hops)))) = heap.pop() else {
+            break;
+        };
+        now = at;
+        events += 1;
+        send(&mut heap, now, me, hops + 1);
+    }
+    Outcome {
+        events,
+        sim_time: SimTime::from_micros(now),
+    }
+}
+
+// ---------------------------------------------------------------- engine-timers
+
+/// Parameters of `engine-timers`.
+#[derive(Clone, Copy, Debug)]
+pub struct Timers {
+    pub nodes: u32,
+    pub heartbeat_ms: u64,
+    pub election_min_ms: u64,
+    pub election_max_ms: u64,
+    pub duration_s: u64,
+    pub seed: u64,
+}
+
+impl Timers {
+    /// The standard workload: 1,000 nodes, a 50 ms heartbeat that resets a 150-300 ms election
+    /// timeout, for 600 simulated seconds.
+    pub const STANDARD: Timers = Timers {
+        nodes: 1_000,
+        heartbeat_ms: 50,
+        election_min_ms: 150,
+        election_max_ms: 300,
+        duration_s: 600,
+        seed: 1,
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeartbeatTimer {
+    Heartbeat,
+    Election,
+}
+
+impl crate::engine::Timer for HeartbeatTimer {
+    fn slot(&self) -> usize {
+        *self as usize
+    }
+}
+
+/// A follower that hears a heartbeat every period and resets its election timeout each time.
+pub struct Follower {
+    t: Timers,
+    /// Elections started (the timeout fired): zero unless a heartbeat is late.
+    pub elections: u64,
+}
+
+impl Node for Follower {
+    type Msg = Ball;
+    type Timer = HeartbeatTimer;
+    type Event = NoEvent;
+    type Disk = ();
+    type Spec = Timers;
+
+    fn boot(t: &Timers, _: ()) -> Self {
+        Follower {
+            t: *t,
+            elections: 0,
+        }
+    }
+    fn into_disk(self) {}
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+        ctx.set_timer(
+            HeartbeatTimer::Heartbeat,
+            SimDuration::from_millis(self.t.heartbeat_ms),
+        );
+        self.reset_election(ctx);
+    }
+    fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: Ball) {}
+    #[inline]
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: HeartbeatTimer) {
+        match timer {
+            HeartbeatTimer::Heartbeat => {
+                ctx.set_timer(
+                    HeartbeatTimer::Heartbeat,
+                    SimDuration::from_millis(self.t.heartbeat_ms),
+                );
+                self.reset_election(ctx);
+            }
+            HeartbeatTimer::Election => {
+                self.elections += 1;
+                self.reset_election(ctx);
+            }
+        }
+    }
+}
+
+impl Follower {
+    fn reset_election(&self, ctx: &mut Ctx<'_, Self>) {
+        ctx.set_timer_random(
+            HeartbeatTimer::Election,
+            SimDuration::from_millis(self.t.election_min_ms),
+            SimDuration::from_millis(self.t.election_max_ms),
+        );
+    }
+}
+
+/// `engine-timers` through the real engine.
+pub fn timers_engine(t: Timers) -> Outcome {
+    let config = SimConfig {
+        seed: t.seed,
+        latency: LatencyModel::default(),
+        disconnect_detection: SimDuration::from_millis(1),
+    };
+    let nodes = (0..t.nodes).map(|_| (t, ())).collect();
+    let mut sim: Simulation<Follower> = Simulation::new(config, nodes, TraceSink::hash_only());
+    sim.start();
+    sim.run(
+        Limits::until(SimTime::from_millis(t.duration_s * 1_000)),
+        &mut (),
+    );
+    Outcome {
+        events: sim.events(),
+        sim_time: sim.now(),
+    }
+}
+
+/// `engine-timers` as a bare loop: every reset pushes a new entry and stale ones are skipped
+/// by generation when they surface.
+pub fn timers_baseline(t: Timers) -> Outcome {
+    let until = t.duration_s * 1_000_000;
+    let heartbeat = t.heartbeat_ms * 1_000;
+    let (emin, emax) = (t.election_min_ms * 1_000, t.election_max_ms * 1_000);
+    let mut rngs: Vec<SimRng> = (0..t.nodes)
+        .map(|i| SimRng::new(t.seed, Stream::Node(NodeId(i))))
+        .collect();
+    let mut election_gen = vec![0u32; t.nodes as usize];
+    // (time, seq, (node, is_election, generation))
+    let mut heap: BinaryHeap<Reverse<(u64, u64, (u32, bool, u32))>> = BinaryHeap::new();
+    let mut seq = 0u64;
+    let mut push = |heap: &mut BinaryHeap<_>, at: u64, item: (u32, bool, u32)| {
+        seq += 1;
+        heap.push(Reverse((at, seq, item)));
+    };
+    for node in 0..t.nodes {
+        push(&mut heap, heartbeat, (node, false, 0));
+        let at = emin + rngs[node as usize].below(emax - emin);
+        push(&mut heap, at, (node, true, 0));
+    }
+    let mut events = 0;
+    let mut now = 0;
+    while let Some(Reverse((at, _, (node, is_election, generation)))) = heap.pop() {
+        if at > until {
+            break;
+        }
+        let i = node as usize;
+        if is_election && generation != election_gen[i] {
+            continue; // reset since
+        }
+        now = at;
+        events += 1;
+        if !is_election {
+            push(&mut heap, at + heartbeat, (node, false, 0));
+        }
+        election_gen[i] = election_gen[i].wrapping_add(1);
+        let at = now + emin + rngs[i].below(emax - emin);
+        push(&mut heap, at, (node, true, election_gen[i]));
+    }
+    Outcome {
+        events,
+        sim_time: SimTime::from_micros(now),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pingpong_engine_and_baseline_do_the_same_work() {
+        let p = PingPong {
+            deliveries: 20_000,
+            ..PingPong::STANDARD
+        };
+        let engine = pingpong_engine(p);
+        let baseline = pingpong_baseline(p);
+        assert_eq!(engine.events, 20_000);
+        // Same RNG draws in the same order, same FIFO rule: the very same run.
+        assert_eq!(engine, baseline);
+    }
+
+    #[test]
+    fn timers_engine_and_baseline_count_the_same_heartbeats() {
+        let t = Timers {
+            nodes: 20,
+            duration_s: 10,
+            ..Timers::STANDARD
+        };
+        let engine = timers_engine(t);
+        let baseline = timers_baseline(t);
+        // 20 nodes x 200 heartbeats; no election fires since every heartbeat resets it.
+        assert_eq!(engine.events, 20 * 200);
+        assert_eq!(baseline.events, 20 * 200);
+    }
+}

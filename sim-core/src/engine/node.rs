@@ -1,0 +1,167 @@
+//! The contract between the engine and a simulated process.
+//!
+//! A node is a sans-IO state machine: each handler gets the current time in its [`Ctx`] and pushes
+//! [`Effect`]s (send a message, set or cancel a timer, emit a trace event, stop). It never reads a
+//! clock, an RNG or a socket; randomised delays are asked for as [`Delay::Uniform`] and drawn by
+//! the engine from the node's own stream. A node owns its disk while it runs; when it crashes the
+//! engine takes the disk back with [`Node::into_disk`], drops everything else (volatile state),
+//! applies the crash kind to the disk, and later boots a new incarnation from what survived.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use super::time::{SimDuration, SimTime};
+use crate::storage::Durable;
+
+/// Dense index of a node in the simulation (controllers, brokers and clients alike).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "n{}", self.0)
+    }
+}
+
+/// A node's timer. Each distinct timer maps to a small slot index; setting a timer that is
+/// already armed re-arms it (the old deadline is forgotten), so "reset the election timer on
+/// every heartbeat" is one call and leaves nothing behind.
+pub trait Timer: Copy + fmt::Debug {
+    /// A small, dense index identifying this timer within its node (0, 1, 2, ...).
+    fn slot(&self) -> usize;
+}
+
+/// How long until a timer fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delay {
+    Fixed(SimDuration),
+    /// Uniform in `min..max` (max exclusive), drawn by the engine from the node's RNG stream:
+    /// e.g. KRaft's election timeout, `T + rand[0, T)`.
+    Uniform {
+        min: SimDuration,
+        max: SimDuration,
+    },
+}
+
+/// What a handler asks the engine to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect<M, T, E> {
+    Send {
+        to: NodeId,
+        msg: M,
+    },
+    SetTimer {
+        timer: T,
+        delay: Delay,
+    },
+    CancelTimer {
+        timer: T,
+    },
+    /// A protocol event for the trace and the checkers.
+    Emit(E),
+    /// The node has finished a graceful shutdown and exits; its disk is kept as it is.
+    Stop,
+}
+
+/// The effect type of node `N`.
+pub type EffectOf<N> = Effect<<N as Node>::Msg, <N as Node>::Timer, <N as Node>::Event>;
+
+/// What a handler sees of the world: the time, its own id, and the effect buffer.
+pub struct Ctx<'a, N: Node> {
+    now: SimTime,
+    me: NodeId,
+    effects: &'a mut Vec<EffectOf<N>>,
+}
+
+impl<'a, N: Node> Ctx<'a, N> {
+    pub fn new(now: SimTime, me: NodeId, effects: &'a mut Vec<EffectOf<N>>) -> Self {
+        Ctx { now, me, effects }
+    }
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+    pub fn me(&self) -> NodeId {
+        self.me
+    }
+    pub fn send(&mut self, to: NodeId, msg: N::Msg) {
+        self.effects.push(Effect::Send { to, msg });
+    }
+    pub fn set_timer(&mut self, timer: N::Timer, after: SimDuration) {
+        self.effects.push(Effect::SetTimer {
+            timer,
+            delay: Delay::Fixed(after),
+        });
+    }
+    /// Arms `timer` to fire after a delay drawn uniformly from `min..max`.
+    pub fn set_timer_random(&mut self, timer: N::Timer, min: SimDuration, max: SimDuration) {
+        self.effects.push(Effect::SetTimer {
+            timer,
+            delay: Delay::Uniform { min, max },
+        });
+    }
+    pub fn cancel_timer(&mut self, timer: N::Timer) {
+        self.effects.push(Effect::CancelTimer { timer });
+    }
+    pub fn emit(&mut self, event: N::Event) {
+        self.effects.push(Effect::Emit(event));
+    }
+    pub fn stop(&mut self) {
+        self.effects.push(Effect::Stop);
+    }
+}
+
+/// A simulated process.
+pub trait Node: Sized {
+    type Msg: Message;
+    type Timer: Timer;
+    /// Protocol events this node reports (leader elected, broker fenced, ...).
+    type Event: Serialize + fmt::Debug;
+    /// What survives a crash, subject to the crash kind.
+    type Disk: Durable;
+    /// What the engine keeps to boot the node again: its identity and static configuration.
+    type Spec;
+
+    /// Boots a new incarnation from its spec and what its disk holds. Called at the start of the
+    /// run (with the disk the scenario formatted) and on every restart.
+    fn boot(spec: &Self::Spec, disk: Self::Disk) -> Self;
+    /// Gives the disk back when the process dies; everything else is dropped.
+    fn into_disk(self) -> Self::Disk;
+
+    /// Runs right after [`Node::boot`].
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>);
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Self::Msg);
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Self::Timer);
+    /// The connection to `peer` broke (peer crashed, or a network cut was detected). Requests in
+    /// flight to it are lost; Kafka's clients fail them with a disconnect error.
+    fn on_disconnect(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
+        let _ = (ctx, peer);
+    }
+    /// A graceful shutdown was requested (SIGTERM). The default exits at once; a Kafka broker
+    /// first runs controlled shutdown and then calls [`Ctx::stop`].
+    fn on_shutdown(&mut self, ctx: &mut Ctx<'_, Self>) {
+        ctx.stop();
+    }
+}
+
+/// A message between nodes.
+pub trait Message: fmt::Debug {
+    /// The Kafka API or message name, for traces (`Fetch`, `Vote`, `BrokerHeartbeat`, ...).
+    fn name(&self) -> &'static str;
+}
+
+/// The event type of a node that reports no protocol events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoEvent {}
+
+impl Serialize for NoEvent {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        match *self {}
+    }
+}

@@ -1,0 +1,78 @@
+//! The fault vocabulary: everything the world can do to a cluster.
+//!
+//! Faults are inputs, not errors (DESIGN.md principle 7). The set is closed and limited to what a
+//! real Kafka deployment meets: processes die in three ways (see [`CrashKind`]), restart, shut
+//! down cleanly, stall (pause) and slow down; the network splits into groups, loses one
+//! direction of a link, and heals. Nothing here duplicates or corrupts a TCP stream.
+
+use serde::Serialize;
+
+use crate::engine::{NodeId, SimDuration, SimTime};
+use crate::storage::CrashKind;
+
+/// One fault, with its targets resolved to node ids.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Fault {
+    /// The node dies; what its disk keeps depends on `kind`.
+    Crash { node: NodeId, kind: CrashKind },
+    /// A dead or stopped node boots again from what its disk kept.
+    Restart { node: NodeId },
+    /// Graceful shutdown (SIGTERM): a broker runs controlled shutdown first.
+    Shutdown { node: NodeId },
+    /// The process stops handling anything (SIGSTOP, a long GC pause); its connections stay up.
+    Pause { node: NodeId },
+    /// A paused process continues: what arrived meanwhile is handled, late timers fire at once.
+    Resume { node: NodeId },
+    /// No traffic between nodes of different groups, in either direction. Nodes named in no
+    /// group form one more group together.
+    Partition { groups: Vec<Vec<NodeId>> },
+    /// Traffic from any of `from` to any of `to` is lost; the other direction still works.
+    OneWay { from: Vec<NodeId>, to: Vec<NodeId> },
+    /// Every cut link works again (slow nodes and links stay slow).
+    Heal,
+    /// Every message to or from `node` takes `extra` longer; zero makes it normal again.
+    SlowNode { node: NodeId, extra: SimDuration },
+    /// Every message from `from` to `to` takes `extra` longer; zero makes it normal again.
+    SlowLink {
+        from: NodeId,
+        to: NodeId,
+        extra: SimDuration,
+    },
+}
+
+impl Fault {
+    /// The action's name, as scenario files spell it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Fault::Crash {
+                kind: CrashKind::Process,
+                ..
+            } => "crash",
+            Fault::Crash {
+                kind: CrashKind::PowerLoss,
+                ..
+            } => "power_loss",
+            Fault::Crash {
+                kind: CrashKind::DiskLoss,
+                ..
+            } => "disk_loss",
+            Fault::Restart { .. } => "restart",
+            Fault::Shutdown { .. } => "shutdown",
+            Fault::Pause { .. } => "pause",
+            Fault::Resume { .. } => "resume",
+            Fault::Partition { .. } => "partition",
+            Fault::OneWay { .. } => "one_way",
+            Fault::Heal => "heal",
+            Fault::SlowNode { .. } => "slow",
+            Fault::SlowLink { .. } => "slow_link",
+        }
+    }
+}
+
+/// A fault at a simulated time.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ScheduledFault {
+    pub at: SimTime,
+    pub fault: Fault,
+}

@@ -1,0 +1,537 @@
+//! Kafka configuration, by Kafka's own keys and with Kafka's own defaults
+//! (kafka-protocol.md §2.10; the defaults are those of the cited Kafka source files).
+//!
+//! Each config struct deserializes from a JSON object of `"kafka.key": value` overrides, rejecting
+//! unknown keys (with a suggestion) and values of the wrong type, and serializes back to the
+//! complete, resolved object so `--print-resolved` shows every value in force.
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+use std::fmt;
+
+use super::suggest::closest;
+
+/// A config value's JSON form.
+pub trait ConfigValue: Sized {
+    /// What a valid value looks like, for error messages.
+    const EXPECTED: &'static str;
+    fn from_json(v: &Value) -> Option<Self>;
+    fn to_json(&self) -> Value;
+}
+
+impl ConfigValue for u64 {
+    const EXPECTED: &'static str = "a non-negative integer";
+    fn from_json(v: &Value) -> Option<Self> {
+        v.as_u64()
+    }
+    fn to_json(&self) -> Value {
+        Value::from(*self)
+    }
+}
+
+impl ConfigValue for u32 {
+    const EXPECTED: &'static str = "a non-negative integer below 2^32";
+    fn from_json(v: &Value) -> Option<Self> {
+        v.as_u64().and_then(|n| u32::try_from(n).ok())
+    }
+    fn to_json(&self) -> Value {
+        Value::from(*self)
+    }
+}
+
+impl ConfigValue for bool {
+    const EXPECTED: &'static str = "true or false";
+    fn from_json(v: &Value) -> Option<Self> {
+        match v {
+            Value::Bool(b) => Some(*b),
+            // Kafka's properties files spell booleans as strings.
+            Value::String(s) if s == "true" => Some(true),
+            Value::String(s) if s == "false" => Some(false),
+            _ => None,
+        }
+    }
+    fn to_json(&self) -> Value {
+        Value::Bool(*self)
+    }
+}
+
+/// `acks`: how many replicas must have a write before the leader answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Acks {
+    /// `acks=0`: fire and forget.
+    None,
+    /// `acks=1`: the leader alone.
+    Leader,
+    /// `acks=all` (`-1`): the whole ISR, and at least `min.insync.replicas`.
+    All,
+}
+
+impl ConfigValue for Acks {
+    const EXPECTED: &'static str = "0, 1, \"all\" or -1";
+    fn from_json(v: &Value) -> Option<Self> {
+        match v {
+            Value::Number(n) => match n.as_i64()? {
+                0 => Some(Acks::None),
+                1 => Some(Acks::Leader),
+                -1 => Some(Acks::All),
+                _ => None,
+            },
+            Value::String(s) => match s.as_str() {
+                "0" => Some(Acks::None),
+                "1" => Some(Acks::Leader),
+                "all" | "-1" => Some(Acks::All),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+    fn to_json(&self) -> Value {
+        match self {
+            Acks::None => Value::from("0"),
+            Acks::Leader => Value::from("1"),
+            Acks::All => Value::from("all"),
+        }
+    }
+}
+
+/// `auto.offset.reset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OffsetReset {
+    Earliest,
+    Latest,
+    /// Raise an error (for the consumer, `LogTruncationException` on truncation, KIP-320).
+    None,
+}
+
+impl ConfigValue for OffsetReset {
+    const EXPECTED: &'static str = "\"earliest\", \"latest\" or \"none\"";
+    fn from_json(v: &Value) -> Option<Self> {
+        match v.as_str()? {
+            "earliest" => Some(OffsetReset::Earliest),
+            "latest" => Some(OffsetReset::Latest),
+            "none" => Some(OffsetReset::None),
+            _ => None,
+        }
+    }
+    fn to_json(&self) -> Value {
+        Value::from(match self {
+            OffsetReset::Earliest => "earliest",
+            OffsetReset::Latest => "latest",
+            OffsetReset::None => "none",
+        })
+    }
+}
+
+/// Why a key could not be set.
+#[derive(Debug, PartialEq)]
+pub enum SetError {
+    UnknownKey,
+    BadValue { expected: &'static str },
+}
+
+macro_rules! kafka_config {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[doc = $doc:literal])* $field:ident : $ty:ty = $key:literal, $default:expr; )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct $name {
+            $( $(#[doc = $doc])* pub $field: $ty, )*
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name { $( $field: $default, )* }
+            }
+        }
+
+        impl $name {
+            /// Every key this struct understands, in declaration order.
+            pub const KEYS: &'static [&'static str] = &[$($key),*];
+
+            /// Sets one key from its JSON value.
+            pub fn set(&mut self, key: &str, value: &Value) -> Result<(), SetError> {
+                match key {
+                    $( $key => {
+                        self.$field = <$ty as ConfigValue>::from_json(value)
+                            .ok_or(SetError::BadValue { expected: <$ty as ConfigValue>::EXPECTED })?;
+                        Ok(())
+                    } )*
+                    _ => Err(SetError::UnknownKey),
+                }
+            }
+
+            /// Every key with its value in force.
+            pub fn to_map(&self) -> Map<String, Value> {
+                let mut map = Map::new();
+                $( map.insert($key.to_string(), ConfigValue::to_json(&self.$field)); )*
+                map
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                self.to_map().serialize(s)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let overrides = Map::<String, Value>::deserialize(d)?;
+                let mut config = $name::default();
+                for (key, value) in &overrides {
+                    config.set(key, value).map_err(|e| D::Error::custom(describe(key, value, e, $name::KEYS)))?;
+                }
+                config.validate().map_err(D::Error::custom)?;
+                Ok(config)
+            }
+        }
+    };
+}
+
+fn describe(key: &str, value: &Value, error: SetError, keys: &[&str]) -> String {
+    match error {
+        SetError::UnknownKey => match closest(key, keys.iter().copied()) {
+            Some(best) => format!("unknown config key \"{key}\" (did you mean \"{best}\"?)"),
+            None => format!(
+                "unknown config key \"{key}\"; known keys: {}",
+                keys.join(", ")
+            ),
+        },
+        SetError::BadValue { expected } => format!("\"{key}\": expected {expected}, found {value}"),
+    }
+}
+
+fn at_least(key: &str, value: u64, min: u64) -> Result<(), String> {
+    if value < min {
+        Err(format!("\"{key}\" must be at least {min}, found {value}"))
+    } else {
+        Ok(())
+    }
+}
+
+kafka_config! {
+    /// Cluster-wide broker and controller configuration (`server.properties`).
+    pub struct BrokerConfig {
+        /// KRaft election timeout base T; the timeout is drawn in [T, 2T) (QuorumConfig).
+        controller_quorum_election_timeout_ms: u64 = "controller.quorum.election.timeout.ms", 1_000;
+        /// A voter that has not fetched from the leader this long starts an election (QuorumConfig).
+        controller_quorum_fetch_timeout_ms: u64 = "controller.quorum.fetch.timeout.ms", 2_000;
+        /// Cap of the binary-exponential election backoff (QuorumConfig).
+        controller_quorum_election_backoff_max_ms: u64 = "controller.quorum.election.backoff.max.ms", 1_000;
+        /// KRaft request timeout (QuorumConfig).
+        controller_quorum_request_timeout_ms: u64 = "controller.quorum.request.timeout.ms", 2_000;
+        /// KRaft retry backoff (QuorumConfig).
+        controller_quorum_retry_backoff_ms: u64 = "controller.quorum.retry.backoff.ms", 20;
+        /// How long the KRaft leader batches appends (QuorumConfig).
+        controller_quorum_append_linger_ms: u64 = "controller.quorum.append.linger.ms", 25;
+        /// Broker heartbeat period to the active controller (KRaftConfigs).
+        broker_heartbeat_interval_ms: u64 = "broker.heartbeat.interval.ms", 2_000;
+        /// A broker with no heartbeat this long is fenced (KRaftConfigs).
+        broker_session_timeout_ms: u64 = "broker.session.timeout.ms", 9_000;
+        /// How long a starting broker keeps trying to register (KRaftConfigs).
+        initial_broker_registration_timeout_ms: u64 = "initial.broker.registration.timeout.ms", 60_000;
+        /// The active controller writes a NoOpRecord this often (KRaftConfigs).
+        metadata_max_idle_interval_ms: u64 = "metadata.max.idle.interval.ms", 500;
+        /// A follower behind for longer leaves the ISR; checked every half of it (ReplicationConfigs).
+        replica_lag_time_max_ms: u64 = "replica.lag.time.max.ms", 30_000;
+        /// Longest a follower fetch waits at the leader for data (ReplicationConfigs).
+        replica_fetch_wait_max_ms: u64 = "replica.fetch.wait.max.ms", 500;
+        /// Pause after a failed follower fetch (ReplicationConfigs).
+        replica_fetch_backoff_ms: u64 = "replica.fetch.backoff.ms", 1_000;
+        /// The HW checkpoint file is written this often (ReplicationConfigs).
+        replica_high_watermark_checkpoint_interval_ms: u64 = "replica.high.watermark.checkpoint.interval.ms", 5_000;
+        /// Default for topics: fewest in-sync replicas for an acks=all write (ServerLogConfigs).
+        min_insync_replicas: u32 = "min.insync.replicas", 1;
+        /// Default for topics: whether an out-of-sync replica may become leader (LogConfig).
+        unclean_leader_election_enable: bool = "unclean.leader.election.enable", false;
+        /// How often the controller retries unclean elections for leaderless partitions (ReplicationConfigs).
+        unclean_leader_election_interval_ms: u64 = "unclean.leader.election.interval.ms", 300_000;
+        /// Preferred-leader balancing runs (ReplicationConfigs).
+        auto_leader_rebalance_enable: bool = "auto.leader.rebalance.enable", true;
+        /// How often preferred-leader balancing is checked (ReplicationConfigs).
+        leader_imbalance_check_interval_seconds: u64 = "leader.imbalance.check.interval.seconds", 300;
+        /// Brokers move their leaderships away before stopping (ServerConfigs).
+        controlled_shutdown_enable: bool = "controlled.shutdown.enable", true;
+        /// Default for topics: fsync after this many messages; Long.MAX_VALUE means never
+        /// (ServerLogConfigs): Kafka relies on replication, not fsync.
+        log_flush_interval_messages: u64 = "log.flush.interval.messages", i64::MAX as u64;
+        /// Replication factor of topics that do not set one (ReplicationConfigs).
+        default_replication_factor: u32 = "default.replication.factor", 1;
+        /// Partition count of topics that do not set one (ServerLogConfigs).
+        num_partitions: u32 = "num.partitions", 1;
+    }
+}
+
+impl BrokerConfig {
+    fn validate(&self) -> Result<(), String> {
+        for (key, value) in [
+            (
+                "controller.quorum.election.timeout.ms",
+                self.controller_quorum_election_timeout_ms,
+            ),
+            (
+                "controller.quorum.fetch.timeout.ms",
+                self.controller_quorum_fetch_timeout_ms,
+            ),
+            (
+                "controller.quorum.request.timeout.ms",
+                self.controller_quorum_request_timeout_ms,
+            ),
+            (
+                "broker.heartbeat.interval.ms",
+                self.broker_heartbeat_interval_ms,
+            ),
+            ("broker.session.timeout.ms", self.broker_session_timeout_ms),
+            (
+                "metadata.max.idle.interval.ms",
+                self.metadata_max_idle_interval_ms,
+            ),
+            ("replica.lag.time.max.ms", self.replica_lag_time_max_ms),
+            (
+                "replica.high.watermark.checkpoint.interval.ms",
+                self.replica_high_watermark_checkpoint_interval_ms,
+            ),
+            ("min.insync.replicas", u64::from(self.min_insync_replicas)),
+            (
+                "log.flush.interval.messages",
+                self.log_flush_interval_messages,
+            ),
+            (
+                "default.replication.factor",
+                u64::from(self.default_replication_factor),
+            ),
+            ("num.partitions", u64::from(self.num_partitions)),
+        ] {
+            at_least(key, value, 1)?;
+        }
+        if self.broker_heartbeat_interval_ms >= self.broker_session_timeout_ms {
+            return Err(format!(
+                "\"broker.heartbeat.interval.ms\" ({}) must be less than \"broker.session.timeout.ms\" ({})",
+                self.broker_heartbeat_interval_ms, self.broker_session_timeout_ms
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Topic-level overrides. Unset keys take the broker default; after resolution every key is set.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TopicConfig {
+    pub min_insync_replicas: Option<u32>,
+    pub unclean_leader_election_enable: Option<bool>,
+    /// Topic name of `log.flush.interval.messages`.
+    pub flush_messages: Option<u64>,
+}
+
+impl TopicConfig {
+    pub const KEYS: &'static [&'static str] = &[
+        "min.insync.replicas",
+        "unclean.leader.election.enable",
+        "flush.messages",
+    ];
+
+    /// Fills unset keys from the broker defaults.
+    pub fn resolve(&mut self, broker: &BrokerConfig) {
+        self.min_insync_replicas
+            .get_or_insert(broker.min_insync_replicas);
+        self.unclean_leader_election_enable
+            .get_or_insert(broker.unclean_leader_election_enable);
+        self.flush_messages
+            .get_or_insert(broker.log_flush_interval_messages);
+    }
+
+    fn set(&mut self, key: &str, value: &Value) -> Result<(), SetError> {
+        fn parse<T: ConfigValue>(v: &Value) -> Result<Option<T>, SetError> {
+            T::from_json(v).map(Some).ok_or(SetError::BadValue {
+                expected: T::EXPECTED,
+            })
+        }
+        match key {
+            "min.insync.replicas" => self.min_insync_replicas = parse(value)?,
+            "unclean.leader.election.enable" => self.unclean_leader_election_enable = parse(value)?,
+            "flush.messages" => self.flush_messages = parse(value)?,
+            _ => return Err(SetError::UnknownKey),
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for TopicConfig {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = Map::new();
+        if let Some(v) = self.min_insync_replicas {
+            map.insert("min.insync.replicas".into(), v.to_json());
+        }
+        if let Some(v) = self.unclean_leader_election_enable {
+            map.insert("unclean.leader.election.enable".into(), v.to_json());
+        }
+        if let Some(v) = self.flush_messages {
+            map.insert("flush.messages".into(), v.to_json());
+        }
+        map.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for TopicConfig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let overrides = Map::<String, Value>::deserialize(d)?;
+        let mut config = TopicConfig::default();
+        for (key, value) in &overrides {
+            let hint = if key == "log.flush.interval.messages" {
+                Some("\"log.flush.interval.messages\" is the broker key; the topic key is \"flush.messages\"".to_string())
+            } else {
+                None
+            };
+            config.set(key, value).map_err(|e| {
+                D::Error::custom(
+                    hint.clone()
+                        .unwrap_or_else(|| describe(key, value, e, TopicConfig::KEYS)),
+                )
+            })?;
+        }
+        if config.min_insync_replicas == Some(0) {
+            return Err(D::Error::custom(
+                "\"min.insync.replicas\" must be at least 1, found 0",
+            ));
+        }
+        Ok(config)
+    }
+}
+
+kafka_config! {
+    /// Producer configuration (ProducerConfig).
+    pub struct ProducerConfig {
+        /// Replicas that must have a write before it is acknowledged.
+        acks: Acks = "acks", Acks::All;
+        /// Producer id and sequence numbers, so retries are not duplicated.
+        enable_idempotence: bool = "enable.idempotence", true;
+        /// How long a batch waits for more records (5 ms since Kafka 4.0, KIP-1030).
+        linger_ms: u64 = "linger.ms", 5;
+        /// How long to wait for one produce response.
+        request_timeout_ms: u64 = "request.timeout.ms", 30_000;
+        /// Upper bound on a record's time from send to success or failure, retries included.
+        delivery_timeout_ms: u64 = "delivery.timeout.ms", 120_000;
+        /// Pause before retrying a failed request.
+        retry_backoff_ms: u64 = "retry.backoff.ms", 100;
+        /// Retries of a failed produce (Integer.MAX_VALUE: bounded by delivery.timeout.ms).
+        retries: u32 = "retries", i32::MAX as u32;
+        /// Unacknowledged requests per broker connection.
+        max_in_flight_requests_per_connection: u32 = "max.in.flight.requests.per.connection", 5;
+    }
+}
+
+impl ProducerConfig {
+    fn validate(&self) -> Result<(), String> {
+        at_least("request.timeout.ms", self.request_timeout_ms, 1)?;
+        at_least(
+            "max.in.flight.requests.per.connection",
+            u64::from(self.max_in_flight_requests_per_connection),
+            1,
+        )?;
+        if self.delivery_timeout_ms < self.linger_ms + self.request_timeout_ms {
+            // ProducerConfig rejects this combination at startup.
+            return Err(format!(
+                "\"delivery.timeout.ms\" ({}) must be at least \"linger.ms\" + \"request.timeout.ms\" ({})",
+                self.delivery_timeout_ms,
+                self.linger_ms + self.request_timeout_ms
+            ));
+        }
+        if self.enable_idempotence && self.acks != Acks::All {
+            return Err("\"enable.idempotence\" requires \"acks\": \"all\" (set \"enable.idempotence\": false to use acks 0 or 1)".into());
+        }
+        Ok(())
+    }
+}
+
+kafka_config! {
+    /// Consumer configuration (ConsumerConfig).
+    pub struct ConsumerConfig {
+        /// Where to start with no committed offset, and what to do on truncation (KIP-320).
+        auto_offset_reset: OffsetReset = "auto.offset.reset", OffsetReset::Latest;
+        /// Longest a fetch waits at the broker for data.
+        fetch_max_wait_ms: u64 = "fetch.max.wait.ms", 500;
+        /// How long to wait for one fetch response.
+        request_timeout_ms: u64 = "request.timeout.ms", 30_000;
+        /// Pause before retrying a failed request.
+        retry_backoff_ms: u64 = "retry.backoff.ms", 100;
+    }
+}
+
+impl ConsumerConfig {
+    fn validate(&self) -> Result<(), String> {
+        at_least("request.timeout.ms", self.request_timeout_ms, 1)
+    }
+}
+
+impl fmt::Display for Acks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Acks::None => "0",
+            Acks::Leader => "1",
+            Acks::All => "all",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn defaults_are_kafkas() {
+        let c = BrokerConfig::default();
+        assert_eq!(c.broker_session_timeout_ms, 9_000);
+        assert_eq!(c.replica_lag_time_max_ms, 30_000);
+        assert!(!c.unclean_leader_election_enable);
+        assert_eq!(ProducerConfig::default().acks, Acks::All);
+    }
+
+    #[test]
+    fn overrides_by_kafka_key_and_resolves_to_every_key() {
+        let c: BrokerConfig = serde_json::from_value(json!({"min.insync.replicas": 2})).unwrap();
+        assert_eq!(c.min_insync_replicas, 2);
+        let resolved = serde_json::to_value(&c).unwrap();
+        assert_eq!(resolved["min.insync.replicas"], json!(2));
+        assert_eq!(resolved["broker.session.timeout.ms"], json!(9000));
+        assert_eq!(
+            resolved.as_object().unwrap().len(),
+            BrokerConfig::KEYS.len()
+        );
+    }
+
+    #[test]
+    fn rejects_misspelt_keys_and_wrong_types_clearly() {
+        let e =
+            serde_json::from_value::<BrokerConfig>(json!({"min.insync.replica": 2})).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown config key \"min.insync.replica\" (did you mean \"min.insync.replicas\"?)"
+        );
+        let e = serde_json::from_value::<BrokerConfig>(json!({"min.insync.replicas": "two"}))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "\"min.insync.replicas\": expected a non-negative integer below 2^32, found \"two\""
+        );
+        let e = serde_json::from_value::<ProducerConfig>(json!({"acks": 1})).unwrap_err();
+        assert!(e.to_string().contains("requires \"acks\": \"all\""), "{e}");
+    }
+
+    #[test]
+    fn topic_keys_inherit_broker_defaults() {
+        let mut t: TopicConfig = serde_json::from_value(json!({"min.insync.replicas": 2})).unwrap();
+        let broker = BrokerConfig {
+            unclean_leader_election_enable: true,
+            ..BrokerConfig::default()
+        };
+        t.resolve(&broker);
+        assert_eq!(t.min_insync_replicas, Some(2));
+        assert_eq!(t.unclean_leader_election_enable, Some(true));
+    }
+}

@@ -1,0 +1,822 @@
+//! Scenario files: the cluster, network, workload, fault schedule, protocol variants,
+//! expectations and narration of one run, as hand-writable JSON.
+//!
+//! - [`parse`] reads a document, rejecting unknown keys (with a "did you mean") and naming the
+//!   JSON path of any bad field, then [`Scenario::validate`] checks what types cannot (names
+//!   exist, counts fit, times are in order) and fills every default, so the [`Scenario`] that
+//!   comes back is fully resolved: printing it shows every value in force.
+//! - [`config`]: Kafka's config keys and defaults.
+//!
+//! The same format serves lessons, regression tests and fuzz findings.
+
+pub mod config;
+pub mod suggest;
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use crate::check;
+use crate::engine::{NodeId, SimDuration, SimTime};
+use crate::fault::{Fault, ScheduledFault};
+use crate::net::LatencyModel;
+use crate::storage::CrashKind;
+use crate::variants;
+pub use config::{Acks, BrokerConfig, ConsumerConfig, OffsetReset, ProducerConfig, TopicConfig};
+
+/// A bad scenario: where, and what was expected.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("{origin}:{line}:{column}: not valid JSON: {message}")]
+    Syntax {
+        origin: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{origin}: {path}: {message}")]
+    Invalid {
+        origin: String,
+        path: String,
+        message: String,
+    },
+}
+
+/// One simulation run, as a person writes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    #[serde(default = "default_duration_ms")]
+    pub duration_ms: u64,
+    pub cluster: ClusterSpec,
+    #[serde(default)]
+    pub network: NetworkSpec,
+    #[serde(default)]
+    pub workload: WorkloadSpec,
+    #[serde(default)]
+    pub faults: Vec<FaultSpec>,
+    /// Protocol variants switched on, by name (see `kafkasim list`).
+    #[serde(default)]
+    pub variants: Vec<String>,
+    #[serde(default)]
+    pub expect: Expectations,
+    /// Narration notes shown at their times.
+    #[serde(default)]
+    pub notes: Vec<Note>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn default_duration_ms() -> u64 {
+    60_000
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSpec {
+    /// KRaft controllers (voters of `__cluster_metadata`).
+    #[serde(default = "default_controllers")]
+    pub controllers: u32,
+    pub brokers: u32,
+    #[serde(default)]
+    pub topics: Vec<TopicSpec>,
+    /// Broker and controller config overrides, by Kafka key.
+    #[serde(default)]
+    pub config: BrokerConfig,
+}
+
+fn default_controllers() -> u32 {
+    3
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicSpec {
+    pub name: String,
+    /// Defaults to `num.partitions`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partitions: Option<u32>,
+    /// Defaults to `default.replication.factor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_factor: Option<u32>,
+    /// Replica lists per partition, by broker number; the first is the preferred leader.
+    /// Defaults to Kafka's round-robin placement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignment: Option<Vec<Vec<u32>>>,
+    /// Topic-level overrides, by Kafka key.
+    #[serde(default)]
+    pub config: TopicConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    #[serde(default)]
+    pub latency: LatencyModel,
+    /// How long until an end notices its connection broke (a crashed peer or a cut link).
+    #[serde(default = "default_disconnect_detection_ms")]
+    pub disconnect_detection_ms: u64,
+}
+
+fn default_disconnect_detection_ms() -> u64 {
+    1_000
+}
+
+impl Default for NetworkSpec {
+    fn default() -> Self {
+        NetworkSpec {
+            latency: LatencyModel::default(),
+            disconnect_detection_ms: default_disconnect_detection_ms(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    #[serde(default)]
+    pub producers: Vec<ProducerSpec>,
+    #[serde(default)]
+    pub consumers: Vec<ConsumerSpec>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProducerSpec {
+    pub topic: String,
+    /// Records sent per simulated second, spread over the topic's partitions.
+    pub records_per_s: u32,
+    /// Identical producers of this spec (producer-1, producer-2, ...).
+    #[serde(default = "one")]
+    pub count: u32,
+    #[serde(default)]
+    pub start_ms: u64,
+    /// Stop sending at this time; defaults to the end of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_ms: Option<u64>,
+    /// Producer config, by Kafka key.
+    #[serde(default)]
+    pub config: ProducerConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerSpec {
+    pub topic: String,
+    #[serde(default = "one")]
+    pub count: u32,
+    #[serde(default)]
+    pub start_ms: u64,
+    /// Consumer config, by Kafka key.
+    #[serde(default)]
+    pub config: ConsumerConfig,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// One fault at a time. Exactly one action key is set, e.g. `{"at_ms": 5000, "crash": "broker-1"}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    pub at_ms: u64,
+    /// Process crash: memory lost, page cache kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crash: Option<String>,
+    /// Host power loss: unflushed writes lost too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_loss: Option<String>,
+    /// Disk lost: the node comes back empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_loss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<String>,
+    /// Graceful shutdown (controlled shutdown for a broker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shutdown: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<String>,
+    /// Cut one node off from every other node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolate: Option<String>,
+    /// Groups that cannot reach each other; unnamed nodes form one more group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<Vec<Vec<String>>>,
+    /// Messages from `from` to `to` are lost; the reverse direction works.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub one_way: Option<OneWaySpec>,
+    /// `true`: every cut link works again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heal: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow: Option<SlowSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_link: Option<SlowLinkSpec>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OneWaySpec {
+    pub from: Vec<String>,
+    pub to: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlowSpec {
+    pub node: String,
+    /// Extra delay on every message to or from the node; 0 restores it.
+    pub extra_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlowLinkSpec {
+    pub from: String,
+    pub to: String,
+    pub extra_ms: u64,
+}
+
+/// What the run must show.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectations {
+    /// Invariants that must hold for the whole run.
+    #[serde(default)]
+    pub hold: Vec<String>,
+    /// Invariants this scenario must break (a lesson or a bug reproduction).
+    #[serde(default)]
+    pub violate: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Note {
+    pub at_ms: u64,
+    pub text: String,
+}
+
+/// The role of a simulated process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Controller,
+    Broker,
+    Producer,
+    Consumer,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Controller => "controller",
+            Role::Broker => "broker",
+            Role::Producer => "producer",
+            Role::Consumer => "consumer",
+        })
+    }
+}
+
+/// One process of the scenario: its node id, role, and number within the role (from 1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub id: NodeId,
+    pub role: Role,
+    pub number: u32,
+    pub name: String,
+}
+
+/// Parses and validates a scenario document. `origin` names it in errors (usually the path).
+pub fn parse(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
+    let syntax = |e: serde_json::Error| ScenarioError::Syntax {
+        origin: origin.to_string(),
+        line: e.line(),
+        column: e.column(),
+        message: strip_position(&e.to_string()),
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let scenario: Scenario = match serde_path_to_error::deserialize(&mut de) {
+        Ok(s) => s,
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if inner.is_syntax() || inner.is_eof() {
+                return Err(syntax(inner));
+            }
+            return Err(ScenarioError::Invalid {
+                origin: origin.to_string(),
+                path: if path == "." {
+                    "(top level)".into()
+                } else {
+                    path
+                },
+                message: suggest::improve_serde_message(&strip_position(&inner.to_string())),
+            });
+        }
+    };
+    de.end().map_err(syntax)?;
+    scenario.validate(origin)
+}
+
+/// serde_json appends " at line L column C"; the error already says where.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+impl Scenario {
+    /// Checks what types cannot, and fills every default. Returns the resolved scenario.
+    pub fn validate(mut self, origin: &str) -> Result<Scenario, ScenarioError> {
+        let bad = |path: String, message: String| ScenarioError::Invalid {
+            origin: origin.to_string(),
+            path,
+            message,
+        };
+
+        if self.name.trim().is_empty() {
+            return Err(bad("name".into(), "expected a non-empty name".into()));
+        }
+        if self.duration_ms == 0 {
+            return Err(bad(
+                "duration_ms".into(),
+                "expected a positive duration".into(),
+            ));
+        }
+        if self.cluster.controllers == 0 {
+            return Err(bad(
+                "cluster.controllers".into(),
+                "KRaft needs at least one controller".into(),
+            ));
+        }
+        if self.cluster.brokers == 0 {
+            return Err(bad(
+                "cluster.brokers".into(),
+                "expected at least one broker".into(),
+            ));
+        }
+        if let Err(m) = self.network.latency.validate() {
+            return Err(bad("network.latency".into(), m));
+        }
+
+        let brokers = self.cluster.brokers;
+        let broker_config = self.cluster.config.clone();
+        let mut topic_names = std::collections::BTreeSet::new();
+        for (i, topic) in self.cluster.topics.iter_mut().enumerate() {
+            let at = |field: &str| format!("cluster.topics[{i}]{field}");
+            if !valid_topic_name(&topic.name) {
+                return Err(bad(
+                    at(".name"),
+                    format!(
+                        "\"{}\" is not a valid Kafka topic name (1-249 of [a-zA-Z0-9._-])",
+                        topic.name
+                    ),
+                ));
+            }
+            if !topic_names.insert(topic.name.clone()) {
+                return Err(bad(
+                    at(".name"),
+                    format!("topic \"{}\" is defined twice", topic.name),
+                ));
+            }
+            let partitions = *topic.partitions.get_or_insert(broker_config.num_partitions);
+            if partitions == 0 {
+                return Err(bad(
+                    at(".partitions"),
+                    "expected at least 1 partition".into(),
+                ));
+            }
+            let rf = *topic
+                .replication_factor
+                .get_or_insert(broker_config.default_replication_factor);
+            if rf == 0 || rf > brokers {
+                return Err(bad(
+                    at(".replication_factor"),
+                    format!(
+                        "replication factor {rf} needs between 1 and {brokers} brokers (the cluster has {brokers})"
+                    ),
+                ));
+            }
+            match &topic.assignment {
+                Some(assignment) => {
+                    if assignment.len() != partitions as usize {
+                        return Err(bad(
+                            at(".assignment"),
+                            format!(
+                                "expected {partitions} replica lists (one per partition), found {}",
+                                assignment.len()
+                            ),
+                        ));
+                    }
+                    for (p, replicas) in assignment.iter().enumerate() {
+                        let path = at(&format!(".assignment[{p}]"));
+                        if replicas.len() != rf as usize {
+                            return Err(bad(
+                                path,
+                                format!(
+                                    "expected {rf} replicas (the replication factor), found {}",
+                                    replicas.len()
+                                ),
+                            ));
+                        }
+                        for (r, b) in replicas.iter().enumerate() {
+                            if *b == 0 || *b > brokers {
+                                return Err(bad(
+                                    path,
+                                    format!(
+                                        "broker {b} does not exist (brokers are 1..={brokers})"
+                                    ),
+                                ));
+                            }
+                            if replicas[..r].contains(b) {
+                                return Err(bad(path, format!("broker {b} is listed twice")));
+                            }
+                        }
+                    }
+                }
+                None => {
+                    topic.assignment = Some(round_robin_assignment(
+                        topic_names.len() - 1,
+                        partitions,
+                        rf,
+                        brokers,
+                    ))
+                }
+            }
+            topic.config.resolve(&broker_config);
+        }
+
+        for (i, p) in self.workload.producers.iter().enumerate() {
+            self.check_topic(&p.topic, format!("workload.producers[{i}].topic"), origin)?;
+            if p.count == 0 {
+                return Err(bad(
+                    format!("workload.producers[{i}].count"),
+                    "expected at least 1".into(),
+                ));
+            }
+            if p.stop_ms.is_some_and(|stop| stop < p.start_ms) {
+                return Err(bad(
+                    format!("workload.producers[{i}].stop_ms"),
+                    "must not be before start_ms".into(),
+                ));
+            }
+        }
+        for (i, c) in self.workload.consumers.iter().enumerate() {
+            self.check_topic(&c.topic, format!("workload.consumers[{i}].topic"), origin)?;
+            if c.count == 0 {
+                return Err(bad(
+                    format!("workload.consumers[{i}].count"),
+                    "expected at least 1".into(),
+                ));
+            }
+        }
+
+        // Resolving the faults checks every node name and the shape of every entry.
+        self.resolved_faults(origin)?;
+        for (i, note) in self.notes.iter().enumerate() {
+            if note.at_ms > self.duration_ms {
+                return Err(bad(
+                    format!("notes[{i}].at_ms"),
+                    format!(
+                        "{} is after the end of the run ({} ms)",
+                        note.at_ms, self.duration_ms
+                    ),
+                ));
+            }
+        }
+
+        for (i, name) in self.variants.iter().enumerate() {
+            if variants::variant(name).is_none() {
+                let known: Vec<&str> = variants::VARIANTS.iter().map(|v| v.name).collect();
+                let message = match suggest::closest(name, known.iter().copied()) {
+                    Some(best) => {
+                        format!("unknown protocol variant \"{name}\" (did you mean \"{best}\"?)")
+                    }
+                    None if known.is_empty() => {
+                        format!("unknown protocol variant \"{name}\"; this build defines none yet")
+                    }
+                    None => format!(
+                        "unknown protocol variant \"{name}\"; known: {}",
+                        known.join(", ")
+                    ),
+                };
+                return Err(bad(format!("variants[{i}]"), message));
+            }
+        }
+        for (field, ids) in [
+            ("hold", &self.expect.hold),
+            ("violate", &self.expect.violate),
+        ] {
+            for (i, id) in ids.iter().enumerate() {
+                if check::invariant(id).is_none() {
+                    let known: Vec<&str> = check::INVARIANTS.iter().map(|v| v.id).collect();
+                    let message = match suggest::closest(id, known.iter().copied()) {
+                        Some(best) => {
+                            format!("unknown invariant \"{id}\" (did you mean \"{best}\"?)")
+                        }
+                        None if known.is_empty() => {
+                            format!("unknown invariant \"{id}\"; this build checks none yet")
+                        }
+                        None => format!("unknown invariant \"{id}\"; known: {}", known.join(", ")),
+                    };
+                    return Err(bad(format!("expect.{field}[{i}]"), message));
+                }
+            }
+        }
+        if let Some(id) = self
+            .expect
+            .hold
+            .iter()
+            .find(|id| self.expect.violate.contains(id))
+        {
+            return Err(bad(
+                "expect".into(),
+                format!("\"{id}\" cannot be both in hold and in violate"),
+            ));
+        }
+        Ok(self)
+    }
+
+    fn check_topic(&self, topic: &str, path: String, origin: &str) -> Result<(), ScenarioError> {
+        if self.cluster.topics.iter().any(|t| t.name == topic) {
+            return Ok(());
+        }
+        let names: Vec<&str> = self
+            .cluster
+            .topics
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
+        let message = match suggest::closest(topic, names.iter().copied()) {
+            Some(best) => {
+                format!("no topic \"{topic}\" in cluster.topics (did you mean \"{best}\"?)")
+            }
+            None => format!(
+                "no topic \"{topic}\" in cluster.topics (topics: {})",
+                names.join(", ")
+            ),
+        };
+        Err(ScenarioError::Invalid {
+            origin: origin.to_string(),
+            path,
+            message,
+        })
+    }
+
+    /// Every process of the run, in node-id order: controllers, brokers, producers, consumers.
+    pub fn members(&self) -> Vec<Member> {
+        let mut out = Vec::new();
+        let mut add = |role: Role, count: u32| {
+            for number in 1..=count {
+                let id = NodeId(out.len() as u32);
+                out.push(Member {
+                    id,
+                    role,
+                    number,
+                    name: format!("{role}-{number}"),
+                });
+            }
+        };
+        add(Role::Controller, self.cluster.controllers);
+        add(Role::Broker, self.cluster.brokers);
+        add(
+            Role::Producer,
+            self.workload.producers.iter().map(|p| p.count).sum(),
+        );
+        add(
+            Role::Consumer,
+            self.workload.consumers.iter().map(|c| c.count).sum(),
+        );
+        out
+    }
+
+    pub fn duration(&self) -> SimDuration {
+        SimDuration::from_millis(self.duration_ms)
+    }
+
+    /// The fault schedule with node names resolved, in time order (ties keep file order).
+    pub fn resolved_faults(&self, origin: &str) -> Result<Vec<ScheduledFault>, ScenarioError> {
+        let members = self.members();
+        let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+        let mut out = Vec::with_capacity(self.faults.len());
+        for (i, spec) in self.faults.iter().enumerate() {
+            let bad = |field: &str, message: String| ScenarioError::Invalid {
+                origin: origin.to_string(),
+                path: format!("faults[{i}]{field}"),
+                message,
+            };
+            let node = |field: &str, name: &str| -> Result<NodeId, ScenarioError> {
+                match names.iter().position(|n| *n == name) {
+                    Some(i) => Ok(NodeId(i as u32)),
+                    None => Err(bad(field, unknown_node_message(name, &names))),
+                }
+            };
+            let nodes = |field: &str, list: &[String]| -> Result<Vec<NodeId>, ScenarioError> {
+                if list.is_empty() {
+                    return Err(bad(field, "expected at least one node".into()));
+                }
+                list.iter()
+                    .enumerate()
+                    .map(|(k, n)| node(&format!("{field}[{k}]"), n))
+                    .collect()
+            };
+            if spec.at_ms > self.duration_ms {
+                return Err(bad(
+                    ".at_ms",
+                    format!(
+                        "{} is after the end of the run ({} ms)",
+                        spec.at_ms, self.duration_ms
+                    ),
+                ));
+            }
+            let mut actions: Vec<(&str, Fault)> = Vec::new();
+            for (key, name, kind) in [
+                ("crash", &spec.crash, CrashKind::Process),
+                ("power_loss", &spec.power_loss, CrashKind::PowerLoss),
+                ("disk_loss", &spec.disk_loss, CrashKind::DiskLoss),
+            ] {
+                if let Some(n) = name {
+                    actions.push((
+                        key,
+                        Fault::Crash {
+                            node: node(&format!(".{key}"), n)?,
+                            kind,
+                        },
+                    ));
+                }
+            }
+            type Make = fn(NodeId) -> Fault;
+            for (key, name, make) in [
+                (
+                    "restart",
+                    &spec.restart,
+                    (|node| Fault::Restart { node }) as Make,
+                ),
+                ("shutdown", &spec.shutdown, |node| Fault::Shutdown { node }),
+                ("pause", &spec.pause, |node| Fault::Pause { node }),
+                ("resume", &spec.resume, |node| Fault::Resume { node }),
+            ] {
+                if let Some(n) = name {
+                    actions.push((key, make(node(&format!(".{key}"), n)?)));
+                }
+            }
+            if let Some(n) = &spec.isolate {
+                actions.push((
+                    "isolate",
+                    Fault::Partition {
+                        groups: vec![vec![node(".isolate", n)?]],
+                    },
+                ));
+            }
+            if let Some(groups) = &spec.partition {
+                if groups.is_empty() {
+                    return Err(bad(".partition", "expected at least one group".into()));
+                }
+                let mut resolved = Vec::new();
+                let mut seen = std::collections::BTreeSet::new();
+                for (g, group) in groups.iter().enumerate() {
+                    let ids = nodes(&format!(".partition[{g}]"), group)?;
+                    for (k, id) in ids.iter().enumerate() {
+                        if !seen.insert(*id) {
+                            return Err(bad(
+                                &format!(".partition[{g}][{k}]"),
+                                format!("\"{}\" is in more than one group", names[id.index()]),
+                            ));
+                        }
+                    }
+                    resolved.push(ids);
+                }
+                actions.push(("partition", Fault::Partition { groups: resolved }));
+            }
+            if let Some(ow) = &spec.one_way {
+                actions.push((
+                    "one_way",
+                    Fault::OneWay {
+                        from: nodes(".one_way.from", &ow.from)?,
+                        to: nodes(".one_way.to", &ow.to)?,
+                    },
+                ));
+            }
+            match spec.heal {
+                Some(true) => actions.push(("heal", Fault::Heal)),
+                Some(false) => {
+                    return Err(bad(".heal", "expected true (heal every cut link)".into()));
+                }
+                None => {}
+            }
+            if let Some(s) = &spec.slow {
+                actions.push((
+                    "slow",
+                    Fault::SlowNode {
+                        node: node(".slow.node", &s.node)?,
+                        extra: SimDuration::from_millis(s.extra_ms),
+                    },
+                ));
+            }
+            if let Some(s) = &spec.slow_link {
+                let (from, to) = (
+                    node(".slow_link.from", &s.from)?,
+                    node(".slow_link.to", &s.to)?,
+                );
+                actions.push((
+                    "slow_link",
+                    Fault::SlowLink {
+                        from,
+                        to,
+                        extra: SimDuration::from_millis(s.extra_ms),
+                    },
+                ));
+            }
+            match actions.len() {
+                1 => out.push(ScheduledFault {
+                    at: SimTime::from_millis(spec.at_ms),
+                    fault: actions.remove(0).1,
+                }),
+                0 => {
+                    return Err(bad(
+                        "",
+                        format!("expected one action; one of: {}", FAULT_ACTIONS.join(", ")),
+                    ));
+                }
+                _ => {
+                    let keys: Vec<&str> = actions.iter().map(|(k, _)| *k).collect();
+                    return Err(bad(
+                        "",
+                        format!(
+                            "expected one action per entry, found {} (split them into separate entries)",
+                            keys.join(" and ")
+                        ),
+                    ));
+                }
+            }
+        }
+        out.sort_by_key(|f| f.at); // stable: ties keep file order
+        Ok(out)
+    }
+}
+
+/// The action keys of a fault entry.
+pub const FAULT_ACTIONS: &[&str] = &[
+    "crash",
+    "power_loss",
+    "disk_loss",
+    "restart",
+    "shutdown",
+    "pause",
+    "resume",
+    "isolate",
+    "partition",
+    "one_way",
+    "heal",
+    "slow",
+    "slow_link",
+];
+
+fn unknown_node_message(name: &str, names: &[&str]) -> String {
+    match suggest::closest(name, names.iter().copied()) {
+        Some(best) => format!("no node \"{name}\" (did you mean \"{best}\"?)"),
+        None => format!("no node \"{name}\"; nodes are {}", names.join(", ")),
+    }
+}
+
+/// Kafka's topic name rule (`Topic.validate`): 1 to 249 characters of ASCII letters, digits,
+/// '.', '_' and '-', and not "." or "..".
+fn valid_topic_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 249
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Kafka's rack-unaware placement (`StripedReplicaPlacer` without racks, simplified): partition
+/// p's replicas are consecutive brokers starting at a per-topic offset, so preferred leaders
+/// spread over the brokers. Brokers are numbered from 1.
+fn round_robin_assignment(
+    topic_index: usize,
+    partitions: u32,
+    rf: u32,
+    brokers: u32,
+) -> Vec<Vec<u32>> {
+    (0..partitions)
+        .map(|p| {
+            (0..rf)
+                .map(|r| (topic_index as u32 + p + r) % brokers + 1)
+                .collect()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,338 @@
+//! The trace: typed events, streamed as JSON lines, and a running hash of the canonical trace.
+//!
+//! Every event the engine handles feeds the hash, whether or not a trace file is written, so
+//! determinism can be checked by comparing one number (`trace_hash`). What feeds the hash:
+//! - every delivery, timer firing and disconnect notice, as (time, kind, node, peer) words: this
+//!   is the hot path, so it is hashed without formatting anything;
+//! - every fault, lifecycle change and protocol event, as its JSON line (the same bytes the trace
+//!   file gets).
+//!
+//! The trace file holds the second kind always, and with [`Verbosity::Messages`] also one line per
+//! message delivered. Lines are written through a caller's writer as they happen; nothing is
+//! accumulated in memory.
+
+use serde::Serialize;
+use std::io::{self, Write};
+
+use crate::engine::NodeId;
+use crate::fault::Fault;
+use crate::storage::CrashKind;
+
+/// How much of the run goes into the trace file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    /// Faults, lifecycle changes and protocol events.
+    Events,
+    /// Also every message delivered and every message lost.
+    Messages,
+}
+
+/// Why a node went down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DownCause {
+    Crash(CrashKind),
+    /// Exited after a graceful shutdown.
+    Shutdown,
+}
+
+/// Why a message was lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossCause {
+    /// The link was cut when it was sent.
+    Cut,
+    /// The destination was down when it was sent.
+    Refused,
+    /// The connection broke while it was in flight.
+    Broken,
+}
+
+/// The body of one trace line.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Body<'a, E> {
+    /// First line: who is who.
+    Start {
+        seed: u64,
+        nodes: &'a [String],
+    },
+    /// A fault from the schedule or the nemesis was applied.
+    Fault {
+        fault: &'a Fault,
+    },
+    /// A fault that had nothing to act on (restart of a running node, ...).
+    FaultIgnored {
+        fault: &'a Fault,
+        why: &'static str,
+    },
+    Down {
+        node: NodeId,
+        cause: DownCause,
+    },
+    Up {
+        node: NodeId,
+        incarnation: u32,
+    },
+    Paused {
+        node: NodeId,
+    },
+    Resumed {
+        node: NodeId,
+        deferred: usize,
+    },
+    /// `node` noticed its connection to `peer` broke.
+    Disconnect {
+        node: NodeId,
+        peer: NodeId,
+    },
+    /// A protocol event reported by a node.
+    Node {
+        node: NodeId,
+        event: &'a E,
+    },
+    /// A scenario's narration note.
+    Note {
+        text: &'a str,
+    },
+    /// A message was handled (verbose traces only).
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        msg: &'static str,
+    },
+    /// A message was lost (verbose traces only).
+    Lost {
+        from: NodeId,
+        to: NodeId,
+        msg: &'static str,
+        cause: LossCause,
+    },
+}
+
+#[derive(Serialize)]
+struct Line<'a, 'b, E> {
+    t_us: u64,
+    #[serde(flatten)]
+    body: &'b Body<'a, E>,
+}
+
+/// Kinds of hot-path events, hashed as numbers.
+#[derive(Clone, Copy, Debug)]
+#[repr(u64)]
+pub enum Hot {
+    Deliver = 1,
+    Timer = 2,
+    Disconnect = 3,
+    Lost = 4,
+}
+
+/// A fast, stable 64-bit running hash (not cryptographic: it detects divergence).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TraceHash(u64);
+
+impl Default for TraceHash {
+    fn default() -> Self {
+        TraceHash(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl TraceHash {
+    #[inline]
+    pub fn word(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    pub fn bytes(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.word(u64::from_le_bytes(
+                c.try_into().expect("chunks_exact gives 8 bytes"),
+            ));
+        }
+        let mut tail = [0u8; 8];
+        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        self.word(u64::from_le_bytes(tail) ^ ((bytes.len() as u64) << 56));
+    }
+
+    /// The final value (murmur3's finaliser over the running state).
+    pub fn value(&self) -> u64 {
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+
+    /// As printed: 16 hex digits.
+    pub fn hex(&self) -> String {
+        format!("{:016x}", self.value())
+    }
+}
+
+/// Where trace lines go, and the running hash.
+pub struct TraceSink {
+    hash: TraceHash,
+    out: Option<(Box<dyn Write>, Verbosity)>,
+    line: Vec<u8>,
+    /// The first write error; writing stops there and the error is reported at the end.
+    error: Option<io::Error>,
+    lines_written: u64,
+}
+
+impl TraceSink {
+    /// Hash only; no file.
+    pub fn hash_only() -> Self {
+        TraceSink {
+            hash: TraceHash::default(),
+            out: None,
+            line: Vec::new(),
+            error: None,
+            lines_written: 0,
+        }
+    }
+
+    /// Hash, and write JSON lines to `writer` (wrap files in a `BufWriter`).
+    pub fn to_writer(writer: Box<dyn Write>, verbosity: Verbosity) -> Self {
+        TraceSink {
+            out: Some((writer, verbosity)),
+            ..Self::hash_only()
+        }
+    }
+
+    /// Whether message-level lines are being written (so the engine only formats them then).
+    #[inline]
+    pub fn wants_messages(&self) -> bool {
+        matches!(self.out, Some((_, Verbosity::Messages)))
+    }
+
+    /// A hot-path event: hashed as words, never formatted.
+    #[inline]
+    pub fn hot(&mut self, t_us: u64, kind: Hot, node: NodeId, peer: u32) {
+        self.hash.word(t_us);
+        self.hash
+            .word(((kind as u64) << 56) | (u64::from(node.0) << 24) | u64::from(peer));
+    }
+
+    /// Hashes and writes one line.
+    pub fn record<E: Serialize>(&mut self, t_us: u64, body: &Body<'_, E>) {
+        self.format(t_us, body);
+        self.hash.bytes(&self.line);
+        self.write_line();
+    }
+
+    /// Writes one line without hashing it (message-level lines, already hashed as hot events).
+    pub fn write_only<E: Serialize>(&mut self, t_us: u64, body: &Body<'_, E>) {
+        if self.out.is_some() {
+            self.format(t_us, body);
+            self.write_line();
+        }
+    }
+
+    fn format<E: Serialize>(&mut self, t_us: u64, body: &Body<'_, E>) {
+        self.line.clear();
+        // Serializing plain data to a Vec cannot fail; a custom Serialize that errors is a bug.
+        serde_json::to_writer(&mut self.line, &Line { t_us, body })
+            .expect("trace event serializes");
+    }
+
+    fn write_line(&mut self) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Some((w, _)) = &mut self.out {
+            self.line.push(b'\n');
+            match w.write_all(&self.line) {
+                Ok(()) => self.lines_written += 1,
+                Err(e) => self.error = Some(e),
+            }
+        }
+    }
+
+    pub fn hash(&self) -> TraceHash {
+        self.hash
+    }
+
+    /// Flushes the writer; returns the hash, or the first write error.
+    pub fn finish(&mut self) -> io::Result<TraceHash> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        if let Some((w, _)) = &mut self.out {
+            w.flush()?;
+        }
+        Ok(self.hash)
+    }
+
+    pub fn lines_written(&self) -> u64 {
+        self.lines_written
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    #[derive(Clone, Default)]
+    struct Shared(Rc<RefCell<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_hash_does_not_depend_on_whether_a_file_is_written() {
+        let buf = Shared::default();
+        let mut written = TraceSink::to_writer(Box::new(buf.clone()), Verbosity::Messages);
+        let mut silent = TraceSink::hash_only();
+        for sink in [&mut written, &mut silent] {
+            sink.hot(5, Hot::Deliver, NodeId(1), 2);
+            sink.record::<()>(
+                7,
+                &Body::Down {
+                    node: NodeId(1),
+                    cause: DownCause::Crash(CrashKind::PowerLoss),
+                },
+            );
+            sink.write_only::<()>(
+                8,
+                &Body::Deliver {
+                    from: NodeId(0),
+                    to: NodeId(1),
+                    msg: "Fetch",
+                },
+            );
+        }
+        assert_eq!(written.finish().unwrap(), silent.finish().unwrap());
+        let text = String::from_utf8(buf.0.borrow().clone()).unwrap();
+        assert_eq!(
+            text,
+            "{\"t_us\":7,\"type\":\"down\",\"node\":1,\"cause\":{\"crash\":\"power_loss\"}}\n\
+             {\"t_us\":8,\"type\":\"deliver\",\"from\":0,\"to\":1,\"msg\":\"Fetch\"}\n"
+        );
+    }
+
+    #[test]
+    fn the_hash_sees_order_and_content() {
+        let mut a = TraceHash::default();
+        a.word(1);
+        a.word(2);
+        let mut b = TraceHash::default();
+        b.word(2);
+        b.word(1);
+        assert_ne!(a.value(), b.value());
+        let mut c = TraceHash::default();
+        c.bytes(b"abc");
+        let mut d = TraceHash::default();
+        d.bytes(b"abd");
+        assert_ne!(c.value(), d.value());
+    }
+}
