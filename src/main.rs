@@ -1,1 +1,97 @@
-fn main() {}
+//! kafkasim: the command-line interface. Argument parsing, dispatch, exit codes and output
+//! files live here; the simulation is in `sim-core` and everything a person reads is made by
+//! `reports`.
+//!
+//! Exit codes: 0 expectations met (or nothing to judge), 1 expectations not met, 2 bad input or
+//! usage (always with a message naming the file, the field and what was expected).
+
+mod bench;
+mod builtin;
+mod list;
+mod output;
+mod run;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::process::ExitCode;
+
+/// Deterministic simulator of Apache Kafka clusters: failover, fault injection and invariant
+/// checking. Same seed, same run, byte for byte.
+#[derive(Parser, Debug)]
+#[command(name = "kafkasim", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run one scenario and print a summary; with --out, write report.json and trace.jsonl.
+    Run(run::RunArgs),
+    /// List the built-in scenarios, protocol variants and invariants.
+    List(list::ListArgs),
+    /// Run the standard performance workloads; one JSON line each.
+    Bench(bench::BenchArgs),
+}
+
+/// How results are printed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+/// A failure that is not a simulated one: bad input, or an output that cannot be written.
+#[derive(Debug)]
+pub enum CliError {
+    /// Bad input or usage: exit 2.
+    Input(String),
+    /// An output could not be written: exit 2 as well, since nothing was judged.
+    Output(String),
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CliError::Input(m) | CliError::Output(m) => f.write_str(m),
+        }
+    }
+}
+
+/// The outcome of a command that ran.
+pub enum Verdict {
+    Ok,
+    ExpectationsNotMet,
+}
+
+fn main() -> ExitCode {
+    install_panic_hook();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::List(args) => list::list(args),
+        Command::Bench(args) => bench::bench(args),
+    };
+    match result {
+        Ok(Verdict::Ok) => ExitCode::SUCCESS,
+        Ok(Verdict::ExpectationsNotMet) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("kafkasim: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A panic is a bug: say so, and say how to replay the run that hit it.
+fn install_panic_hook() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default(info);
+        eprintln!(
+            "\nkafkasim hit a bug (a panic), not a problem with your input. Please report it."
+        );
+        if let Some(replay) = run::REPLAY.get() {
+            eprintln!("Replay this exact run with:\n  {replay}");
+        }
+    }));
+}

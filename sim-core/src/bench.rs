@@ -23,6 +23,10 @@ pub struct Outcome {
     pub sim_time: SimTime,
 }
 
+/// The bare baseline's queue: `(time_us, seq, payload)`, earliest first, exactly the shape the
+/// issue prescribes for the comparison.
+type BareQueue<T> = BinaryHeap<Reverse<(u64, u64, T)>>;
+
 // ---------------------------------------------------------------- engine-pingpong
 
 /// Parameters of `engine-pingpong`.
@@ -155,7 +159,7 @@ pub fn pingpong_baseline(p: PingPong) -> Outcome {
     let n = p.nodes as usize;
     let mut rng = SimRng::new(p.seed, Stream::Network);
     let mut last_arrival = vec![0u64; n * n];
-    let mut heap: BinaryHeap<Reverse<(u64, u64, (u32, u64))>> = BinaryHeap::new();
+    let mut heap: BareQueue<(u32, u64)> = BinaryHeap::new();
     let mut seq = 0u64;
     let mut send = |heap: &mut BinaryHeap<_>, now: u64, from: u32, hops: u64| {
         let to = next_hop(from, hops, p.nodes);
@@ -312,7 +316,7 @@ pub fn timers_baseline(t: Timers) -> Outcome {
         .collect();
     let mut election_gen = vec![0u32; t.nodes as usize];
     // (time, seq, (node, is_election, generation))
-    let mut heap: BinaryHeap<Reverse<(u64, u64, (u32, bool, u32))>> = BinaryHeap::new();
+    let mut heap: BareQueue<(u32, bool, u32)> = BinaryHeap::new();
     let mut seq = 0u64;
     let mut push = |heap: &mut BinaryHeap<_>, at: u64, item: (u32, bool, u32)| {
         seq += 1;
