@@ -112,8 +112,9 @@ enum Event<N: Node> {
         peer: NodeId,
         incarnation: u32,
     },
-    Fault(Fault),
-    Note(String),
+    /// Boxed: faults and notes are rare, and a small `Event` keeps every heap entry small.
+    Fault(Box<Fault>),
+    Note(Box<str>),
 }
 
 struct Scheduled<N: Node> {
@@ -307,12 +308,12 @@ impl<N: Node> Simulation<N> {
 
     /// Schedules a fault; faults at the same time apply in the order scheduled.
     pub fn schedule_fault(&mut self, at: SimTime, fault: Fault) {
-        self.push(at, Event::Fault(fault));
+        self.push(at, Event::Fault(Box::new(fault)));
     }
 
     /// Schedules a narration note into the trace.
     pub fn schedule_note(&mut self, at: SimTime, text: String) {
-        self.push(at, Event::Note(text));
+        self.push(at, Event::Note(text.into_boxed_str()));
     }
 
     fn push(&mut self, at: SimTime, event: Event<N>) {
@@ -485,7 +486,7 @@ impl<N: Node> Simulation<N> {
                 true
             }
             Event::Fault(fault) => {
-                self.apply_fault(fault);
+                self.apply_fault(*fault);
                 true
             }
             Event::Note(text) => {
