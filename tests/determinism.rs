@@ -63,7 +63,7 @@ impl Node for Gossip {
     }
     fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, r: Rumour) {
         self.heard.append(r.0);
-        if self.heard.len() % 4 == 0 {
+        if self.heard.len().is_multiple_of(4) {
             self.heard.flush();
         }
     }

@@ -700,11 +700,10 @@ impl<N: Node> Simulation<N> {
     }
 
     fn cut(&mut self, from: NodeId, to: NodeId) {
-        if let Some(was_open) = self.net.cut(from, to) {
-            if was_open {
-                self.notify_disconnect(from, to);
-                self.notify_disconnect(to, from);
-            }
+        // Newly cut, and a connection was open: both ends will notice.
+        if self.net.cut(from, to) == Some(true) {
+            self.notify_disconnect(from, to);
+            self.notify_disconnect(to, from);
         }
     }
 
