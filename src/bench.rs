@@ -73,14 +73,16 @@ fn median(mut xs: Vec<f64>) -> f64 {
 
 /// Runs `engine` and `baseline` alternately `runs` times and prints the line.
 fn report(name: &str, runs: u32, engine: impl Fn() -> Outcome, baseline: impl Fn() -> Outcome) {
-    reset_peak_rss();
     let mut engine_runs = Vec::new();
     let mut baseline_runs = Vec::new();
+    let mut peak = None;
     for _ in 0..runs.max(1) {
+        // The peak is the engine's own: reset before it, read before the baseline runs.
+        reset_peak_rss();
         engine_runs.push(measure(&engine));
+        peak = peak.max(peak_rss_bytes());
         baseline_runs.push(measure(&baseline));
     }
-    let peak = peak_rss_bytes();
     let first = engine_runs[0].outcome;
     let events = first.events as f64;
     let sim_s = first.sim_time.as_micros() as f64 / 1e6;

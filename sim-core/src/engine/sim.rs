@@ -734,6 +734,11 @@ impl<N: Node> Simulation<N> {
         }
         self.trace
             .record::<N::Event>(t, &Body::Fault { fault: &fault });
+        // Who can reach whom changes: the trace records the resulting groups.
+        let connectivity = matches!(
+            fault,
+            Fault::Partition { .. } | Fault::OneWay { .. } | Fault::Heal
+        );
         match fault {
             Fault::Crash { node, kind } => self.take_down(node, DownCause::Crash(kind)),
             Fault::Restart { node } => self.boot(node),
@@ -789,6 +794,13 @@ impl<N: Node> Simulation<N> {
             }
             Fault::SlowNode { node, extra } => self.net.set_node_delay(node, extra),
             Fault::SlowLink { from, to, extra } => self.net.set_link_delay(from, to, extra),
+        }
+        if connectivity {
+            let body = Body::Network {
+                groups: self.net.groups(),
+                cut_links: self.net.cut_links().len(),
+            };
+            self.trace.record::<N::Event>(t, &body);
         }
     }
 

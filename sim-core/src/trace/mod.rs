@@ -81,6 +81,12 @@ pub enum Body<'a, E> {
         node: NodeId,
         deferred: usize,
     },
+    /// The network's connectivity after a partition, one-way cut or heal: groups of nodes that
+    /// reach each other both ways (one group when whole), and how many directed links are cut.
+    Network {
+        groups: Vec<Vec<NodeId>>,
+        cut_links: usize,
+    },
     /// `node` noticed its connection to `peer` broke.
     Disconnect {
         node: NodeId,
