@@ -364,6 +364,28 @@ impl Scenario {
                 "expected at least one broker".into(),
             ));
         }
+        let processes = u64::from(self.cluster.controllers)
+            + u64::from(self.cluster.brokers)
+            + self
+                .workload
+                .producers
+                .iter()
+                .map(|p| u64::from(p.count))
+                .sum::<u64>()
+            + self
+                .workload
+                .consumers
+                .iter()
+                .map(|c| u64::from(c.count))
+                .sum::<u64>();
+        if processes > MAX_PROCESSES {
+            return Err(bad(
+                "cluster".into(),
+                format!(
+                    "{processes} processes (controllers, brokers and clients) is more than the {MAX_PROCESSES} one simulation supports"
+                ),
+            ));
+        }
         if let Err(m) = self.network.latency.validate() {
             return Err(bad("network.latency".into(), m));
         }
@@ -763,6 +785,10 @@ impl Scenario {
         Ok(out)
     }
 }
+
+/// Most processes in one simulation: the network keeps a link per ordered pair, so memory grows
+/// with the square (4,096 processes is 16 M links, about 400 MB).
+pub const MAX_PROCESSES: u64 = 4_096;
 
 /// The action keys of a fault entry.
 pub const FAULT_ACTIONS: &[&str] = &[

@@ -206,3 +206,12 @@ fn latency_bounds_are_checked() {
         "s.json: network.latency.kind: unknown variant \"unifrom\" (did you mean \"uniform\"?)"
     );
 }
+
+#[test]
+fn clusters_too_large_to_simulate_are_refused_not_crashed() {
+    let text = MINIMAL.replace("\"brokers\": 3", "\"brokers\": 100000");
+    assert_eq!(
+        err(&text),
+        "s.json: cluster: 100003 processes (controllers, brokers and clients) is more than the 4096 one simulation supports"
+    );
+}
