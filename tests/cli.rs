@@ -51,7 +51,7 @@ fn run_prints_the_json_summary_contract() {
 }
 
 #[test]
-fn same_seed_same_hash_other_seed_same_schedule_runs_by_name_too() {
+fn a_built_in_name_runs_exactly_as_its_file() {
     let by_path = kafkasim(&["run", SCENARIO, "--format", "json", "--seed", "5"]);
     let by_name = kafkasim(&[
         "run",
