@@ -55,13 +55,16 @@ impl SimRng {
     /// Uniform in `0..n` (Lemire's method, unbiased). `n` must be positive.
     pub fn below(&mut self, n: u64) -> u64 {
         assert!(n > 0, "below(0) has no values");
-        let threshold = n.wrapping_neg() % n;
-        loop {
-            let wide = u128::from(self.next_u64()) * u128::from(n);
-            if (wide as u64) >= threshold {
-                return (wide >> 64) as u64;
+        let mut wide = u128::from(self.next_u64()) * u128::from(n);
+        // The rejection threshold is below n, so the (slow) modulo is only needed when the low
+        // word is too; the draws accepted are exactly those of the plain loop.
+        if (wide as u64) < n {
+            let threshold = n.wrapping_neg() % n;
+            while (wide as u64) < threshold {
+                wide = u128::from(self.next_u64()) * u128::from(n);
             }
         }
+        (wide >> 64) as u64
     }
 
     /// Uniform in `lo..=hi`.
