@@ -193,8 +193,6 @@ pub struct Simulation<N: Node> {
     effects: Vec<EffectOf<N>>,
     /// Protocol events emitted while handling the current event.
     step_events: Vec<(NodeId, N::Event)>,
-    /// The node that handled the current event, if any.
-    step_node: Option<NodeId>,
     trace: TraceSink,
     events: u64,
     messages_lost: u64,
@@ -229,7 +227,6 @@ impl<N: Node> Simulation<N> {
             seed: config.seed,
             effects: Vec::new(),
             step_events: Vec::new(),
-            step_node: None,
             trace,
             events: 0,
             messages_lost: 0,
@@ -265,9 +262,6 @@ impl<N: Node> Simulation<N> {
     pub fn node_count(&self) -> usize {
         self.procs.len()
     }
-    pub fn node_ids(&self) -> impl Iterator<Item = NodeId> + use<N> {
-        (0..self.procs.len() as u32).map(NodeId)
-    }
     /// The running (or paused) process, if the node is up.
     pub fn node(&self, id: NodeId) -> Option<&N> {
         self.procs[id.index()].node.as_ref()
@@ -279,9 +273,6 @@ impl<N: Node> Simulation<N> {
     pub fn status(&self, id: NodeId) -> NodeStatus {
         self.procs[id.index()].status
     }
-    pub fn spec(&self, id: NodeId) -> &N::Spec {
-        &self.procs[id.index()].spec
-    }
     pub fn network(&self) -> &Network {
         &self.net
     }
@@ -289,19 +280,12 @@ impl<N: Node> Simulation<N> {
     pub fn step_events(&self) -> &[(NodeId, N::Event)] {
         &self.step_events
     }
-    /// The node that handled the last event, if it was a node's event.
-    pub fn step_node(&self) -> Option<NodeId> {
-        self.step_node
-    }
     /// Entries in the event queue, live or stale.
     pub fn queue_len(&self) -> usize {
         self.queue.len()
     }
     pub fn trace(&self) -> &TraceSink {
         &self.trace
-    }
-    pub fn trace_mut(&mut self) -> &mut TraceSink {
-        &mut self.trace
     }
 
     // ---- scheduling from outside ----
@@ -361,7 +345,6 @@ impl<N: Node> Simulation<N> {
     /// Handles one queued entry; false if it was stale or dropped (nothing happened).
     fn dispatch(&mut self, entry: Scheduled<N>) -> bool {
         self.step_events.clear();
-        self.step_node = None;
         let t = self.now.as_micros();
         match entry.event {
             Event::Deliver {
@@ -515,7 +498,6 @@ impl<N: Node> Simulation<N> {
 
     /// Carries out what node `id`'s handler asked for.
     fn apply_effects(&mut self, id: NodeId) {
-        self.step_node = Some(id);
         let mut effects = std::mem::take(&mut self.effects);
         let mut stop = false;
         for effect in effects.drain(..) {

@@ -263,16 +263,6 @@ impl Network {
         self.link_mut(from, to).extra = extra;
     }
 
-    /// Clears every slow node and slow link.
-    pub fn clear_delays(&mut self) {
-        self.node_extra
-            .iter_mut()
-            .for_each(|d| *d = SimDuration::ZERO);
-        self.links
-            .iter_mut()
-            .for_each(|l| l.extra = SimDuration::ZERO);
-    }
-
     /// Groups of nodes joined by links that work in both directions, each sorted, in order of
     /// their smallest member. One group means the network is whole.
     pub fn groups(&self) -> Vec<Vec<NodeId>> {

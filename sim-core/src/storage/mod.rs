@@ -107,10 +107,6 @@ impl<T> DurableLog<T> {
     pub fn flush(&mut self) {
         self.flushed = self.entries.len();
     }
-    /// Mutable access to an unflushed entry, for a batch that grows before it is flushed.
-    pub fn last_mut(&mut self) -> Option<&mut T> {
-        self.entries.last_mut()
-    }
 }
 
 impl<T> Durable for DurableLog<T> {

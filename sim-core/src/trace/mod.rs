@@ -184,7 +184,6 @@ pub struct TraceSink {
     line: Vec<u8>,
     /// The first write error; writing stops there and the error is reported at the end.
     error: Option<io::Error>,
-    lines_written: u64,
 }
 
 impl TraceSink {
@@ -195,7 +194,6 @@ impl TraceSink {
             out: None,
             line: Vec::new(),
             error: None,
-            lines_written: 0,
         }
     }
 
@@ -250,7 +248,7 @@ impl TraceSink {
         if let Some((w, _)) = &mut self.out {
             self.line.push(b'\n');
             match w.write_all(&self.line) {
-                Ok(()) => self.lines_written += 1,
+                Ok(()) => {}
                 Err(e) => self.error = Some(e),
             }
         }
@@ -269,10 +267,6 @@ impl TraceSink {
             w.flush()?;
         }
         Ok(self.hash)
-    }
-
-    pub fn lines_written(&self) -> u64 {
-        self.lines_written
     }
 }
 
