@@ -44,7 +44,7 @@ impl Node for Gossip {
     type Disk = DurableLog<u64>;
     type Spec = u32;
 
-    fn boot(nodes: &u32, heard: DurableLog<u64>) -> Self {
+    fn boot(nodes: &u32, heard: DurableLog<u64>, _: u32) -> Self {
         Gossip {
             nodes: *nodes,
             count: heard.len() as u64,

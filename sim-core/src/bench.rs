@@ -82,7 +82,7 @@ impl Node for Passer {
     type Disk = ();
     type Spec = (u32, u32);
 
-    fn boot(&(nodes, serve): &(u32, u32), _: ()) -> Self {
+    fn boot(&(nodes, serve): &(u32, u32), _: (), _: u32) -> Self {
         Passer { nodes, serve }
     }
     fn into_disk(self) {}
@@ -242,7 +242,7 @@ impl Node for Follower {
     type Disk = ();
     type Spec = Timers;
 
-    fn boot(t: &Timers, _: ()) -> Self {
+    fn boot(t: &Timers, _: (), _: u32) -> Self {
         Follower {
             t: *t,
             elections: 0,

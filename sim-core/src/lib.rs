@@ -7,16 +7,22 @@
 //! - [`fault`]: the fault vocabulary.
 //! - [`scenario`]: the scenario file format, validation and Kafka's config defaults.
 //! - [`trace`]: trace events, the streaming writer and the running trace hash.
-//! - [`check`]: invariants and violations.
+//! - [`kraft`]: the controller quorum (KIP-595 Raft) and the quorum controller (KIP-631).
+//! - [`broker`]: brokers as metadata observers: registration, heartbeats, controlled shutdown.
+//! - [`proto`]: every message, timer and protocol event of a Kafka process.
+//! - [`check`]: invariants, violations, and the KRaft timeline of a run.
 //! - [`variants`]: historical protocol behaviour as named flags.
 //! - [`world`]: a scenario's processes on the engine, and the run summary.
 //! - [`bench`]: the engine benchmark workloads and their bare baselines.
 
 pub mod bench;
+pub mod broker;
 pub mod check;
 pub mod engine;
 pub mod fault;
+pub mod kraft;
 pub mod net;
+pub mod proto;
 pub mod scenario;
 pub mod storage;
 pub mod trace;

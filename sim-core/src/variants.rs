@@ -17,7 +17,32 @@ pub struct VariantInfo {
     pub test_only: bool,
 }
 
-pub const VARIANTS: &[VariantInfo] = &[];
+pub const VARIANTS: &[VariantInfo] = &[
+    VariantInfo {
+        name: "prevote=false",
+        summary: "No KIP-996 pre-vote: a voter that times out bumps the epoch at once, so a rejoining voter deposes a healthy leader",
+        reference: "KIP-996 (pre-vote, Kafka 4.0); KIP-650",
+        test_only: false,
+    },
+    VariantInfo {
+        name: "no_check_quorum",
+        summary: "The leader never resigns when it stops hearing from a majority, so a partitioned leader lingers as a zombie",
+        reference: "KAFKA-15489 (check-quorum, Kafka 3.7)",
+        test_only: false,
+    },
+    VariantInfo {
+        name: "election_jitter=false",
+        summary: "Fixed election timeouts and backoff instead of random ones, so split votes repeat",
+        reference: "KIP-595 (randomised election timeout, binary-exponential backoff)",
+        test_only: false,
+    },
+    VariantInfo {
+        name: "test_forget_vote",
+        summary: "A voter does not record the votes it grants (neither in memory nor in quorum-state), so it can vote twice in one epoch",
+        reference: "none: deliberately unsafe, proves single_leader_per_epoch",
+        test_only: true,
+    },
+];
 
 pub fn variant(name: &str) -> Option<&'static VariantInfo> {
     VARIANTS.iter().find(|v| v.name == name)

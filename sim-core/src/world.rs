@@ -1,105 +1,276 @@
 //! The world a scenario describes: its processes, each with a disk, on one simulated network,
-//! under one fault schedule, run by the engine and summarised in a [`RunSummary`].
+//! under one fault schedule, run by the engine, checked after every event, and summarised in a
+//! [`RunSummary`].
 //!
-//! Map: [`build`] turns a resolved [`Scenario`] into a [`Simulation`]; [`run`] runs it to the
-//! scenario's duration and reports. The processes' protocol behaviour lives in the role
-//! modules (`kraft/`, `broker/`, `client/`); a [`Process`] dispatches to its role. In this build
-//! no role has protocol code yet: processes start, crash, restart, pause, shut down and hold
-//! their disks and connections exactly as the engine models them, and send nothing.
+//! Map: [`ClusterConfig`] is the static configuration every process shares; [`Process`] is one
+//! simulated Kafka process, dispatching to its role (`kraft::controller`, `broker`; clients
+//! join with the replication work and idle until then); [`build`] turns a resolved
+//! [`Scenario`] into a [`Simulation`]; [`run`] runs it to the scenario's duration under the
+//! checkers and reports.
 
 use serde::Serialize;
+use std::rc::Rc;
 
-use crate::check::Violation;
+use crate::broker::{Broker, BrokerDisk};
+use crate::check::{Checker, Timeline, Violation};
 use crate::engine::{
-    Ctx, Limits, Message, NoEvent, Node, NodeId, NodeStatus, SimConfig, SimDuration, SimTime,
-    Simulation, StopReason,
+    Ctx, Flow, Limits, NoEvent, Node, NodeId, NodeStatus, Observer, SimConfig, SimDuration,
+    SimTime, Simulation, StopReason,
 };
-use crate::scenario::{Member, Role, Scenario};
-use crate::storage::Durable;
+use crate::kraft::BrokerId;
+use crate::kraft::controller::Controller;
+use crate::kraft::raft::{RaftConfig, RaftDisk};
+use crate::proto::{Event, Msg, Timer};
+use crate::scenario::{BrokerConfig, Member, Role, Scenario};
+use crate::storage::{CrashKind, Durable};
 use crate::trace::{Body, TraceSink};
 
-/// A message between processes. No role sends any yet.
-#[derive(Debug, Clone)]
-pub enum Msg {}
+/// A topic as the controller creates it.
+#[derive(Clone, Debug)]
+pub struct TopicLayout {
+    pub name: String,
+    /// Replicas of each partition, by broker id, preferred leader first.
+    pub assignment: Vec<Vec<BrokerId>>,
+    pub min_insync_replicas: u32,
+    pub unclean_leader_election_enable: bool,
+}
 
-impl Message for Msg {
-    fn name(&self) -> &'static str {
-        match *self {}
+/// What every process of one run shares: the quorum, the broker config, the topics.
+#[derive(Clone, Debug)]
+pub struct ClusterConfig {
+    pub raft: Rc<RaftConfig>,
+    pub broker: BrokerConfig,
+    pub topics: Vec<TopicLayout>,
+    /// Node of each broker id: `brokers[id - 1]`.
+    pub brokers: Vec<NodeId>,
+    /// KIP-966 eligible leader replicas (on by default since Kafka 4.1).
+    pub elr_enabled: bool,
+    /// Names of the processes, by node id.
+    pub names: Vec<String>,
+}
+
+impl ClusterConfig {
+    pub fn from_scenario(scenario: &Scenario) -> ClusterConfig {
+        let members = scenario.members();
+        let config = &scenario.cluster.config;
+        let variant = |name: &str| scenario.variants.iter().any(|v| v == name);
+        let voters = members
+            .iter()
+            .filter(|m| m.role == Role::Controller)
+            .map(|m| m.id)
+            .collect();
+        let ms = SimDuration::from_millis;
+        let raft = RaftConfig {
+            voters,
+            election_timeout: ms(config.controller_quorum_election_timeout_ms),
+            fetch_timeout: ms(config.controller_quorum_fetch_timeout_ms),
+            election_backoff_max: ms(config.controller_quorum_election_backoff_max_ms),
+            request_timeout: ms(config.controller_quorum_request_timeout_ms),
+            retry_backoff: ms(config.controller_quorum_retry_backoff_ms),
+            fetch_max_wait: ms(500),
+            prevote: !variant("prevote=false"),
+            check_quorum: !variant("no_check_quorum"),
+            election_jitter: !variant("election_jitter=false"),
+            forget_vote: variant("test_forget_vote"),
+        };
+        let topics = scenario
+            .cluster
+            .topics
+            .iter()
+            .map(|t| TopicLayout {
+                name: t.name.clone(),
+                assignment: t.assignment.clone().unwrap_or_default(),
+                min_insync_replicas: t
+                    .config
+                    .min_insync_replicas
+                    .unwrap_or(config.min_insync_replicas),
+                unclean_leader_election_enable: t
+                    .config
+                    .unclean_leader_election_enable
+                    .unwrap_or(config.unclean_leader_election_enable),
+            })
+            .collect();
+        ClusterConfig {
+            raft: Rc::new(raft),
+            broker: config.clone(),
+            topics,
+            brokers: members
+                .iter()
+                .filter(|m| m.role == Role::Broker)
+                .map(|m| m.id)
+                .collect(),
+            elr_enabled: true,
+            names: members.iter().map(|m| m.name.clone()).collect(),
+        }
+    }
+
+    pub fn broker_node(&self, broker: BrokerId) -> Option<NodeId> {
+        self.brokers.get((broker as usize).checked_sub(1)?).copied()
+    }
+
+    pub fn name(&self, node: NodeId) -> &str {
+        &self.names[node.index()]
     }
 }
 
-/// A process's timers. No role sets any yet.
-#[derive(Debug, Clone, Copy)]
-pub enum Timer {}
-
-impl crate::engine::Timer for Timer {
-    fn slot(&self) -> usize {
-        match *self {}
-    }
+/// What a process keeps on disk.
+#[derive(Clone, Debug)]
+pub enum Disk {
+    Controller(RaftDisk),
+    Broker(BrokerDisk),
+    Client,
 }
-
-/// What a process keeps on disk. Roles add their logs and state files.
-#[derive(Debug, Clone, Default)]
-pub struct Disk;
 
 impl Durable for Disk {
-    fn lose_unflushed(&mut self) {}
-    fn wipe(&mut self) {}
+    fn lose_unflushed(&mut self) {
+        match self {
+            Disk::Controller(d) => d.lose_unflushed(),
+            Disk::Broker(d) => d.lose_unflushed(),
+            Disk::Client => {}
+        }
+    }
+    fn wipe(&mut self) {
+        match self {
+            Disk::Controller(d) => d.wipe(),
+            Disk::Broker(d) => d.wipe(),
+            Disk::Client => {}
+        }
+    }
+    fn crash(&mut self, kind: CrashKind) {
+        match self {
+            Disk::Controller(d) => d.crash(kind),
+            Disk::Broker(d) => d.crash(kind),
+            Disk::Client => {}
+        }
+    }
+}
+
+impl Disk {
+    pub fn raft(&self) -> Option<&RaftDisk> {
+        match self {
+            Disk::Controller(d) => Some(d),
+            Disk::Broker(d) => Some(&d.metadata),
+            Disk::Client => None,
+        }
+    }
 }
 
 /// What the engine keeps to boot a process again.
-#[derive(Debug, Clone)]
+#[derive(Clone, Debug)]
 pub struct Spec {
     pub member: Member,
+    pub cluster: Rc<ClusterConfig>,
 }
 
 /// One simulated Kafka process.
 #[derive(Debug)]
-pub struct Process {
-    role: Role,
-    disk: Disk,
+pub enum Process {
+    Controller(Box<Controller>),
+    Broker(Box<Broker>),
+    /// Producers and consumers: they start, crash and restart, and send nothing yet.
+    Client,
 }
 
 impl Process {
-    pub fn role(&self) -> Role {
-        self.role
+    pub fn controller(&self) -> Option<&Controller> {
+        match self {
+            Process::Controller(c) => Some(c),
+            _ => None,
+        }
+    }
+    pub fn broker(&self) -> Option<&Broker> {
+        match self {
+            Process::Broker(b) => Some(b),
+            _ => None,
+        }
+    }
+    pub fn raft(&self) -> Option<&crate::kraft::raft::Raft> {
+        match self {
+            Process::Controller(c) => Some(c.raft()),
+            Process::Broker(b) => Some(b.raft()),
+            Process::Client => None,
+        }
     }
 }
 
 impl Node for Process {
     type Msg = Msg;
     type Timer = Timer;
-    type Event = NoEvent;
+    type Event = Event;
     type Disk = Disk;
     type Spec = Spec;
 
-    fn boot(spec: &Spec, disk: Disk) -> Self {
-        Process {
-            role: spec.member.role,
-            disk,
+    fn boot(spec: &Spec, disk: Disk, incarnation: u32) -> Self {
+        let cluster = spec.cluster.clone();
+        let me = spec.member.id;
+        match (spec.member.role, disk) {
+            (Role::Controller, Disk::Controller(d)) => {
+                Process::Controller(Box::new(Controller::boot(cluster, me, d)))
+            }
+            (Role::Broker, Disk::Broker(d)) => Process::Broker(Box::new(Broker::boot(
+                cluster,
+                me,
+                spec.member.number,
+                d,
+                incarnation,
+            ))),
+            (Role::Producer | Role::Consumer, _) => Process::Client,
+            (role, _) => unreachable!("{role} booted with another role's disk"),
         }
     }
     fn into_disk(self) -> Disk {
-        self.disk
+        match self {
+            Process::Controller(c) => Disk::Controller(c.into_disk()),
+            Process::Broker(b) => Disk::Broker(b.into_disk()),
+            Process::Client => Disk::Client,
+        }
     }
-    fn on_start(&mut self, _: &mut Ctx<'_, Self>) {}
-    fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, msg: Msg) {
-        match msg {}
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+        match self {
+            Process::Controller(c) => c.on_start(ctx),
+            Process::Broker(b) => b.on_start(ctx),
+            Process::Client => {}
+        }
     }
-    fn on_timer(&mut self, _: &mut Ctx<'_, Self>, timer: Timer) {
-        match timer {}
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Msg) {
+        match self {
+            Process::Controller(c) => c.on_message(ctx, from, msg),
+            Process::Broker(b) => b.on_message(ctx, from, msg),
+            Process::Client => {}
+        }
+    }
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Timer) {
+        match self {
+            Process::Controller(c) => c.on_timer(ctx, timer),
+            Process::Broker(b) => b.on_timer(ctx, timer),
+            Process::Client => {}
+        }
+    }
+    fn on_disconnect(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
+        match self {
+            Process::Controller(c) => c.on_disconnect(ctx, peer),
+            Process::Broker(b) => b.on_disconnect(ctx, peer),
+            Process::Client => {}
+        }
+    }
+    fn on_shutdown(&mut self, ctx: &mut Ctx<'_, Self>) {
+        match self {
+            Process::Controller(c) => c.on_shutdown(ctx),
+            Process::Broker(b) => b.on_shutdown(ctx),
+            Process::Client => ctx.stop(),
+        }
     }
 }
 
 /// Builds the simulation of a resolved scenario with `seed`, writing the trace to `trace`.
 pub fn build(scenario: &Scenario, seed: u64, mut trace: TraceSink) -> Simulation<Process> {
     let members = scenario.members();
-    let names: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
+    let cluster = Rc::new(ClusterConfig::from_scenario(scenario));
     trace.record::<NoEvent>(
         0,
         &Body::Start {
             seed,
-            nodes: &names,
+            nodes: &cluster.names,
         },
     );
     let config = SimConfig {
@@ -109,7 +280,18 @@ pub fn build(scenario: &Scenario, seed: u64, mut trace: TraceSink) -> Simulation
     };
     let nodes = members
         .into_iter()
-        .map(|member| (Spec { member }, Disk))
+        .map(|member| {
+            let disk = match member.role {
+                Role::Controller => Disk::Controller(RaftDisk::default()),
+                Role::Broker => Disk::Broker(BrokerDisk::default()),
+                Role::Producer | Role::Consumer => Disk::Client,
+            };
+            let spec = Spec {
+                member,
+                cluster: cluster.clone(),
+            };
+            (spec, disk)
+        })
         .collect();
     let mut sim = Simulation::new(config, nodes, trace);
     // `validate` resolved the faults once already; the scenario is resolved, so this cannot fail.
@@ -139,6 +321,8 @@ pub struct RunSummary {
     pub stop_reason: StopReason,
     pub messages_lost: u64,
     pub nodes: Vec<NodeSummary>,
+    /// Controller elections, broker fencing and partition leadership, in time order.
+    pub kraft: Timeline,
     pub violations: Vec<Violation>,
     /// Expected violations that did not occur.
     pub missing_violations: Vec<String>,
@@ -159,6 +343,19 @@ pub struct RunOptions {
     pub trace: TraceSink,
 }
 
+/// The checkers and the timeline recorder, run after every event.
+struct Watch {
+    checker: Checker,
+    timeline: Timeline,
+}
+
+impl Observer<Process> for Watch {
+    fn after_event(&mut self, sim: &Simulation<Process>) -> Flow {
+        self.timeline.record(sim);
+        self.checker.after_event(sim)
+    }
+}
+
 /// Runs a resolved scenario to its duration. Returns the summary, or the trace writer's error.
 pub fn run(scenario: &Scenario, options: RunOptions) -> std::io::Result<RunSummary> {
     let mut sim = build(scenario, options.seed, options.trace);
@@ -166,10 +363,15 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> std::io::Result<RunSumma
         until: SimTime::ZERO + scenario.duration(),
         max_events: options.max_events,
     };
-    // No invariant is registered in this build (`check::INVARIANTS`), so nothing observes the
-    // run and nothing can be violated; the checkers plug in here as an `Observer`.
-    let stop_reason = sim.run(limits, &mut ());
-    let violations: Vec<Violation> = Vec::new();
+    let cluster = ClusterConfig::from_scenario(scenario);
+    let mut watch = Watch {
+        checker: Checker::new(scenario, &cluster),
+        timeline: Timeline::new(&cluster),
+    };
+    let stop_reason = sim.run(limits, &mut watch);
+    watch.checker.finish(&sim);
+    watch.timeline.finish(&sim);
+    let violations = watch.checker.into_violations();
     let trace_hash = sim.finish_trace()?;
     let members = scenario.members();
     let nodes = members
@@ -198,6 +400,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> std::io::Result<RunSumma
         stop_reason,
         messages_lost: sim.messages_lost(),
         nodes,
+        kraft: watch.timeline,
         expectations_met: missing_violations.is_empty() && !broken_holds,
         missing_violations,
         violations,

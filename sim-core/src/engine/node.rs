@@ -48,6 +48,14 @@ pub enum Delay {
         min: SimDuration,
         max: SimDuration,
     },
+    /// `step` times a whole number drawn uniformly from `0..count`, capped at `max`: e.g.
+    /// KRaft's election backoff, min(100 ms × rand[0, 2^retries), 1 s), where equal draws (a
+    /// repeated split vote) matter.
+    Steps {
+        step: SimDuration,
+        count: u64,
+        max: SimDuration,
+    },
 }
 
 /// What a handler asks the engine to do.
@@ -106,6 +114,19 @@ impl<'a, N: Node> Ctx<'a, N> {
             delay: Delay::Uniform { min, max },
         });
     }
+    /// Arms `timer` to fire after min(`step` × a whole number drawn from `0..count`, `max`).
+    pub fn set_timer_steps(
+        &mut self,
+        timer: N::Timer,
+        step: SimDuration,
+        count: u64,
+        max: SimDuration,
+    ) {
+        self.effects.push(Effect::SetTimer {
+            timer,
+            delay: Delay::Steps { step, count, max },
+        });
+    }
     pub fn cancel_timer(&mut self, timer: N::Timer) {
         self.effects.push(Effect::CancelTimer { timer });
     }
@@ -129,8 +150,10 @@ pub trait Node: Sized {
     type Spec;
 
     /// Boots a new incarnation from its spec and what its disk holds. Called at the start of the
-    /// run (with the disk the scenario formatted) and on every restart.
-    fn boot(spec: &Self::Spec, disk: Self::Disk) -> Self;
+    /// run (with the disk the scenario formatted) and on every restart. `incarnation` counts the
+    /// process's previous lives (0 first); it stands in for Kafka's random per-start incarnation
+    /// id, which only has to differ between starts.
+    fn boot(spec: &Self::Spec, disk: Self::Disk, incarnation: u32) -> Self;
     /// Gives the disk back when the process dies; everything else is dropped.
     fn into_disk(self) -> Self::Disk;
 

@@ -193,6 +193,8 @@ pub struct Simulation<N: Node> {
     effects: Vec<EffectOf<N>>,
     /// Protocol events emitted while handling the current event.
     step_events: Vec<(NodeId, N::Event)>,
+    /// The node whose handler ran for the current event; `None` for faults and notes.
+    actor: Option<NodeId>,
     trace: TraceSink,
     events: u64,
     messages_lost: u64,
@@ -227,6 +229,7 @@ impl<N: Node> Simulation<N> {
             seed: config.seed,
             effects: Vec::new(),
             step_events: Vec::new(),
+            actor: None,
             trace,
             events: 0,
             messages_lost: 0,
@@ -279,6 +282,11 @@ impl<N: Node> Simulation<N> {
     /// Protocol events emitted while handling the last event.
     pub fn step_events(&self) -> &[(NodeId, N::Event)] {
         &self.step_events
+    }
+    /// The node whose handler ran for the last event, so an observer can look at just that
+    /// node. `None` after a fault or a note: anything may have changed.
+    pub fn last_actor(&self) -> Option<NodeId> {
+        self.actor
     }
     /// Entries in the event queue, live or stale.
     pub fn queue_len(&self) -> usize {
@@ -345,6 +353,7 @@ impl<N: Node> Simulation<N> {
     /// Handles one queued entry; false if it was stale or dropped (nothing happened).
     fn dispatch(&mut self, entry: Scheduled<N>) -> bool {
         self.step_events.clear();
+        self.actor = None;
         let t = self.now.as_micros();
         match entry.event {
             Event::Deliver {
@@ -382,6 +391,7 @@ impl<N: Node> Simulation<N> {
                         },
                     );
                 }
+                self.actor = Some(to);
                 let node = proc.node.as_mut().expect("checked above");
                 node.on_message(&mut Ctx::new(self.now, to, &mut self.effects), from, msg);
                 self.apply_effects(to);
@@ -431,6 +441,7 @@ impl<N: Node> Simulation<N> {
                         s.deadline = None;
                         let timer = s.timer.expect("an armed slot has its timer");
                         self.trace.hot(t, Hot::Timer, id, slot);
+                        self.actor = Some(id);
                         let node = proc.node.as_mut().expect("a node with live timers is up");
                         node.on_timer(&mut Ctx::new(self.now, id, &mut self.effects), timer);
                         self.apply_effects(id);
@@ -463,6 +474,7 @@ impl<N: Node> Simulation<N> {
                 self.trace.hot(t, Hot::Disconnect, id, peer.0);
                 self.trace
                     .write_only::<N::Event>(t, &Body::Disconnect { node: id, peer });
+                self.actor = Some(id);
                 let node = proc.node.as_mut().expect("checked above");
                 node.on_disconnect(&mut Ctx::new(self.now, id, &mut self.effects), peer);
                 self.apply_effects(id);
@@ -583,6 +595,10 @@ impl<N: Node> Simulation<N> {
                 let jitter = if span == 0 { 0 } else { proc.rng.below(span) };
                 SimDuration::from_micros(min.as_micros() + jitter)
             }
+            Delay::Steps { step, count, max } => {
+                let n = if count <= 1 { 0 } else { proc.rng.below(count) };
+                SimDuration::from_micros(step.as_micros().saturating_mul(n)).min(max)
+            }
         };
         let deadline = self.now + after;
         let index = timer.slot();
@@ -621,7 +637,7 @@ impl<N: Node> Simulation<N> {
     fn boot_process(&mut self, id: NodeId) {
         let proc = &mut self.procs[id.index()];
         let disk = proc.disk.take().expect("a down node has its disk");
-        proc.node = Some(N::boot(&proc.spec, disk));
+        proc.node = Some(N::boot(&proc.spec, disk, proc.incarnation));
         proc.status = NodeStatus::Running;
         self.trace.record::<N::Event>(
             self.now.as_micros(),

@@ -52,7 +52,7 @@ impl Node for Probe {
     type Disk = DurableLog<u64>;
     type Spec = Script;
 
-    fn boot(script: &Script, disk: DurableLog<u64>) -> Self {
+    fn boot(script: &Script, disk: DurableLog<u64>, _: u32) -> Self {
         Probe {
             script: script.clone(),
             disk,

@@ -1,0 +1,293 @@
+//! A Kafka broker: a Raft observer of the metadata log, and its lifecycle with the active
+//! controller (`BrokerLifecycleManager`, kafka-protocol.md §2.8).
+//!
+//! Map:
+//! - the broker fetches `__cluster_metadata` as an observer and applies only committed records
+//!   (below the HW the leader reports) to its [`MetadataImage`];
+//! - it registers with the active controller (a new incarnation each process start, and the
+//!   epoch of its last clean shutdown, if any), then heartbeats every
+//!   `broker.heartbeat.interval.ms`;
+//! - STARTING → RECOVERY once caught up to its registration, → RUNNING once unfenced. The
+//!   broker never fences itself: a partitioned broker keeps its last metadata;
+//! - a `shutdown` fault runs controlled shutdown: heartbeats with `want_shut_down` until the
+//!   controller has moved its leaderships away, then a clean-shutdown marker and exit.
+//!
+//! Partition replicas (fetching, ISR, HW) join this module in the replication work.
+
+use std::rc::Rc;
+
+use crate::engine::{NodeId, SimDuration};
+use crate::kraft::raft::{Raft, RaftDisk};
+use crate::kraft::{BrokerId, MetadataImage};
+use crate::proto::{
+    BrokerHeartbeatRequest, BrokerHeartbeatResponse, BrokerState, ControllerError, Ctx, Event, Msg,
+    Timer,
+};
+use crate::storage::{CrashKind, Durable, DurableCell};
+use crate::world::ClusterConfig;
+
+/// How long a broker waits for the controller to allow its controlled shutdown before it
+/// exits anyway (`BrokerServer.shutdown`, 5 minutes [recollection]).
+pub const CONTROLLED_SHUTDOWN_TIMEOUT: SimDuration = SimDuration::from_secs(300);
+
+/// What a broker keeps on disk.
+#[derive(Clone, Debug, Default)]
+pub struct BrokerDisk {
+    /// Its copy of the metadata log.
+    pub metadata: RaftDisk,
+    /// Written at the end of a clean shutdown with the broker epoch, read and removed at start
+    /// (KIP-966 tells clean from unclean shutdowns by it).
+    pub clean_shutdown: DurableCell<Option<u64>>,
+}
+
+impl Durable for BrokerDisk {
+    fn lose_unflushed(&mut self) {
+        self.metadata.lose_unflushed();
+        self.clean_shutdown.lose_unflushed();
+    }
+    fn wipe(&mut self) {
+        self.metadata.wipe();
+        self.clean_shutdown.wipe();
+    }
+    fn crash(&mut self, kind: CrashKind) {
+        self.metadata.crash(kind);
+        self.clean_shutdown.crash(kind);
+    }
+}
+
+#[derive(Debug)]
+pub struct Broker {
+    cluster: Rc<ClusterConfig>,
+    id: BrokerId,
+    incarnation: u32,
+    raft: Raft,
+    clean_shutdown: DurableCell<Option<u64>>,
+    image: MetadataImage,
+    state: BrokerState,
+    broker_epoch: Option<u64>,
+    previous_broker_epoch: Option<u64>,
+    /// The controller a registration or heartbeat is in flight to.
+    in_flight: Option<NodeId>,
+    want_shut_down: bool,
+    /// The highest committed offset a controller response this broker acted on named.
+    acted_on_offset: u64,
+}
+
+impl Broker {
+    pub fn boot(
+        cluster: Rc<ClusterConfig>,
+        me: NodeId,
+        id: BrokerId,
+        disk: BrokerDisk,
+        incarnation: u32,
+    ) -> Broker {
+        let previous_broker_epoch = disk.clean_shutdown.get().copied().flatten();
+        let raft = Raft::boot(cluster.raft.clone(), me, disk.metadata);
+        Broker {
+            cluster,
+            id,
+            incarnation,
+            raft,
+            clean_shutdown: disk.clean_shutdown,
+            image: MetadataImage::default(),
+            state: BrokerState::Starting,
+            broker_epoch: None,
+            previous_broker_epoch,
+            in_flight: None,
+            want_shut_down: false,
+            acted_on_offset: 0,
+        }
+    }
+
+    pub fn into_disk(self) -> BrokerDisk {
+        BrokerDisk {
+            metadata: self.raft.into_disk(),
+            clean_shutdown: self.clean_shutdown,
+        }
+    }
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+    pub fn image(&self) -> &MetadataImage {
+        &self.image
+    }
+    pub fn state(&self) -> BrokerState {
+        self.state
+    }
+    pub fn broker_epoch(&self) -> Option<u64> {
+        self.broker_epoch
+    }
+    pub fn acted_on_offset(&self) -> u64 {
+        self.acted_on_offset
+    }
+
+    fn heartbeat_interval(&self) -> SimDuration {
+        SimDuration::from_millis(self.cluster.broker.broker_heartbeat_interval_ms)
+    }
+
+    pub fn on_start(&mut self, ctx: &mut Ctx<'_>) {
+        // The marker only describes the shutdown before this start.
+        if self.clean_shutdown.get().copied().flatten().is_some() {
+            self.clean_shutdown.write_sync(None);
+        }
+        ctx.emit(Event::BrokerLifecycle {
+            state: BrokerState::Starting,
+        });
+        self.raft.start(ctx);
+        ctx.set_timer(Timer::Heartbeat, self.heartbeat_interval());
+        self.sync(ctx);
+    }
+
+    pub fn on_message(&mut self, ctx: &mut Ctx<'_>, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::FetchResponse(resp) => self.raft.on_fetch_response(ctx, from, *resp),
+            Msg::BrokerRegistrationResponse {
+                error,
+                broker_epoch,
+                committed_offset,
+            } if self.in_flight == Some(from) => {
+                self.in_flight = None;
+                if error.is_none() {
+                    self.broker_epoch = Some(broker_epoch);
+                    self.acted_on_offset = self.acted_on_offset.max(committed_offset);
+                    self.send_heartbeat(ctx);
+                }
+            }
+            Msg::BrokerHeartbeatResponse(resp) if self.in_flight == Some(from) => {
+                self.in_flight = None;
+                self.on_heartbeat_response(ctx, resp);
+            }
+            // Brokers take no part in elections: they are observers.
+            Msg::Vote(_) | Msg::BeginQuorumEpoch { .. } | Msg::EndQuorumEpoch { .. } => {}
+            _ => {}
+        }
+        self.sync(ctx);
+    }
+
+    pub fn on_timer(&mut self, ctx: &mut Ctx<'_>, timer: Timer) {
+        match timer {
+            Timer::FetchTimeout => self.raft.on_fetch_timeout(ctx),
+            Timer::FetchRetry => self.raft.on_fetch_retry(ctx),
+            Timer::FetchRequestTimeout => self.raft.on_fetch_request_timeout(ctx),
+            Timer::Heartbeat => {
+                // An answer that has not come in a whole interval is not coming.
+                self.in_flight = None;
+                self.send_heartbeat(ctx);
+                ctx.set_timer(Timer::Heartbeat, self.heartbeat_interval());
+            }
+            Timer::ShutdownTimeout => self.finish_shutdown(ctx),
+            _ => {}
+        }
+        self.sync(ctx);
+    }
+
+    pub fn on_disconnect(&mut self, ctx: &mut Ctx<'_>, peer: NodeId) {
+        self.raft.on_disconnect(ctx, peer);
+        if self.in_flight == Some(peer) {
+            self.in_flight = None;
+        }
+        self.sync(ctx);
+    }
+
+    /// Controlled shutdown (`controlled.shutdown.enable`): ask the controller to move this
+    /// broker's leaderships away first.
+    pub fn on_shutdown(&mut self, ctx: &mut Ctx<'_>) {
+        if !self.cluster.broker.controlled_shutdown_enable || self.broker_epoch.is_none() {
+            self.finish_shutdown(ctx);
+            return;
+        }
+        self.want_shut_down = true;
+        self.set_state(ctx, BrokerState::PendingControlledShutdown);
+        ctx.set_timer(Timer::ShutdownTimeout, CONTROLLED_SHUTDOWN_TIMEOUT);
+        self.in_flight = None;
+        self.send_heartbeat(ctx);
+    }
+
+    fn finish_shutdown(&mut self, ctx: &mut Ctx<'_>) {
+        // The log manager closes cleanly and leaves the marker behind.
+        self.clean_shutdown.write_sync(self.broker_epoch);
+        ctx.stop();
+    }
+
+    fn set_state(&mut self, ctx: &mut Ctx<'_>, state: BrokerState) {
+        if self.state != state {
+            self.state = state;
+            ctx.emit(Event::BrokerLifecycle { state });
+        }
+    }
+
+    /// Registers if not registered yet, else heartbeats, to the active controller as the
+    /// metadata quorum names it.
+    fn send_heartbeat(&mut self, ctx: &mut Ctx<'_>) {
+        if self.in_flight.is_some() {
+            return;
+        }
+        let Some(controller) = self.raft.leader() else {
+            return;
+        };
+        let msg = match self.broker_epoch {
+            None => Msg::BrokerRegistration {
+                broker: self.id,
+                incarnation: self.incarnation,
+                previous_broker_epoch: self.previous_broker_epoch,
+            },
+            Some(broker_epoch) => Msg::BrokerHeartbeat(BrokerHeartbeatRequest {
+                broker: self.id,
+                broker_epoch,
+                metadata_offset: self.image.next_offset,
+                want_fence: false,
+                want_shut_down: self.want_shut_down,
+            }),
+        };
+        self.in_flight = Some(controller);
+        ctx.send(controller, msg);
+    }
+
+    fn on_heartbeat_response(&mut self, ctx: &mut Ctx<'_>, resp: BrokerHeartbeatResponse) {
+        match resp.error {
+            Some(ControllerError::StaleBrokerEpoch) => {
+                // The controller does not know this registration: register again.
+                self.broker_epoch = None;
+                self.send_heartbeat(ctx);
+                return;
+            }
+            Some(_) => return,
+            None => {}
+        }
+        self.acted_on_offset = self.acted_on_offset.max(resp.committed_offset);
+        if self.want_shut_down {
+            if resp.should_shut_down {
+                self.finish_shutdown(ctx);
+            }
+            return;
+        }
+        if self.state == BrokerState::Starting && resp.is_caught_up {
+            self.set_state(ctx, BrokerState::Recovery);
+        }
+        if self.state == BrokerState::Recovery && !resp.is_fenced {
+            self.set_state(ctx, BrokerState::Running);
+        }
+    }
+
+    /// After every step: apply newly committed metadata; register as soon as a controller is
+    /// known.
+    fn sync(&mut self, ctx: &mut Ctx<'_>) {
+        let hw = self.raft.high_watermark().unwrap_or(0);
+        let log = self.raft.log();
+        if (log.len() as u64) < self.image.next_offset {
+            // Applied records were truncated away: start the image over. (The metadata_prefix
+            // checker reports how this could happen.)
+            self.image = MetadataImage::default();
+        }
+        let end = hw.min(log.len() as u64);
+        while self.image.next_offset < end {
+            let entry = log
+                .get(self.image.next_offset as usize)
+                .expect("below the log end");
+            self.image.apply(&entry.record);
+        }
+        if self.broker_epoch.is_none() && self.in_flight.is_none() && self.raft.leader().is_some() {
+            self.send_heartbeat(ctx);
+        }
+    }
+}

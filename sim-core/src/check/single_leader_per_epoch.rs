@@ -1,0 +1,65 @@
+//! `single_leader_per_epoch`: no two replicas are ever leader of the same epoch.
+//!
+//! Source: Kafka `RaftEventSimulationTest` `SingleLeader` (over every persisted ElectionState)
+//! and the TLA+ `NeverTwoLeadersInSameEpoch` (Vanlightly, `KRaft.tla`). We check persisted
+//! states and in-memory Leader roles alike, and remember every epoch's leader for the whole run,
+//! so a leader that later crashed or moved on still counts.
+
+use super::{Ground, InvariantInfo, InvariantKind, NodeView, Violations};
+use crate::kraft::raft::RaftRole;
+
+pub const INFO: InvariantInfo = InvariantInfo {
+    id: "single_leader_per_epoch",
+    kind: InvariantKind::Safety,
+    summary: "No two controllers are ever leader in the same epoch",
+    source: "Kafka RaftEventSimulationTest SingleLeader; TLA+ NeverTwoLeadersInSameEpoch",
+};
+
+pub fn check(g: &mut Ground, out: &mut Violations, view: &NodeView<'_>) {
+    let persisted = view.persisted();
+    if let Some(candidate) = persisted.voted_for {
+        g.votes
+            .entry((persisted.epoch, view.id))
+            .or_insert(candidate);
+    }
+    let mut claims = Vec::with_capacity(2);
+    if let Some(leader) = persisted.leader {
+        claims.push((persisted.epoch, leader));
+    }
+    if let Some(raft) = view.raft
+        && raft.role() == RaftRole::Leader
+    {
+        claims.push((raft.epoch(), view.id));
+    }
+    for (epoch, leader) in claims {
+        let (known, seen_on) = *g.leaders.entry(epoch).or_insert((leader, view.id));
+        if known == leader {
+            continue;
+        }
+        let votes: Vec<String> = g
+            .votes
+            .range((epoch, crate::engine::NodeId(0))..=(epoch, crate::engine::NodeId(u32::MAX)))
+            .map(|(&(_, voter), &c)| format!("{} → {}", g.name(voter), g.name(c)))
+            .collect();
+        let mut crashes = String::new();
+        for &v in &g.voters {
+            crashes.push_str(&g.crash_note(v));
+        }
+        let explanation = format!(
+            "{} and {} are both leader of epoch {epoch} ({} says so, and {} said {} was); \
+             votes recorded in quorum-state for epoch {epoch}: [{}]: a voter granted two votes \
+             in one epoch{crashes}",
+            g.name(known),
+            g.name(leader),
+            g.name(view.id),
+            g.name(seen_on),
+            g.name(known),
+            votes.join(", "),
+        );
+        let mut nodes = vec![g.name(known).to_string(), g.name(leader).to_string()];
+        nodes.sort();
+        out.report(&INFO, g.now, nodes, explanation);
+        // Report each epoch once.
+        g.leaders.insert(epoch, (leader, view.id));
+    }
+}

@@ -1,0 +1,764 @@
+//! A KRaft controller process: a Raft voter, and while it leads, the active quorum controller
+//! (KIP-631, `QuorumController`).
+//!
+//! Map:
+//! - every controller replays committed records into `committed`, its metadata image;
+//! - the Raft leader becomes the active controller once its HW passes its epoch start (so it
+//!   has applied everything earlier leaders committed: `KafkaRaftClient` only tells the
+//!   listener it leads at that point). It then keeps `Active::image`, the committed image
+//!   plus its own uncommitted writes;
+//! - a write stages records into that image, appends them to Raft, and its response waits
+//!   until the HW covers them (`deferredEventQueue`): no broker hears of a decision before it
+//!   is committed;
+//! - losing leadership drops `Active` whole, which reverts every uncommitted write
+//!   (`renounce` → `revertToSnapshot`).
+//!
+//! The active controller registers brokers, tracks their heartbeats, fences brokers whose
+//! session expired (one per event, `maybeFenceOneStaleBroker`), unfences caught-up brokers,
+//! runs controlled shutdown, creates the scenario's topics, and elects partition leaders
+//! (§2.8, §2.9).
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use super::raft::{Raft, RaftDisk};
+use super::{
+    BrokerId, ChangeContext, Election, LeaderRecoveryState, MetadataImage, MetadataRecord,
+    PartitionRegistration, TopicPartition, partition_change,
+};
+use crate::engine::{NodeId, SimDuration, SimTime};
+use crate::proto::{
+    BrokerHeartbeatRequest, BrokerHeartbeatResponse, ControllerError, Ctx, Event, FenceReason, Msg,
+    Timer,
+};
+use crate::world::ClusterConfig;
+
+/// A broker's session as the active controller tracks it (`BrokerHeartbeatManager`); volatile,
+/// restarted for every broker when a controller activates.
+#[derive(Clone, Debug)]
+struct Session {
+    last_contact: SimTime,
+    /// What the broker last said it has applied.
+    metadata_offset: u64,
+    /// Where its controlled-shutdown record went, once written.
+    controlled_shutdown_offset: Option<u64>,
+}
+
+/// A response held until the HW reaches `committed_offset`.
+#[derive(Clone, Debug)]
+struct Deferred {
+    committed_offset: u64,
+    to: NodeId,
+    msg: Msg,
+}
+
+/// The active controller's volatile state.
+#[derive(Debug)]
+struct Active {
+    epoch: u32,
+    /// Committed records plus this controller's own uncommitted ones.
+    image: MetadataImage,
+    /// Records staged by the current operation, not yet appended.
+    staged: Vec<MetadataRecord>,
+    sessions: BTreeMap<BrokerId, Session>,
+    deferred: Vec<Deferred>,
+    /// Why each fence record was written, by offset, for the event reported at commit.
+    fence_reasons: BTreeMap<u64, FenceReason>,
+}
+
+impl Active {
+    fn stage(&mut self, record: MetadataRecord) {
+        self.image.apply(&record);
+        self.staged.push(record);
+    }
+}
+
+#[derive(Debug)]
+pub struct Controller {
+    cluster: Rc<ClusterConfig>,
+    raft: Raft,
+    committed: MetadataImage,
+    active: Option<Active>,
+    shutting_down: bool,
+}
+
+impl Controller {
+    pub fn boot(cluster: Rc<ClusterConfig>, me: NodeId, disk: RaftDisk) -> Controller {
+        let raft = Raft::boot(cluster.raft.clone(), me, disk);
+        Controller {
+            cluster,
+            raft,
+            committed: MetadataImage::default(),
+            active: None,
+            shutting_down: false,
+        }
+    }
+
+    pub fn into_disk(self) -> RaftDisk {
+        self.raft.into_disk()
+    }
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+    /// The image of committed records this controller has applied.
+    pub fn committed_image(&self) -> &MetadataImage {
+        &self.committed
+    }
+    /// True while this controller is the active controller.
+    pub fn is_active(&self) -> bool {
+        self.active.is_some()
+    }
+
+    pub fn on_start(&mut self, ctx: &mut Ctx<'_>) {
+        self.raft.start(ctx);
+        self.sync(ctx);
+    }
+
+    pub fn on_message(&mut self, ctx: &mut Ctx<'_>, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::Vote(req) => self.raft.on_vote(ctx, from, req),
+            Msg::VoteResponse(resp) => self.raft.on_vote_response(ctx, from, resp),
+            Msg::BeginQuorumEpoch { epoch } => self.raft.on_begin_quorum_epoch(ctx, from, epoch),
+            Msg::BeginQuorumEpochResponse { epoch, leader } => self
+                .raft
+                .on_begin_quorum_epoch_response(ctx, from, epoch, leader),
+            Msg::EndQuorumEpoch {
+                epoch,
+                preferred_successors,
+            } => self
+                .raft
+                .on_end_quorum_epoch(ctx, from, epoch, &preferred_successors),
+            Msg::Fetch(req) => self.raft.on_fetch(ctx, from, req),
+            Msg::FetchResponse(resp) => self.raft.on_fetch_response(ctx, from, *resp),
+            Msg::BrokerRegistration {
+                broker,
+                incarnation,
+                previous_broker_epoch,
+            } => self.on_broker_registration(ctx, from, broker, incarnation, previous_broker_epoch),
+            Msg::BrokerHeartbeat(req) => self.on_broker_heartbeat(ctx, from, req),
+            // Responses to broker requests never come to a controller.
+            Msg::BrokerRegistrationResponse { .. } | Msg::BrokerHeartbeatResponse(_) => {}
+        }
+        self.sync(ctx);
+    }
+
+    pub fn on_timer(&mut self, ctx: &mut Ctx<'_>, timer: Timer) {
+        match timer {
+            Timer::Election => self.raft.on_election_timeout(ctx),
+            Timer::FetchTimeout => self.raft.on_fetch_timeout(ctx),
+            Timer::FetchRetry => self.raft.on_fetch_retry(ctx),
+            Timer::FetchRequestTimeout => self.raft.on_fetch_request_timeout(ctx),
+            Timer::CheckQuorum => self.raft.on_check_quorum_timeout(ctx),
+            Timer::FetchWait => self.raft.on_fetch_wait(ctx),
+            Timer::BeginQuorumEpochRetry => self.raft.on_begin_quorum_epoch_retry(ctx),
+            Timer::NoOp => self.on_noop_timer(ctx),
+            Timer::FenceStaleBroker => self.on_fence_stale_broker(ctx),
+            Timer::ShutdownTimeout => self.raft.on_shutdown_timeout(),
+            Timer::Heartbeat => {}
+        }
+        self.sync(ctx);
+    }
+
+    pub fn on_disconnect(&mut self, ctx: &mut Ctx<'_>, peer: NodeId) {
+        self.raft.on_disconnect(ctx, peer);
+        self.sync(ctx);
+    }
+
+    /// Graceful shutdown: an active controller resigns and waits for a successor.
+    pub fn on_shutdown(&mut self, ctx: &mut Ctx<'_>) {
+        self.shutting_down = true;
+        if self.raft.shutdown(ctx) {
+            ctx.stop();
+            return;
+        }
+        self.sync(ctx);
+    }
+
+    /// After every step: apply what committed, claim or renounce, release responses.
+    fn sync(&mut self, ctx: &mut Ctx<'_>) {
+        let hw = self.raft.high_watermark().unwrap_or(0);
+        let log_len = self.raft.log_end_offset();
+        let leader = self.raft.is_leader();
+        while self.committed.next_offset < hw.min(log_len) {
+            let offset = self.committed.next_offset;
+            let entry = self
+                .raft
+                .log()
+                .get(offset as usize)
+                .expect("offsets below the HW are in the log");
+            self.committed.apply(&entry.record);
+            if leader {
+                let reason = self
+                    .active
+                    .as_mut()
+                    .and_then(|a| a.fence_reasons.remove(&offset));
+                report_commit(ctx, &self.committed, &entry.record, reason);
+            }
+        }
+        // Renounce: not the leader any more, or leading a different epoch.
+        if let Some(active) = &self.active
+            && (!leader || self.raft.epoch() != active.epoch)
+        {
+            let epoch = active.epoch;
+            self.active = None;
+            ctx.cancel_timer(Timer::NoOp);
+            ctx.cancel_timer(Timer::FenceStaleBroker);
+            ctx.emit(Event::ControllerRenounced { epoch });
+        }
+        // Claim: the leader has applied everything up to and including its epoch start.
+        if leader
+            && self.active.is_none()
+            && !self.shutting_down
+            && let Some(start) = self.raft.epoch_start_offset()
+            && self.committed.next_offset > start
+        {
+            self.activate(ctx);
+        }
+        if let Some(active) = &mut self.active {
+            let mut released = Vec::new();
+            active.deferred.retain(|d| {
+                if d.committed_offset <= hw {
+                    released.push((d.to, d.msg.clone()));
+                    false
+                } else {
+                    true
+                }
+            });
+            for (to, msg) in released {
+                ctx.send(to, msg);
+            }
+        }
+        if self.shutting_down && self.raft.shutdown_complete() {
+            ctx.stop();
+        }
+    }
+
+    fn activate(&mut self, ctx: &mut Ctx<'_>) {
+        let now = ctx.now();
+        let epoch = self.raft.epoch();
+        // Every registered broker gets a fresh session from the new controller.
+        let sessions = self
+            .committed
+            .brokers
+            .keys()
+            .map(|&b| {
+                (
+                    b,
+                    Session {
+                        last_contact: now,
+                        metadata_offset: 0,
+                        controlled_shutdown_offset: None,
+                    },
+                )
+            })
+            .collect();
+        self.active = Some(Active {
+            epoch,
+            image: self.committed.clone(),
+            staged: Vec::new(),
+            sessions,
+            deferred: Vec::new(),
+            fence_reasons: BTreeMap::new(),
+        });
+        ctx.emit(Event::ControllerActivated { epoch });
+        let idle = SimDuration::from_millis(self.cluster.broker.metadata_max_idle_interval_ms);
+        ctx.set_timer(Timer::NoOp, idle);
+        self.arm_fence_check(ctx);
+        self.maybe_create_topics(ctx);
+    }
+
+    /// Appends what the current operation staged. Returns the offset the operation's response
+    /// must wait for: the end of everything written so far.
+    fn write_staged(&mut self, ctx: &mut Ctx<'_>) -> u64 {
+        let active = self
+            .active
+            .as_mut()
+            .expect("only the active controller writes");
+        let staged = std::mem::take(&mut active.staged);
+        if !staged.is_empty() {
+            self.raft.append(ctx, staged);
+        }
+        let end = self.raft.log_end_offset();
+        debug_assert_eq!(
+            self.active.as_ref().map(|a| a.image.next_offset),
+            Some(end),
+            "the image tracks the log"
+        );
+        end
+    }
+
+    fn respond_when_committed(&mut self, committed_offset: u64, to: NodeId, msg: Msg) {
+        let active = self
+            .active
+            .as_mut()
+            .expect("only the active controller responds");
+        active.deferred.push(Deferred {
+            committed_offset,
+            to,
+            msg,
+        });
+    }
+
+    fn session_timeout(&self) -> SimDuration {
+        SimDuration::from_millis(self.cluster.broker.broker_session_timeout_ms)
+    }
+
+    // ---- registration and heartbeats (ClusterControlManager, ReplicationControlManager) ----
+
+    fn on_broker_registration(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        from: NodeId,
+        broker: BrokerId,
+        incarnation: u32,
+        previous_broker_epoch: Option<u64>,
+    ) {
+        let now = ctx.now();
+        let session_timeout = self.session_timeout();
+        let Some(active) = &mut self.active else {
+            ctx.send(
+                from,
+                Msg::BrokerRegistrationResponse {
+                    error: Some(ControllerError::NotController),
+                    broker_epoch: 0,
+                    committed_offset: 0,
+                },
+            );
+            return;
+        };
+        let existing = active.image.brokers.get(&broker).cloned();
+        if let Some(e) = &existing {
+            if e.incarnation == incarnation {
+                // KAFKA-16952: the same incarnation registering again keeps its epoch.
+                let end = self.write_staged(ctx);
+                self.respond_when_committed(
+                    end,
+                    from,
+                    Msg::BrokerRegistrationResponse {
+                        error: None,
+                        broker_epoch: e.broker_epoch,
+                        committed_offset: end,
+                    },
+                );
+                return;
+            }
+            let session_live = !e.fenced
+                && active
+                    .sessions
+                    .get(&broker)
+                    .is_some_and(|s| s.last_contact + session_timeout >= now);
+            if session_live {
+                ctx.send(
+                    from,
+                    Msg::BrokerRegistrationResponse {
+                        error: Some(ControllerError::DuplicateBrokerRegistration),
+                        broker_epoch: 0,
+                        committed_offset: 0,
+                    },
+                );
+                return;
+            }
+        }
+        // The broker epoch is the offset of the registration record: monotonic cluster-wide.
+        let broker_epoch = active.image.next_offset;
+        active.stage(MetadataRecord::RegisterBroker {
+            broker,
+            broker_epoch,
+            incarnation,
+        });
+        // KIP-966: a broker that did not shut down cleanly may have lost its unflushed suffix,
+        // so it leaves every ISR and ELR (`handleBrokerUncleanShutdown`); a clean one only
+        // leaves the ISRs, being fenced.
+        let clean = existing
+            .as_ref()
+            .is_some_and(|e| previous_broker_epoch == Some(e.broker_epoch));
+        if existing.is_some() {
+            let cx_unclean = (!clean).then_some(broker);
+            let changes = self
+                .cluster
+                .changes_removing(&active.image, broker, cx_unclean);
+            for c in changes {
+                active.stage(c);
+            }
+        }
+        if existing.as_ref().is_some_and(|e| !e.fenced) {
+            // The old incarnation's registration is replaced by a fenced one.
+            active
+                .fence_reasons
+                .insert(broker_epoch, FenceReason::Reregistered);
+        }
+        active.sessions.insert(
+            broker,
+            Session {
+                last_contact: now,
+                metadata_offset: 0,
+                controlled_shutdown_offset: None,
+            },
+        );
+        let end = self.write_staged(ctx);
+        self.respond_when_committed(
+            end,
+            from,
+            Msg::BrokerRegistrationResponse {
+                error: None,
+                broker_epoch,
+                committed_offset: end,
+            },
+        );
+    }
+
+    fn on_broker_heartbeat(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        from: NodeId,
+        req: BrokerHeartbeatRequest,
+    ) {
+        let now = ctx.now();
+        let error_response = |error| {
+            Msg::BrokerHeartbeatResponse(BrokerHeartbeatResponse {
+                error: Some(error),
+                is_caught_up: false,
+                is_fenced: true,
+                should_shut_down: false,
+                committed_offset: 0,
+            })
+        };
+        let Some(active) = &mut self.active else {
+            ctx.send(from, error_response(ControllerError::NotController));
+            return;
+        };
+        let Some(reg) = active.image.brokers.get(&req.broker).cloned() else {
+            ctx.send(from, error_response(ControllerError::StaleBrokerEpoch));
+            return;
+        };
+        if reg.broker_epoch != req.broker_epoch {
+            ctx.send(from, error_response(ControllerError::StaleBrokerEpoch));
+            return;
+        }
+        let session = active.sessions.entry(req.broker).or_insert(Session {
+            last_contact: now,
+            metadata_offset: 0,
+            controlled_shutdown_offset: None,
+        });
+        session.last_contact = now;
+        session.metadata_offset = req.metadata_offset;
+        // The broker has applied its own registration record.
+        let caught_up = req.metadata_offset > reg.broker_epoch;
+        let mut unfenced = false;
+        if req.want_shut_down {
+            if !reg.fenced && !reg.in_controlled_shutdown {
+                // Controlled shutdown: leave every ISR, hand leaderships over.
+                let offset = active.image.next_offset;
+                let changes = self
+                    .cluster
+                    .changes_removing(&active.image, req.broker, None);
+                for c in changes {
+                    active.stage(c);
+                }
+                let cs_offset = active.image.next_offset;
+                active.stage(MetadataRecord::BrokerRegistrationChange {
+                    broker: req.broker,
+                    broker_epoch: reg.broker_epoch,
+                    fenced: None,
+                    in_controlled_shutdown: Some(true),
+                });
+                debug_assert!(cs_offset >= offset);
+                if let Some(s) = active.sessions.get_mut(&req.broker) {
+                    s.controlled_shutdown_offset = Some(cs_offset);
+                }
+            }
+        } else if reg.fenced && !req.want_fence && caught_up && !reg.in_controlled_shutdown {
+            active.stage(MetadataRecord::BrokerRegistrationChange {
+                broker: req.broker,
+                broker_epoch: reg.broker_epoch,
+                fenced: Some(false),
+                in_controlled_shutdown: None,
+            });
+            // handleBrokerUnfenced: leaderless partitions may now have a leader.
+            let changes = self.cluster.changes_adding(&active.image, req.broker);
+            for c in changes {
+                active.stage(c);
+            }
+            unfenced = true;
+        }
+        let reg = active.image.brokers[&req.broker].clone();
+        let should_shut_down = req.want_shut_down
+            && (reg.fenced || {
+                let leads_nothing = active.image.led_by(req.broker).next().is_none();
+                let cs_offset = active.sessions[&req.broker]
+                    .controlled_shutdown_offset
+                    .unwrap_or(u64::MAX);
+                // Every other active broker has applied the controlled-shutdown record.
+                let others_caught_up = active
+                    .sessions
+                    .iter()
+                    .filter(|(b, _)| **b != req.broker && active.image.is_active(**b))
+                    .all(|(_, s)| s.metadata_offset > cs_offset);
+                leads_nothing && others_caught_up
+            });
+        let end = self.write_staged(ctx);
+        let response = BrokerHeartbeatResponse {
+            error: None,
+            is_caught_up: caught_up,
+            is_fenced: reg.fenced,
+            should_shut_down,
+            committed_offset: end,
+        };
+        self.respond_when_committed(end, from, Msg::BrokerHeartbeatResponse(response));
+        if unfenced {
+            self.arm_fence_check(ctx);
+            self.maybe_create_topics(ctx);
+        }
+    }
+
+    /// Arms the fence check for the earliest session of an unfenced broker to expire.
+    fn arm_fence_check(&self, ctx: &mut Ctx<'_>) {
+        let Some(active) = &self.active else {
+            return;
+        };
+        let timeout = self.session_timeout();
+        let next = active
+            .sessions
+            .iter()
+            .filter(|(b, _)| active.image.brokers.get(b).is_some_and(|r| !r.fenced))
+            .map(|(_, s)| s.last_contact + timeout)
+            .min();
+        if let Some(expiry) = next {
+            // Fence strictly after the session ran out.
+            let at = expiry + SimDuration::from_micros(1);
+            ctx.set_timer(Timer::FenceStaleBroker, at.saturating_sub(ctx.now()));
+        }
+    }
+
+    /// `maybeFenceOneStaleBroker`: fence at most one broker per event, then look again.
+    fn on_fence_stale_broker(&mut self, ctx: &mut Ctx<'_>) {
+        let now = ctx.now();
+        let timeout = self.session_timeout();
+        let Some(active) = &mut self.active else {
+            return;
+        };
+        let stale = active
+            .sessions
+            .iter()
+            .filter(|(b, _)| active.image.brokers.get(b).is_some_and(|r| !r.fenced))
+            .find(|(_, s)| s.last_contact + timeout < now)
+            .map(|(b, _)| *b);
+        let Some(broker) = stale else {
+            self.arm_fence_check(ctx);
+            return;
+        };
+        let broker_epoch = active.image.brokers[&broker].broker_epoch;
+        // handleBrokerFenced: leave every ISR, re-elect where it led, then fence.
+        let changes = self.cluster.changes_removing(&active.image, broker, None);
+        for c in changes {
+            active.stage(c);
+        }
+        let offset = active.image.next_offset;
+        active
+            .fence_reasons
+            .insert(offset, FenceReason::SessionExpired);
+        active.stage(MetadataRecord::BrokerRegistrationChange {
+            broker,
+            broker_epoch,
+            fenced: Some(true),
+            in_controlled_shutdown: None,
+        });
+        self.write_staged(ctx);
+        ctx.set_timer(Timer::FenceStaleBroker, SimDuration::ZERO);
+    }
+
+    fn on_noop_timer(&mut self, ctx: &mut Ctx<'_>) {
+        let Some(active) = &mut self.active else {
+            return;
+        };
+        active.stage(MetadataRecord::NoOp);
+        self.write_staged(ctx);
+        let idle = SimDuration::from_millis(self.cluster.broker.metadata_max_idle_interval_ms);
+        ctx.set_timer(Timer::NoOp, idle);
+    }
+
+    /// Creates the scenario's topics, as an admin's CreateTopics with a manual assignment
+    /// would, once every assigned broker is unfenced.
+    fn maybe_create_topics(&mut self, ctx: &mut Ctx<'_>) {
+        let Some(active) = &mut self.active else {
+            return;
+        };
+        for (t, topic) in self.cluster.topics.iter().enumerate() {
+            let t = t as u32;
+            if active.image.topics.contains(&t) {
+                continue;
+            }
+            let ready = topic
+                .assignment
+                .iter()
+                .flatten()
+                .all(|&b| active.image.is_active(b));
+            if !ready {
+                continue;
+            }
+            active.stage(MetadataRecord::Topic { topic: t });
+            for (p, replicas) in topic.assignment.iter().enumerate() {
+                active.stage(MetadataRecord::Partition {
+                    tp: TopicPartition {
+                        topic: t,
+                        partition: p as u32,
+                    },
+                    registration: Box::new(PartitionRegistration {
+                        replicas: replicas.clone(),
+                        isr: replicas.clone(),
+                        elr: Vec::new(),
+                        last_known_elr: Vec::new(),
+                        leader: replicas.first().copied(),
+                        leader_epoch: 0,
+                        partition_epoch: 0,
+                        leader_recovery_state: LeaderRecoveryState::Recovered,
+                    }),
+                });
+            }
+        }
+        if !active.staged.is_empty() {
+            self.write_staged(ctx);
+        }
+    }
+}
+
+/// Reports a committed record as a protocol event (the active controller does this, once).
+fn report_commit(
+    ctx: &mut Ctx<'_>,
+    image: &MetadataImage,
+    record: &MetadataRecord,
+    reason: Option<FenceReason>,
+) {
+    match record {
+        MetadataRecord::RegisterBroker {
+            broker,
+            broker_epoch,
+            ..
+        } => {
+            if let Some(reason) = reason {
+                ctx.emit(Event::BrokerFenced {
+                    broker: *broker,
+                    broker_epoch: *broker_epoch,
+                    reason,
+                });
+            }
+            ctx.emit(Event::BrokerRegistered {
+                broker: *broker,
+                broker_epoch: *broker_epoch,
+            });
+        }
+        MetadataRecord::BrokerRegistrationChange {
+            broker,
+            broker_epoch,
+            fenced,
+            in_controlled_shutdown,
+        } => {
+            match fenced {
+                Some(true) => ctx.emit(Event::BrokerFenced {
+                    broker: *broker,
+                    broker_epoch: *broker_epoch,
+                    reason: reason.unwrap_or(FenceReason::SessionExpired),
+                }),
+                Some(false) => ctx.emit(Event::BrokerUnfenced {
+                    broker: *broker,
+                    broker_epoch: *broker_epoch,
+                }),
+                None => {}
+            }
+            if *in_controlled_shutdown == Some(true) {
+                ctx.emit(Event::BrokerControlledShutdown { broker: *broker });
+            }
+        }
+        MetadataRecord::Topic { topic } => ctx.emit(Event::TopicCreated { topic: *topic }),
+        MetadataRecord::Partition { tp, .. } => {
+            report_partition(ctx, image, *tp, Some(Election::Clean))
+        }
+        MetadataRecord::PartitionChange(change) => {
+            report_partition(ctx, image, change.tp, change.election)
+        }
+        MetadataRecord::LeaderChange { .. } | MetadataRecord::NoOp => {}
+    }
+}
+
+fn report_partition(
+    ctx: &mut Ctx<'_>,
+    image: &MetadataImage,
+    tp: TopicPartition,
+    election: Option<Election>,
+) {
+    if let Some(p) = image.partitions.get(&tp) {
+        ctx.emit(Event::PartitionChanged {
+            tp,
+            leader: p.leader,
+            leader_epoch: p.leader_epoch,
+            partition_epoch: p.partition_epoch,
+            isr: p.isr.clone(),
+            elr: p.elr.clone(),
+            election,
+        });
+    }
+}
+
+impl ClusterConfig {
+    fn change_context<'a>(
+        &self,
+        image: &'a MetadataImage,
+        tp: TopicPartition,
+    ) -> ChangeContext<'a> {
+        let topic = &self.topics[tp.topic as usize];
+        let rf = topic.assignment[tp.partition as usize].len();
+        ChangeContext {
+            image,
+            min_isr: (topic.min_insync_replicas as usize).min(rf),
+            unclean_enabled: topic.unclean_leader_election_enable,
+            elr_enabled: self.elr_enabled,
+            removing: None,
+            adding: None,
+            unclean_shutdown: None,
+        }
+    }
+
+    /// `generateLeaderAndIsrUpdates` for a broker that is being fenced, shut down, or
+    /// re-registered: out of every ISR, new leaders where it led.
+    fn changes_removing(
+        &self,
+        image: &MetadataImage,
+        broker: BrokerId,
+        unclean_shutdown: Option<BrokerId>,
+    ) -> Vec<MetadataRecord> {
+        let mut out = Vec::new();
+        for (tp, p) in &image.partitions {
+            let involved = p.isr.contains(&broker)
+                || p.leader == Some(broker)
+                || (unclean_shutdown.is_some() && p.elr.contains(&broker));
+            if !involved {
+                continue;
+            }
+            let mut cx = self.change_context(image, *tp);
+            cx.removing = Some(broker);
+            cx.unclean_shutdown = unclean_shutdown;
+            let target: Vec<BrokerId> = p.isr.iter().copied().filter(|&r| r != broker).collect();
+            if let Some(c) = partition_change(*tp, p, target, &cx) {
+                out.push(MetadataRecord::PartitionChange(Box::new(c)));
+            }
+        }
+        out
+    }
+
+    /// `handleBrokerUnfenced`: elect leaders for leaderless partitions, `broker` now counting
+    /// as acceptable.
+    fn changes_adding(&self, image: &MetadataImage, broker: BrokerId) -> Vec<MetadataRecord> {
+        let mut out = Vec::new();
+        for (tp, p) in &image.partitions {
+            if p.leader.is_some() || !p.replicas.contains(&broker) {
+                continue;
+            }
+            let mut cx = self.change_context(image, *tp);
+            cx.adding = Some(broker);
+            if let Some(c) = partition_change(*tp, p, p.isr.clone(), &cx) {
+                out.push(MetadataRecord::PartitionChange(Box::new(c)));
+            }
+        }
+        out
+    }
+}
