@@ -42,6 +42,12 @@ pub const VARIANTS: &[VariantInfo] = &[
         reference: "none: deliberately unsafe, proves single_leader_per_epoch",
         test_only: true,
     },
+    VariantInfo {
+        name: "test_commit_without_majority",
+        summary: "The metadata leader counts its own log end as committed without waiting for a majority of voters",
+        reference: "none: deliberately unsafe, proves majority_reached_high_watermark",
+        test_only: true,
+    },
 ];
 
 pub fn variant(name: &str) -> Option<&'static VariantInfo> {

@@ -28,14 +28,17 @@ pub fn majority_group(g: &Ground, sim: &Simulation<Process>) -> Option<Vec<NodeI
     })
 }
 
-/// The active controller among `voters`: the one with the highest epoch, if it is active.
+/// The active controller among `voters`, if one is active in the newest epoch among them.
 pub fn active_controller(voters: &[NodeId], sim: &Simulation<Process>) -> Option<NodeId> {
-    let newest = voters
+    let controllers: Vec<(NodeId, &crate::kraft::controller::Controller)> = voters
         .iter()
-        .filter_map(|&v| Some((sim.node(v)?.controller()?.raft().epoch(), v)))
-        .max()?;
-    let c = sim.node(newest.1)?.controller()?;
-    c.is_active().then_some(newest.1)
+        .filter_map(|&v| Some((v, sim.node(v)?.controller()?)))
+        .collect();
+    let newest = controllers.iter().map(|(_, c)| c.raft().epoch()).max()?;
+    controllers
+        .iter()
+        .find(|(_, c)| c.is_active() && c.raft().epoch() == newest)
+        .map(|(v, _)| *v)
 }
 
 pub fn check(g: &mut Ground, out: &mut Violations, sim: &Simulation<Process>) {

@@ -25,6 +25,7 @@ mod no_truncation_below_hw;
 mod raft_leader_completeness;
 mod raft_log_matching;
 mod single_leader_per_epoch;
+mod stable_leadership;
 mod timeline;
 
 #[cfg(test)]
@@ -76,6 +77,7 @@ pub const INVARIANTS: &[InvariantInfo] = &[
     controller_acts_only_on_committed::INFO,
     eventually_leader_elected::INFO,
     eventually_unfenced::INFO,
+    stable_leadership::INFO,
 ];
 
 pub fn invariant(id: &str) -> Option<&'static InvariantInfo> {
@@ -139,6 +141,8 @@ pub struct Ground {
     pub last_crash: Vec<Option<(SimTime, CrashKind)>>,
     /// The highest (epoch, HW) reported by the leader with the highest epoch.
     pub leader_high_watermark: Option<(u32, u64, NodeId)>,
+    /// `stable_leadership` reported (it is reported once).
+    pub stability_broken: bool,
     pub now: SimTime,
 }
 
@@ -202,6 +206,8 @@ pub struct Checker {
     statuses: Vec<NodeStatus>,
     liveness_at: Option<SimTime>,
     liveness_done: bool,
+    /// Opt-in invariants the scenario names.
+    check_stability: bool,
 }
 
 impl Checker {
@@ -223,6 +229,7 @@ impl Checker {
                 votes: BTreeMap::new(),
                 last_crash: vec![None; n],
                 leader_high_watermark: None,
+                stability_broken: false,
                 now: SimTime::ZERO,
             },
             violations: Violations::default(),
@@ -230,6 +237,12 @@ impl Checker {
             liveness_at: (liveness_at <= SimTime::ZERO + scenario.duration())
                 .then_some(liveness_at),
             liveness_done: false,
+            check_stability: scenario
+                .expect
+                .hold
+                .iter()
+                .chain(&scenario.expect.violate)
+                .any(|id| id == stable_leadership::INFO.id),
         }
     }
 
@@ -298,6 +311,9 @@ impl Checker {
             raft_log_matching::check(g, out, &view);
             if g.voters.contains(&id) {
                 single_leader_per_epoch::check(g, out, &view);
+                if self.check_stability {
+                    stable_leadership::check(g, out, &view);
+                }
                 monotonic_epoch::check(g, out, &view);
                 majority_reached_high_watermark::check(g, out, &view, sim);
             }

@@ -232,14 +232,8 @@ impl Timeline {
     /// Takes the state at the end of the run from the newest active controller.
     pub fn finish(&mut self, sim: &Simulation<Process>) {
         let time_ms = sim.now().as_micros() as f64 / 1000.0;
-        let active = (0..sim.node_count() as u32)
-            .map(NodeId)
-            .filter_map(|id| {
-                let c = sim.node(id)?.controller()?;
-                c.is_active().then(|| (c.raft().epoch(), id))
-            })
-            .max();
-        let controller = active.and_then(|(_, id)| sim.node(id)?.controller());
+        let active = crate::world::active_controller(sim);
+        let controller = active.and_then(|id| sim.node(id)?.controller());
         let image = controller.map(|c| c.committed_image());
         let brokers = self
             .brokers_by_id
@@ -272,8 +266,8 @@ impl Timeline {
             })
             .unwrap_or_default();
         self.final_state = Some(FinalState {
-            active_controller: active.map(|(_, id)| self.names[id.index()].clone()),
-            epoch: active.map(|(e, _)| e),
+            active_controller: active.map(|id| self.names[id.index()].clone()),
+            epoch: controller.map(|c| c.raft().epoch()),
             high_watermark: controller.and_then(|c| c.raft().high_watermark()),
             brokers,
             partitions,

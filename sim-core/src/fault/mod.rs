@@ -5,6 +5,8 @@
 //! down cleanly, stall (pause) and slow down; the network splits into groups, loses one
 //! direction of a link, and heals. Nothing here duplicates or corrupts a TCP stream.
 
+pub mod nemesis;
+
 use serde::Serialize;
 
 use crate::engine::{NodeId, SimDuration, SimTime};
@@ -66,6 +68,24 @@ impl Fault {
             Fault::Heal => "heal",
             Fault::SlowNode { .. } => "slow",
             Fault::SlowLink { .. } => "slow_link",
+        }
+    }
+}
+
+impl Fault {
+    /// Every node id the fault names, for rewriting (e.g. a target resolved at run time).
+    pub fn nodes_mut(&mut self) -> Vec<&mut NodeId> {
+        match self {
+            Fault::Crash { node, .. }
+            | Fault::Restart { node }
+            | Fault::Shutdown { node }
+            | Fault::Pause { node }
+            | Fault::Resume { node }
+            | Fault::SlowNode { node, .. } => vec![node],
+            Fault::Partition { groups } => groups.iter_mut().flatten().collect(),
+            Fault::OneWay { from, to } => from.iter_mut().chain(to.iter_mut()).collect(),
+            Fault::SlowLink { from, to, .. } => vec![from, to],
+            Fault::Heal => Vec::new(),
         }
     }
 }

@@ -179,6 +179,11 @@ impl Controller {
         let hw = self.raft.high_watermark().unwrap_or(0);
         let log_len = self.raft.log_end_offset();
         let leader = self.raft.is_leader();
+        if self.committed.next_offset > log_len {
+            // Applied records were truncated away, which only an unsafe protocol variant can
+            // cause (the checkers report it): replay what is left.
+            self.committed = MetadataImage::default();
+        }
         while self.committed.next_offset < hw.min(log_len) {
             let offset = self.committed.next_offset;
             let entry = self

@@ -51,6 +51,8 @@ pub struct RaftConfig {
     pub election_jitter: bool,
     /// Test-only unsafe variant: a voter does not record the votes it grants.
     pub forget_vote: bool,
+    /// Test-only unsafe variant: the leader counts its own log end as committed.
+    pub commit_without_majority: bool,
 }
 
 impl RaftConfig {
@@ -260,10 +262,12 @@ impl Raft {
     pub fn is_leader(&self) -> bool {
         matches!(self.state, State::Leader(_))
     }
-    /// The leader this replica knows in its epoch.
+    /// The leader this replica knows in its epoch, as it tells others. A resigned leader
+    /// names nobody: it is not leading any more, and must not draw followers back.
     pub fn leader(&self) -> Option<NodeId> {
         match &self.state {
-            State::Leader(_) | State::Resigned { .. } => Some(self.me),
+            State::Leader(_) => Some(self.me),
+            State::Resigned { .. } => None,
             State::Follower { leader, .. } => Some(*leader),
             State::Unattached { leader, .. } | State::Prospective { leader, .. } => *leader,
             State::Candidate { .. } => None,
@@ -512,6 +516,9 @@ impl Raft {
         ctx.cancel_timer(Timer::Election);
         ctx.cancel_timer(Timer::FetchTimeout);
         self.fetch_in_flight = None;
+        // A new leader does not know the HW until a majority has fetched past its epoch start
+        // (`LeaderState` starts with an empty HW); what it knew as a follower may be stale.
+        self.high_watermark = None;
         // onBecomeLeader: the epoch's first record is a LeaderChange control record.
         self.append(ctx, vec![MetadataRecord::LeaderChange { leader: self.me }]);
         for v in self.others().collect::<Vec<_>>() {
@@ -965,7 +972,11 @@ impl Raft {
             .map(|(i, &v)| if v == me { leo } else { l.voter_end_offsets[i] })
             .collect();
         ends.sort_unstable_by(|a, b| b.cmp(a));
-        let candidate = ends[self.config.voters.len() / 2];
+        let candidate = if self.config.commit_without_majority {
+            leo
+        } else {
+            ends[self.config.voters.len() / 2]
+        };
         if candidate > l.epoch_start_offset && self.high_watermark.is_none_or(|hw| candidate > hw) {
             self.high_watermark = Some(candidate);
             self.complete_parked(ctx, false);

@@ -637,6 +637,9 @@ impl Scenario {
                 message,
             };
             let node = |field: &str, name: &str| -> Result<NodeId, ScenarioError> {
+                if name == ACTIVE_CONTROLLER_NAME {
+                    return Ok(ACTIVE_CONTROLLER);
+                }
                 match names.iter().position(|n| *n == name) {
                     Some(i) => Ok(NodeId(i as u32)),
                     None => Err(bad(field, unknown_node_message(name, &names))),
@@ -790,6 +793,13 @@ impl Scenario {
 /// with the square (4,096 processes is 16 M links, about 400 MB).
 pub const MAX_PROCESSES: u64 = 4_096;
 
+/// A fault target resolved when the fault fires: the active controller at that moment (for
+/// `restart` and `resume`, the node it last resolved to). Lessons need it, because which
+/// controller wins an election depends on the seed.
+pub const ACTIVE_CONTROLLER_NAME: &str = "active-controller";
+/// The placeholder node id [`ACTIVE_CONTROLLER_NAME`] resolves to in a resolved schedule.
+pub const ACTIVE_CONTROLLER: NodeId = NodeId(u32::MAX);
+
 /// The action keys of a fault entry.
 pub const FAULT_ACTIONS: &[&str] = &[
     "crash",
@@ -810,7 +820,10 @@ pub const FAULT_ACTIONS: &[&str] = &[
 fn unknown_node_message(name: &str, names: &[&str]) -> String {
     match suggest::closest(name, names.iter().copied()) {
         Some(best) => format!("no node \"{name}\" (did you mean \"{best}\"?)"),
-        None => format!("no node \"{name}\"; nodes are {}", names.join(", ")),
+        None => format!(
+            "no node \"{name}\"; nodes are {}, or \"{ACTIVE_CONTROLLER_NAME}\"",
+            names.join(", ")
+        ),
     }
 }
 

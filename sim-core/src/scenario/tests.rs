@@ -119,7 +119,7 @@ fn syntax_errors_give_line_and_column() {
 fn faults_name_existing_nodes_one_action_each() {
     assert_eq!(
         err(&with(r#""faults": [{"at_ms": 1, "crash": "zookeeper"}]"#)),
-        "s.json: faults[0].crash: no node \"zookeeper\"; nodes are controller-1, controller-2, controller-3, broker-1, broker-2, broker-3"
+        "s.json: faults[0].crash: no node \"zookeeper\"; nodes are controller-1, controller-2, controller-3, broker-1, broker-2, broker-3, or \"active-controller\""
     );
     assert_eq!(
         err(&with(r#""faults": [{"at_ms": 1, "crash": "brokr-1"}]"#)),
