@@ -36,6 +36,97 @@ fn status_word(status: NodeStatus) -> String {
     }
 }
 
+/// At most this many lines of each KRaft list in the text summary (`--format json` has all).
+const KRAFT_LINES: usize = 12;
+
+fn seconds(ms: f64) -> String {
+    format!("{:.3}s", ms / 1000.0)
+}
+
+/// Controller elections, broker fencing and partition leaders, a line each.
+fn kraft_summary(out: &mut String, s: &RunSummary) {
+    let k = &s.kraft;
+    let mut lines: Vec<(f64, String)> = Vec::new();
+    for e in &k.activations {
+        lines.push((
+            e.time_ms,
+            format!(
+                "{} is the active controller (epoch {})",
+                e.controller, e.epoch
+            ),
+        ));
+    }
+    for b in &k.brokers {
+        let what = match (b.event, b.reason) {
+            ("fenced", Some(r)) => format!(
+                "fenced ({})",
+                serde_json::to_value(r)
+                    .ok()
+                    .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
+                    .unwrap_or_default()
+            ),
+            (e, _) => e.replace('_', " "),
+        };
+        let epoch = b
+            .broker_epoch
+            .map(|e| format!(", broker epoch {e}"))
+            .unwrap_or_default();
+        lines.push((b.time_ms, format!("{} {what}{epoch}", b.broker)));
+    }
+    // Partition changes after topic creation that moved a leader.
+    for p in k
+        .partitions
+        .iter()
+        .filter(|p| p.partition_epoch > 0 && p.election.is_some())
+    {
+        let leader = p.leader.as_deref().unwrap_or("none");
+        lines.push((
+            p.time_ms,
+            format!(
+                "{}-{} leader {leader} (leader epoch {}, ISR [{}])",
+                p.topic,
+                p.partition,
+                p.leader_epoch,
+                p.isr.join(", ")
+            ),
+        ));
+    }
+    lines.sort_by(|a, b| a.0.total_cmp(&b.0));
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "kraft");
+    for (t, line) in lines.iter().take(KRAFT_LINES) {
+        let _ = writeln!(out, "  {:>9}  {line}", seconds(*t));
+    }
+    if lines.len() > KRAFT_LINES {
+        let _ = writeln!(
+            out,
+            "  ... {} more (all in --format json, under \"kraft\")",
+            lines.len() - KRAFT_LINES
+        );
+    }
+    if let Some(f) = &k.final_state {
+        let fenced: Vec<&str> = f
+            .brokers
+            .iter()
+            .filter(|b| b.fenced != Some(false))
+            .map(|b| b.name.as_str())
+            .collect();
+        let _ = writeln!(
+            out,
+            "  at end   active controller {}{}; fenced or unregistered brokers: {}",
+            f.active_controller.as_deref().unwrap_or("none"),
+            f.epoch.map(|e| format!(" (epoch {e})")).unwrap_or_default(),
+            if fenced.is_empty() {
+                "none".to_string()
+            } else {
+                fenced.join(", ")
+            }
+        );
+    }
+}
+
 /// The run summary as a person reads it in a terminal.
 pub fn text_summary(s: &RunSummary) -> String {
     let mut out = String::new();
@@ -59,6 +150,7 @@ pub fn text_summary(s: &RunSummary) -> String {
         .collect();
     let _ = writeln!(out, "nodes     {}", nodes.join(", "));
     let _ = writeln!(out, "messages  {} lost", s.messages_lost);
+    kraft_summary(&mut out, s);
     if s.violations.is_empty() {
         let _ = writeln!(out, "checks    no violations");
     } else {
