@@ -185,3 +185,99 @@ fn bench_prints_one_json_line_per_workload() {
     }
     assert_eq!(lines[0]["events"], 100_000);
 }
+
+fn json_run(args: &[&str]) -> serde_json::Value {
+    let o = kafkasim(args);
+    assert!(
+        o.status.code() == Some(0) || o.status.code() == Some(1),
+        "{}",
+        stderr(&o)
+    );
+    serde_json::from_str(&stdout(&o)).expect("one JSON object")
+}
+
+#[test]
+fn controller_failover_json_shows_the_new_active_controller_within_the_election_timeouts() {
+    let v = json_run(&[
+        "run",
+        "scenarios/kraft/controller-failover.json",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(v["expectations_met"], true, "{v}");
+    let activations = v["kraft"]["activations"].as_array().expect("activations");
+    let first = &activations[0];
+    let after: Vec<&serde_json::Value> = activations
+        .iter()
+        .filter(|a| a["time_ms"].as_f64().unwrap_or(0.0) > 10_000.0)
+        .collect();
+    assert!(
+        !after.is_empty(),
+        "no controller took over: {activations:?}"
+    );
+    let took_ms = after[0]["time_ms"].as_f64().unwrap_or(f64::MAX) - 10_000.0;
+    // Fetch timeout (2 s) plus at most a couple of election timeouts and backoffs.
+    assert!(took_ms < 6_000.0, "took {took_ms} ms");
+    assert_ne!(after[0]["controller"], first["controller"]);
+    assert!(after[0]["epoch"].as_u64() > first["epoch"].as_u64());
+    assert_eq!(v["violations"].as_array().map(Vec::len), Some(0));
+}
+
+#[test]
+fn broker_fencing_json_shows_the_fence_nine_seconds_after_the_last_heartbeat() {
+    let v = json_run(&[
+        "run",
+        "scenarios/kraft/broker-fencing.json",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(v["expectations_met"], true, "{v}");
+    let brokers = v["kraft"]["brokers"].as_array().expect("brokers");
+    let fenced = brokers
+        .iter()
+        .find(|b| b["event"] == "fenced" && b["broker"] == "broker-2")
+        .expect("broker-2 fenced");
+    assert_eq!(fenced["reason"], "session_expired");
+    let t = fenced["time_ms"].as_f64().unwrap_or(0.0);
+    // Crash at 10 s; heartbeats every 2 s; fenced 9 s after the last one: in (17 s, 19 s].
+    assert!(t > 17_000.0 && t <= 19_100.0, "fenced at {t}");
+    // Every partition broker-2 led has another leader, with a higher leader epoch.
+    for p in v["kraft"]["final"]["partitions"]
+        .as_array()
+        .expect("partitions")
+    {
+        assert_ne!(p["leader"], "broker-2", "{p}");
+        assert!(
+            !p["isr"]
+                .as_array()
+                .is_some_and(|isr| isr.contains(&"broker-2".into()))
+        );
+    }
+}
+
+#[test]
+fn a_lesson_that_expects_a_violation_passes_only_when_it_happens() {
+    let v = json_run(&[
+        "run",
+        "scenarios/kraft/rejoining-voter-without-prevote.json",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(v["expectations_met"], true, "{v}");
+    let ids: Vec<&str> = v["violations"]
+        .as_array()
+        .expect("violations")
+        .iter()
+        .filter_map(|x| x["invariant"].as_str())
+        .collect();
+    assert!(ids.contains(&"stable_leadership"), "{ids:?}");
+    // With pre-vote on, the same story keeps its leader.
+    let ok = json_run(&[
+        "run",
+        "scenarios/kraft/rejoining-voter.json",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(ok["violations"].as_array().map(Vec::len), Some(0), "{ok}");
+    assert_eq!(ok["kraft"]["elections"].as_array().map(Vec::len), Some(1));
+}

@@ -137,6 +137,8 @@ pub struct Ground {
     pub leaders: BTreeMap<u32, (NodeId, NodeId)>,
     /// Votes seen in persisted state: (epoch, voter) → candidate.
     pub votes: BTreeMap<(u32, NodeId), NodeId>,
+    /// Epochs already reported with two leaders.
+    pub split_epochs: std::collections::BTreeSet<u32>,
     /// The last crash of each node.
     pub last_crash: Vec<Option<(SimTime, CrashKind)>>,
     /// The highest (epoch, HW) reported by the leader with the highest epoch.
@@ -161,6 +163,35 @@ impl Ground {
             None => String::new(),
         }
     }
+}
+
+/// A metadata record by its Kafka record name, for explanations.
+pub fn record_text(g: &Ground, entry: &LogEntry) -> String {
+    use crate::kraft::MetadataRecord as R;
+    let body = match &entry.record {
+        R::LeaderChange { leader } => format!("LeaderChangeMessage(leader {})", g.name(*leader)),
+        R::NoOp => "NoOpRecord".to_string(),
+        R::RegisterBroker {
+            broker,
+            broker_epoch,
+            ..
+        } => format!("RegisterBrokerRecord(broker {broker}, broker epoch {broker_epoch})"),
+        R::BrokerRegistrationChange {
+            broker,
+            fenced,
+            in_controlled_shutdown,
+            ..
+        } => format!(
+            "BrokerRegistrationChangeRecord(broker {broker}, fenced {fenced:?}, in controlled shutdown {in_controlled_shutdown:?})"
+        ),
+        R::Topic { topic } => format!("TopicRecord(topic {topic})"),
+        R::Partition { tp, .. } => format!("PartitionRecord({}-{})", tp.topic, tp.partition),
+        R::PartitionChange(c) => format!(
+            "PartitionChangeRecord({}-{}, leader {:?}, isr {:?})",
+            c.tp.topic, c.tp.partition, c.leader, c.isr
+        ),
+    };
+    format!("{body} of epoch {}", entry.epoch)
 }
 
 pub fn crash_name(kind: CrashKind) -> &'static str {
@@ -227,6 +258,7 @@ impl Checker {
                 last_epoch: vec![0; n],
                 leaders: BTreeMap::new(),
                 votes: BTreeMap::new(),
+                split_epochs: Default::default(),
                 last_crash: vec![None; n],
                 leader_high_watermark: None,
                 stability_broken: false,

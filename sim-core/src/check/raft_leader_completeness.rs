@@ -43,10 +43,9 @@ pub fn on_new_leader(
     if let Some((offset, entry)) = missing {
         let explanation = format!(
             "{} became leader of epoch {epoch} without the committed record at offset {offset} \
-             ({:?}, epoch {}, committed at t={}); its log has {} records{}",
+             ({}, committed at t={}); its log has {} records{}",
             g.name(view.id),
-            entry.record,
-            entry.epoch,
+            super::record_text(g, entry),
             g.committed_at[offset],
             log.len(),
             g.crash_note(view.id)

@@ -31,13 +31,11 @@ pub fn check(g: &mut Ground, out: &mut Violations, view: &NodeView<'_>) {
             Some(known) if known == entry => {}
             Some(known) => {
                 let explanation = format!(
-                    "{} has {:?} (epoch {}) at offset {offset} below its HW {hw}, but the \
-                     committed record there is {:?} (epoch {}), committed at t={}{}",
+                    "{} has {} at offset {offset} below its HW {hw}, but the committed record \
+                     there is {}, committed at t={}{}",
                     g.name(view.id),
-                    entry.record,
-                    entry.epoch,
-                    known.record,
-                    known.epoch,
+                    super::record_text(g, entry),
+                    super::record_text(g, known),
                     g.committed_at[offset as usize],
                     g.crash_note(view.id)
                 );

@@ -6,6 +6,7 @@
 //! so a leader that later crashed or moved on still counts.
 
 use super::{Ground, InvariantInfo, InvariantKind, NodeView, Violations};
+use crate::engine::NodeId;
 use crate::kraft::raft::RaftRole;
 
 pub const INFO: InvariantInfo = InvariantInfo {
@@ -33,25 +34,42 @@ pub fn check(g: &mut Ground, out: &mut Violations, view: &NodeView<'_>) {
     }
     for (epoch, leader) in claims {
         let (known, seen_on) = *g.leaders.entry(epoch).or_insert((leader, view.id));
-        if known == leader {
+        if known == leader || !g.split_epochs.insert(epoch) {
             continue;
         }
+        let in_epoch = |&(&(e, _), _): &(&(u32, NodeId), &NodeId)| e == epoch;
         let votes: Vec<String> = g
             .votes
-            .range((epoch, crate::engine::NodeId(0))..=(epoch, crate::engine::NodeId(u32::MAX)))
+            .iter()
+            .filter(in_epoch)
             .map(|(&(_, voter), &c)| format!("{} → {}", g.name(voter), g.name(c)))
             .collect();
-        let mut crashes = String::new();
-        for &v in &g.voters {
-            crashes.push_str(&g.crash_note(v));
+        let silent: Vec<NodeId> = g
+            .voters
+            .iter()
+            .copied()
+            .filter(|&v| !g.votes.contains_key(&(epoch, v)))
+            .collect();
+        let mut why = if silent.is_empty() {
+            "every voter recorded one vote, so a vote was overwritten".to_string()
+        } else {
+            let names: Vec<&str> = silent.iter().map(|&v| g.name(v)).collect();
+            format!(
+                "{} recorded no vote in epoch {epoch}, yet each leader needed a majority: a vote \
+                 was granted and not recorded, or recorded and lost",
+                names.join(" and ")
+            )
+        };
+        for &v in &silent {
+            why.push_str(&g.crash_note(v));
         }
         let explanation = format!(
-            "{} and {} are both leader of epoch {epoch} ({} says so, and {} said {} was); \
-             votes recorded in quorum-state for epoch {epoch}: [{}]: a voter granted two votes \
-             in one epoch{crashes}",
+            "{} and {} are both leader of epoch {epoch} ({} says {} leads, and {} said {} did); \
+             votes recorded in quorum-state for epoch {epoch}: [{}]; {why}",
             g.name(known),
             g.name(leader),
             g.name(view.id),
+            g.name(leader),
             g.name(seen_on),
             g.name(known),
             votes.join(", "),
@@ -59,7 +77,5 @@ pub fn check(g: &mut Ground, out: &mut Violations, view: &NodeView<'_>) {
         let mut nodes = vec![g.name(known).to_string(), g.name(leader).to_string()];
         nodes.sort();
         out.report(&INFO, g.now, nodes, explanation);
-        // Report each epoch once.
-        g.leaders.insert(epoch, (leader, view.id));
     }
 }

@@ -18,6 +18,7 @@ fn ground(nodes: usize) -> Ground {
         last_epoch: vec![0; nodes],
         leaders: BTreeMap::new(),
         votes: BTreeMap::new(),
+        split_epochs: Default::default(),
         last_crash: vec![None; nodes],
         leader_high_watermark: None,
         stability_broken: false,
