@@ -241,17 +241,25 @@ fn broker_fencing_json_shows_the_fence_nine_seconds_after_the_last_heartbeat() {
     let t = fenced["time_ms"].as_f64().unwrap_or(0.0);
     // Crash at 10 s; heartbeats every 2 s; fenced 9 s after the last one: in (17 s, 19 s].
     assert!(t > 17_000.0 && t <= 19_100.0, "fenced at {t}");
-    // Every partition broker-2 led has another leader, with a higher leader epoch.
-    for p in v["kraft"]["final"]["partitions"]
+    // In the same batch every partition left broker-2: out of the ISR, and another leader,
+    // with a bumped leader epoch, where it led.
+    let changes: Vec<&serde_json::Value> = v["kraft"]["partitions"]
         .as_array()
         .expect("partitions")
-    {
+        .iter()
+        .filter(|p| p["time_ms"] == fenced["time_ms"])
+        .collect();
+    assert_eq!(changes.len(), 3, "{changes:?}");
+    for p in &changes {
         assert_ne!(p["leader"], "broker-2", "{p}");
         assert!(
             !p["isr"]
                 .as_array()
                 .is_some_and(|isr| isr.contains(&"broker-2".into()))
         );
+        if p["election"] == "clean" {
+            assert_eq!(p["leader_epoch"], 1, "{p}");
+        }
     }
 }
 
