@@ -335,16 +335,7 @@ impl Controller {
         if let Some(e) = &existing {
             if e.incarnation == incarnation {
                 // KAFKA-16952: the same incarnation registering again keeps its epoch.
-                let end = self.write_staged(ctx);
-                self.respond_when_committed(
-                    end,
-                    from,
-                    Msg::BrokerRegistrationResponse {
-                        error: None,
-                        broker_epoch: e.broker_epoch,
-                        committed_offset: end,
-                    },
-                );
+                self.respond_registered(ctx, from, e.broker_epoch);
                 return;
             }
             let session_live = !e.fenced
@@ -400,6 +391,11 @@ impl Controller {
                 controlled_shutdown_offset: None,
             },
         );
+        self.respond_registered(ctx, from, broker_epoch);
+    }
+
+    /// Writes what the registration staged; the broker hears its epoch once that commits.
+    fn respond_registered(&mut self, ctx: &mut Ctx<'_>, from: NodeId, broker_epoch: u64) {
         let end = self.write_staged(ctx);
         self.respond_when_committed(
             end,

@@ -729,25 +729,7 @@ impl Raft {
                     let retries = *retries;
                     self.become_candidate(ctx, retries);
                 } else if rejected.len() > voters - majority {
-                    // Lost the pre-vote: back to following (or waiting) in the same epoch.
-                    match *leader {
-                        Some(l) => self.become_follower(ctx, self.epoch, l),
-                        None => {
-                            let voted_for = match &self.state {
-                                State::Prospective { voted_for, .. } => *voted_for,
-                                _ => None,
-                            };
-                            self.transition(
-                                ctx,
-                                self.epoch,
-                                State::Unattached {
-                                    voted_for,
-                                    leader: None,
-                                },
-                            );
-                            self.arm_election_timeout(ctx);
-                        }
-                    }
+                    self.prospective_transition_after_election_loss(ctx);
                 }
             }
             State::Candidate {
@@ -771,6 +753,31 @@ impl Raft {
         }
     }
 
+    /// A lost pre-vote: back to following the leader it knew, or to waiting, in the same epoch
+    /// and keeping its vote (`prospectiveTransitionAfterElectionLoss`).
+    fn prospective_transition_after_election_loss(&mut self, ctx: &mut Ctx<'_>) {
+        let State::Prospective {
+            leader, voted_for, ..
+        } = self.state.clone()
+        else {
+            return;
+        };
+        match leader {
+            Some(l) => self.become_follower(ctx, self.epoch, l),
+            None => {
+                self.transition(
+                    ctx,
+                    self.epoch,
+                    State::Unattached {
+                        voted_for,
+                        leader: None,
+                    },
+                );
+                self.arm_election_timeout(ctx);
+            }
+        }
+    }
+
     /// `binaryExponentialElectionBackoffMs`: min(100 ms × rand[0, 2^retries), backoff max).
     fn arm_backoff(&self, ctx: &mut Ctx<'_>, retries: u32) {
         let count = 1u64 << retries.clamp(1, 20);
@@ -788,23 +795,8 @@ impl Raft {
             State::Unattached { .. } | State::Resigned { .. } if self.voter => {
                 self.start_election(ctx, 0)
             }
-            State::Prospective {
-                leader, voted_for, ..
-            } => match leader {
-                // The pre-vote did not win in time.
-                Some(l) => self.become_follower(ctx, self.epoch, l),
-                None => {
-                    self.transition(
-                        ctx,
-                        self.epoch,
-                        State::Unattached {
-                            voted_for,
-                            leader: None,
-                        },
-                    );
-                    self.arm_election_timeout(ctx);
-                }
-            },
+            // The pre-vote did not win in time.
+            State::Prospective { .. } => self.prospective_transition_after_election_loss(ctx),
             State::Candidate {
                 retries,
                 backing_off,
