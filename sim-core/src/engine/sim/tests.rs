@@ -476,3 +476,27 @@ mod timer_model {
         }
     }
 }
+
+#[test]
+fn stepped_delays_are_whole_steps_capped_at_the_max_and_cover_every_step() {
+    let mut s = sim(vec![Script::default()], fixed(1));
+    let mut seen = std::collections::BTreeSet::new();
+    for round in 0..200u64 {
+        let start = round * 1_000;
+        run_to(&mut s, start);
+        // min(100 ms × rand[0, 4), 250 ms): 0, 100, 200 or 250.
+        s.set_timer(
+            NodeId(0),
+            Slot(0),
+            Delay::Steps {
+                step: SimDuration::from_millis(100),
+                count: 4,
+                max: SimDuration::from_millis(250),
+            },
+        );
+        run_to(&mut s, start + 999);
+        let &(at_us, _) = probe(&s, 0).fired.last().expect("the timer fired");
+        seen.insert(at_us / 1_000 - start);
+    }
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), vec![0, 100, 200, 250]);
+}
