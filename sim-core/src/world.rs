@@ -23,7 +23,7 @@ use crate::kraft::controller::Controller;
 use crate::kraft::raft::{RaftConfig, RaftDisk};
 use crate::proto::{Event, Msg, Timer};
 use crate::scenario::{ACTIVE_CONTROLLER, BrokerConfig, Member, Role, Scenario};
-use crate::storage::{CrashKind, Durable};
+use crate::storage::Durable;
 use crate::trace::{Body, TraceSink};
 
 /// A topic as the controller creates it.
@@ -135,13 +135,6 @@ impl Durable for Disk {
         match self {
             Disk::Controller(d) => d.wipe(),
             Disk::Broker(d) => d.wipe(),
-            Disk::Client => {}
-        }
-    }
-    fn crash(&mut self, kind: CrashKind) {
-        match self {
-            Disk::Controller(d) => d.crash(kind),
-            Disk::Broker(d) => d.crash(kind),
             Disk::Client => {}
         }
     }
@@ -265,9 +258,18 @@ impl Node for Process {
 }
 
 /// Builds the simulation of a resolved scenario with `seed`, writing the trace to `trace`.
-pub fn build(scenario: &Scenario, seed: u64, mut trace: TraceSink) -> Simulation<Process> {
-    let members = scenario.members();
+pub fn build(scenario: &Scenario, seed: u64, trace: TraceSink) -> Simulation<Process> {
     let cluster = Rc::new(ClusterConfig::from_scenario(scenario));
+    build_with(scenario, cluster, seed, trace)
+}
+
+fn build_with(
+    scenario: &Scenario,
+    cluster: Rc<ClusterConfig>,
+    seed: u64,
+    mut trace: TraceSink,
+) -> Simulation<Process> {
+    let members = scenario.members();
     trace.record::<NoEvent>(
         0,
         &Body::Start {
@@ -321,8 +323,15 @@ fn is_dynamic(fault: &Fault) -> bool {
 
 /// The active controller now: the newest-epoch controller that has claimed leadership.
 pub fn active_controller(sim: &Simulation<Process>) -> Option<NodeId> {
-    (0..sim.node_count() as u32)
-        .map(NodeId)
+    active_controller_among(sim, (0..sim.node_count() as u32).map(NodeId))
+}
+
+/// The newest-epoch active controller among `nodes`.
+pub fn active_controller_among(
+    sim: &Simulation<Process>,
+    nodes: impl Iterator<Item = NodeId>,
+) -> Option<NodeId> {
+    nodes
         .filter_map(|id| {
             let c = sim.node(id)?.controller()?;
             c.is_active().then(|| (c.raft().epoch(), id))
@@ -381,12 +390,12 @@ impl Observer<Process> for Watch {
 
 /// Runs a resolved scenario to its duration. Returns the summary, or the trace writer's error.
 pub fn run(scenario: &Scenario, options: RunOptions) -> std::io::Result<RunSummary> {
-    let mut sim = build(scenario, options.seed, options.trace);
+    let cluster = Rc::new(ClusterConfig::from_scenario(scenario));
+    let mut sim = build_with(scenario, cluster.clone(), options.seed, options.trace);
     let limits = Limits {
         until: SimTime::ZERO + scenario.duration(),
         max_events: options.max_events,
     };
-    let cluster = ClusterConfig::from_scenario(scenario);
     let mut watch = Watch {
         checker: Checker::new(scenario, &cluster),
         timeline: Timeline::new(&cluster),
@@ -440,7 +449,6 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> std::io::Result<RunSumma
             ),
         }
     };
-    watch.checker.finish(&sim);
     watch.timeline.finish(&sim);
     let violations = watch.checker.into_violations();
     let trace_hash = sim.finish_trace()?;

@@ -23,7 +23,7 @@ use crate::proto::{
     BrokerHeartbeatRequest, BrokerHeartbeatResponse, BrokerState, ControllerError, Ctx, Event, Msg,
     Timer,
 };
-use crate::storage::{CrashKind, Durable, DurableCell};
+use crate::storage::{Durable, DurableCell};
 use crate::world::ClusterConfig;
 
 /// How long a broker waits for the controller to allow its controlled shutdown before it
@@ -48,10 +48,6 @@ impl Durable for BrokerDisk {
     fn wipe(&mut self) {
         self.metadata.wipe();
         self.clean_shutdown.wipe();
-    }
-    fn crash(&mut self, kind: CrashKind) {
-        self.metadata.crash(kind);
-        self.clean_shutdown.crash(kind);
     }
 }
 
@@ -157,8 +153,7 @@ impl Broker {
                 self.in_flight = None;
                 self.on_heartbeat_response(ctx, resp);
             }
-            // Brokers take no part in elections: they are observers.
-            Msg::Vote(_) | Msg::BeginQuorumEpoch { .. } | Msg::EndQuorumEpoch { .. } => {}
+            // Brokers are observers: no elections, and nobody fetches from them.
             _ => {}
         }
         self.sync(ctx);

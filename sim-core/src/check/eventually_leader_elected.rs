@@ -30,15 +30,10 @@ pub fn majority_group(g: &Ground, sim: &Simulation<Process>) -> Option<Vec<NodeI
 
 /// The active controller among `voters`, if one is active in the newest epoch among them.
 pub fn active_controller(voters: &[NodeId], sim: &Simulation<Process>) -> Option<NodeId> {
-    let controllers: Vec<(NodeId, &crate::kraft::controller::Controller)> = voters
-        .iter()
-        .filter_map(|&v| Some((v, sim.node(v)?.controller()?)))
-        .collect();
-    let newest = controllers.iter().map(|(_, c)| c.raft().epoch()).max()?;
-    controllers
-        .iter()
-        .find(|(_, c)| c.is_active() && c.raft().epoch() == newest)
-        .map(|(v, _)| *v)
+    let epoch = |v: NodeId| Some(sim.node(v)?.raft()?.epoch());
+    let newest = voters.iter().filter_map(|&v| epoch(v)).max()?;
+    crate::world::active_controller_among(sim, voters.iter().copied())
+        .filter(|&a| epoch(a) == Some(newest))
 }
 
 pub fn check(g: &mut Ground, out: &mut Violations, sim: &Simulation<Process>) {

@@ -5,7 +5,7 @@
 //! `CommittedEntriesReachMajority`.
 
 use super::{Checker, Ground, InvariantInfo, InvariantKind, NodeView, Violations};
-use crate::engine::Simulation;
+use crate::engine::{NodeId, Simulation};
 use crate::world::Process;
 
 pub const INFO: InvariantInfo = InvariantInfo {
@@ -22,26 +22,25 @@ pub fn check(g: &mut Ground, out: &mut Violations, view: &NodeView<'_>, sim: &Si
     let (true, Some(hw)) = (raft.is_leader(), raft.high_watermark()) else {
         return;
     };
-    let mut holding = Vec::new();
-    let mut short = Vec::new();
-    for &v in &g.voters {
-        let Some(other) = Checker::view(sim, v) else {
-            continue;
-        };
-        let leo = other.log().len() as u64;
-        if leo >= hw {
-            holding.push(v);
-        } else {
-            short.push(format!("{} has {leo}", g.name(v)));
-        }
-    }
-    if holding.len() < g.majority {
+    let leo = |v: NodeId| Checker::view(sim, v).map(|o| o.log().len() as u64);
+    let holding = g
+        .voters
+        .iter()
+        .filter(|&&v| leo(v).is_some_and(|l| l >= hw))
+        .count();
+    if holding < g.majority {
+        let short: Vec<String> = g
+            .voters
+            .iter()
+            .filter_map(|&v| Some((v, leo(v)?)))
+            .filter(|&(_, l)| l < hw)
+            .map(|(v, l)| format!("{} has {l}", g.name(v)))
+            .collect();
         let explanation = format!(
-            "{} (leader of epoch {}) has HW {hw}, but only {} of {} voters have that many \
-             records ({}); a majority needs {}",
+            "{} (leader of epoch {}) has HW {hw}, but only {holding} of {} voters have that \
+             many records ({}); a majority needs {}",
             g.name(view.id),
             raft.epoch(),
-            holding.len(),
             g.voters.len(),
             short.join(", "),
             g.majority

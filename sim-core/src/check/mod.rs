@@ -149,6 +149,27 @@ pub struct Ground {
 }
 
 impl Ground {
+    pub fn new(names: Vec<String>, voters: Vec<NodeId>, brokers: Vec<NodeId>) -> Ground {
+        let n = names.len();
+        Ground {
+            majority: voters.len() / 2 + 1,
+            names,
+            voters,
+            brokers,
+            committed: Vec::new(),
+            committed_at: Vec::new(),
+            verified: vec![0; n],
+            last_epoch: vec![0; n],
+            leaders: BTreeMap::new(),
+            votes: BTreeMap::new(),
+            split_epochs: Default::default(),
+            last_crash: vec![None; n],
+            leader_high_watermark: None,
+            stability_broken: false,
+            now: SimTime::ZERO,
+        }
+    }
+
     pub fn name(&self, id: NodeId) -> &str {
         &self.names[id.index()]
     }
@@ -247,23 +268,11 @@ impl Checker {
         let last_fault_ms = scenario.faults.iter().map(|f| f.at_ms).max().unwrap_or(0);
         let liveness_at = SimTime::from_millis(last_fault_ms) + LIVENESS_BOUND;
         Checker {
-            ground: Ground {
-                names: cluster.names.clone(),
-                voters: cluster.raft.voters.clone(),
-                brokers: cluster.brokers.clone(),
-                majority: cluster.raft.majority(),
-                committed: Vec::new(),
-                committed_at: Vec::new(),
-                verified: vec![0; n],
-                last_epoch: vec![0; n],
-                leaders: BTreeMap::new(),
-                votes: BTreeMap::new(),
-                split_epochs: Default::default(),
-                last_crash: vec![None; n],
-                leader_high_watermark: None,
-                stability_broken: false,
-                now: SimTime::ZERO,
-            },
+            ground: Ground::new(
+                cluster.names.clone(),
+                cluster.raft.voters.clone(),
+                cluster.brokers.clone(),
+            ),
             violations: Violations::default(),
             statuses: vec![NodeStatus::Down(DownCause::Shutdown); n],
             liveness_at: (liveness_at <= SimTime::ZERO + scenario.duration())
@@ -298,11 +307,12 @@ impl Checker {
 
     pub fn after_event(&mut self, sim: &Simulation<Process>) -> Flow {
         self.ground.now = sim.now();
-        let actors: Vec<NodeId> = match sim.last_actor() {
-            Some(id) => vec![id],
+        // After a handler only its node changed; after a fault, anything may have.
+        let actors = match sim.last_actor() {
+            Some(id) => id.0..id.0 + 1,
             None => {
                 self.note_lifecycle(sim);
-                (0..sim.node_count() as u32).map(NodeId).collect()
+                0..sim.node_count() as u32
             }
         };
         let g = &mut self.ground;
@@ -336,7 +346,7 @@ impl Checker {
                 _ => {}
             }
         }
-        for &id in &actors {
+        for id in actors.map(NodeId) {
             let Some(view) = Self::view(sim, id) else {
                 continue;
             };
@@ -384,10 +394,6 @@ impl Checker {
             }
         }
     }
-
-    /// End of run: nothing more to check (liveness was judged at its time, if the run was
-    /// long enough).
-    pub fn finish(&mut self, _sim: &Simulation<Process>) {}
 
     pub fn into_violations(self) -> Vec<Violation> {
         self.violations.list

@@ -23,16 +23,12 @@ pub fn check(g: &mut Ground, out: &mut Violations, view: &NodeView<'_>) {
             .entry((persisted.epoch, view.id))
             .or_insert(candidate);
     }
-    let mut claims = Vec::with_capacity(2);
-    if let Some(leader) = persisted.leader {
-        claims.push((persisted.epoch, leader));
-    }
-    if let Some(raft) = view.raft
-        && raft.role() == RaftRole::Leader
-    {
-        claims.push((raft.epoch(), view.id));
-    }
-    for (epoch, leader) in claims {
+    let on_disk = persisted.leader.map(|leader| (persisted.epoch, leader));
+    let in_memory = view
+        .raft
+        .filter(|r| r.role() == RaftRole::Leader)
+        .map(|r| (r.epoch(), view.id));
+    for (epoch, leader) in on_disk.into_iter().chain(in_memory) {
         let (known, seen_on) = *g.leaders.entry(epoch).or_insert((leader, view.id));
         if known == leader || !g.split_epochs.insert(epoch) {
             continue;

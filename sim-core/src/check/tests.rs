@@ -7,23 +7,13 @@ use crate::kraft::MetadataRecord;
 use crate::storage::DurableCell;
 
 fn ground(nodes: usize) -> Ground {
-    Ground {
-        names: (1..=nodes).map(|i| format!("controller-{i}")).collect(),
-        voters: (0..nodes as u32).map(NodeId).collect(),
-        brokers: Vec::new(),
-        majority: nodes / 2 + 1,
-        committed: Vec::new(),
-        committed_at: Vec::new(),
-        verified: vec![0; nodes],
-        last_epoch: vec![0; nodes],
-        leaders: BTreeMap::new(),
-        votes: BTreeMap::new(),
-        split_epochs: Default::default(),
-        last_crash: vec![None; nodes],
-        leader_high_watermark: None,
-        stability_broken: false,
-        now: SimTime::from_millis(1234),
-    }
+    let mut g = Ground::new(
+        (1..=nodes).map(|i| format!("controller-{i}")).collect(),
+        (0..nodes as u32).map(NodeId).collect(),
+        Vec::new(),
+    );
+    g.now = SimTime::from_millis(1234);
+    g
 }
 
 fn disk(epoch: u32, voted_for: Option<u32>, leader: Option<u32>) -> RaftDisk {

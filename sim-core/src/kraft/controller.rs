@@ -449,7 +449,6 @@ impl Controller {
         if req.want_shut_down {
             if !reg.fenced && !reg.in_controlled_shutdown {
                 // Controlled shutdown: leave every ISR, hand leaderships over.
-                let offset = active.image.next_offset;
                 let changes = self
                     .cluster
                     .changes_removing(&active.image, req.broker, None);
@@ -463,7 +462,6 @@ impl Controller {
                     fenced: None,
                     in_controlled_shutdown: Some(true),
                 });
-                debug_assert!(cs_offset >= offset);
                 if let Some(s) = active.sessions.get_mut(&req.broker) {
                     s.controlled_shutdown_offset = Some(cs_offset);
                 }

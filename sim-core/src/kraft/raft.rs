@@ -22,7 +22,7 @@ use crate::engine::{NodeId, SimDuration, SimTime};
 use crate::proto::{
     Ctx, Event, FetchError, FetchRequest, FetchResponse, Msg, Timer, VoteRequest, VoteResponse,
 };
-use crate::storage::{CrashKind, Durable, DurableCell, DurableLog};
+use crate::storage::{Durable, DurableCell, DurableLog};
 
 /// Most records in one fetch response (Kafka bounds it by bytes).
 pub const MAX_FETCH_RECORDS: usize = 64;
@@ -87,10 +87,6 @@ impl Durable for RaftDisk {
     fn wipe(&mut self) {
         self.quorum_state.wipe();
         self.log.wipe();
-    }
-    fn crash(&mut self, kind: CrashKind) {
-        self.quorum_state.crash(kind);
-        self.log.crash(kind);
     }
 }
 
