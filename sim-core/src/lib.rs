@@ -8,7 +8,9 @@
 //! - [`scenario`]: the scenario file format, validation and Kafka's config defaults.
 //! - [`trace`]: trace events, the streaming writer and the running trace hash.
 //! - [`kraft`]: the controller quorum (KIP-595 Raft) and the quorum controller (KIP-631).
-//! - [`broker`]: brokers as metadata observers: registration, heartbeats, controlled shutdown.
+//! - [`broker`]: brokers: metadata observers with a lifecycle, and partition replicas
+//!   (replica logs, fetching, ISR, HW, leader epochs, truncation).
+//! - [`client`]: producers and consumers, with a Jepsen-style history.
 //! - [`proto`]: every message, timer and protocol event of a Kafka process.
 //! - [`check`]: invariants, violations, and the KRaft timeline of a run.
 //! - [`variants`]: historical protocol behaviour as named flags.
@@ -18,6 +20,7 @@
 pub mod bench;
 pub mod broker;
 pub mod check;
+pub mod client;
 pub mod engine;
 pub mod fault;
 pub mod kraft;

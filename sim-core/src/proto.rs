@@ -6,9 +6,11 @@
 
 use serde::Serialize;
 
+use crate::broker::log::RecordBatch;
 use crate::engine::{self, NodeId};
 use crate::kraft::raft::RaftRole;
 use crate::kraft::{BrokerId, Election, LogEntry, TopicPartition};
+use crate::scenario::Acks;
 
 /// A handler's view of the world, for every Kafka role.
 pub type Ctx<'a> = engine::Ctx<'a, crate::world::Process>;
@@ -99,6 +101,154 @@ pub struct BrokerHeartbeatResponse {
     pub committed_offset: u64,
 }
 
+/// Records a producer sends for one partition; the leader gives them offsets and its epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProduceBatch {
+    pub tp: TopicPartition,
+    pub producer_id: u64,
+    pub base_sequence: u32,
+    pub count: u32,
+    pub idempotent: bool,
+}
+
+/// `Produce`: one request per leader broker, with a batch for each of its partitions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProduceRequest {
+    /// Echoed in the response, so the producer can match it.
+    pub request_id: u64,
+    pub acks: Acks,
+    /// How long an acks=all write may wait for the ISR (`request.timeout.ms`).
+    pub timeout_ms: u64,
+    pub batches: Vec<ProduceBatch>,
+}
+
+/// Kafka error codes a produce can meet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ProduceError {
+    NotLeaderOrFollower,
+    /// acks=all and the ISR is below `min.insync.replicas`: nothing was appended.
+    NotEnoughReplicas,
+    /// Appended, but the ISR shrank below `min.insync.replicas` before the HW passed it.
+    NotEnoughReplicasAfterAppend,
+    /// acks=all and the HW did not pass the write within the request timeout.
+    RequestTimedOut,
+    /// An idempotent batch whose sequence is not the next one expected.
+    OutOfOrderSequenceNumber,
+    UnknownTopicOrPartition,
+    /// Client side: the connection broke or no answer came within `request.timeout.ms`.
+    NetworkException,
+    /// Client side: `delivery.timeout.ms` passed.
+    DeliveryTimeout,
+}
+
+impl ProduceError {
+    /// The write may have been appended all the same, so its fate is unknown.
+    pub fn maybe_appended(self) -> bool {
+        matches!(
+            self,
+            ProduceError::NotEnoughReplicasAfterAppend
+                | ProduceError::RequestTimedOut
+                | ProduceError::NetworkException
+        )
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProducePartitionResponse {
+    pub tp: TopicPartition,
+    /// The base offset the batch was written at.
+    pub result: Result<u64, ProduceError>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProduceResponse {
+    pub request_id: u64,
+    pub partitions: Vec<ProducePartitionResponse>,
+}
+
+/// One partition of a data-plane `Fetch`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartitionFetch {
+    pub tp: TopicPartition,
+    pub fetch_offset: u64,
+    /// Epoch of the fetcher's last record: the leader checks the fetcher's log against its
+    /// own by it (truncate-on-fetch, KIP-595 style, IBP >= 2.7). Consumers set it only to
+    /// validate their position after a leader change (KIP-320).
+    pub last_fetched_epoch: Option<u32>,
+    /// KIP-320: the leader epoch the fetcher believes in.
+    pub current_leader_epoch: u32,
+}
+
+/// A data-plane `Fetch`: a follower's, for every partition it follows on one leader broker
+/// (one fetch session per broker pair), or a consumer's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionFetchRequest {
+    /// A follower's broker id and broker epoch (KIP-903 `ReplicaState`); `None` for a consumer.
+    pub replica: Option<(BrokerId, u64)>,
+    /// How long the leader may park the fetch when it has nothing to return
+    /// (`replica.fetch.wait.max.ms`, a consumer's `fetch.max.wait.ms`).
+    pub max_wait_ms: u64,
+    pub partitions: Vec<PartitionFetch>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionFetchData {
+    pub tp: TopicPartition,
+    pub error: Option<FetchError>,
+    pub high_watermark: u64,
+    /// The fetcher's log diverges from the leader's: (epoch, end offset) to truncate by.
+    pub diverging: Option<(u32, u64)>,
+    pub batches: Vec<RecordBatch>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionFetchResponse {
+    pub partitions: Vec<PartitionFetchData>,
+}
+
+/// `AlterPartition` errors the controller answers with (`validateAlterPartitionData`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AlterPartitionError {
+    NotController,
+    StaleBrokerEpoch,
+    UnknownTopicOrPartition,
+    FencedLeaderEpoch,
+    InvalidRequest,
+    InvalidUpdateVersion,
+    IneligibleReplica,
+}
+
+/// `AlterPartition`: the leader asks the controller to commit a new ISR.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlterPartitionRequest {
+    pub broker: BrokerId,
+    pub broker_epoch: u64,
+    pub tp: TopicPartition,
+    pub leader_epoch: u32,
+    pub partition_epoch: u32,
+    /// The proposed ISR, each member with the broker epoch its fetches carried (KIP-903).
+    pub new_isr: Vec<(BrokerId, Option<u64>)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlterPartitionResponse {
+    pub tp: TopicPartition,
+    pub error: Option<AlterPartitionError>,
+    pub leader_epoch: u32,
+    pub partition_epoch: u32,
+    pub isr: Vec<BrokerId>,
+}
+
+/// One partition of a `MetadataResponse`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartitionMetadata {
+    pub partition: u32,
+    pub leader: Option<BrokerId>,
+    pub leader_epoch: u32,
+}
+
 /// A message between Kafka processes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Msg {
@@ -131,6 +281,21 @@ pub enum Msg {
     },
     BrokerHeartbeat(BrokerHeartbeatRequest),
     BrokerHeartbeatResponse(BrokerHeartbeatResponse),
+    Produce(Box<ProduceRequest>),
+    ProduceResponse(Box<ProduceResponse>),
+    /// Data-plane `Fetch` (followers and consumers).
+    PartitionFetch(Box<PartitionFetchRequest>),
+    PartitionFetchResponse(Box<PartitionFetchResponse>),
+    AlterPartition(Box<AlterPartitionRequest>),
+    AlterPartitionResponse(Box<AlterPartitionResponse>),
+    /// A client asks any broker for the leaders of a topic's partitions.
+    Metadata {
+        topic: u32,
+    },
+    MetadataResponse {
+        topic: u32,
+        partitions: Vec<PartitionMetadata>,
+    },
 }
 
 impl engine::Message for Msg {
@@ -147,6 +312,14 @@ impl engine::Message for Msg {
             Msg::BrokerRegistrationResponse { .. } => "BrokerRegistrationResponse",
             Msg::BrokerHeartbeat(_) => "BrokerHeartbeat",
             Msg::BrokerHeartbeatResponse(_) => "BrokerHeartbeatResponse",
+            Msg::Produce(_) => "Produce",
+            Msg::ProduceResponse(_) => "ProduceResponse",
+            Msg::PartitionFetch(_) => "Fetch",
+            Msg::PartitionFetchResponse(_) => "FetchResponse",
+            Msg::AlterPartition(_) => "AlterPartition",
+            Msg::AlterPartitionResponse(_) => "AlterPartitionResponse",
+            Msg::Metadata { .. } => "Metadata",
+            Msg::MetadataResponse { .. } => "MetadataResponse",
         }
     }
 }
@@ -177,11 +350,60 @@ pub enum Timer {
     Heartbeat,
     /// A graceful shutdown gives up waiting.
     ShutdownTimeout,
+    /// Leader: look for followers out of sync (every `replica.lag.time.max.ms` / 2).
+    IsrExpiration,
+    /// Write the HW checkpoint file (`replica.high.watermark.checkpoint.interval.ms`).
+    HighWatermarkCheckpoint,
+    /// Leader: the earliest parked acks=all produce times out.
+    ProduceTimeout,
+    /// Leader: the earliest parked data-plane fetch reached its max wait.
+    PartitionFetchWait,
+    /// Resend AlterPartition requests that got no answer.
+    AlterPartitionRetry,
+    /// Producer: the next record is due.
+    ProduceTick,
+    /// Producer: the oldest waiting batch has lingered long enough.
+    Linger,
+    /// Client: the oldest request in flight has had `request.timeout.ms`.
+    ClientRequestTimeout,
+    /// Client: retry after `retry.backoff.ms`.
+    ClientRetry,
+    /// Consumer: fetch again.
+    Poll,
+    /// Follower: fetch from this leader broker now (after a backoff), or give up on the fetch
+    /// in flight to it.
+    ReplicaFetch(BrokerId),
 }
+
+/// Slots below this belong to the timers without a payload.
+const FIXED_TIMER_SLOTS: usize = 32;
 
 impl engine::Timer for Timer {
     fn slot(&self) -> usize {
-        *self as usize
+        match self {
+            Timer::Election => 0,
+            Timer::FetchTimeout => 1,
+            Timer::FetchRetry => 2,
+            Timer::FetchRequestTimeout => 3,
+            Timer::CheckQuorum => 4,
+            Timer::FetchWait => 5,
+            Timer::BeginQuorumEpochRetry => 6,
+            Timer::NoOp => 7,
+            Timer::FenceStaleBroker => 8,
+            Timer::Heartbeat => 9,
+            Timer::ShutdownTimeout => 10,
+            Timer::IsrExpiration => 11,
+            Timer::HighWatermarkCheckpoint => 12,
+            Timer::ProduceTimeout => 13,
+            Timer::PartitionFetchWait => 14,
+            Timer::AlterPartitionRetry => 15,
+            Timer::ProduceTick => 16,
+            Timer::Linger => 17,
+            Timer::ClientRequestTimeout => 18,
+            Timer::ClientRetry => 19,
+            Timer::Poll => 20,
+            Timer::ReplicaFetch(broker) => FIXED_TIMER_SLOTS + *broker as usize,
+        }
     }
 }
 
@@ -263,4 +485,84 @@ pub enum Event {
     BrokerLifecycle {
         state: BrokerState,
     },
+    /// This broker became leader of a partition (`makeLeader`), its LEO becoming the LESO.
+    BecameLeader {
+        tp: TopicPartition,
+        leader_epoch: u32,
+        partition_epoch: u32,
+        leso: u64,
+        high_watermark: u64,
+        isr: Vec<BrokerId>,
+    },
+    /// This broker follows a new leader of a partition (`makeFollower`).
+    BecameFollower {
+        tp: TopicPartition,
+        leader: Option<BrokerId>,
+        leader_epoch: u32,
+    },
+    /// A replica cut its partition log back.
+    ReplicaTruncated {
+        tp: TopicPartition,
+        from_offset: u64,
+        to_offset: u64,
+        high_watermark: u64,
+    },
+    /// A leader's HW advanced.
+    HighWatermark {
+        tp: TopicPartition,
+        leader_epoch: u32,
+        high_watermark: u64,
+        log_end_offset: u64,
+    },
+    /// A leader asked the controller for a new ISR.
+    AlterPartitionSent {
+        tp: TopicPartition,
+        leader_epoch: u32,
+        partition_epoch: u32,
+        isr: Vec<BrokerId>,
+        proposed_isr: Vec<BrokerId>,
+    },
+    /// The controller answered; on success `isr` is the committed ISR.
+    AlterPartitionAnswered {
+        tp: TopicPartition,
+        error: Option<AlterPartitionError>,
+        isr: Vec<BrokerId>,
+    },
+    /// Jepsen-style history: a producer's batch was invoked, or completed.
+    Send {
+        op: SendOp,
+        tp: TopicPartition,
+        acks: Acks,
+        producer_id: u64,
+        base_sequence: u32,
+        count: u32,
+        /// The base offset, for `ok` with acks 1 or all.
+        offset: Option<u64>,
+        error: Option<ProduceError>,
+    },
+    /// Jepsen-style history: a consumer read a batch (below the HW).
+    Poll {
+        tp: TopicPartition,
+        batch: RecordBatch,
+    },
+    /// KIP-320: a consumer found its position past the leader's log for its last epoch, so
+    /// records it read were truncated away; it seeks back to `end_offset`.
+    TruncationDetected {
+        tp: TopicPartition,
+        position: u64,
+        end_offset: u64,
+    },
+}
+
+/// A producer operation's step, as Jepsen's histories name them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SendOp {
+    Invoke,
+    /// Acknowledged.
+    Ok,
+    /// Definitely not written.
+    Fail,
+    /// Indeterminate: it may or may not have been written.
+    Info,
 }

@@ -37,6 +37,24 @@ pub const VARIANTS: &[VariantInfo] = &[
         test_only: false,
     },
     VariantInfo {
+        name: "truncate_to_hw_on_follow",
+        summary: "A replica that becomes a follower truncates its log to its own HW, which lags the leader's, so it can drop committed records and then be elected",
+        reference: "KIP-101 (leader epoch truncation, Kafka 0.11; KAFKA-1211)",
+        test_only: false,
+    },
+    VariantInfo {
+        name: "test_no_divergence_check",
+        summary: "Followers fetch from their LEO without their last epoch, so a diverged log is extended instead of truncated",
+        reference: "none: deliberately unsafe, proves log_matching",
+        test_only: true,
+    },
+    VariantInfo {
+        name: "test_hw_ignores_followers",
+        summary: "The leader's HW is its own LEO: acks=all writes are acknowledged before any follower has them",
+        reference: "none: deliberately unsafe, proves acked_durability and leader_candidate_completeness",
+        test_only: true,
+    },
+    VariantInfo {
         name: "test_forget_vote",
         summary: "A voter does not record the votes it grants (neither in memory nor in quorum-state), so it can vote twice in one epoch",
         reference: "none: deliberately unsafe, proves single_leader_per_epoch",

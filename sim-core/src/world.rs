@@ -11,8 +11,12 @@
 use serde::Serialize;
 use std::rc::Rc;
 
+use crate::broker::partition::{PartitionConfig, ReplicationRules};
 use crate::broker::{Broker, BrokerDisk};
+use crate::check::data::{ClientStats, DataCx};
 use crate::check::{Checker, Timeline, Violation};
+use crate::client::consumer::Consumer;
+use crate::client::producer::Producer;
 use crate::engine::{
     Ctx, Flow, Limits, NoEvent, Node, NodeId, NodeStatus, Observer, SimConfig, SimDuration,
     SimTime, Simulation, StopReason,
@@ -22,7 +26,9 @@ use crate::kraft::BrokerId;
 use crate::kraft::controller::Controller;
 use crate::kraft::raft::{RaftConfig, RaftDisk};
 use crate::proto::{Event, Msg, Timer};
-use crate::scenario::{ACTIVE_CONTROLLER, BrokerConfig, Member, Role, Scenario};
+use crate::scenario::{
+    ACTIVE_CONTROLLER, BrokerConfig, ConsumerConfig, Member, ProducerConfig, Role, Scenario,
+};
 use crate::storage::Durable;
 use crate::trace::{Body, TraceSink};
 
@@ -36,12 +42,37 @@ pub struct TopicLayout {
     pub unclean_leader_election_enable: bool,
 }
 
+/// What one producer of the workload does.
+#[derive(Clone, Debug)]
+pub struct ProducerPlan {
+    pub topic: u32,
+    pub partitions: u32,
+    pub records_per_s: u32,
+    pub start: SimTime,
+    pub stop: Option<SimTime>,
+    pub config: ProducerConfig,
+}
+
+/// What one consumer of the workload does.
+#[derive(Clone, Debug)]
+pub struct ConsumerPlan {
+    pub topic: u32,
+    pub partitions: u32,
+    pub start: SimTime,
+    pub config: ConsumerConfig,
+}
+
 /// What every process of one run shares: the quorum, the broker config, the topics.
 #[derive(Clone, Debug)]
 pub struct ClusterConfig {
     pub raft: Rc<RaftConfig>,
     pub broker: BrokerConfig,
     pub topics: Vec<TopicLayout>,
+    /// How each topic's partitions replicate, by topic index.
+    pub replication: Vec<PartitionConfig>,
+    /// Producers and consumers, by number - 1.
+    pub producers: Vec<ProducerPlan>,
+    pub consumers: Vec<ConsumerPlan>,
     /// Node of each broker id: `brokers[id - 1]`.
     pub brokers: Vec<NodeId>,
     /// KIP-966 eligible leader replicas (on by default since Kafka 4.1).
@@ -75,7 +106,7 @@ impl ClusterConfig {
             forget_vote: variant("test_forget_vote"),
             commit_without_majority: variant("test_commit_without_majority"),
         };
-        let topics = scenario
+        let topics: Vec<TopicLayout> = scenario
             .cluster
             .topics
             .iter()
@@ -92,9 +123,75 @@ impl ClusterConfig {
                     .unwrap_or(config.unclean_leader_election_enable),
             })
             .collect();
+        let rules = ReplicationRules {
+            keep_log_on_follow: !variant("truncate_to_hw_on_follow"),
+            divergence_check: !variant("test_no_divergence_check"),
+            hw_waits_for_followers: !variant("test_hw_ignores_followers"),
+            ..ReplicationRules::default()
+        };
+        let replication = scenario
+            .cluster
+            .topics
+            .iter()
+            .zip(&topics)
+            .map(|(spec, layout): (_, &TopicLayout)| PartitionConfig {
+                min_isr: (layout.min_insync_replicas as usize)
+                    .min(layout.assignment.first().map_or(1, Vec::len)),
+                flush_messages: spec
+                    .config
+                    .flush_messages
+                    .unwrap_or(config.log_flush_interval_messages),
+                replica_lag_time_max: ms(config.replica_lag_time_max_ms),
+                rules,
+            })
+            .collect();
+        let topic_index = |name: &str| {
+            scenario
+                .cluster
+                .topics
+                .iter()
+                .position(|t| t.name == name)
+                .expect("validated: the topic exists")
+        };
+        let partitions_of = |t: usize| topics[t].assignment.len() as u32;
+        let producers = scenario
+            .workload
+            .producers
+            .iter()
+            .flat_map(|p| {
+                let t = topic_index(&p.topic);
+                let plan = ProducerPlan {
+                    topic: t as u32,
+                    partitions: partitions_of(t),
+                    records_per_s: p.records_per_s,
+                    start: SimTime::from_millis(p.start_ms),
+                    stop: p.stop_ms.map(SimTime::from_millis),
+                    config: p.config.clone(),
+                };
+                std::iter::repeat_n(plan, p.count as usize)
+            })
+            .collect();
+        let consumers = scenario
+            .workload
+            .consumers
+            .iter()
+            .flat_map(|c| {
+                let t = topic_index(&c.topic);
+                let plan = ConsumerPlan {
+                    topic: t as u32,
+                    partitions: partitions_of(t),
+                    start: SimTime::from_millis(c.start_ms),
+                    config: c.config.clone(),
+                };
+                std::iter::repeat_n(plan, c.count as usize)
+            })
+            .collect();
         ClusterConfig {
             raft: Rc::new(raft),
             broker: config.clone(),
+            replication,
+            producers,
+            consumers,
             topics,
             brokers: members
                 .iter()
@@ -108,6 +205,13 @@ impl ClusterConfig {
 
     pub fn broker_node(&self, broker: BrokerId) -> Option<NodeId> {
         self.brokers.get((broker as usize).checked_sub(1)?).copied()
+    }
+
+    /// The broker id of a broker's node.
+    pub fn broker_of(&self, node: NodeId) -> Option<BrokerId> {
+        let first = self.brokers.first()?;
+        let i = node.0.checked_sub(first.0)? as usize;
+        (i < self.brokers.len()).then_some(i as BrokerId + 1)
     }
 
     pub fn name(&self, node: NodeId) -> &str {
@@ -162,8 +266,8 @@ pub struct Spec {
 pub enum Process {
     Controller(Box<Controller>),
     Broker(Box<Broker>),
-    /// Producers and consumers: they start, crash and restart, and send nothing yet.
-    Client,
+    Producer(Box<Producer>),
+    Consumer(Box<Consumer>),
 }
 
 impl Process {
@@ -183,7 +287,7 @@ impl Process {
         match self {
             Process::Controller(c) => Some(c.raft()),
             Process::Broker(b) => Some(b.raft()),
-            Process::Client => None,
+            Process::Producer(_) | Process::Consumer(_) => None,
         }
     }
 }
@@ -209,7 +313,14 @@ impl Node for Process {
                 d,
                 incarnation,
             ))),
-            (Role::Producer | Role::Consumer, _) => Process::Client,
+            (Role::Producer, Disk::Client) => Process::Producer(Box::new(Producer::boot(
+                cluster,
+                spec.member.number,
+                incarnation,
+            ))),
+            (Role::Consumer, Disk::Client) => {
+                Process::Consumer(Box::new(Consumer::boot(cluster, spec.member.number)))
+            }
             (role, _) => unreachable!("{role} booted with another role's disk"),
         }
     }
@@ -217,42 +328,46 @@ impl Node for Process {
         match self {
             Process::Controller(c) => Disk::Controller(c.into_disk()),
             Process::Broker(b) => Disk::Broker(b.into_disk()),
-            Process::Client => Disk::Client,
+            Process::Producer(_) | Process::Consumer(_) => Disk::Client,
         }
     }
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
         match self {
             Process::Controller(c) => c.on_start(ctx),
             Process::Broker(b) => b.on_start(ctx),
-            Process::Client => {}
+            Process::Producer(p) => p.on_start(ctx),
+            Process::Consumer(c) => c.on_start(ctx),
         }
     }
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Msg) {
         match self {
             Process::Controller(c) => c.on_message(ctx, from, msg),
             Process::Broker(b) => b.on_message(ctx, from, msg),
-            Process::Client => {}
+            Process::Producer(p) => p.on_message(ctx, from, msg),
+            Process::Consumer(c) => c.on_message(ctx, from, msg),
         }
     }
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Timer) {
         match self {
             Process::Controller(c) => c.on_timer(ctx, timer),
             Process::Broker(b) => b.on_timer(ctx, timer),
-            Process::Client => {}
+            Process::Producer(p) => p.on_timer(ctx, timer),
+            Process::Consumer(c) => c.on_timer(ctx, timer),
         }
     }
     fn on_disconnect(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
         match self {
             Process::Controller(c) => c.on_disconnect(ctx, peer),
             Process::Broker(b) => b.on_disconnect(ctx, peer),
-            Process::Client => {}
+            Process::Producer(p) => p.on_disconnect(ctx, peer),
+            Process::Consumer(c) => c.on_disconnect(ctx, peer),
         }
     }
     fn on_shutdown(&mut self, ctx: &mut Ctx<'_, Self>) {
         match self {
             Process::Controller(c) => c.on_shutdown(ctx),
             Process::Broker(b) => b.on_shutdown(ctx),
-            Process::Client => ctx.stop(),
+            Process::Producer(_) | Process::Consumer(_) => ctx.stop(),
         }
     }
 }
@@ -355,10 +470,37 @@ pub struct RunSummary {
     pub nodes: Vec<NodeSummary>,
     /// Controller elections, broker fencing and partition leadership, in time order.
     pub kraft: Timeline,
+    /// Every partition at the end: leader, epochs, ISR, HW, replica log ends, acked records.
+    pub partitions: Vec<PartitionSummary>,
+    /// What the producers and consumers did, and what was lost by acks level.
+    pub clients: ClientStats,
     pub violations: Vec<Violation>,
     /// Expected violations that did not occur.
     pub missing_violations: Vec<String>,
     pub expectations_met: bool,
+}
+
+/// One partition at the end of a run (`kafkasim run --format json`, `partitions`).
+#[derive(Clone, Debug, Serialize)]
+pub struct PartitionSummary {
+    pub topic: String,
+    pub partition: u32,
+    pub leader: Option<String>,
+    pub leader_epoch: u32,
+    pub partition_epoch: u32,
+    pub isr: Vec<String>,
+    pub elr: Vec<String>,
+    /// The true HW: the highest HW a current leader published.
+    pub high_watermark: u64,
+    /// Each replica's log end offset (running or down), by broker name.
+    pub log_end_offsets: std::collections::BTreeMap<String, u64>,
+    pub leader_changes: u32,
+    pub isr_changes: u32,
+    /// Records of acknowledged acks=all writes.
+    pub acked_records: u64,
+    /// Replicas' power or disk losses (past min.insync.replicas - 1 of them, durability is
+    /// not promised and the data-loss invariants skip the partition).
+    pub lossy_shutdowns: u32,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -450,6 +592,9 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> std::io::Result<RunSumma
         }
     };
     watch.timeline.finish(&sim);
+    watch.checker.finish(&sim);
+    let partitions = partition_summaries(&cluster, &watch.checker, &sim);
+    let clients = watch.checker.data().stats.clone();
     let violations = watch.checker.into_violations();
     let trace_hash = sim.finish_trace()?;
     let members = scenario.members();
@@ -484,8 +629,49 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> std::io::Result<RunSumma
         messages_lost: sim.messages_lost(),
         nodes,
         kraft: watch.timeline,
+        partitions,
+        clients,
         expectations_met: missing_violations.is_empty() && !unexpected,
         missing_violations,
         violations,
     })
+}
+
+fn partition_summaries(
+    cluster: &ClusterConfig,
+    checker: &Checker,
+    sim: &Simulation<Process>,
+) -> Vec<PartitionSummary> {
+    let g = checker.ground();
+    let cx = DataCx { g, sim };
+    let dg = checker.data();
+    let name = |b: BrokerId| cx.broker_name(b).to_string();
+    dg.partitions
+        .iter()
+        .map(|(tp, pg)| PartitionSummary {
+            topic: cluster.topics[tp.topic as usize].name.clone(),
+            partition: tp.partition,
+            leader: pg.leader.map(name),
+            leader_epoch: pg.leader_epoch,
+            partition_epoch: pg.partition_epoch,
+            isr: pg.isr.iter().map(|&b| name(b)).collect(),
+            elr: pg.elr.iter().map(|&b| name(b)).collect(),
+            high_watermark: pg.true_hw,
+            log_end_offsets: pg
+                .replicas
+                .iter()
+                .map(|&b| {
+                    let leo = cx
+                        .log(b, *tp)
+                        .and_then(|l| l.last())
+                        .map_or(0, |b| b.end_offset());
+                    (name(b), leo)
+                })
+                .collect(),
+            leader_changes: pg.leader_changes,
+            isr_changes: pg.isr_changes,
+            acked_records: pg.acked.values().map(|w| u64::from(w.count)).sum(),
+            lossy_shutdowns: pg.lossy_shutdowns,
+        })
+        .collect()
 }

@@ -12,13 +12,25 @@
 //! - a `shutdown` fault runs controlled shutdown: heartbeats with `want_shut_down` until the
 //!   controller has moved its leaderships away, then a clean-shutdown marker and exit.
 //!
-//! Partition replicas (fetching, ISR, HW) join this module in the replication work.
+//! - once caught up to its own registration (`BrokerServer` waits for this before it starts
+//!   the replica manager), it opens the partition replicas the metadata assigns it and acts on
+//!   every committed leader and ISR change: [`replicas`] (the `ReplicaManager`), with each
+//!   replica's state machine in [`partition`] and its log in [`log`].
 
+pub mod log;
+pub mod partition;
+mod replicas;
+
+use std::collections::BTreeMap;
 use std::rc::Rc;
+
+use self::log::PartitionLog;
+use self::partition::Partition;
+use self::replicas::ReplicaManager;
 
 use crate::engine::{NodeId, SimDuration};
 use crate::kraft::raft::{Raft, RaftDisk};
-use crate::kraft::{BrokerId, MetadataImage};
+use crate::kraft::{BrokerId, MetadataImage, MetadataRecord, TopicPartition};
 use crate::proto::{
     BrokerHeartbeatRequest, BrokerHeartbeatResponse, BrokerState, ControllerError, Ctx, Event, Msg,
     Timer,
@@ -38,16 +50,25 @@ pub struct BrokerDisk {
     /// Written at the end of a clean shutdown with the broker epoch, read and removed at start
     /// (KIP-966 tells clean from unclean shutdowns by it).
     pub clean_shutdown: DurableCell<Option<u64>>,
+    /// The partition logs this broker hosts.
+    pub logs: BTreeMap<TopicPartition, PartitionLog>,
+    /// `replication-offset-checkpoint`: each partition's HW, written every
+    /// `replica.high.watermark.checkpoint.interval.ms` (with fsync), so it is stale after a crash.
+    pub hw_checkpoint: DurableCell<BTreeMap<TopicPartition, u64>>,
 }
 
 impl Durable for BrokerDisk {
     fn lose_unflushed(&mut self) {
         self.metadata.lose_unflushed();
         self.clean_shutdown.lose_unflushed();
+        self.logs.values_mut().for_each(Durable::lose_unflushed);
+        self.hw_checkpoint.lose_unflushed();
     }
     fn wipe(&mut self) {
         self.metadata.wipe();
         self.clean_shutdown.wipe();
+        self.logs.clear();
+        self.hw_checkpoint.wipe();
     }
 }
 
@@ -67,6 +88,7 @@ pub struct Broker {
     want_shut_down: bool,
     /// The highest committed offset a controller response this broker acted on named.
     acted_on_offset: u64,
+    replicas: ReplicaManager,
 }
 
 impl Broker {
@@ -79,6 +101,7 @@ impl Broker {
     ) -> Broker {
         let previous_broker_epoch = disk.clean_shutdown.get().copied().flatten();
         let raft = Raft::boot(cluster.raft.clone(), me, disk.metadata);
+        let replicas = ReplicaManager::new(disk.logs, disk.hw_checkpoint);
         Broker {
             cluster,
             id,
@@ -92,14 +115,29 @@ impl Broker {
             in_flight: None,
             want_shut_down: false,
             acted_on_offset: 0,
+            replicas,
         }
     }
 
     pub fn into_disk(self) -> BrokerDisk {
+        let (logs, hw_checkpoint) = self.replicas.into_disk();
         BrokerDisk {
             metadata: self.raft.into_disk(),
             clean_shutdown: self.clean_shutdown,
+            logs,
+            hw_checkpoint,
         }
+    }
+    pub fn id(&self) -> BrokerId {
+        self.id
+    }
+    /// The partition replicas this broker has opened.
+    pub fn partitions(&self) -> &BTreeMap<TopicPartition, Partition> {
+        self.replicas.partitions()
+    }
+    /// Partitions whose log, HW or leadership the last step may have changed.
+    pub fn touched(&self) -> &[TopicPartition] {
+        &self.replicas.touched
     }
     pub fn raft(&self) -> &Raft {
         &self.raft
@@ -122,6 +160,7 @@ impl Broker {
     }
 
     pub fn on_start(&mut self, ctx: &mut Ctx<'_>) {
+        self.replicas.touched.clear();
         // The marker only describes the shutdown before this start.
         if self.clean_shutdown.get().copied().flatten().is_some() {
             self.clean_shutdown.write_sync(None);
@@ -135,6 +174,7 @@ impl Broker {
     }
 
     pub fn on_message(&mut self, ctx: &mut Ctx<'_>, from: NodeId, msg: Msg) {
+        self.replicas.touched.clear();
         match msg {
             Msg::FetchResponse(resp) => self.raft.on_fetch_response(ctx, from, *resp),
             Msg::BrokerRegistrationResponse {
@@ -153,6 +193,11 @@ impl Broker {
                 self.in_flight = None;
                 self.on_heartbeat_response(ctx, resp);
             }
+            Msg::Produce(req) => self.on_produce(ctx, from, *req),
+            Msg::PartitionFetch(req) => self.on_partition_fetch(ctx, from, *req, true),
+            Msg::PartitionFetchResponse(resp) => self.on_partition_fetch_response(ctx, from, *resp),
+            Msg::AlterPartitionResponse(resp) => self.on_alter_partition_response(ctx, *resp),
+            Msg::Metadata { topic } => self.on_metadata_request(ctx, from, topic),
             // Brokers are observers: no elections, and nobody fetches from them.
             _ => {}
         }
@@ -160,6 +205,7 @@ impl Broker {
     }
 
     pub fn on_timer(&mut self, ctx: &mut Ctx<'_>, timer: Timer) {
+        self.replicas.touched.clear();
         match timer {
             Timer::FetchTimeout => self.raft.on_fetch_timeout(ctx),
             Timer::FetchRetry => self.raft.on_fetch_retry(ctx),
@@ -171,13 +217,21 @@ impl Broker {
                 ctx.set_timer(Timer::Heartbeat, self.heartbeat_interval());
             }
             Timer::ShutdownTimeout => self.finish_shutdown(ctx),
+            Timer::ReplicaFetch(leader) => self.on_replica_fetch_timer(ctx, leader),
+            Timer::PartitionFetchWait => self.on_partition_fetch_wait(ctx),
+            Timer::ProduceTimeout => self.on_produce_timeout(ctx),
+            Timer::IsrExpiration => self.on_isr_expiration(ctx),
+            Timer::HighWatermarkCheckpoint => self.on_hw_checkpoint(ctx),
+            Timer::AlterPartitionRetry => self.on_alter_partition_retry(ctx),
             _ => {}
         }
         self.sync(ctx);
     }
 
     pub fn on_disconnect(&mut self, ctx: &mut Ctx<'_>, peer: NodeId) {
+        self.replicas.touched.clear();
         self.raft.on_disconnect(ctx, peer);
+        self.on_replica_disconnect(ctx, peer);
         if self.in_flight == Some(peer) {
             self.in_flight = None;
         }
@@ -187,6 +241,7 @@ impl Broker {
     /// Controlled shutdown (`controlled.shutdown.enable`): ask the controller to move this
     /// broker's leaderships away first.
     pub fn on_shutdown(&mut self, ctx: &mut Ctx<'_>) {
+        self.replicas.touched.clear();
         if !self.cluster.broker.controlled_shutdown_enable || self.broker_epoch.is_none() {
             self.finish_shutdown(ctx);
             return;
@@ -199,7 +254,9 @@ impl Broker {
     }
 
     fn finish_shutdown(&mut self, ctx: &mut Ctx<'_>) {
-        // The log manager closes cleanly and leaves the marker behind.
+        // The log manager flushes and closes every log, checkpoints the HWs, and leaves the
+        // clean-shutdown marker behind.
+        self.replicas.close();
         self.clean_shutdown.write_sync(self.broker_epoch);
         ctx.stop();
     }
@@ -275,11 +332,25 @@ impl Broker {
             self.image = MetadataImage::default();
         }
         let end = hw.min(log.len() as u64);
+        let mut changed: Vec<TopicPartition> = Vec::new();
         while self.image.next_offset < end {
             let entry = log
                 .get(self.image.next_offset as usize)
                 .expect("below the log end");
+            match &entry.record {
+                MetadataRecord::Partition { tp, .. } => changed.push(*tp),
+                MetadataRecord::PartitionChange(c) => changed.push(c.tp),
+                _ => {}
+            }
             self.image.apply(&entry.record);
+        }
+        // BrokerServer starts the replica manager once the broker has caught up to its own
+        // registration: it acts on no partition state older than that.
+        let caught_up = self
+            .broker_epoch
+            .is_some_and(|epoch| self.image.next_offset > epoch);
+        if caught_up {
+            self.apply_partition_metadata(ctx, changed);
         }
         if self.broker_epoch.is_none() && self.in_flight.is_none() && self.raft.leader().is_some() {
             self.send_heartbeat(ctx);

@@ -18,7 +18,7 @@ pub fn check(g: &mut Ground, out: &mut Violations, id: NodeId, p: &Process) {
     let (applied, raft) = match p {
         Process::Broker(b) => (b.image().next_offset, b.raft()),
         Process::Controller(c) => (c.committed_image().next_offset, c.raft()),
-        Process::Client => return,
+        Process::Producer(_) | Process::Consumer(_) => return,
     };
     let committed = g.committed.len() as u64;
     let log = raft.log().entries();

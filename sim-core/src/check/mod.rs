@@ -14,19 +14,39 @@
 //!   checks, a handful of voters); after a fault, every node;
 //! - liveness is judged once, `LIVENESS_BOUND` after the last scheduled fault.
 
+mod aborted_read;
+mod acked_durability;
+mod consistent_read;
 mod controller_acts_only_on_committed;
+pub mod data;
+mod duplicate;
+mod epoch_monotonicity;
+mod eventually_fully_replicated;
 mod eventually_leader_elected;
+mod eventually_partition_leader;
+mod eventually_produce_answered;
 mod eventually_unfenced;
+mod inconsistent_offsets;
+mod leader_candidate_completeness;
+mod log_matching;
+mod lost_write;
 mod majority_reached_high_watermark;
 mod metadata_prefix;
 mod monotonic_epoch;
 mod monotonic_high_watermark;
+mod no_hw_based_loss;
 mod no_truncation_below_hw;
+mod nonmonotonic_poll;
+mod partition_metadata_well_formed;
 mod raft_leader_completeness;
 mod raft_log_matching;
+mod replication_quorum_superset;
 mod single_leader_per_epoch;
 mod stable_leadership;
 mod timeline;
+mod true_hw_monotonic;
+mod unclean_exclusion;
+mod unique_offsets;
 
 #[cfg(test)]
 mod tests;
@@ -39,7 +59,9 @@ use std::collections::BTreeMap;
 use crate::engine::{Flow, NodeId, NodeStatus, SimDuration, SimTime, Simulation};
 use crate::kraft::LogEntry;
 use crate::kraft::raft::{ElectionState, Raft, RaftDisk};
-use crate::proto::Event;
+use crate::kraft::{BrokerId, TopicPartition};
+use crate::proto::{Event, SendOp};
+use crate::scenario::Acks;
 use crate::scenario::Scenario;
 use crate::storage::CrashKind;
 use crate::trace::DownCause;
@@ -78,6 +100,25 @@ pub const INVARIANTS: &[InvariantInfo] = &[
     eventually_leader_elected::INFO,
     eventually_unfenced::INFO,
     stable_leadership::INFO,
+    acked_durability::INFO,
+    true_hw_monotonic::INFO,
+    consistent_read::INFO,
+    log_matching::INFO,
+    leader_candidate_completeness::INFO,
+    replication_quorum_superset::INFO,
+    partition_metadata_well_formed::INFO,
+    epoch_monotonicity::INFO,
+    no_hw_based_loss::INFO,
+    unclean_exclusion::INFO,
+    unique_offsets::INFO,
+    lost_write::INFO,
+    inconsistent_offsets::INFO,
+    aborted_read::INFO,
+    duplicate::INFO,
+    nonmonotonic_poll::INFO,
+    eventually_partition_leader::INFO,
+    eventually_produce_answered::INFO,
+    eventually_fully_replicated::INFO,
 ];
 
 pub fn invariant(id: &str) -> Option<&'static InvariantInfo> {
@@ -254,6 +295,11 @@ impl Violations {
 /// Runs every invariant after every event.
 pub struct Checker {
     ground: Ground,
+    data: data::DataGround,
+    elr_enabled: bool,
+    /// Brokers back from a lossy shutdown that have not registered again yet.
+    lossy_pending: std::collections::BTreeSet<BrokerId>,
+    last_fault: SimTime,
     violations: Violations,
     statuses: Vec<NodeStatus>,
     liveness_at: Option<SimTime>,
@@ -273,6 +319,10 @@ impl Checker {
                 cluster.raft.voters.clone(),
                 cluster.brokers.clone(),
             ),
+            data: data::DataGround::new(cluster),
+            elr_enabled: cluster.elr_enabled,
+            lossy_pending: Default::default(),
+            last_fault: SimTime::from_millis(last_fault_ms),
             violations: Violations::default(),
             statuses: vec![NodeStatus::Down(DownCause::Shutdown); n],
             liveness_at: (liveness_at <= SimTime::ZERO + scenario.duration())
@@ -365,15 +415,348 @@ impl Checker {
             }
         }
         monotonic_high_watermark::check(g, out, sim);
+        self.data_events(sim);
         if !self.liveness_done
             && let Some(at) = self.liveness_at
             && sim.now() >= at
         {
             self.liveness_done = true;
+            let g = &mut self.ground;
+            let out = &mut self.violations;
             eventually_leader_elected::check(g, out, sim);
             eventually_unfenced::check(g, out, sim);
+            let cx = data::DataCx { g, sim };
+            let dg = &mut self.data;
+            eventually_partition_leader::check(&cx, dg, out);
+            eventually_produce_answered::check(&cx, dg, out, self.last_fault);
+            let acked_ends: Vec<(TopicPartition, u64)> = dg
+                .partitions
+                .iter()
+                .filter_map(|(tp, pg)| {
+                    pg.acked
+                        .values()
+                        .filter(|w| w.at <= self.last_fault)
+                        .map(|w| w.end_offset())
+                        .max()
+                        .map(|end| (*tp, end))
+                })
+                .collect();
+            eventually_fully_replicated::check(&cx, dg, out, &acked_ends);
         }
         Flow::Continue
+    }
+
+    /// The data plane: partition metadata, replica logs, HWs and the client history.
+    fn data_events(&mut self, sim: &Simulation<Process>) {
+        let cx = data::DataCx {
+            g: &self.ground,
+            sim,
+        };
+        let dg = &mut self.data;
+        let out = &mut self.violations;
+        let broker_of = |id: NodeId| -> Option<BrokerId> {
+            cx.g.brokers
+                .iter()
+                .position(|&n| n == id)
+                .map(|i| i as BrokerId + 1)
+        };
+        let mut changed: Vec<TopicPartition> = Vec::new();
+        for (id, event) in sim.step_events() {
+            match event {
+                Event::PartitionChanged {
+                    tp,
+                    leader,
+                    leader_epoch,
+                    partition_epoch,
+                    isr,
+                    elr,
+                    election,
+                } => {
+                    epoch_monotonicity::on_partition_changed(
+                        &cx,
+                        dg,
+                        out,
+                        *tp,
+                        *leader_epoch,
+                        *partition_epoch,
+                    );
+                    if let Some(pg) = dg.partitions.get_mut(tp) {
+                        if pg.leader != *leader || !pg.created {
+                            pg.leader_changes += 1;
+                            pg.election_note = match (election, leader) {
+                                (Some(e), Some(l)) => format!(
+                                    "elected {} at t={} by a {} election",
+                                    cx.broker_name(*l),
+                                    cx.g.now,
+                                    serde_json::to_value(e)
+                                        .ok()
+                                        .and_then(|v| v.as_str().map(str::to_string))
+                                        .unwrap_or_default()
+                                ),
+                                _ => String::new(),
+                            };
+                        }
+                        if pg.isr != *isr {
+                            pg.isr_changes += 1;
+                        }
+                        pg.created = true;
+                        pg.leader = *leader;
+                        pg.leader_epoch = *leader_epoch;
+                        pg.partition_epoch = *partition_epoch;
+                        pg.isr.clone_from(isr);
+                        pg.elr.clone_from(elr);
+                        pg.incomplete_reported.clear();
+                    }
+                    if let Some(c) = sim.node(*id).and_then(|p| p.controller()) {
+                        partition_metadata_well_formed::check(
+                            &cx,
+                            dg,
+                            out,
+                            *tp,
+                            c.committed_image(),
+                            self.elr_enabled,
+                        );
+                    }
+                    changed.push(*tp);
+                }
+                Event::BrokerFenced { broker, .. } => {
+                    if let Some(c) = sim.node(*id).and_then(|p| p.controller()) {
+                        let image = c.committed_image();
+                        let tps: Vec<TopicPartition> = image
+                            .partitions
+                            .iter()
+                            .filter(|(_, p)| p.isr.contains(broker))
+                            .map(|(tp, _)| *tp)
+                            .collect();
+                        for tp in tps {
+                            partition_metadata_well_formed::check(
+                                &cx,
+                                dg,
+                                out,
+                                tp,
+                                image,
+                                self.elr_enabled,
+                            );
+                        }
+                    }
+                }
+                Event::BrokerRegistered { broker, .. } => {
+                    if self.lossy_pending.remove(broker) {
+                        for (tp, pg) in dg.partitions.iter_mut() {
+                            if pg.replicas.contains(broker) {
+                                pg.must_catch_up.insert(*broker, pg.true_hw);
+                                changed.push(*tp);
+                            }
+                        }
+                    }
+                }
+                Event::BecameLeader {
+                    tp, leader_epoch, ..
+                } => {
+                    let Some(b) = broker_of(*id) else { continue };
+                    epoch_monotonicity::on_broker_epoch(&cx, dg, out, *tp, b, *leader_epoch, true);
+                    let Some(pg) = dg.partitions.get(tp) else {
+                        continue;
+                    };
+                    if pg.leader == Some(b) && pg.leader_epoch == *leader_epoch {
+                        let election = pg.election_note.clone();
+                        if let Some(m) =
+                            true_hw_monotonic::on_new_leader(&cx, dg, out, *tp, b, &election)
+                        {
+                            acked_durability::on_loss(&cx, dg, out, *tp, b, m, &election);
+                            consistent_read::on_loss(&cx, dg, out, *tp, b, m);
+                            if let Some(pg) = dg.partitions.get_mut(tp) {
+                                pg.lose_from(m);
+                                pg.acked.retain(|_, w| w.end_offset() <= m);
+                            }
+                        }
+                    }
+                    changed.push(*tp);
+                }
+                Event::BecameFollower {
+                    tp, leader_epoch, ..
+                } => {
+                    if let Some(b) = broker_of(*id) {
+                        epoch_monotonicity::on_broker_epoch(
+                            &cx,
+                            dg,
+                            out,
+                            *tp,
+                            b,
+                            *leader_epoch,
+                            false,
+                        );
+                    }
+                }
+                Event::HighWatermark {
+                    tp,
+                    leader_epoch,
+                    high_watermark,
+                    ..
+                } => {
+                    let Some(b) = broker_of(*id) else { continue };
+                    let Some(pg) = dg.partitions.get_mut(tp) else {
+                        continue;
+                    };
+                    if pg.leader != Some(b) || pg.leader_epoch != *leader_epoch {
+                        continue; // a stale leader's HW is not the true HW
+                    }
+                    if let Some(p) = cx.replica(b, *tp) {
+                        pg.commit_to(*high_watermark, p.log.batches());
+                    }
+                    let candidates: Vec<BrokerId> = pg.isr.iter().chain(&pg.elr).copied().collect();
+                    for r in candidates {
+                        leader_candidate_completeness::check(&cx, dg, out, *tp, r);
+                    }
+                }
+                Event::ReplicaTruncated {
+                    tp,
+                    from_offset,
+                    to_offset,
+                    ..
+                } => {
+                    if let Some(b) = broker_of(*id) {
+                        no_hw_based_loss::on_truncated(
+                            &cx,
+                            dg,
+                            out,
+                            *tp,
+                            b,
+                            *from_offset,
+                            *to_offset,
+                        );
+                    }
+                }
+                Event::AlterPartitionSent { tp, .. } | Event::AlterPartitionAnswered { tp, .. } => {
+                    changed.push(*tp)
+                }
+                Event::Send {
+                    op,
+                    tp,
+                    acks,
+                    producer_id,
+                    base_sequence,
+                    count,
+                    offset,
+                    ..
+                } => {
+                    let key = (*id, *tp, *producer_id, *base_sequence);
+                    let stats = &mut dg.stats;
+                    match op {
+                        SendOp::Invoke => {
+                            stats.sends_invoked += 1;
+                            dg.pending_sends.insert(key, cx.g.now);
+                            continue;
+                        }
+                        SendOp::Ok => stats.sends_ok += 1,
+                        SendOp::Fail => stats.sends_failed += 1,
+                        SendOp::Info => stats.sends_indeterminate += 1,
+                    }
+                    dg.pending_sends.remove(&key);
+                    let n = u64::from(*count);
+                    match (op, acks, offset) {
+                        (SendOp::Ok, Acks::All, Some(offset)) => {
+                            dg.stats.records_acked_acks_all += n;
+                            let w = data::AckedWrite {
+                                offset: *offset,
+                                count: *count,
+                                producer_id: *producer_id,
+                                base_sequence: *base_sequence,
+                                at: cx.g.now,
+                                producer: *id,
+                            };
+                            if let Some(pg) = dg.partitions.get_mut(tp) {
+                                pg.acked.insert(*offset, w);
+                            }
+                            unique_offsets::on_ack(&cx, dg, out, *tp, w);
+                        }
+                        (SendOp::Ok, _, _) => {
+                            if *acks == Acks::Leader {
+                                dg.stats.records_acked_acks1 += n;
+                            } else {
+                                dg.stats.records_sent_acks0 += n;
+                            }
+                            if let Some(pg) = dg.partitions.get_mut(tp) {
+                                let value = crate::broker::log::Value {
+                                    producer_id: *producer_id,
+                                    sequence: *base_sequence,
+                                };
+                                pg.weak_acked.push((*acks, *offset, value, *count));
+                            }
+                        }
+                        (SendOp::Fail, _, _) => {
+                            if let Some(pg) = dg.partitions.get_mut(tp) {
+                                pg.failed
+                                    .entry(*producer_id)
+                                    .or_default()
+                                    .insert(*base_sequence, *count);
+                            }
+                            aborted_read::check(
+                                &cx,
+                                dg,
+                                out,
+                                *tp,
+                                *id,
+                                *producer_id,
+                                *base_sequence,
+                                *count,
+                            );
+                        }
+                        _ => {}
+                    }
+                }
+                Event::Poll { tp, batch } => {
+                    dg.stats.polls += 1;
+                    dg.stats.records_read += u64::from(batch.count);
+                    nonmonotonic_poll::on_poll(&cx, dg, out, *tp, *id, batch);
+                    inconsistent_offsets::on_poll(&cx, dg, out, *tp, *id, batch);
+                    duplicate::on_poll(&cx, dg, out, *tp, *id, batch);
+                    aborted_read::check(
+                        &cx,
+                        dg,
+                        out,
+                        *tp,
+                        *id,
+                        batch.producer_id,
+                        batch.base_sequence,
+                        batch.count,
+                    );
+                }
+                Event::TruncationDetected { tp, end_offset, .. } => {
+                    dg.stats.truncations_detected += 1;
+                    dg.poll_positions.insert((*id, *tp), *end_offset);
+                }
+                Event::BrokerLifecycle {
+                    state: crate::proto::BrokerState::Running,
+                } => {
+                    if let (Some(b), Some(broker)) =
+                        (broker_of(*id), sim.node(*id).and_then(|p| p.broker()))
+                    {
+                        let tps: Vec<TopicPartition> =
+                            broker.partitions().keys().copied().collect();
+                        for tp in tps {
+                            leader_candidate_completeness::check(&cx, dg, out, tp, b);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        changed.sort_unstable();
+        changed.dedup();
+        for tp in changed {
+            replication_quorum_superset::check(&cx, dg, out, tp);
+            unclean_exclusion::check(&cx, dg, out, tp);
+        }
+        if let Some(actor) = sim.last_actor()
+            && let Some(b) = broker_of(actor)
+            && let Some(broker) = sim.node(actor).and_then(|p| p.broker())
+        {
+            for &tp in broker.touched() {
+                log_matching::check(&cx, dg, out, tp, b);
+                leader_candidate_completeness::check(&cx, dg, out, tp, b);
+            }
+        }
     }
 
     /// Notices crashes (faults are the only events without an actor).
@@ -384,6 +767,7 @@ impl Checker {
             if status != self.statuses[i] {
                 if let NodeStatus::Down(DownCause::Crash(kind)) = status {
                     self.ground.last_crash[i] = Some((sim.now(), kind));
+                    self.note_data_crash(sim, id, kind);
                     if kind == CrashKind::DiskLoss {
                         // A wiped node starts over: its epoch and log are new.
                         self.ground.last_epoch[i] = 0;
@@ -393,6 +777,84 @@ impl Checker {
                 self.statuses[i] = status;
             }
         }
+    }
+
+    /// A crash as the data plane sees it: a lossy broker crash counts against the durability
+    /// scope of its partitions and cuts its verified prefix to what survived; a producer's
+    /// sends in flight become indeterminate; a consumer starts its reads over.
+    fn note_data_crash(&mut self, sim: &Simulation<Process>, id: NodeId, kind: CrashKind) {
+        let dg = &mut self.data;
+        if let Some(i) = self.ground.brokers.iter().position(|&n| n == id) {
+            let b = i as BrokerId + 1;
+            if kind == CrashKind::Process {
+                return;
+            }
+            self.lossy_pending.insert(b);
+            let logs = match sim.disk_of_down_node(id) {
+                Some(crate::world::Disk::Broker(d)) => Some(&d.logs),
+                _ => None,
+            };
+            for (tp, pg) in dg.partitions.iter_mut() {
+                if !pg.replicas.contains(&b) {
+                    continue;
+                }
+                pg.lossy_shutdowns += 1;
+                let survived = logs.and_then(|l| l.get(tp)).map_or(0, |l| l.end_offset());
+                if let Some(v) = pg.verified.get_mut(&b) {
+                    *v = (*v).min(survived);
+                }
+            }
+            return;
+        }
+        let before = dg.pending_sends.len();
+        dg.pending_sends.retain(|(p, ..), _| *p != id);
+        dg.stats.sends_indeterminate += (before - dg.pending_sends.len()) as u64;
+        dg.poll_positions.retain(|(c, _), _| *c != id);
+    }
+
+    /// End of the run: the checks judged on the whole history.
+    pub fn finish(&mut self, sim: &Simulation<Process>) {
+        self.ground.now = sim.now();
+        let cx = data::DataCx {
+            g: &self.ground,
+            sim,
+        };
+        lost_write::finish(&cx, &self.data, &mut self.violations);
+        // acks=1 and acks=0 losses: the write is not at its offset (or anywhere, for acks=0)
+        // in the final committed log.
+        let mut acks1_lost = 0;
+        let mut acks0_lost = 0;
+        for pg in self.data.partitions.values() {
+            if pg.leader.is_none() {
+                continue;
+            }
+            for (acks, offset, value, count) in &pg.weak_acked {
+                let present = match offset {
+                    Some(o) => pg.committed_at(*o).is_some_and(|(_, v)| v == *value),
+                    None => pg.committed.iter().any(|b| {
+                        b.producer_id == value.producer_id
+                            && b.base_sequence <= value.sequence
+                            && value.sequence < b.base_sequence + b.count
+                    }),
+                };
+                if !present {
+                    match acks {
+                        Acks::Leader => acks1_lost += u64::from(*count),
+                        _ => acks0_lost += u64::from(*count),
+                    }
+                }
+            }
+        }
+        self.data.stats.acks1_writes_lost = acks1_lost;
+        self.data.stats.acks0_writes_lost = acks0_lost;
+    }
+
+    pub fn ground(&self) -> &Ground {
+        &self.ground
+    }
+
+    pub fn data(&self) -> &data::DataGround {
+        &self.data
     }
 
     pub fn into_violations(self) -> Vec<Violation> {

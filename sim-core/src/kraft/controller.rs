@@ -28,8 +28,8 @@ use super::{
 };
 use crate::engine::{NodeId, SimDuration, SimTime};
 use crate::proto::{
-    BrokerHeartbeatRequest, BrokerHeartbeatResponse, ControllerError, Ctx, Event, FenceReason, Msg,
-    Timer,
+    AlterPartitionError, AlterPartitionRequest, AlterPartitionResponse, BrokerHeartbeatRequest,
+    BrokerHeartbeatResponse, ControllerError, Ctx, Event, FenceReason, Msg, Timer,
 };
 use crate::world::ClusterConfig;
 
@@ -136,8 +136,9 @@ impl Controller {
                 previous_broker_epoch,
             } => self.on_broker_registration(ctx, from, broker, incarnation, previous_broker_epoch),
             Msg::BrokerHeartbeat(req) => self.on_broker_heartbeat(ctx, from, req),
-            // Responses to broker requests never come to a controller.
-            Msg::BrokerRegistrationResponse { .. } | Msg::BrokerHeartbeatResponse(_) => {}
+            Msg::AlterPartition(req) => self.on_alter_partition(ctx, from, *req),
+            // Data-plane traffic and responses to broker requests never come to a controller.
+            _ => {}
         }
         self.sync(ctx);
     }
@@ -154,7 +155,8 @@ impl Controller {
             Timer::NoOp => self.on_noop_timer(ctx),
             Timer::FenceStaleBroker => self.on_fence_stale_broker(ctx),
             Timer::ShutdownTimeout => self.raft.on_shutdown_timeout(),
-            Timer::Heartbeat => {}
+            // Broker and client timers.
+            _ => {}
         }
         self.sync(ctx);
     }
@@ -510,6 +512,59 @@ impl Controller {
         }
     }
 
+    /// `alterPartition` (§1.7): validate in Kafka's order, then commit the new ISR through
+    /// `PartitionChangeBuilder`; the answer waits for the commit like every other.
+    fn on_alter_partition(&mut self, ctx: &mut Ctx<'_>, from: NodeId, req: AlterPartitionRequest) {
+        let tp = req.tp;
+        let error = |error| {
+            Msg::AlterPartitionResponse(Box::new(AlterPartitionResponse {
+                tp,
+                error: Some(error),
+                leader_epoch: 0,
+                partition_epoch: 0,
+                isr: Vec::new(),
+            }))
+        };
+        let Some(active) = &mut self.active else {
+            ctx.send(from, error(AlterPartitionError::NotController));
+            return;
+        };
+        if let Err(e) = validate_alter_partition(&active.image, &req) {
+            ctx.send(from, error(e));
+            return;
+        }
+        let p = active.image.partitions[&tp].clone();
+        let target: Vec<BrokerId> = req.new_isr.iter().map(|(b, _)| *b).collect();
+        let cx = self.cluster.change_context(&active.image, tp);
+        let mut change = partition_change(tp, &p, target, &cx);
+        // KIP-704: the leader recovered an unclean election before it asks to grow the ISR.
+        if p.leader_recovery_state == LeaderRecoveryState::Recovering {
+            let c = change.get_or_insert_with(|| super::PartitionChange {
+                tp,
+                leader: None,
+                isr: None,
+                elr: None,
+                last_known_elr: None,
+                leader_recovery_state: None,
+                election: None,
+            });
+            c.leader_recovery_state = Some(LeaderRecoveryState::Recovered);
+        }
+        if let Some(c) = change {
+            active.stage(MetadataRecord::PartitionChange(Box::new(c)));
+        }
+        let now = &active.image.partitions[&tp];
+        let response = AlterPartitionResponse {
+            tp,
+            error: None,
+            leader_epoch: now.leader_epoch,
+            partition_epoch: now.partition_epoch,
+            isr: now.isr.clone(),
+        };
+        let end = self.write_staged(ctx);
+        self.respond_when_committed(end, from, Msg::AlterPartitionResponse(Box::new(response)));
+    }
+
     /// Arms the fence check for the earliest session of an unfenced broker to expire.
     fn arm_fence_check(&self, ctx: &mut Ctx<'_>) {
         let Some(active) = &self.active else {
@@ -621,6 +676,52 @@ impl Controller {
     }
 }
 
+/// `validateAlterPartitionData`, in Kafka's order (§1.7).
+pub fn validate_alter_partition(
+    image: &MetadataImage,
+    req: &AlterPartitionRequest,
+) -> Result<(), AlterPartitionError> {
+    use AlterPartitionError as E;
+    if image.brokers.get(&req.broker).map(|b| b.broker_epoch) != Some(req.broker_epoch) {
+        return Err(E::StaleBrokerEpoch);
+    }
+    let p = image
+        .partitions
+        .get(&req.tp)
+        .ok_or(E::UnknownTopicOrPartition)?;
+    if req.leader_epoch > p.leader_epoch || req.partition_epoch > p.partition_epoch {
+        // The request knows a newer partition state than this controller.
+        return Err(E::NotController);
+    }
+    if req.leader_epoch < p.leader_epoch {
+        // A zombie leader: its epoch is over.
+        return Err(E::FencedLeaderEpoch);
+    }
+    if p.leader != Some(req.broker) {
+        return Err(E::InvalidRequest);
+    }
+    if req.partition_epoch < p.partition_epoch {
+        return Err(E::InvalidUpdateVersion);
+    }
+    let isr_ok = req.new_isr.iter().all(|(b, _)| p.replicas.contains(b))
+        && req.new_isr.iter().any(|(b, _)| *b == req.broker);
+    if !isr_ok {
+        return Err(E::InvalidRequest);
+    }
+    // KIP-841 and KIP-903: every member must be registered, unfenced, not shutting down,
+    // and in the incarnation the leader saw fetching.
+    let ineligible = req.new_isr.iter().any(|(b, epoch)| {
+        image
+            .brokers
+            .get(b)
+            .is_none_or(|reg| !reg.is_active() || epoch.is_some_and(|e| e != reg.broker_epoch))
+    });
+    if ineligible {
+        return Err(E::IneligibleReplica);
+    }
+    Ok(())
+}
+
 /// Reports a committed record as a protocol event (the active controller does this, once).
 fn report_commit(
     ctx: &mut Ctx<'_>,
@@ -699,7 +800,7 @@ fn report_partition(
 }
 
 impl ClusterConfig {
-    fn change_context<'a>(
+    pub(crate) fn change_context<'a>(
         &self,
         image: &'a MetadataImage,
         tp: TopicPartition,

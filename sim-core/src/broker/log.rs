@@ -1,0 +1,327 @@
+//! One partition replica's log on a broker's disk: record batches, the leader-epoch cache and
+//! the flush policy (`UnifiedLog`, `LeaderEpochFileCache`, kafka-protocol.md §1.1, §1.8).
+//!
+//! The log holds [`RecordBatch`]es, not single records: a batch names its records by the
+//! producer id and sequence range, which is also how the leader deduplicates retries of an
+//! idempotent producer. Offsets are dense from the log start offset (always 0 here: no
+//! retention is modelled).
+//!
+//! Data is appended to the page cache and flushed only every `flush.messages` records
+//! (never, by default: Kafka relies on replication), so a power loss drops the unflushed tail.
+//! The epoch cache is a small file Kafka writes with fsync; on load, entries at or past the
+//! recovered log end are dropped (`LeaderEpochFileCache.truncateFromEnd`, `LogLoader`).
+
+use serde::Serialize;
+
+use crate::storage::{Durable, DurableLog};
+
+/// A record's identity, as Jepsen's Kafka workload uses a value: which producer wrote it, and
+/// its sequence number on this partition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Value {
+    pub producer_id: u64,
+    pub sequence: u32,
+}
+
+/// A record batch as the log stores it (`DefaultRecordBatch` header fields).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct RecordBatch {
+    pub base_offset: u64,
+    pub count: u32,
+    /// `partitionLeaderEpoch`: the leader epoch of the leader that appended it.
+    pub leader_epoch: u32,
+    /// Record `i` of the batch is the value `(producer_id, base_sequence + i)`.
+    pub producer_id: u64,
+    pub base_sequence: u32,
+    /// Written by an idempotent producer: the leader deduplicates it by sequence. (A
+    /// non-idempotent batch has producer id -1 on Kafka's wire; kafkasim still names its
+    /// records so the client checks can follow them.)
+    pub idempotent: bool,
+}
+
+impl RecordBatch {
+    /// The offset after the batch.
+    pub fn end_offset(&self) -> u64 {
+        self.base_offset + u64::from(self.count)
+    }
+    pub fn last_sequence(&self) -> u32 {
+        self.base_sequence + self.count - 1
+    }
+    /// The value at `offset`, which must be inside the batch.
+    pub fn value_at(&self, offset: u64) -> Value {
+        debug_assert!(offset >= self.base_offset && offset < self.end_offset());
+        Value {
+            producer_id: self.producer_id,
+            sequence: self.base_sequence + (offset - self.base_offset) as u32,
+        }
+    }
+    /// Same records, wherever they sit.
+    pub fn same_records(&self, other: &RecordBatch) -> bool {
+        self.count == other.count
+            && self.leader_epoch == other.leader_epoch
+            && self.producer_id == other.producer_id
+            && self.base_sequence == other.base_sequence
+    }
+}
+
+/// `EpochEntry`: the first offset written in a leader epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct EpochEntry {
+    pub epoch: u32,
+    pub start_offset: u64,
+}
+
+/// A partition replica's log: what its disk holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PartitionLog {
+    batches: DurableLog<RecordBatch>,
+    /// The leader-epoch checkpoint, ascending by epoch and by start offset.
+    epochs: Vec<EpochEntry>,
+}
+
+impl Durable for PartitionLog {
+    fn lose_unflushed(&mut self) {
+        self.batches.lose_unflushed();
+    }
+    fn wipe(&mut self) {
+        self.batches.wipe();
+        self.epochs.clear();
+    }
+}
+
+impl PartitionLog {
+    /// Log end offset (exclusive).
+    pub fn end_offset(&self) -> u64 {
+        self.batches.last().map_or(0, RecordBatch::end_offset)
+    }
+    pub fn batches(&self) -> &[RecordBatch] {
+        self.batches.entries()
+    }
+    pub fn epochs(&self) -> &[EpochEntry] {
+        &self.epochs
+    }
+    /// The epoch of the last batch, which a follower sends as `lastFetchedEpoch`.
+    pub fn last_batch_epoch(&self) -> Option<u32> {
+        self.batches.last().map(|b| b.leader_epoch)
+    }
+    /// The latest epoch in the cache (it may have no batch yet: a new leader writes its entry
+    /// at once).
+    pub fn latest_epoch(&self) -> Option<u32> {
+        self.epochs.last().map(|e| e.epoch)
+    }
+    /// Records written but not yet flushed to disk.
+    pub fn unflushed_records(&self) -> u64 {
+        let flushed = self.batches.flushed_len();
+        let flushed_end = match flushed {
+            0 => 0,
+            n => self.batches.entries()[n - 1].end_offset(),
+        };
+        self.end_offset() - flushed_end
+    }
+
+    /// After a restart: drop epoch entries the recovered log does not reach
+    /// (`truncateFromEnd(logEndOffset)` in `LogLoader`).
+    pub fn recover(&mut self) {
+        let end = self.end_offset();
+        self.epochs.retain(|e| e.start_offset < end);
+    }
+
+    /// `LeaderEpochFileCache.assign`: remember that `epoch` starts at `start_offset`. Entries
+    /// are only ever added for a newer epoch.
+    pub fn assign_epoch(&mut self, epoch: u32, start_offset: u64) {
+        if self.latest_epoch().is_some_and(|e| e >= epoch) {
+            return;
+        }
+        // An entry for an older epoch starting at the same or a later offset never got a
+        // record; the newer one replaces it.
+        self.epochs.retain(|e| e.start_offset < start_offset);
+        self.epochs.push(EpochEntry {
+            epoch,
+            start_offset,
+        });
+    }
+
+    /// Appends a batch at the log end (its base offset must be the log end), flushing when
+    /// `flush_messages` records are unflushed.
+    pub fn append(&mut self, batch: RecordBatch, flush_messages: u64) {
+        debug_assert_eq!(batch.base_offset, self.end_offset(), "batches are dense");
+        self.assign_epoch(batch.leader_epoch, batch.base_offset);
+        self.batches.append(batch);
+        if self.unflushed_records() >= flush_messages {
+            self.batches.flush();
+        }
+    }
+
+    /// Flushes every batch (a clean shutdown closes the log this way).
+    pub fn flush(&mut self) {
+        self.batches.flush();
+    }
+
+    /// `UnifiedLog.truncateTo`: drops every record at or past `offset`, and the epoch entries
+    /// that start there or later. A batch that straddles `offset` keeps its head.
+    pub fn truncate_to(&mut self, offset: u64) {
+        let batches = self.batches.entries();
+        let keep = batches.partition_point(|b| b.end_offset() <= offset);
+        let straddling = batches
+            .get(keep)
+            .filter(|b| b.base_offset < offset)
+            .copied();
+        self.batches.truncate(keep);
+        if let Some(mut b) = straddling {
+            b.count = (offset - b.base_offset) as u32;
+            self.batches.append(b);
+        }
+        self.epochs.retain(|e| e.start_offset < offset);
+    }
+
+    /// The batch holding `offset`.
+    pub fn batch_at(&self, offset: u64) -> Option<&RecordBatch> {
+        let batches = self.batches.entries();
+        let i = batches.partition_point(|b| b.end_offset() <= offset);
+        batches.get(i).filter(|b| b.base_offset <= offset)
+    }
+
+    /// Index of the batch holding `offset`, or of the first batch after it.
+    pub fn batch_index(&self, offset: u64) -> usize {
+        self.batches
+            .entries()
+            .partition_point(|b| b.end_offset() <= offset)
+    }
+
+    /// The batches from `offset` up to `max_offset` (exclusive), at most `max_batches`.
+    pub fn read(&self, offset: u64, max_offset: u64, max_batches: usize) -> Vec<RecordBatch> {
+        let batches = self.batches.entries();
+        let start = self.batch_index(offset);
+        batches[start.min(batches.len())..]
+            .iter()
+            .take_while(|b| b.end_offset() <= max_offset)
+            .take(max_batches)
+            .copied()
+            .collect()
+    }
+
+    /// `LeaderEpochFileCache.endOffsetFor(epoch)`: the largest epoch ≤ `epoch` this log knows,
+    /// and where it ends (the start of the next epoch, or the log end for the latest). `None`
+    /// is Kafka's (UNDEFINED, UNDEFINED): `epoch` is newer than every epoch here, or there is
+    /// none.
+    pub fn end_offset_for_epoch(&self, epoch: u32) -> Option<(u32, u64)> {
+        let latest = self.epochs.last()?;
+        if latest.epoch == epoch {
+            return Some((epoch, self.end_offset()));
+        }
+        // The first entry of a greater epoch.
+        let higher = self.epochs.iter().position(|e| e.epoch > epoch)?;
+        let end = self.epochs[higher].start_offset;
+        match higher.checked_sub(1) {
+            Some(floor) => Some((self.epochs[floor].epoch, end)),
+            // No epoch ≤ `epoch` here: the requested epoch ends where ours begin.
+            None => Some((epoch, end)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub fn batch(base_offset: u64, count: u32, leader_epoch: u32) -> RecordBatch {
+        RecordBatch {
+            base_offset,
+            count,
+            leader_epoch,
+            producer_id: 1,
+            base_sequence: base_offset as u32,
+            idempotent: true,
+        }
+    }
+
+    /// Epochs 1 at 0, 3 at 5, 4 at 8; LEO 10.
+    fn log() -> PartitionLog {
+        let mut log = PartitionLog::default();
+        log.append(batch(0, 5, 1), u64::MAX);
+        log.append(batch(5, 3, 3), u64::MAX);
+        log.append(batch(8, 2, 4), u64::MAX);
+        log
+    }
+
+    #[test]
+    fn end_offset_for_epoch_follows_the_cache_cases() {
+        let log = log();
+        // The latest epoch ends at the LEO.
+        assert_eq!(log.end_offset_for_epoch(4), Some((4, 10)));
+        // A known epoch ends where the next begins.
+        assert_eq!(log.end_offset_for_epoch(1), Some((1, 5)));
+        // An unknown epoch between known ones: the largest below it, ending at the next start.
+        assert_eq!(log.end_offset_for_epoch(2), Some((1, 5)));
+        // Older than every epoch here.
+        assert_eq!(log.end_offset_for_epoch(0), Some((0, 0)));
+        // Newer than every epoch here: UNDEFINED.
+        assert_eq!(log.end_offset_for_epoch(5), None);
+        assert_eq!(PartitionLog::default().end_offset_for_epoch(1), None);
+    }
+
+    #[test]
+    fn truncation_drops_records_and_epochs_from_the_offset_on() {
+        let mut log = log();
+        log.truncate_to(6);
+        assert_eq!(log.end_offset(), 6);
+        assert_eq!(
+            log.batches().last().unwrap().count,
+            1,
+            "the straddling batch keeps its head"
+        );
+        assert_eq!(
+            log.epochs().iter().map(|e| e.epoch).collect::<Vec<_>>(),
+            [1, 3]
+        );
+        log.truncate_to(5);
+        assert_eq!(
+            log.epochs().iter().map(|e| e.epoch).collect::<Vec<_>>(),
+            [1]
+        );
+    }
+
+    #[test]
+    fn a_new_leaders_epoch_entry_needs_no_record_and_recovery_drops_it() {
+        let mut log = log();
+        log.assign_epoch(6, 10);
+        assert_eq!(log.end_offset_for_epoch(4), Some((4, 10)));
+        assert_eq!(log.end_offset_for_epoch(6), Some((6, 10)));
+        log.assign_epoch(5, 10);
+        assert_eq!(log.latest_epoch(), Some(6), "epochs only go forward");
+        log.recover();
+        assert_eq!(log.latest_epoch(), Some(4));
+    }
+
+    #[test]
+    fn power_loss_drops_the_unflushed_tail_unless_flush_messages_forced_it() {
+        let mut lazy = PartitionLog::default();
+        lazy.append(batch(0, 3, 1), u64::MAX);
+        lazy.crash(crate::storage::CrashKind::PowerLoss);
+        lazy.recover();
+        assert_eq!(lazy.end_offset(), 0);
+        assert_eq!(lazy.latest_epoch(), None);
+
+        let mut eager = PartitionLog::default();
+        eager.append(batch(0, 3, 1), 2);
+        eager.append(batch(3, 1, 1), 2);
+        assert_eq!(eager.unflushed_records(), 1);
+        eager.crash(crate::storage::CrashKind::PowerLoss);
+        assert_eq!(eager.end_offset(), 3);
+    }
+
+    #[test]
+    fn reads_whole_batches_below_a_bound() {
+        let log = log();
+        let read = log.read(5, 10, 10);
+        assert_eq!(read.len(), 2);
+        assert_eq!(
+            log.read(5, 9, 10).len(),
+            1,
+            "a batch past the bound is not read"
+        );
+        assert_eq!(log.read(0, 10, 1).len(), 1);
+        assert_eq!(log.batch_at(7).unwrap().base_offset, 5);
+        assert!(log.batch_at(10).is_none());
+    }
+}

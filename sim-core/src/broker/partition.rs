@@ -1,0 +1,678 @@
+//! One partition replica on a broker, leader or follower (`Partition.scala`, `Replica.scala`,
+//! kafka-protocol.md §1.2–1.8). Pure: time and the broker's metadata image are arguments, and
+//! every handler returns what happened; `broker/mod.rs` turns that into messages and events.
+//!
+//! Map:
+//! - [`Partition::make_leader`] / [`Partition::make_follower`]: a committed partition record
+//!   names this broker leader or follower (§1.8);
+//! - leader: [`Partition::append_as_leader`] (produce, idempotent dedup),
+//!   [`Partition::on_replica_fetch`] (epoch checks, divergence, follower progress),
+//!   [`Partition::maybe_increment_hw`] (maximal ISR, strict min ISR), ISR shrink and expand
+//!   proposals, and the AlterPartition answer;
+//! - follower: [`Partition::fetch_entry`] and [`Partition::on_fetch_data`] (KIP-279 iterative
+//!   truncation by leader epoch, HW = min(leader HW, LEO)).
+
+use std::collections::BTreeMap;
+
+use super::log::{PartitionLog, RecordBatch};
+use crate::engine::{SimDuration, SimTime};
+use crate::kraft::{BrokerId, MetadataImage, PartitionRegistration, TopicPartition};
+use crate::proto::{
+    AlterPartitionError, AlterPartitionResponse, FetchError, PartitionFetch, PartitionFetchData,
+    ProduceBatch, ProduceError,
+};
+use crate::scenario::Acks;
+
+/// Most batches one fetch response carries per partition (`replica.fetch.max.bytes` stands
+/// behind this in Kafka).
+pub const MAX_FETCH_BATCHES: usize = 64;
+/// Batches per producer the leader remembers for deduplication (`ProducerStateEntry`).
+const PRODUCER_BATCH_WINDOW: usize = 5;
+
+/// How a partition behaves: its topic's config and the protocol variants in force.
+#[derive(Clone, Debug)]
+pub struct PartitionConfig {
+    /// `min.insync.replicas` capped at the replication factor (`Partition.effectiveMinIsr`).
+    pub min_isr: usize,
+    pub flush_messages: u64,
+    pub replica_lag_time_max: SimDuration,
+    pub rules: ReplicationRules,
+}
+
+/// Protocol rules a variant can switch off (the modern protocol has all of them on).
+#[derive(Clone, Copy, Debug)]
+pub struct ReplicationRules {
+    /// KAFKA-15583 (3.7): the HW does not advance while the ISR is below min ISR.
+    pub strict_min_isr: bool,
+    /// KIP-101: on becoming follower, keep the log; truncate only by leader epoch.
+    /// Off = pre-KIP-101: truncate to the local HW on becoming follower.
+    pub keep_log_on_follow: bool,
+    /// Followers send their last fetched epoch so the leader can detect divergence.
+    /// Off (test only): a follower appends whatever the leader has from its LEO on.
+    pub divergence_check: bool,
+    /// The HW waits for the followers (test only when off: the leader's HW is its LEO).
+    pub hw_waits_for_followers: bool,
+}
+
+impl Default for ReplicationRules {
+    fn default() -> Self {
+        ReplicationRules {
+            strict_min_isr: true,
+            keep_log_on_follow: true,
+            divergence_check: true,
+            hw_waits_for_followers: true,
+        }
+    }
+}
+
+/// What the leader knows of one follower (`Replica.scala` `ReplicaState`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FollowerProgress {
+    /// Its LEO, as its last non-diverging fetch said; unknown since this leader took over.
+    pub leo: Option<u64>,
+    pub last_caught_up: Option<SimTime>,
+    pub last_fetch_leader_leo: u64,
+    pub last_fetch_time: Option<SimTime>,
+    /// The broker epoch its fetches carry (KIP-903).
+    pub broker_epoch: Option<u64>,
+}
+
+/// An AlterPartition in flight (`PendingExpandIsr` / `PendingShrinkIsr`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingIsr {
+    pub proposed: Vec<BrokerId>,
+    pub expand: bool,
+    pub sent_at: SimTime,
+}
+
+/// The leader's side of a partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaderState {
+    /// The committed ISR.
+    pub isr: Vec<BrokerId>,
+    pub pending: Option<PendingIsr>,
+    /// Leader epoch start offset: the LEO when this epoch began.
+    pub leso: u64,
+    pub followers: BTreeMap<BrokerId, FollowerProgress>,
+}
+
+impl LeaderState {
+    /// `maximalIsr`: the committed ISR plus a follower being added, so the HW already waits
+    /// for it; a pending shrink keeps the old ISR until the controller confirms.
+    pub fn maximal_isr(&self) -> Vec<BrokerId> {
+        let mut isr = self.isr.clone();
+        if let Some(p) = &self.pending
+            && p.expand
+        {
+            for r in &p.proposed {
+                if !isr.contains(r) {
+                    isr.push(*r);
+                }
+            }
+        }
+        isr
+    }
+}
+
+/// Idempotent-producer state of one producer id (`ProducerStateEntry`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct ProducerState {
+    /// (base sequence, last sequence, base offset) of the last few batches.
+    batches: Vec<(u32, u32, u64)>,
+}
+
+/// How a follower's fetch of one partition went, for the broker to act on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FollowerOutcome {
+    /// The log was cut back from `.0` to `.1`.
+    pub truncated: Option<(u64, u64)>,
+    /// Records were appended.
+    pub appended: bool,
+    /// The leader says our leader epoch is stale: wait for metadata before fetching again.
+    pub fenced: bool,
+    /// A retriable error: back off.
+    pub retry: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Partition {
+    pub tp: TopicPartition,
+    pub replicas: Vec<BrokerId>,
+    pub log: PartitionLog,
+    pub high_watermark: u64,
+    pub leader: Option<BrokerId>,
+    pub leader_epoch: u32,
+    pub partition_epoch: u32,
+    /// Set while this broker leads.
+    pub leader_state: Option<LeaderState>,
+    /// Follower: the leader fenced our epoch; wait for newer metadata.
+    pub fenced: bool,
+    producers: BTreeMap<u64, ProducerState>,
+}
+
+impl Partition {
+    /// Opens a replica from what its disk holds and the HW checkpoint.
+    pub fn open(
+        tp: TopicPartition,
+        replicas: Vec<BrokerId>,
+        mut log: PartitionLog,
+        checkpoint_hw: u64,
+    ) -> Partition {
+        log.recover();
+        let mut p = Partition {
+            tp,
+            replicas,
+            high_watermark: checkpoint_hw.min(log.end_offset()),
+            log,
+            leader: None,
+            leader_epoch: 0,
+            partition_epoch: 0,
+            leader_state: None,
+            fenced: false,
+            producers: BTreeMap::new(),
+        };
+        p.rebuild_producers();
+        p
+    }
+
+    pub fn log_end_offset(&self) -> u64 {
+        self.log.end_offset()
+    }
+    pub fn is_leader(&self) -> bool {
+        self.leader_state.is_some()
+    }
+
+    /// `makeLeader`. Returns true when this starts a new leader epoch here.
+    pub fn make_leader(&mut self, now: SimTime, me: BrokerId, reg: &PartitionRegistration) -> bool {
+        if reg.partition_epoch < self.partition_epoch {
+            return false;
+        }
+        self.partition_epoch = reg.partition_epoch;
+        self.fenced = false;
+        self.replicas.clone_from(&reg.replicas);
+        let new_epoch = self.leader_state.is_none() || reg.leader_epoch != self.leader_epoch;
+        self.leader = Some(me);
+        self.leader_epoch = reg.leader_epoch;
+        if !new_epoch {
+            // Same epoch: the controller changed the ISR (or confirmed ours).
+            let state = self.leader_state.as_mut().expect("leading");
+            state.isr.clone_from(&reg.isr);
+            state.pending = None;
+            return false;
+        }
+        let leso = self.log.end_offset();
+        // The epoch starts here even before it has a record (§1.8).
+        self.log.assign_epoch(reg.leader_epoch, leso);
+        let followers = reg
+            .replicas
+            .iter()
+            .filter(|&&r| r != me)
+            .map(|&r| {
+                (
+                    r,
+                    FollowerProgress {
+                        leo: None,
+                        last_caught_up: reg.isr.contains(&r).then_some(now),
+                        last_fetch_leader_leo: 0,
+                        last_fetch_time: None,
+                        broker_epoch: None,
+                    },
+                )
+            })
+            .collect();
+        self.leader_state = Some(LeaderState {
+            isr: reg.isr.clone(),
+            pending: None,
+            leso,
+            followers,
+        });
+        true
+    }
+
+    /// `makeFollower`. Returns true when the leader or its epoch changed (so fetching
+    /// restarts), with the truncation the pre-KIP-101 rule made, if any.
+    pub fn make_follower(
+        &mut self,
+        reg: &PartitionRegistration,
+        config: &PartitionConfig,
+    ) -> (bool, Option<(u64, u64)>) {
+        if reg.partition_epoch < self.partition_epoch {
+            return (false, None);
+        }
+        self.partition_epoch = reg.partition_epoch;
+        self.replicas.clone_from(&reg.replicas);
+        let changed = self.leader_state.is_some()
+            || reg.leader != self.leader
+            || reg.leader_epoch != self.leader_epoch;
+        self.leader = reg.leader;
+        self.leader_epoch = reg.leader_epoch;
+        self.leader_state = None;
+        let mut truncated = None;
+        if changed {
+            self.fenced = false;
+            if !config.rules.keep_log_on_follow && self.high_watermark < self.log.end_offset() {
+                // Pre-KIP-101: trust the HW, which lags the leader's by a fetch round trip.
+                truncated = Some(self.truncate_to(self.high_watermark));
+            }
+        }
+        (changed, truncated)
+    }
+
+    /// Produce on the leader (§1.2, `appendRecordsToLeader`): the base offset the batch has
+    /// (also for a duplicate of a batch already written), or why nothing was appended.
+    pub fn append_as_leader(
+        &mut self,
+        batch: &ProduceBatch,
+        acks: Acks,
+        config: &PartitionConfig,
+    ) -> Result<u64, ProduceError> {
+        let Some(state) = &self.leader_state else {
+            return Err(ProduceError::NotLeaderOrFollower);
+        };
+        if acks == Acks::All && state.isr.len() < config.min_isr {
+            return Err(ProduceError::NotEnoughReplicas);
+        }
+        if batch.idempotent {
+            let last = batch.base_sequence + batch.count - 1;
+            let entry = self.producers.get(&batch.producer_id);
+            if let Some(&(_, _, offset)) = entry.and_then(|e| {
+                e.batches
+                    .iter()
+                    .find(|(first, l, _)| *first == batch.base_sequence && *l == last)
+            }) {
+                // DUPLICATE_SEQUENCE_NUMBER: already written; answer with where it went.
+                return Ok(offset);
+            }
+            let expected = entry
+                .and_then(|e| e.batches.last())
+                .map_or(0, |&(_, l, _)| l + 1);
+            if batch.base_sequence != expected {
+                return Err(ProduceError::OutOfOrderSequenceNumber);
+            }
+        }
+        let record = RecordBatch {
+            base_offset: self.log.end_offset(),
+            count: batch.count,
+            leader_epoch: self.leader_epoch,
+            producer_id: batch.producer_id,
+            base_sequence: batch.base_sequence,
+            idempotent: batch.idempotent,
+        };
+        self.append(record, config);
+        Ok(record.base_offset)
+    }
+
+    fn append(&mut self, batch: RecordBatch, config: &PartitionConfig) {
+        self.log.append(batch, config.flush_messages);
+        if batch.idempotent {
+            let entry = self.producers.entry(batch.producer_id).or_default();
+            entry.batches.push((
+                batch.base_sequence,
+                batch.last_sequence(),
+                batch.base_offset,
+            ));
+            if entry.batches.len() > PRODUCER_BATCH_WINDOW {
+                entry.batches.remove(0);
+            }
+        }
+    }
+
+    fn rebuild_producers(&mut self) {
+        self.producers.clear();
+        let batches: Vec<RecordBatch> = self
+            .log
+            .batches()
+            .iter()
+            .filter(|b| b.idempotent)
+            .copied()
+            .collect();
+        for b in batches {
+            let entry = self.producers.entry(b.producer_id).or_default();
+            entry
+                .batches
+                .push((b.base_sequence, b.last_sequence(), b.base_offset));
+            if entry.batches.len() > PRODUCER_BATCH_WINDOW {
+                entry.batches.remove(0);
+            }
+        }
+    }
+
+    /// Cuts the log back to `offset`; the HW follows it down. Returns (from, to).
+    fn truncate_to(&mut self, offset: u64) -> (u64, u64) {
+        let from = self.log.end_offset();
+        self.log.truncate_to(offset);
+        self.high_watermark = self.high_watermark.min(offset);
+        self.rebuild_producers();
+        (from, offset)
+    }
+
+    /// KIP-320 epoch check of a fetch against this leader (`checkCurrentLeaderEpoch`).
+    fn check_leader_epoch(&self, current_leader_epoch: u32) -> Option<FetchError> {
+        if self.leader_state.is_none() {
+            return Some(FetchError::NotLeaderOrFollower);
+        }
+        match current_leader_epoch.cmp(&self.leader_epoch) {
+            std::cmp::Ordering::Less => Some(FetchError::FencedLeaderEpoch),
+            std::cmp::Ordering::Greater => Some(FetchError::UnknownLeaderEpoch),
+            std::cmp::Ordering::Equal => None,
+        }
+    }
+
+    fn error_data(&self, error: FetchError) -> PartitionFetchData {
+        PartitionFetchData {
+            tp: self.tp,
+            error: Some(error),
+            high_watermark: self.high_watermark,
+            diverging: None,
+            batches: Vec::new(),
+        }
+    }
+
+    /// Divergence check (truncate-on-fetch): the (epoch, end offset) the fetcher must truncate
+    /// to, if its log has records this leader's log does not.
+    fn divergence(&self, fetch: &PartitionFetch) -> Result<Option<(u32, u64)>, FetchError> {
+        let Some(last) = fetch.last_fetched_epoch else {
+            return Ok(None);
+        };
+        match self.log.end_offset_for_epoch(last) {
+            // The fetcher has an epoch newer than any here: it must learn of a newer leader.
+            None => Err(FetchError::UnknownLeaderEpoch),
+            Some((epoch, end)) if epoch < last || end < fetch.fetch_offset => {
+                Ok(Some((epoch, end)))
+            }
+            Some(_) => Ok(None),
+        }
+    }
+
+    /// A follower's fetch of this partition (§1.3). Returns the response and whether the
+    /// follower's progress was updated (it is not on a diverging fetch, KAFKA-13141).
+    pub fn on_replica_fetch(
+        &mut self,
+        now: SimTime,
+        replica: BrokerId,
+        broker_epoch: u64,
+        fetch: &PartitionFetch,
+        image: &MetadataImage,
+    ) -> (PartitionFetchData, bool) {
+        if let Some(error) = self.check_leader_epoch(fetch.current_leader_epoch) {
+            return (self.error_data(error), false);
+        }
+        if !self.replicas.contains(&replica) {
+            return (self.error_data(FetchError::UnknownLeaderEpoch), false);
+        }
+        match self.divergence(fetch) {
+            Err(error) => return (self.error_data(error), false),
+            Ok(Some(diverging)) => {
+                let data = PartitionFetchData {
+                    tp: self.tp,
+                    error: None,
+                    high_watermark: self.high_watermark,
+                    diverging: Some(diverging),
+                    batches: Vec::new(),
+                };
+                return (data, false);
+            }
+            Ok(None) => {}
+        }
+        let leo = self.log.end_offset();
+        let batches = self.log.read(fetch.fetch_offset, leo, MAX_FETCH_BATCHES);
+        // KIP-903: a fetch from an older incarnation than the metadata knows is not progress.
+        let stale = image
+            .brokers
+            .get(&replica)
+            .is_some_and(|b| b.broker_epoch > broker_epoch);
+        let state = self.leader_state.as_mut().expect("checked: leading");
+        let updated = !stale && fetch.fetch_offset <= leo;
+        if updated && let Some(f) = state.followers.get_mut(&replica) {
+            if fetch.fetch_offset >= leo {
+                f.last_caught_up = f.last_caught_up.max(Some(now));
+            } else if fetch.fetch_offset >= f.last_fetch_leader_leo {
+                f.last_caught_up = f.last_caught_up.max(f.last_fetch_time);
+            }
+            f.leo = Some(fetch.fetch_offset);
+            f.last_fetch_leader_leo = f.last_fetch_leader_leo.max(leo);
+            f.last_fetch_time = Some(now);
+            f.broker_epoch = Some(broker_epoch);
+        }
+        let data = PartitionFetchData {
+            tp: self.tp,
+            error: None,
+            high_watermark: self.high_watermark,
+            diverging: None,
+            batches,
+        };
+        (data, updated)
+    }
+
+    /// A consumer's fetch: records below the HW only. A position to validate (KIP-320) is
+    /// checked like a follower's log.
+    pub fn on_consumer_fetch(&self, fetch: &PartitionFetch) -> PartitionFetchData {
+        if let Some(error) = self.check_leader_epoch(fetch.current_leader_epoch) {
+            return self.error_data(error);
+        }
+        let diverging = match self.divergence(fetch) {
+            Err(error) => return self.error_data(error),
+            Ok(d) => d,
+        };
+        let batches = if diverging.is_some() {
+            Vec::new()
+        } else {
+            self.log
+                .read(fetch.fetch_offset, self.high_watermark, MAX_FETCH_BATCHES)
+        };
+        PartitionFetchData {
+            tp: self.tp,
+            error: None,
+            high_watermark: self.high_watermark,
+            diverging,
+            batches,
+        }
+    }
+
+    fn is_caught_up(&self, f: &FollowerProgress, now: SimTime, lag: SimDuration) -> bool {
+        f.leo == Some(self.log.end_offset())
+            || f.last_caught_up
+                .is_some_and(|t| now.saturating_sub(t) <= lag)
+    }
+
+    /// `isReplicaIsrEligible`: registered, unfenced, not shutting down, and its fetches carry
+    /// the broker epoch the metadata has (KIP-841, KIP-903).
+    fn is_eligible(replica: BrokerId, f: &FollowerProgress, image: &MetadataImage) -> bool {
+        image
+            .brokers
+            .get(&replica)
+            .is_some_and(|b| b.is_active() && f.broker_epoch.is_none_or(|e| e == b.broker_epoch))
+    }
+
+    /// `maybeIncrementLeaderHW` (§1.4). Returns the new HW if it moved.
+    pub fn maybe_increment_hw(
+        &mut self,
+        now: SimTime,
+        image: &MetadataImage,
+        config: &PartitionConfig,
+    ) -> Option<u64> {
+        let state = self.leader_state.as_ref()?;
+        if config.rules.strict_min_isr && state.isr.len() < config.min_isr {
+            return None;
+        }
+        let mut new_hw = self.log.end_offset();
+        if config.rules.hw_waits_for_followers {
+            let maximal = state.maximal_isr();
+            for (&r, f) in &state.followers {
+                let leo = f.leo.unwrap_or(0);
+                if leo < new_hw
+                    && (maximal.contains(&r)
+                        || (self.is_caught_up(f, now, config.replica_lag_time_max)
+                            && Self::is_eligible(r, f, image)))
+                {
+                    new_hw = leo;
+                }
+            }
+        }
+        (new_hw > self.high_watermark).then(|| {
+            self.high_watermark = new_hw;
+            new_hw
+        })
+    }
+
+    /// `maybeExpandIsr` (§1.6): the ISR to propose with `replica` added, if it qualifies.
+    pub fn isr_to_expand(&self, replica: BrokerId, image: &MetadataImage) -> Option<Vec<BrokerId>> {
+        let state = self.leader_state.as_ref()?;
+        if state.pending.is_some() || state.isr.contains(&replica) {
+            return None;
+        }
+        let f = state.followers.get(&replica)?;
+        let leo = f.leo?;
+        let in_sync = leo >= self.high_watermark && leo >= state.leso;
+        (in_sync && Self::is_eligible(replica, f, image)).then(|| {
+            let mut isr = state.isr.clone();
+            isr.push(replica);
+            isr
+        })
+    }
+
+    /// `maybeShrinkIsr` (§1.5): the ISR without the followers that have not caught up within
+    /// `replica.lag.time.max.ms`, if any.
+    pub fn isr_to_shrink(&self, now: SimTime, config: &PartitionConfig) -> Option<Vec<BrokerId>> {
+        let state = self.leader_state.as_ref()?;
+        if state.pending.is_some() {
+            return None;
+        }
+        let lagging = |r: &BrokerId| {
+            state
+                .followers
+                .get(r)
+                .is_some_and(|f| !self.is_caught_up(f, now, config.replica_lag_time_max))
+        };
+        state
+            .isr
+            .iter()
+            .any(lagging)
+            .then(|| state.isr.iter().copied().filter(|r| !lagging(r)).collect())
+    }
+
+    /// Marks an AlterPartition as sent: the maximal ISR changes with it.
+    pub fn set_pending(&mut self, proposed: Vec<BrokerId>, now: SimTime) {
+        if let Some(state) = &mut self.leader_state {
+            let expand = proposed.len() > state.isr.len();
+            state.pending = Some(PendingIsr {
+                proposed,
+                expand,
+                sent_at: now,
+            });
+        }
+    }
+
+    /// The controller's answer (`handleAlterPartitionUpdate/Error`). Returns true if it should
+    /// be retried.
+    pub fn on_alter_partition_response(&mut self, resp: &AlterPartitionResponse) -> bool {
+        let Some(state) = &mut self.leader_state else {
+            return false;
+        };
+        if state.pending.is_none() {
+            return false;
+        }
+        match resp.error {
+            None => {
+                // Metadata may already have brought something newer.
+                if resp.leader_epoch == self.leader_epoch
+                    && resp.partition_epoch > self.partition_epoch
+                {
+                    state.isr.clone_from(&resp.isr);
+                    self.partition_epoch = resp.partition_epoch;
+                    state.pending = None;
+                }
+                false
+            }
+            // Revert to the committed ISR.
+            Some(AlterPartitionError::IneligibleReplica) => {
+                state.pending = None;
+                false
+            }
+            // Stay pending until newer metadata arrives.
+            Some(
+                AlterPartitionError::FencedLeaderEpoch
+                | AlterPartitionError::InvalidUpdateVersion
+                | AlterPartitionError::UnknownTopicOrPartition,
+            ) => false,
+            Some(_) => true,
+        }
+    }
+
+    /// What this follower asks of its leader.
+    pub fn fetch_entry(&self, config: &PartitionConfig) -> PartitionFetch {
+        PartitionFetch {
+            tp: self.tp,
+            fetch_offset: self.log.end_offset(),
+            last_fetched_epoch: if config.rules.divergence_check {
+                self.log.latest_epoch()
+            } else {
+                None
+            },
+            current_leader_epoch: self.leader_epoch,
+        }
+    }
+
+    /// A follower handles its leader's answer for this partition (§1.3, §1.8).
+    pub fn on_fetch_data(
+        &mut self,
+        data: &PartitionFetchData,
+        config: &PartitionConfig,
+    ) -> FollowerOutcome {
+        let mut out = FollowerOutcome::default();
+        match data.error {
+            Some(FetchError::FencedLeaderEpoch) => {
+                self.fenced = true;
+                out.fenced = true;
+                return out;
+            }
+            Some(_) => {
+                out.retry = true;
+                return out;
+            }
+            None => {}
+        }
+        if let Some((epoch, end)) = data.diverging {
+            // KIP-279 `getOffsetTruncationState`: agree on an epoch, then truncate to the
+            // smaller end of it; a follower that lacks the leader's epoch truncates to the end
+            // of its largest epoch below and asks again.
+            let leo = self.log.end_offset();
+            let to = match self.log.end_offset_for_epoch(epoch) {
+                Some((local_epoch, local_end)) if local_epoch == epoch => local_end.min(end),
+                Some((_, local_end)) => local_end,
+                None => end,
+            }
+            .min(leo);
+            if to < leo {
+                out.truncated = Some(self.truncate_to(to));
+            } else if self.log.latest_epoch().is_some_and(|e| e > epoch) {
+                // Nothing to cut, but an epoch entry past the divergence point remains (a
+                // leader epoch that never got a record); drop it so the next fetch agrees.
+                self.log.truncate_to(to);
+            }
+            return out;
+        }
+        let leo = self.log.end_offset();
+        let fresh: Vec<RecordBatch> = data
+            .batches
+            .iter()
+            .filter(|b| b.base_offset >= leo)
+            .copied()
+            .collect();
+        if fresh.first().is_some_and(|b| b.base_offset == leo) {
+            for b in fresh {
+                if b.base_offset != self.log.end_offset() {
+                    break;
+                }
+                self.append(b, config);
+            }
+            out.appended = true;
+        }
+        // A follower's HW follows the leader's, capped at its own LEO; it may go backwards.
+        self.high_watermark = data.high_watermark.min(self.log.end_offset());
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests;

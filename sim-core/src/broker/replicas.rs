@@ -1,0 +1,821 @@
+//! The broker's `ReplicaManager`: its partition replicas, the fetchers that keep followers up
+//! to date (one fetch session per leader broker, as `ReplicaFetcherThread` batches them),
+//! parked fetches (`DelayedFetch`), parked acks=all produces (`DelayedProduce`), the ISR
+//! expiration task, AlterPartition requests, and the HW checkpoint.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::Broker;
+use super::log::PartitionLog;
+use super::partition::{Partition, PartitionConfig};
+use crate::engine::{NodeId, SimDuration, SimTime};
+use crate::kraft::{BrokerId, TopicPartition};
+use crate::proto::{
+    AlterPartitionRequest, AlterPartitionResponse, Ctx, Event, Msg, PartitionFetchData,
+    PartitionFetchRequest, PartitionFetchResponse, PartitionMetadata, ProduceError,
+    ProducePartitionResponse, ProduceRequest, ProduceResponse,
+};
+use crate::scenario::Acks;
+use crate::storage::DurableCell;
+
+/// `replica.socket.timeout.ms`: a follower's fetch with no answer this long is given up.
+pub const REPLICA_FETCH_TIMEOUT: SimDuration = SimDuration::from_secs(30);
+/// How long an AlterPartition waits for its answer before it is sent again.
+pub const ALTER_PARTITION_RETRY: SimDuration = SimDuration::from_secs(2);
+
+/// A fetch parked at the leader until there is something to return (`DelayedFetch`).
+#[derive(Debug)]
+struct ParkedFetch {
+    from: NodeId,
+    request: PartitionFetchRequest,
+    deadline: SimTime,
+}
+
+/// One partition of a parked acks=all produce.
+#[derive(Debug)]
+struct ProducePart {
+    tp: TopicPartition,
+    leader_epoch: u32,
+    /// The write's base offset; done when the HW reaches `required_offset`.
+    offset: u64,
+    required_offset: u64,
+    result: Option<Result<u64, ProduceError>>,
+}
+
+/// An acks=all produce waiting for the HW (`DelayedProduce`).
+#[derive(Debug)]
+struct DelayedProduce {
+    from: NodeId,
+    request_id: u64,
+    deadline: SimTime,
+    parts: Vec<ProducePart>,
+}
+
+/// A follower's fetch session with one leader broker.
+#[derive(Debug, Default)]
+struct Fetcher {
+    partitions: BTreeSet<TopicPartition>,
+    in_flight: bool,
+    /// Waiting out `replica.fetch.backoff.ms` after an error.
+    backing_off: bool,
+}
+
+#[derive(Debug)]
+pub struct ReplicaManager {
+    partitions: BTreeMap<TopicPartition, Partition>,
+    /// Logs on disk of partitions not opened (yet).
+    stored: BTreeMap<TopicPartition, PartitionLog>,
+    hw_checkpoint: DurableCell<BTreeMap<TopicPartition, u64>>,
+    started: bool,
+    fetchers: BTreeMap<BrokerId, Fetcher>,
+    parked: Vec<ParkedFetch>,
+    produces: Vec<DelayedProduce>,
+    /// Partitions whose log, HW or leadership this step may have changed (for the checkers).
+    pub(super) touched: Vec<TopicPartition>,
+}
+
+impl ReplicaManager {
+    pub fn new(
+        logs: BTreeMap<TopicPartition, PartitionLog>,
+        hw_checkpoint: DurableCell<BTreeMap<TopicPartition, u64>>,
+    ) -> ReplicaManager {
+        ReplicaManager {
+            partitions: BTreeMap::new(),
+            stored: logs,
+            hw_checkpoint,
+            started: false,
+            fetchers: BTreeMap::new(),
+            parked: Vec::new(),
+            produces: Vec::new(),
+            touched: Vec::new(),
+        }
+    }
+
+    pub fn partitions(&self) -> &BTreeMap<TopicPartition, Partition> {
+        &self.partitions
+    }
+
+    fn touch(&mut self, tp: TopicPartition) {
+        if self.touched.last() != Some(&tp) {
+            self.touched.push(tp);
+        }
+    }
+
+    pub fn into_disk(
+        mut self,
+    ) -> (
+        BTreeMap<TopicPartition, PartitionLog>,
+        DurableCell<BTreeMap<TopicPartition, u64>>,
+    ) {
+        for (tp, p) in self.partitions {
+            self.stored.insert(tp, p.log);
+        }
+        (self.stored, self.hw_checkpoint)
+    }
+
+    fn write_checkpoint(&mut self) {
+        let hws: BTreeMap<TopicPartition, u64> = self
+            .partitions
+            .iter()
+            .map(|(tp, p)| (*tp, p.high_watermark))
+            .collect();
+        self.hw_checkpoint.write_sync(hws);
+    }
+
+    /// Clean shutdown: flush every log and checkpoint the HWs.
+    pub fn close(&mut self) {
+        for p in self.partitions.values_mut() {
+            p.log.flush();
+        }
+        for log in self.stored.values_mut() {
+            log.flush();
+        }
+        self.write_checkpoint();
+    }
+}
+
+impl Broker {
+    fn partition_config(&self, tp: TopicPartition) -> &PartitionConfig {
+        &self.cluster.replication[tp.topic as usize]
+    }
+
+    /// Applies committed partition records to the replicas: `applyDelta` → makeLeader /
+    /// makeFollower for the partitions in `changed` (every partition the first time).
+    pub(super) fn apply_partition_metadata(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        changed: Vec<TopicPartition>,
+    ) {
+        let tps: Vec<TopicPartition> = if self.replicas.started {
+            changed
+        } else {
+            self.replicas.started = true;
+            let lag = SimDuration::from_millis(self.cluster.broker.replica_lag_time_max_ms / 2);
+            ctx.set_timer(crate::proto::Timer::IsrExpiration, lag);
+            ctx.set_timer(
+                crate::proto::Timer::HighWatermarkCheckpoint,
+                SimDuration::from_millis(
+                    self.cluster
+                        .broker
+                        .replica_high_watermark_checkpoint_interval_ms,
+                ),
+            );
+            self.image.partitions.keys().copied().collect()
+        };
+        let mut refetch = BTreeSet::new();
+        for tp in tps {
+            let Some(reg) = self.image.partitions.get(&tp).cloned() else {
+                continue;
+            };
+            if !reg.replicas.contains(&self.id) {
+                continue;
+            }
+            let config = self.partition_config(tp).clone();
+            let rm = &mut self.replicas;
+            let p = rm.partitions.entry(tp).or_insert_with(|| {
+                let log = rm.stored.remove(&tp).unwrap_or_default();
+                let hw = rm
+                    .hw_checkpoint
+                    .get()
+                    .and_then(|c| c.get(&tp))
+                    .copied()
+                    .unwrap_or(0);
+                Partition::open(tp, reg.replicas.clone(), log, hw)
+            });
+            let old_leader = p.leader;
+            rm.touched.push(tp);
+            if reg.leader == Some(self.id) {
+                let was_leader = p.is_leader();
+                if p.make_leader(ctx.now(), self.id, &reg) {
+                    ctx.emit(Event::BecameLeader {
+                        tp,
+                        leader_epoch: p.leader_epoch,
+                        partition_epoch: p.partition_epoch,
+                        leso: p.leader_state.as_ref().map_or(0, |s| s.leso),
+                        high_watermark: p.high_watermark,
+                        isr: reg.isr.clone(),
+                    });
+                }
+                if !was_leader && let Some(l) = old_leader {
+                    self.remove_from_fetcher(l, tp);
+                }
+                self.after_leader_change(ctx, tp);
+            } else {
+                let (changed, truncated) = p.make_follower(&reg, &config);
+                if let Some((from, to)) = truncated {
+                    ctx.emit(Event::ReplicaTruncated {
+                        tp,
+                        from_offset: from,
+                        to_offset: to,
+                        high_watermark: p.high_watermark,
+                    });
+                }
+                if changed {
+                    ctx.emit(Event::BecameFollower {
+                        tp,
+                        leader: reg.leader,
+                        leader_epoch: reg.leader_epoch,
+                    });
+                    if let Some(l) = old_leader
+                        && l != self.id
+                    {
+                        self.remove_from_fetcher(l, tp);
+                    }
+                    if let Some(l) = reg.leader {
+                        self.replicas
+                            .fetchers
+                            .entry(l)
+                            .or_default()
+                            .partitions
+                            .insert(tp);
+                        refetch.insert(l);
+                    }
+                }
+                // Parked produces and fetches on this partition learn it is not led here.
+                self.after_leader_change(ctx, tp);
+            }
+        }
+        for leader in refetch {
+            self.send_replica_fetch(ctx, leader);
+        }
+    }
+
+    fn remove_from_fetcher(&mut self, leader: BrokerId, tp: TopicPartition) {
+        if let Some(f) = self.replicas.fetchers.get_mut(&leader) {
+            f.partitions.remove(&tp);
+        }
+    }
+
+    /// Leadership or the ISR changed: the HW may move, parked requests may complete.
+    fn after_leader_change(&mut self, ctx: &mut Ctx<'_>, tp: TopicPartition) {
+        self.maybe_increment_hw(ctx, tp);
+        self.complete_produces(ctx, Some(tp));
+        self.wake_parked(ctx, tp);
+    }
+
+    fn maybe_increment_hw(&mut self, ctx: &mut Ctx<'_>, tp: TopicPartition) {
+        let config = &self.cluster.replication[tp.topic as usize];
+        let Some(p) = self.replicas.partitions.get_mut(&tp) else {
+            return;
+        };
+        if let Some(hw) = p.maybe_increment_hw(ctx.now(), &self.image, config) {
+            self.replicas.touched.push(tp);
+            ctx.emit(Event::HighWatermark {
+                tp,
+                leader_epoch: p.leader_epoch,
+                high_watermark: hw,
+                log_end_offset: p.log_end_offset(),
+            });
+            self.complete_produces(ctx, Some(tp));
+            self.wake_parked(ctx, tp);
+        }
+    }
+
+    // ---- produce ----
+
+    pub(super) fn on_produce(&mut self, ctx: &mut Ctx<'_>, from: NodeId, req: ProduceRequest) {
+        let now = ctx.now();
+        let mut parts = Vec::with_capacity(req.batches.len());
+        let mut appended = Vec::new();
+        for b in &req.batches {
+            let config = &self.cluster.replication[b.tp.topic as usize];
+            let result = match self.replicas.partitions.get_mut(&b.tp) {
+                None if !self.image.partitions.contains_key(&b.tp) => {
+                    Err(ProduceError::UnknownTopicOrPartition)
+                }
+                None => Err(ProduceError::NotLeaderOrFollower),
+                Some(p) => {
+                    let leo = p.log_end_offset();
+                    let r = p.append_as_leader(b, req.acks, config);
+                    if p.log_end_offset() > leo {
+                        appended.push(b.tp);
+                    }
+                    r.map(|offset| (offset, p.leader_epoch))
+                }
+            };
+            parts.push(match result {
+                Ok((offset, leader_epoch)) => ProducePart {
+                    tp: b.tp,
+                    leader_epoch,
+                    offset,
+                    required_offset: offset + u64::from(b.count),
+                    result: (req.acks != Acks::All).then_some(Ok(offset)),
+                },
+                Err(e) => ProducePart {
+                    tp: b.tp,
+                    leader_epoch: 0,
+                    offset: 0,
+                    required_offset: 0,
+                    result: Some(Err(e)),
+                },
+            });
+        }
+        let waiting = parts.iter().any(|p| p.result.is_none());
+        if req.acks != Acks::None {
+            if waiting {
+                self.replicas.produces.push(DelayedProduce {
+                    from,
+                    request_id: req.request_id,
+                    deadline: now + SimDuration::from_millis(req.timeout_ms),
+                    parts,
+                });
+                self.arm_produce_timeout(ctx);
+            } else {
+                respond_produce(ctx, from, req.request_id, parts);
+            }
+        }
+        for tp in appended {
+            self.replicas.touch(tp);
+            self.maybe_increment_hw(ctx, tp);
+            self.wake_parked(ctx, tp);
+        }
+        if waiting {
+            // The HW may already cover the write (a duplicate, or an ISR of one).
+            self.complete_produces(ctx, None);
+        }
+    }
+
+    /// `DelayedProduce.tryComplete` for the produces waiting on `tp` (or on anything).
+    fn complete_produces(&mut self, ctx: &mut Ctx<'_>, tp: Option<TopicPartition>) {
+        let partitions = &self.replicas.partitions;
+        let replication = &self.cluster.replication;
+        let mut done = Vec::new();
+        for (i, d) in self.replicas.produces.iter_mut().enumerate() {
+            for part in d.parts.iter_mut() {
+                if part.result.is_some() || tp.is_some_and(|t| t != part.tp) {
+                    continue;
+                }
+                let p = partitions.get(&part.tp);
+                let leading = p.filter(|p| p.leader_epoch == part.leader_epoch);
+                part.result = match leading.and_then(|p| p.leader_state.as_ref().map(|s| (p, s))) {
+                    None => Some(Err(ProduceError::NotLeaderOrFollower)),
+                    Some((p, s)) if p.high_watermark >= part.required_offset => {
+                        let min_isr = replication[part.tp.topic as usize].min_isr;
+                        if s.maximal_isr().len() >= min_isr {
+                            Some(Ok(part.offset))
+                        } else {
+                            Some(Err(ProduceError::NotEnoughReplicasAfterAppend))
+                        }
+                    }
+                    Some(_) => None,
+                };
+            }
+            if d.parts.iter().all(|p| p.result.is_some()) {
+                done.push(i);
+            }
+        }
+        for i in done.into_iter().rev() {
+            let d = self.replicas.produces.remove(i);
+            respond_produce(ctx, d.from, d.request_id, d.parts);
+        }
+    }
+
+    fn arm_produce_timeout(&self, ctx: &mut Ctx<'_>) {
+        if let Some(at) = self.replicas.produces.iter().map(|d| d.deadline).min() {
+            ctx.set_timer(
+                crate::proto::Timer::ProduceTimeout,
+                at.saturating_sub(ctx.now()),
+            );
+        }
+    }
+
+    pub(super) fn on_produce_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        let now = ctx.now();
+        let (expired, live): (Vec<_>, Vec<_>) = std::mem::take(&mut self.replicas.produces)
+            .into_iter()
+            .partition(|d| d.deadline <= now);
+        self.replicas.produces = live;
+        for mut d in expired {
+            for part in &mut d.parts {
+                part.result
+                    .get_or_insert(Err(ProduceError::RequestTimedOut));
+            }
+            respond_produce(ctx, d.from, d.request_id, d.parts);
+        }
+        self.arm_produce_timeout(ctx);
+    }
+
+    // ---- fetch: the leader's side ----
+
+    /// A data-plane Fetch from a follower or a consumer. With `may_park`, a fetch with nothing
+    /// to return waits up to its max wait for data.
+    pub(super) fn on_partition_fetch(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        from: NodeId,
+        req: PartitionFetchRequest,
+        may_park: bool,
+    ) {
+        let now = ctx.now();
+        let mut out = Vec::with_capacity(req.partitions.len());
+        let mut progressed = Vec::new();
+        for fetch in &req.partitions {
+            let data = match self.replicas.partitions.get_mut(&fetch.tp) {
+                None => PartitionFetchData {
+                    tp: fetch.tp,
+                    error: Some(crate::proto::FetchError::NotLeaderOrFollower),
+                    high_watermark: 0,
+                    diverging: None,
+                    batches: Vec::new(),
+                },
+                Some(p) => match req.replica {
+                    Some((replica, broker_epoch)) => {
+                        let (data, updated) =
+                            p.on_replica_fetch(now, replica, broker_epoch, fetch, &self.image);
+                        if updated {
+                            progressed.push((fetch.tp, replica));
+                        }
+                        data
+                    }
+                    None => p.on_consumer_fetch(fetch),
+                },
+            };
+            out.push(data);
+        }
+        for (tp, replica) in progressed {
+            self.maybe_expand_isr(ctx, tp, replica);
+            self.maybe_increment_hw(ctx, tp);
+        }
+        let empty = out
+            .iter()
+            .all(|d| d.error.is_none() && d.diverging.is_none() && d.batches.is_empty());
+        if empty && may_park {
+            let deadline = now + SimDuration::from_millis(req.max_wait_ms);
+            self.replicas.parked.push(ParkedFetch {
+                from,
+                request: req,
+                deadline,
+            });
+            self.arm_fetch_wait(ctx);
+            return;
+        }
+        ctx.send(
+            from,
+            Msg::PartitionFetchResponse(Box::new(PartitionFetchResponse { partitions: out })),
+        );
+    }
+
+    fn arm_fetch_wait(&self, ctx: &mut Ctx<'_>) {
+        if let Some(at) = self.replicas.parked.iter().map(|f| f.deadline).min() {
+            ctx.set_timer(
+                crate::proto::Timer::PartitionFetchWait,
+                at.saturating_sub(ctx.now()),
+            );
+        }
+    }
+
+    /// Answers the parked fetches that include `tp` if they now have something to return.
+    fn wake_parked(&mut self, ctx: &mut Ctx<'_>, tp: TopicPartition) {
+        let mut i = 0;
+        while i < self.replicas.parked.len() {
+            let f = &self.replicas.parked[i];
+            let Some(fetch) = f.request.partitions.iter().find(|x| x.tp == tp) else {
+                i += 1;
+                continue;
+            };
+            let ready = match self.replicas.partitions.get(&tp) {
+                None => true,
+                Some(p) if !p.is_leader() => true,
+                Some(p) => {
+                    let bound = match f.request.replica {
+                        Some(_) => p.log_end_offset(),
+                        None => p.high_watermark,
+                    };
+                    fetch.fetch_offset < bound || fetch.current_leader_epoch != p.leader_epoch
+                }
+            };
+            if ready {
+                let f = self.replicas.parked.swap_remove(i);
+                self.on_partition_fetch(ctx, f.from, f.request, false);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    pub(super) fn on_partition_fetch_wait(&mut self, ctx: &mut Ctx<'_>) {
+        let now = ctx.now();
+        let (due, live): (Vec<_>, Vec<_>) = std::mem::take(&mut self.replicas.parked)
+            .into_iter()
+            .partition(|f| f.deadline <= now);
+        self.replicas.parked = live;
+        for f in due {
+            self.on_partition_fetch(ctx, f.from, f.request, false);
+        }
+        self.arm_fetch_wait(ctx);
+    }
+
+    // ---- fetch: the follower's side ----
+
+    fn send_replica_fetch(&mut self, ctx: &mut Ctx<'_>, leader: BrokerId) {
+        let Some(broker_epoch) = self.broker_epoch else {
+            return;
+        };
+        let Some(node) = self.cluster.broker_node(leader) else {
+            return;
+        };
+        let Some(f) = self.replicas.fetchers.get(&leader) else {
+            return;
+        };
+        if f.in_flight || f.backing_off {
+            return;
+        }
+        let partitions: Vec<_> = f
+            .partitions
+            .iter()
+            .filter_map(|tp| self.replicas.partitions.get(tp))
+            .filter(|p| !p.fenced && p.leader == Some(leader))
+            .map(|p| p.fetch_entry(&self.cluster.replication[p.tp.topic as usize]))
+            .collect();
+        if partitions.is_empty() {
+            return;
+        }
+        let f = self.replicas.fetchers.get_mut(&leader).expect("looked up");
+        f.in_flight = true;
+        ctx.send(
+            node,
+            Msg::PartitionFetch(Box::new(PartitionFetchRequest {
+                replica: Some((self.id, broker_epoch)),
+                max_wait_ms: self.cluster.broker.replica_fetch_wait_max_ms,
+                partitions,
+            })),
+        );
+        ctx.set_timer(
+            crate::proto::Timer::ReplicaFetch(leader),
+            REPLICA_FETCH_TIMEOUT,
+        );
+    }
+
+    pub(super) fn on_partition_fetch_response(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        from: NodeId,
+        resp: PartitionFetchResponse,
+    ) {
+        let Some(leader) = self.cluster.broker_of(from) else {
+            return;
+        };
+        match self.replicas.fetchers.get_mut(&leader) {
+            Some(f) if f.in_flight => f.in_flight = false,
+            _ => return,
+        }
+        let mut retry = false;
+        for data in &resp.partitions {
+            let config = &self.cluster.replication[data.tp.topic as usize];
+            let Some(p) = self.replicas.partitions.get_mut(&data.tp) else {
+                continue;
+            };
+            if p.leader != Some(leader) || p.is_leader() {
+                continue;
+            }
+            let out = p.on_fetch_data(data, config);
+            self.replicas.touched.push(data.tp);
+            if let Some((from_offset, to_offset)) = out.truncated {
+                ctx.emit(Event::ReplicaTruncated {
+                    tp: data.tp,
+                    from_offset,
+                    to_offset,
+                    high_watermark: p.high_watermark,
+                });
+            }
+            retry |= out.retry;
+        }
+        if retry {
+            self.back_off(ctx, leader);
+        } else {
+            self.send_replica_fetch(ctx, leader);
+        }
+    }
+
+    fn back_off(&mut self, ctx: &mut Ctx<'_>, leader: BrokerId) {
+        if let Some(f) = self.replicas.fetchers.get_mut(&leader) {
+            f.in_flight = false;
+            f.backing_off = true;
+            ctx.set_timer(
+                crate::proto::Timer::ReplicaFetch(leader),
+                SimDuration::from_millis(self.cluster.broker.replica_fetch_backoff_ms),
+            );
+        }
+    }
+
+    /// The backoff ended, or the fetch in flight timed out: fetch again.
+    pub(super) fn on_replica_fetch_timer(&mut self, ctx: &mut Ctx<'_>, leader: BrokerId) {
+        if let Some(f) = self.replicas.fetchers.get_mut(&leader) {
+            f.in_flight = false;
+            f.backing_off = false;
+        }
+        self.send_replica_fetch(ctx, leader);
+    }
+
+    pub(super) fn on_replica_disconnect(&mut self, ctx: &mut Ctx<'_>, peer: NodeId) {
+        if let Some(leader) = self.cluster.broker_of(peer)
+            && self
+                .replicas
+                .fetchers
+                .get(&leader)
+                .is_some_and(|f| f.in_flight)
+        {
+            self.back_off(ctx, leader);
+        }
+        // Parked requests from a peer that is gone need no answer.
+        self.replicas.parked.retain(|f| f.from != peer);
+        self.replicas.produces.retain(|d| d.from != peer);
+    }
+
+    // ---- ISR ----
+
+    fn maybe_expand_isr(&mut self, ctx: &mut Ctx<'_>, tp: TopicPartition, replica: BrokerId) {
+        let Some(p) = self.replicas.partitions.get(&tp) else {
+            return;
+        };
+        if let Some(isr) = p.isr_to_expand(replica, &self.image) {
+            self.send_alter_partition(ctx, tp, isr);
+        }
+    }
+
+    /// The "isr-expiration" task: shrink the ISR of every partition led here.
+    pub(super) fn on_isr_expiration(&mut self, ctx: &mut Ctx<'_>) {
+        let now = ctx.now();
+        let shrinks: Vec<(TopicPartition, Vec<BrokerId>)> = self
+            .replicas
+            .partitions
+            .iter()
+            .filter_map(|(tp, p)| {
+                p.isr_to_shrink(now, &self.cluster.replication[tp.topic as usize])
+                    .map(|isr| (*tp, isr))
+            })
+            .collect();
+        for (tp, isr) in shrinks {
+            self.send_alter_partition(ctx, tp, isr);
+        }
+        let lag = SimDuration::from_millis(self.cluster.broker.replica_lag_time_max_ms / 2);
+        ctx.set_timer(crate::proto::Timer::IsrExpiration, lag);
+    }
+
+    fn send_alter_partition(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        tp: TopicPartition,
+        proposed: Vec<BrokerId>,
+    ) {
+        let now = ctx.now();
+        let Some(p) = self.replicas.partitions.get_mut(&tp) else {
+            return;
+        };
+        let Some(state) = &p.leader_state else {
+            return;
+        };
+        ctx.emit(Event::AlterPartitionSent {
+            tp,
+            leader_epoch: p.leader_epoch,
+            partition_epoch: p.partition_epoch,
+            isr: state.isr.clone(),
+            proposed_isr: proposed.clone(),
+        });
+        p.set_pending(proposed, now);
+        self.send_pending_alter(ctx, tp);
+        ctx.set_timer(
+            crate::proto::Timer::AlterPartitionRetry,
+            ALTER_PARTITION_RETRY,
+        );
+        // A pending expansion holds the HW for the new member; a shrink changes nothing yet.
+    }
+
+    /// Sends the AlterPartition in flight for `tp` to the active controller.
+    fn send_pending_alter(&self, ctx: &mut Ctx<'_>, tp: TopicPartition) {
+        let (Some(p), Some(broker_epoch), Some(controller)) = (
+            self.replicas.partitions.get(&tp),
+            self.broker_epoch,
+            self.raft.leader(),
+        ) else {
+            return;
+        };
+        let Some(state) = &p.leader_state else {
+            return;
+        };
+        let Some(pending) = &state.pending else {
+            return;
+        };
+        let new_isr = pending
+            .proposed
+            .iter()
+            .map(|&r| {
+                let epoch = if r == self.id {
+                    Some(broker_epoch)
+                } else {
+                    state.followers.get(&r).and_then(|f| f.broker_epoch)
+                };
+                (r, epoch)
+            })
+            .collect();
+        ctx.send(
+            controller,
+            Msg::AlterPartition(Box::new(AlterPartitionRequest {
+                broker: self.id,
+                broker_epoch,
+                tp,
+                leader_epoch: p.leader_epoch,
+                partition_epoch: p.partition_epoch,
+                new_isr,
+            })),
+        );
+    }
+
+    pub(super) fn on_alter_partition_retry(&mut self, ctx: &mut Ctx<'_>) {
+        let due: Vec<TopicPartition> = self
+            .replicas
+            .partitions
+            .iter()
+            .filter(|(_, p)| {
+                p.leader_state
+                    .as_ref()
+                    .and_then(|s| s.pending.as_ref())
+                    .is_some()
+            })
+            .map(|(tp, _)| *tp)
+            .collect();
+        for tp in &due {
+            self.send_pending_alter(ctx, *tp);
+        }
+        if !due.is_empty() {
+            ctx.set_timer(
+                crate::proto::Timer::AlterPartitionRetry,
+                ALTER_PARTITION_RETRY,
+            );
+        }
+    }
+
+    pub(super) fn on_alter_partition_response(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        resp: AlterPartitionResponse,
+    ) {
+        let tp = resp.tp;
+        let Some(p) = self.replicas.partitions.get_mut(&tp) else {
+            return;
+        };
+        let pending = p.leader_state.as_ref().is_some_and(|s| s.pending.is_some());
+        if !pending {
+            return;
+        }
+        p.on_alter_partition_response(&resp);
+        self.replicas.touched.push(tp);
+        let isr = p
+            .leader_state
+            .as_ref()
+            .map(|s| s.isr.clone())
+            .unwrap_or_default();
+        ctx.emit(Event::AlterPartitionAnswered {
+            tp,
+            error: resp.error,
+            isr,
+        });
+        self.after_leader_change(ctx, tp);
+    }
+
+    // ---- metadata for clients, and the HW checkpoint ----
+
+    pub(super) fn on_metadata_request(&mut self, ctx: &mut Ctx<'_>, from: NodeId, topic: u32) {
+        let partitions = self
+            .image
+            .partitions
+            .iter()
+            .filter(|(tp, _)| tp.topic == topic)
+            .map(|(tp, p)| PartitionMetadata {
+                partition: tp.partition,
+                leader: p.leader,
+                leader_epoch: p.leader_epoch,
+            })
+            .collect();
+        ctx.send(from, Msg::MetadataResponse { topic, partitions });
+    }
+
+    pub(super) fn on_hw_checkpoint(&mut self, ctx: &mut Ctx<'_>) {
+        self.replicas.write_checkpoint();
+        ctx.set_timer(
+            crate::proto::Timer::HighWatermarkCheckpoint,
+            SimDuration::from_millis(
+                self.cluster
+                    .broker
+                    .replica_high_watermark_checkpoint_interval_ms,
+            ),
+        );
+    }
+}
+
+fn respond_produce(ctx: &mut Ctx<'_>, to: NodeId, request_id: u64, parts: Vec<ProducePart>) {
+    let partitions = parts
+        .into_iter()
+        .map(|p| ProducePartitionResponse {
+            tp: p.tp,
+            result: p.result.unwrap_or(Err(ProduceError::RequestTimedOut)),
+        })
+        .collect();
+    ctx.send(
+        to,
+        Msg::ProduceResponse(Box::new(ProduceResponse {
+            request_id,
+            partitions,
+        })),
+    );
+}

@@ -1,0 +1,69 @@
+//! `log_matching`: any two replicas agree below the smaller of their HWs. Checked as: every
+//! replica's log below its HW equals the committed log, which is the same for all of them.
+//! A replica that differs is reported once, until it truncates.
+//!
+//! Source: TLA+ `LogMatchingProperty` (Vanlightly kip-966); kafka-protocol.md §3.5 item 3.
+
+use super::data::{DataCx, DataGround};
+use super::{InvariantInfo, InvariantKind, Violations};
+use crate::kraft::{BrokerId, TopicPartition};
+
+pub const INFO: InvariantInfo = InvariantInfo {
+    id: "log_matching",
+    kind: InvariantKind::Safety,
+    summary: "Replicas hold the same records below the smaller of their HWs",
+    source: "TLA+ LogMatchingProperty (Vanlightly kip-966)",
+};
+
+pub fn check(
+    cx: &DataCx<'_>,
+    dg: &mut DataGround,
+    out: &mut Violations,
+    tp: TopicPartition,
+    broker: BrokerId,
+) {
+    let Some(p) = cx.replica(broker, tp) else {
+        return;
+    };
+    let name = dg.tp_name(tp);
+    let Some(pg) = dg.partitions.get_mut(&tp) else {
+        return;
+    };
+    // Verify as far as the replica holds committed records (the rest of the run relies on
+    // knowing how much committed data each replica has); only a difference below its HW
+    // breaks log matching.
+    let upto = p.log_end_offset();
+    let Some(at) = pg.verify(broker, p.log.batches(), upto) else {
+        return;
+    };
+    if at >= p.high_watermark || !pg.diverged.insert(broker) {
+        return;
+    }
+    let Some((epoch, value)) = pg.committed_at(at) else {
+        return;
+    };
+    let held = match p.log.batch_at(at) {
+        Some(b) => {
+            let v = b.value_at(at);
+            format!(
+                "producer {} sequence {} of epoch {}",
+                v.producer_id, v.sequence, b.leader_epoch
+            )
+        }
+        None => "nothing".to_string(),
+    };
+    out.report(
+        &INFO,
+        cx.g.now,
+        vec![cx.broker_name(broker).to_string()],
+        format!(
+            "{name}: {}'s log holds {held} at offset {at}, below its HW {}, where the committed \
+             log holds producer {} sequence {} of epoch {epoch}{}",
+            cx.broker_name(broker),
+            p.high_watermark,
+            value.producer_id,
+            value.sequence,
+            cx.crash_note(broker),
+        ),
+    );
+}

@@ -1,0 +1,73 @@
+//! `replication_quorum_superset`: a non-stale leader's maximal ISR (the ISR its HW waits for)
+//! contains the controller's ISR and ELR whenever its own ISR has at least min ISR members,
+//! and equals its ISR when no AlterPartition is in flight. Otherwise the controller could
+//! elect a replica the HW did not wait for.
+//!
+//! Source: TLA+ `ReplicationQuorumSupersetProperty` (Vanlightly kip-966);
+//! kafka-protocol.md §3.5 item 5.
+
+use super::data::{DataCx, DataGround};
+use super::{InvariantInfo, InvariantKind, Violations};
+use crate::kraft::TopicPartition;
+
+pub const INFO: InvariantInfo = InvariantInfo {
+    id: "replication_quorum_superset",
+    kind: InvariantKind::Safety,
+    summary: "The leader's maximal ISR contains the controller's ISR and ELR",
+    source: "TLA+ ReplicationQuorumSupersetProperty (Vanlightly kip-966)",
+};
+
+pub fn check(cx: &DataCx<'_>, dg: &mut DataGround, out: &mut Violations, tp: TopicPartition) {
+    let name = dg.tp_name(tp);
+    let Some(pg) = dg.partitions.get(&tp) else {
+        return;
+    };
+    let Some(leader) = pg.leader else {
+        return;
+    };
+    let Some(p) = cx.replica(leader, tp) else {
+        return;
+    };
+    let Some(state) = &p.leader_state else {
+        return;
+    };
+    if p.leader_epoch != pg.leader_epoch {
+        return; // not yet (or no longer) the controller's leader
+    }
+    let maximal = state.maximal_isr();
+    let problem = if state.pending.is_none() && maximal != state.isr {
+        Some(format!(
+            "with nothing in flight its maximal ISR {maximal:?} differs from its ISR {:?}",
+            state.isr
+        ))
+    } else if state.isr.len() >= pg.min_isr {
+        let missing: Vec<_> = pg
+            .isr
+            .iter()
+            .chain(&pg.elr)
+            .filter(|r| !maximal.contains(r))
+            .copied()
+            .collect();
+        (!missing.is_empty()).then(|| {
+            format!(
+                "its maximal ISR {maximal:?} lacks {missing:?}, which the controller has in ISR \
+                 {:?} / ELR {:?}: the HW advances without them, yet they may be elected",
+                pg.isr, pg.elr
+            )
+        })
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        out.report(
+            &INFO,
+            cx.g.now,
+            vec![cx.broker_name(leader).to_string()],
+            format!(
+                "{name}: leader {} (epoch {}): {problem}",
+                cx.broker_name(leader),
+                p.leader_epoch
+            ),
+        );
+    }
+}

@@ -1,0 +1,250 @@
+//! A Kafka consumer, assigned every partition of its topic (`KafkaConsumer.assign`, no group).
+//!
+//! It fetches from each partition's leader, one fetch per leader broker in flight, and reads
+//! only below the HW. After a leader change it validates its position (KIP-320): the fetch
+//! carries the epoch of the last record it consumed, and if the new leader's log for that
+//! epoch ends before the position, records it read were truncated away. The consumer reports
+//! that (`Event::TruncationDetected`) and seeks back to the leader's end offset for the epoch
+//! (`auto.offset.reset` decides this in Kafka; with "none" it raises `LogTruncationException`).
+//!
+//! History: `Event::Poll` for every batch read.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use super::Metadata;
+use crate::engine::{NodeId, SimDuration, SimTime};
+use crate::kraft::{BrokerId, TopicPartition};
+use crate::proto::{
+    Ctx, Event, FetchError, Msg, PartitionFetch, PartitionFetchRequest, PartitionFetchResponse,
+    Timer,
+};
+use crate::scenario::OffsetReset;
+use crate::world::{ClusterConfig, ConsumerPlan};
+
+/// A `fetch_offset` that asks only for the HW: how `auto.offset.reset=latest` finds the end
+/// of the log (Kafka asks `ListOffsets(LATEST)`).
+pub const LATEST: u64 = u64::MAX;
+
+#[derive(Clone, Copy, Debug)]
+struct Position {
+    /// Next offset to read; `LATEST` until the log end is known.
+    offset: u64,
+    /// Epoch of the last record read.
+    last_epoch: Option<u32>,
+    /// The leader changed: validate the position before reading on.
+    validate: bool,
+}
+
+#[derive(Debug)]
+pub struct Consumer {
+    cluster: Rc<ClusterConfig>,
+    plan: ConsumerPlan,
+    metadata: Metadata,
+    positions: Vec<Position>,
+    /// Fetches in flight, by leader broker, with their deadline.
+    in_flight: BTreeMap<BrokerId, SimTime>,
+}
+
+impl Consumer {
+    pub fn boot(cluster: Rc<ClusterConfig>, number: u32) -> Consumer {
+        let plan = cluster.consumers[number as usize - 1].clone();
+        let start = match plan.config.auto_offset_reset {
+            OffsetReset::Earliest => 0,
+            OffsetReset::Latest | OffsetReset::None => LATEST,
+        };
+        Consumer {
+            metadata: Metadata::new(plan.topic, plan.partitions, number as usize),
+            positions: vec![
+                Position {
+                    offset: start,
+                    last_epoch: None,
+                    validate: false,
+                };
+                plan.partitions as usize
+            ],
+            cluster,
+            plan,
+            in_flight: BTreeMap::new(),
+        }
+    }
+
+    fn request_deadline(&self, now: SimTime) -> SimTime {
+        now + SimDuration::from_millis(self.plan.config.request_timeout_ms)
+    }
+
+    pub fn on_start(&mut self, ctx: &mut Ctx<'_>) {
+        let now = ctx.now();
+        let start = self.plan.start.max(now);
+        ctx.set_timer(Timer::Poll, start.saturating_sub(now));
+    }
+
+    pub fn on_message(&mut self, ctx: &mut Ctx<'_>, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::MetadataResponse { topic, partitions } if topic == self.plan.topic => {
+                for p in self.metadata.on_response(from, &partitions) {
+                    // KIP-320: a new leader epoch means the position must be validated.
+                    let pos = &mut self.positions[p as usize];
+                    pos.validate = pos.last_epoch.is_some();
+                }
+                self.poll(ctx);
+            }
+            Msg::PartitionFetchResponse(resp) => self.on_fetch_response(ctx, from, *resp),
+            _ => {}
+        }
+    }
+
+    pub fn on_timer(&mut self, ctx: &mut Ctx<'_>, timer: Timer) {
+        match timer {
+            Timer::Poll | Timer::ClientRetry => self.poll(ctx),
+            Timer::ClientRequestTimeout => {
+                let now = ctx.now();
+                self.metadata.expire(now);
+                self.in_flight.retain(|_, deadline| *deadline > now);
+                self.poll(ctx);
+            }
+            _ => {}
+        }
+    }
+
+    pub fn on_disconnect(&mut self, ctx: &mut Ctx<'_>, peer: NodeId) {
+        self.metadata.on_disconnect(peer);
+        if let Some(b) = self.cluster.broker_of(peer)
+            && self.in_flight.remove(&b).is_some()
+        {
+            for p in 0..self.plan.partitions {
+                if self.metadata.leaders[p as usize].is_some_and(|l| l.broker == b) {
+                    self.metadata.forget(p);
+                }
+            }
+            self.retry_later(ctx);
+        }
+    }
+
+    fn retry_later(&self, ctx: &mut Ctx<'_>) {
+        ctx.set_timer(
+            Timer::ClientRetry,
+            SimDuration::from_millis(self.plan.config.retry_backoff_ms),
+        );
+    }
+
+    /// Sends a fetch to every leader broker that has none in flight.
+    fn poll(&mut self, ctx: &mut Ctx<'_>) {
+        let now = ctx.now();
+        if now < self.plan.start {
+            return;
+        }
+        let mut by_leader: BTreeMap<BrokerId, Vec<PartitionFetch>> = BTreeMap::new();
+        let mut unknown = false;
+        for p in 0..self.plan.partitions {
+            let Some(leader) = self.metadata.leaders[p as usize] else {
+                unknown = true;
+                continue;
+            };
+            if self.in_flight.contains_key(&leader.broker) {
+                continue;
+            }
+            let pos = self.positions[p as usize];
+            by_leader
+                .entry(leader.broker)
+                .or_default()
+                .push(PartitionFetch {
+                    tp: TopicPartition {
+                        topic: self.plan.topic,
+                        partition: p,
+                    },
+                    fetch_offset: pos.offset,
+                    last_fetched_epoch: if pos.validate { pos.last_epoch } else { None },
+                    current_leader_epoch: leader.epoch,
+                });
+        }
+        if unknown {
+            let deadline = self.request_deadline(now);
+            self.metadata.refresh(ctx, &self.cluster, deadline);
+            self.retry_later(ctx);
+        }
+        for (leader, partitions) in by_leader {
+            let Some(node) = self.cluster.broker_node(leader) else {
+                continue;
+            };
+            self.in_flight.insert(leader, self.request_deadline(now));
+            ctx.send(
+                node,
+                Msg::PartitionFetch(Box::new(PartitionFetchRequest {
+                    replica: None,
+                    max_wait_ms: self.plan.config.fetch_max_wait_ms,
+                    partitions,
+                })),
+            );
+        }
+        let at = self
+            .in_flight
+            .values()
+            .copied()
+            .chain(self.metadata.deadline())
+            .min();
+        if let Some(at) = at {
+            ctx.set_timer(Timer::ClientRequestTimeout, at.saturating_sub(now));
+        }
+    }
+
+    fn on_fetch_response(&mut self, ctx: &mut Ctx<'_>, from: NodeId, resp: PartitionFetchResponse) {
+        let Some(broker) = self.cluster.broker_of(from) else {
+            return;
+        };
+        if self.in_flight.remove(&broker).is_none() {
+            return;
+        }
+        let mut refresh = false;
+        for data in resp.partitions {
+            let p = data.tp.partition as usize;
+            if p >= self.positions.len() {
+                continue;
+            }
+            match data.error {
+                // The broker's metadata is behind ours: try again shortly.
+                Some(FetchError::UnknownLeaderEpoch) => {
+                    refresh = true;
+                    continue;
+                }
+                Some(_) => {
+                    self.metadata.forget(data.tp.partition);
+                    refresh = true;
+                    continue;
+                }
+                None => {}
+            }
+            let pos = &mut self.positions[p];
+            if let Some((_, end)) = data.diverging {
+                if end < pos.offset {
+                    ctx.emit(Event::TruncationDetected {
+                        tp: data.tp,
+                        position: pos.offset,
+                        end_offset: end,
+                    });
+                    pos.offset = end;
+                }
+                pos.validate = false;
+                continue;
+            }
+            pos.validate = false;
+            if pos.offset == LATEST {
+                pos.offset = data.high_watermark;
+                continue;
+            }
+            for batch in data.batches {
+                if batch.base_offset != pos.offset {
+                    continue;
+                }
+                pos.offset = batch.end_offset();
+                pos.last_epoch = Some(batch.leader_epoch);
+                ctx.emit(Event::Poll { tp: data.tp, batch });
+            }
+        }
+        if refresh {
+            self.retry_later(ctx);
+        } else {
+            self.poll(ctx);
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Kafka clients: producers and consumers, pure state machines like the servers, each
+//! leaving a Jepsen-style history in the trace (`Event::Send`, `Event::Poll`).
+//!
+//! Map:
+//! - [`Metadata`]: the client's view of partition leaders, refreshed from any broker and
+//!   never moved back to an older leader epoch (KIP-320);
+//! - [`producer`]: batching (linger), acks, retries, idempotence, request and delivery
+//!   timeouts;
+//! - [`consumer`]: fetching up to the HW from each leader, and KIP-320 truncation detection.
+
+pub mod consumer;
+pub mod producer;
+
+use crate::engine::{NodeId, SimTime};
+use crate::kraft::BrokerId;
+use crate::proto::{Ctx, Msg, PartitionMetadata};
+use crate::world::ClusterConfig;
+
+/// A partition's leader as a client knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Leader {
+    pub broker: BrokerId,
+    pub epoch: u32,
+}
+
+/// The client's metadata cache for one topic.
+#[derive(Clone, Debug)]
+pub struct Metadata {
+    pub topic: u32,
+    pub leaders: Vec<Option<Leader>>,
+    /// Newest leader epoch seen per partition, leader or not.
+    epochs: Vec<u32>,
+    /// The broker asked, and until when the answer is awaited.
+    in_flight: Option<(NodeId, SimTime)>,
+    /// Bootstrap servers are tried in turn.
+    next_broker: usize,
+}
+
+impl Metadata {
+    pub fn new(topic: u32, partitions: u32, first_broker: usize) -> Metadata {
+        Metadata {
+            topic,
+            leaders: vec![None; partitions as usize],
+            epochs: vec![0; partitions as usize],
+            in_flight: None,
+            next_broker: first_broker,
+        }
+    }
+
+    /// Asks the next bootstrap broker for the topic's leaders, unless a request is out.
+    pub fn refresh(&mut self, ctx: &mut Ctx<'_>, cluster: &ClusterConfig, timeout: SimTime) {
+        if self.in_flight.is_some_and(|(_, until)| until > ctx.now()) {
+            return;
+        }
+        let brokers = &cluster.brokers;
+        let node = brokers[self.next_broker % brokers.len()];
+        self.next_broker = (self.next_broker + 1) % brokers.len();
+        self.in_flight = Some((node, timeout));
+        ctx.send(node, Msg::Metadata { topic: self.topic });
+    }
+
+    pub fn waiting(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
+    /// A `MetadataResponse`: returns the partitions whose leader epoch moved forward.
+    pub fn on_response(&mut self, from: NodeId, partitions: &[PartitionMetadata]) -> Vec<u32> {
+        if self.in_flight.is_some_and(|(n, _)| n == from) {
+            self.in_flight = None;
+        }
+        let mut moved = Vec::new();
+        for pm in partitions {
+            let i = pm.partition as usize;
+            if i >= self.leaders.len() || pm.leader_epoch < self.epochs[i] {
+                // KIP-320: a broker with older metadata does not move us backwards.
+                continue;
+            }
+            let leader = pm.leader.map(|broker| Leader {
+                broker,
+                epoch: pm.leader_epoch,
+            });
+            if pm.leader_epoch > self.epochs[i] || self.leaders[i] != leader {
+                moved.push(pm.partition);
+            }
+            self.epochs[i] = pm.leader_epoch;
+            self.leaders[i] = leader;
+        }
+        moved
+    }
+
+    /// The leader of `partition` is wrong (NOT_LEADER_OR_FOLLOWER, a broken connection).
+    pub fn forget(&mut self, partition: u32) {
+        self.leaders[partition as usize] = None;
+    }
+
+    /// A request to `node` is lost (disconnect).
+    pub fn on_disconnect(&mut self, node: NodeId) {
+        if self.in_flight.is_some_and(|(n, _)| n == node) {
+            self.in_flight = None;
+        }
+    }
+
+    /// Forget a metadata request that timed out.
+    pub fn expire(&mut self, now: SimTime) {
+        if self.in_flight.is_some_and(|(_, until)| until <= now) {
+            self.in_flight = None;
+        }
+    }
+
+    pub fn deadline(&self) -> Option<SimTime> {
+        self.in_flight.map(|(_, t)| t)
+    }
+}
