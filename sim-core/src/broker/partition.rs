@@ -484,6 +484,42 @@ impl Partition {
             .is_some_and(|b| b.is_active() && f.broker_epoch.is_none_or(|e| e == b.broker_epoch))
     }
 
+    /// Whether follower `r` holds the HW back: it is in the maximal ISR, or caught up and
+    /// eligible (§1.4). The second clause keeps the HW safe in the window where the leader's
+    /// pending expansion was replaced by an equal-epoch metadata update (`makeLeader` accepts
+    /// an equal partition epoch) while the controller commits the expansion.
+    fn holds_hw(
+        &self,
+        r: BrokerId,
+        f: &FollowerProgress,
+        maximal: &[BrokerId],
+        now: SimTime,
+        image: &MetadataImage,
+        lag: SimDuration,
+    ) -> bool {
+        maximal.contains(&r) || (self.is_caught_up(f, now, lag) && Self::is_eligible(r, f, image))
+    }
+
+    /// The replicas the HW waits for: the leader and every follower that [holds it back].
+    pub fn hw_quorum(
+        &self,
+        now: SimTime,
+        image: &MetadataImage,
+        lag: SimDuration,
+    ) -> Vec<BrokerId> {
+        let Some(state) = &self.leader_state else {
+            return Vec::new();
+        };
+        let maximal = state.maximal_isr();
+        let mut quorum: Vec<BrokerId> = self.leader.into_iter().collect();
+        for (&r, f) in &state.followers {
+            if self.holds_hw(r, f, &maximal, now, image, lag) {
+                quorum.push(r);
+            }
+        }
+        quorum
+    }
+
     /// `maybeIncrementLeaderHW` (§1.4). Returns the new HW if it moved.
     pub fn maybe_increment_hw(
         &mut self,
@@ -501,9 +537,7 @@ impl Partition {
             for (&r, f) in &state.followers {
                 let leo = f.leo.unwrap_or(0);
                 if leo < new_hw
-                    && (maximal.contains(&r)
-                        || (self.is_caught_up(f, now, config.replica_lag_time_max)
-                            && Self::is_eligible(r, f, image)))
+                    && self.holds_hw(r, f, &maximal, now, image, config.replica_lag_time_max)
                 {
                     new_hw = leo;
                 }

@@ -70,6 +70,7 @@ pub struct PartitionGround {
     /// The partition exists (its record committed).
     pub created: bool,
     pub min_isr: usize,
+    pub replica_lag_time_max: crate::engine::SimDuration,
     pub unclean_enabled: bool,
     /// The highest HW a non-stale leader published.
     pub true_hw: u64,
@@ -99,6 +100,12 @@ pub struct PartitionGround {
     pub failed: BTreeMap<u64, BTreeMap<u32, u32>>,
     /// Power or disk losses of this partition's replicas.
     pub lossy_shutdowns: u32,
+    /// KIP-966 balanced recovery elected the last known leader, an unclean result Kafka
+    /// allows once every replica had an unclean shutdown: durability is no longer promised.
+    pub unclean_recovery: bool,
+    /// An unclean election happened (`unclean.leader.election.enable=true`): replicas may
+    /// hold divergent records below stale HWs until they truncate.
+    pub unclean_elected: bool,
     /// Brokers back from a lossy shutdown that must catch up to this offset before they may
     /// be in the ISR or ELR or lead (`unclean_exclusion`).
     pub must_catch_up: BTreeMap<BrokerId, u64>,
@@ -115,9 +122,18 @@ pub struct PartitionGround {
 }
 
 impl PartitionGround {
-    /// Within the durability guarantee: at most `min.insync.replicas - 1` lossy shutdowns.
+    /// Within the durability guarantee: at most `min.insync.replicas - 1` lossy shutdowns,
+    /// and no last-known-leader election (kafka-protocol.md §1.11, §3.5). Elections under
+    /// `unclean.leader.election.enable=true` stay in scope: what they lose is the lesson.
     pub fn in_scope(&self) -> bool {
-        (self.lossy_shutdowns as usize) < self.min_isr.max(1)
+        (self.lossy_shutdowns as usize) < self.min_isr.max(1) && !self.unclean_recovery
+    }
+
+    /// In scope and never elected uncleanly: replica logs and HWs are held to the committed
+    /// log (`log_matching`, `no_hw_based_loss`, `leader_candidate_completeness`,
+    /// `unclean_exclusion`).
+    pub fn logs_consistent(&self) -> bool {
+        self.in_scope() && !self.unclean_elected
     }
 
     /// The committed value at `offset`, if it is below the true HW.
@@ -352,6 +368,7 @@ impl DataGround {
                     PartitionGround {
                         replicas: replicas.clone(),
                         min_isr: cluster.replication[t].min_isr,
+                        replica_lag_time_max: cluster.replication[t].replica_lag_time_max,
                         unclean_enabled: topic.unclean_leader_election_enable,
                         ..PartitionGround::default()
                     },

@@ -15,7 +15,10 @@ pub const INFO: InvariantInfo = InvariantInfo {
     source: "kafka-protocol.md §3.5 EpochMonotonicity",
 };
 
-/// A committed partition change with these epochs (checked before the ground takes them).
+/// A committed partition change with these epochs, checked before the ground takes them.
+/// Returns false for a record already seen: a controller that takes over re-reports records
+/// committed around its election, and a record's partition epoch names it (each committed
+/// change raises it by one).
 pub fn on_partition_changed(
     cx: &DataCx<'_>,
     dg: &DataGround,
@@ -23,14 +26,17 @@ pub fn on_partition_changed(
     tp: TopicPartition,
     leader_epoch: u32,
     partition_epoch: u32,
-) {
+) -> bool {
     let Some(pg) = dg.partitions.get(&tp) else {
-        return;
+        return false;
     };
     if !pg.created {
-        return;
+        return true;
     }
-    if partition_epoch <= pg.partition_epoch || leader_epoch < pg.leader_epoch {
+    if partition_epoch <= pg.partition_epoch {
+        return false;
+    }
+    if leader_epoch < pg.leader_epoch {
         out.report(
             &INFO,
             cx.g.now,
@@ -43,6 +49,7 @@ pub fn on_partition_changed(
             ),
         );
     }
+    true
 }
 
 /// A broker acts as leader (or follower) of `tp` in `leader_epoch`.

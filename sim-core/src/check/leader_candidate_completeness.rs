@@ -37,7 +37,7 @@ pub fn check(
         return;
     };
     let candidate = pg.isr.contains(&broker) || pg.elr.contains(&broker);
-    if !candidate || !pg.in_scope() || pg.incomplete_reported.contains(&broker) {
+    if !candidate || !pg.logs_consistent() || pg.incomplete_reported.contains(&broker) {
         return;
     }
     let true_hw = pg.true_hw;

@@ -299,6 +299,8 @@ pub struct Checker {
     elr_enabled: bool,
     /// Brokers back from a lossy shutdown that have not registered again yet.
     lossy_pending: std::collections::BTreeSet<BrokerId>,
+    /// The newest registration (broker epoch) seen of each broker.
+    registered: BTreeMap<BrokerId, u64>,
     last_fault: SimTime,
     violations: Violations,
     statuses: Vec<NodeStatus>,
@@ -322,6 +324,7 @@ impl Checker {
             data: data::DataGround::new(cluster),
             elr_enabled: cluster.elr_enabled,
             lossy_pending: Default::default(),
+            registered: BTreeMap::new(),
             last_fault: SimTime::from_millis(last_fault_ms),
             violations: Violations::default(),
             statuses: vec![NodeStatus::Down(DownCause::Shutdown); n],
@@ -472,7 +475,7 @@ impl Checker {
                     elr,
                     election,
                 } => {
-                    epoch_monotonicity::on_partition_changed(
+                    let fresh = epoch_monotonicity::on_partition_changed(
                         &cx,
                         dg,
                         out,
@@ -480,6 +483,9 @@ impl Checker {
                         *leader_epoch,
                         *partition_epoch,
                     );
+                    if !fresh {
+                        continue;
+                    }
                     if let Some(pg) = dg.partitions.get_mut(tp) {
                         if pg.leader != *leader || !pg.created {
                             pg.leader_changes += 1;
@@ -499,6 +505,13 @@ impl Checker {
                         if pg.isr != *isr {
                             pg.isr_changes += 1;
                         }
+                        match election {
+                            Some(crate::kraft::Election::LastKnownLeader) => {
+                                pg.unclean_recovery = true
+                            }
+                            Some(crate::kraft::Election::Unclean) => pg.unclean_elected = true,
+                            _ => {}
+                        }
                         pg.created = true;
                         pg.leader = *leader;
                         pg.leader_epoch = *leader_epoch;
@@ -517,6 +530,8 @@ impl Checker {
                             self.elr_enabled,
                         );
                     }
+                    // In log order: a broker's own re-registration batch takes it out.
+                    unclean_exclusion::check(&cx, dg, out, *tp);
                     changed.push(*tp);
                 }
                 Event::BrokerFenced { broker, .. } => {
@@ -540,12 +555,20 @@ impl Checker {
                         }
                     }
                 }
-                Event::BrokerRegistered { broker, .. } => {
+                Event::BrokerRegistered {
+                    broker,
+                    broker_epoch,
+                } => {
+                    // A controller that takes over re-reports registrations it replays.
+                    let known = self.registered.entry(*broker).or_insert(0);
+                    if *broker_epoch <= *known && *known > 0 {
+                        continue;
+                    }
+                    *known = *broker_epoch;
                     if self.lossy_pending.remove(broker) {
-                        for (tp, pg) in dg.partitions.iter_mut() {
+                        for pg in dg.partitions.values_mut() {
                             if pg.replicas.contains(broker) {
                                 pg.must_catch_up.insert(*broker, pg.true_hw);
-                                changed.push(*tp);
                             }
                         }
                     }
@@ -746,7 +769,6 @@ impl Checker {
         changed.dedup();
         for tp in changed {
             replication_quorum_superset::check(&cx, dg, out, tp);
-            unclean_exclusion::check(&cx, dg, out, tp);
         }
         if let Some(actor) = sim.last_actor()
             && let Some(b) = broker_of(actor)

@@ -33,7 +33,7 @@ pub fn on_truncated(
     pg.diverged.remove(&broker);
     let held = pg.verified.get(&broker).copied().unwrap_or(0);
     pg.verified.insert(broker, held.min(to_offset));
-    if held <= to_offset || pg.unclean_enabled || !pg.in_scope() {
+    if held <= to_offset || pg.unclean_enabled || !pg.logs_consistent() {
         return;
     }
     out.report(

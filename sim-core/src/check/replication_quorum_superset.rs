@@ -1,7 +1,13 @@
-//! `replication_quorum_superset`: a non-stale leader's maximal ISR (the ISR its HW waits for)
-//! contains the controller's ISR and ELR whenever its own ISR has at least min ISR members,
-//! and equals its ISR when no AlterPartition is in flight. Otherwise the controller could
+//! `replication_quorum_superset`: the replicas a non-stale leader's HW waits for contain the
+//! controller's ISR and ELR whenever its own ISR has at least min ISR members, and its maximal
+//! ISR equals its ISR when no AlterPartition is in flight. Otherwise the controller could
 //! elect a replica the HW did not wait for.
+//!
+//! The HW waits for the maximal ISR and for every caught-up, eligible follower
+//! (`maybeIncrementLeaderHW`). The TLA+ property names the maximal ISR alone; Kafka's
+//! `makeLeader` accepts an equal partition epoch and so can replace a pending expansion by the
+//! committed ISR while the controller commits the expansion, and it is the caught-up clause
+//! that keeps the HW waiting for the new member then. kafkasim checks what the HW relies on.
 //!
 //! Source: TLA+ `ReplicationQuorumSupersetProperty` (Vanlightly kip-966);
 //! kafka-protocol.md §3.5 item 5.
@@ -35,6 +41,11 @@ pub fn check(cx: &DataCx<'_>, dg: &mut DataGround, out: &mut Violations, tp: Top
         return; // not yet (or no longer) the controller's leader
     }
     let maximal = state.maximal_isr();
+    let lag = pg.replica_lag_time_max;
+    let Some(image) = cx.broker(leader).map(|b| b.image()) else {
+        return;
+    };
+    let quorum = p.hw_quorum(cx.g.now, image, lag);
     let problem = if state.pending.is_none() && maximal != state.isr {
         Some(format!(
             "with nothing in flight its maximal ISR {maximal:?} differs from its ISR {:?}",
@@ -45,13 +56,14 @@ pub fn check(cx: &DataCx<'_>, dg: &mut DataGround, out: &mut Violations, tp: Top
             .isr
             .iter()
             .chain(&pg.elr)
-            .filter(|r| !maximal.contains(r))
+            .filter(|r| !quorum.contains(r))
             .copied()
             .collect();
         (!missing.is_empty()).then(|| {
             format!(
-                "its maximal ISR {maximal:?} lacks {missing:?}, which the controller has in ISR \
-                 {:?} / ELR {:?}: the HW advances without them, yet they may be elected",
+                "its HW waits for {quorum:?} (maximal ISR {maximal:?}), not for {missing:?}, \
+                 which the controller has in ISR {:?} / ELR {:?}: the HW advances without them, \
+                 yet they may be elected",
                 pg.isr, pg.elr
             )
         })

@@ -25,6 +25,8 @@ use crate::world::{ClusterConfig, ProducerPlan};
 
 /// Most records in one batch (`batch.size` is 16 KiB; kafkasim counts records, not bytes).
 pub const MAX_BATCH_RECORDS: u32 = 100;
+/// Marks the identities of records that were never sent.
+const UNSENT_PRODUCER_ID_BIT: u64 = 1 << 39;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum BatchState {
@@ -73,6 +75,8 @@ pub struct Producer {
     /// Per partition: how many times its producer id was bumped.
     generation: Vec<u32>,
     next_partition: u32,
+    /// Records that expired unsent so far (their identities).
+    unsent: u32,
     requests: BTreeMap<u64, Request>,
     next_request_id: u64,
 }
@@ -92,6 +96,7 @@ impl Producer {
             next_sequence: vec![0; n],
             generation: vec![0; n],
             next_partition: (number - 1) % plan_partitions(n),
+            unsent: 0,
             requests: BTreeMap::new(),
             next_request_id: 0,
         }
@@ -202,10 +207,7 @@ impl Producer {
                 continue;
             }
             if first + delivery <= now {
-                // Never sent: surely not written.
-                let batch = self.take_batch(ctx, p, now);
-                self.batches[i] = Some(batch);
-                self.complete_failed(ctx, p, ProduceError::DeliveryTimeout);
+                self.fail_unsent(ctx, p, now);
                 continue;
             }
             if self.batches[i].is_some() {
@@ -246,6 +248,33 @@ impl Producer {
         self.next_sequence[i] += count;
         self.history(ctx, p, &batch, SendOp::Invoke, None, None);
         batch
+    }
+
+    /// Records that waited out `delivery.timeout.ms` in the accumulator fail unsent. They never
+    /// got sequence numbers (Kafka assigns them at drain), so they are named in a producer id
+    /// space of their own, where no written record can share their identity.
+    fn fail_unsent(&mut self, ctx: &mut Ctx<'_>, p: u32, now: SimTime) {
+        let (count, first) = self.accumulated[p as usize];
+        self.accumulated[p as usize] = (0, now);
+        let batch = Batch {
+            producer_id: self.producer_id(p) | UNSENT_PRODUCER_ID_BIT,
+            base_sequence: self.unsent,
+            count,
+            created: first,
+            attempts: 0,
+            maybe_appended: false,
+            state: BatchState::Ready { not_before: now },
+        };
+        self.unsent += count;
+        self.history(ctx, p, &batch, SendOp::Invoke, None, None);
+        self.history(
+            ctx,
+            p,
+            &batch,
+            SendOp::Fail,
+            None,
+            Some(ProduceError::DeliveryTimeout),
+        );
     }
 
     fn history(

@@ -23,6 +23,10 @@ pub struct NemesisOptions {
     pub outage_ms: (u64, u64),
     /// Allow disk loss (Raft without KIP-853 cannot promise safety with it).
     pub disk_loss: bool,
+    /// Most power losses of brokers in the whole schedule; past it a power loss becomes a
+    /// process crash. Kafka promises acknowledged data only through `min.insync.replicas - 1`
+    /// lossy shutdowns (kafka-protocol.md §3.5), so a data-plane sweep sets this to that.
+    pub broker_power_losses: u32,
 }
 
 impl Default for NemesisOptions {
@@ -33,6 +37,7 @@ impl Default for NemesisOptions {
             gap_ms: (500, 6_000),
             outage_ms: (200, 12_000),
             disk_loss: false,
+            broker_power_losses: u32::MAX,
         }
     }
 }
@@ -76,6 +81,7 @@ pub fn random_faults(members: &[Member], seed: u64, options: &NemesisOptions) ->
     // When each target is back (down or paused until then).
     let mut busy_until = vec![0u64; targets.len()];
     let mut net_busy_until = 0u64;
+    let mut power_losses_left = options.broker_power_losses;
     let name = |i: usize| targets[i].name.clone();
     let mut at = options.faults_from_ms;
     while at < options.faults_until_ms && !targets.is_empty() {
@@ -93,8 +99,15 @@ pub fn random_faults(members: &[Member], seed: u64, options: &NemesisOptions) ->
                     at_ms: end,
                     ..FaultSpec::default()
                 };
+                let lossy_broker = targets[i].role == Role::Broker
+                    && matches!(kind, Kind::PowerLoss | Kind::DiskLoss);
+                let within_budget = !lossy_broker || power_losses_left > 0;
+                if lossy_broker && within_budget {
+                    power_losses_left -= 1;
+                }
                 match kind {
                     Kind::Crash => f.crash = Some(name(i)),
+                    Kind::PowerLoss | Kind::DiskLoss if !within_budget => f.crash = Some(name(i)),
                     Kind::PowerLoss => f.power_loss = Some(name(i)),
                     Kind::DiskLoss => f.disk_loss = Some(name(i)),
                     _ => f.pause = Some(name(i)),
