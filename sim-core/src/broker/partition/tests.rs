@@ -1,1 +1,394 @@
+//! The partition replica state machine with exact inputs and outputs: truncation points from
+//! the epoch cache, HW advance, ISR shrink and expand decisions, produce and AlterPartition
+//! handling. No engine: time and metadata are arguments.
 
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::kraft::{BrokerRegistration, LeaderRecoveryState};
+
+const TP: TopicPartition = TopicPartition {
+    topic: 0,
+    partition: 0,
+};
+
+fn config() -> PartitionConfig {
+    PartitionConfig {
+        min_isr: 2,
+        flush_messages: u64::MAX,
+        replica_lag_time_max: SimDuration::from_secs(30),
+        rules: ReplicationRules::default(),
+    }
+}
+
+fn at(secs: u64) -> SimTime {
+    SimTime::from_millis(secs * 1000)
+}
+
+fn registration(leader: BrokerId, leader_epoch: u32, isr: &[BrokerId]) -> PartitionRegistration {
+    PartitionRegistration {
+        replicas: vec![1, 2, 3],
+        isr: isr.to_vec(),
+        elr: Vec::new(),
+        last_known_elr: Vec::new(),
+        leader: Some(leader),
+        leader_epoch,
+        partition_epoch: leader_epoch,
+        leader_recovery_state: LeaderRecoveryState::Recovered,
+    }
+}
+
+/// Brokers 1..=3 registered with broker epochs 10, 20, 30, all active.
+fn image() -> MetadataImage {
+    let mut brokers = BTreeMap::new();
+    for b in 1..=3 {
+        brokers.insert(
+            b,
+            BrokerRegistration {
+                broker_epoch: u64::from(b) * 10,
+                incarnation: 0,
+                fenced: false,
+                in_controlled_shutdown: false,
+            },
+        );
+    }
+    MetadataImage {
+        brokers,
+        ..MetadataImage::default()
+    }
+}
+
+fn batch(base_offset: u64, count: u32, epoch: u32) -> RecordBatch {
+    RecordBatch {
+        base_offset,
+        count,
+        leader_epoch: epoch,
+        producer_id: 7,
+        base_sequence: base_offset as u32,
+        idempotent: true,
+    }
+}
+
+fn produce(seq: u32, count: u32) -> ProduceBatch {
+    ProduceBatch {
+        tp: TP,
+        producer_id: 7,
+        base_sequence: seq,
+        count,
+        idempotent: true,
+    }
+}
+
+fn fetch(offset: u64, last_epoch: Option<u32>, leader_epoch: u32) -> PartitionFetch {
+    PartitionFetch {
+        tp: TP,
+        fetch_offset: offset,
+        last_fetched_epoch: last_epoch,
+        current_leader_epoch: leader_epoch,
+    }
+}
+
+/// Broker 1 leading epoch 1 with ISR [1, 2, 3] and 10 records of epoch 1.
+fn leader() -> Partition {
+    let mut p = Partition::open(TP, vec![1, 2, 3], PartitionLog::default(), 0);
+    assert!(p.make_leader(at(0), 1, &registration(1, 1, &[1, 2, 3])));
+    p.append_as_leader(&produce(0, 10), Acks::All, &config())
+        .expect("appended");
+    p
+}
+
+#[test]
+fn becoming_leader_starts_the_epoch_at_the_leo_and_forgets_follower_progress() {
+    let mut p = Partition::open(TP, vec![1, 2, 3], PartitionLog::default(), 0);
+    let mut log = PartitionLog::default();
+    log.append(batch(0, 4, 1), u64::MAX);
+    p.log = log;
+    assert!(p.make_leader(at(5), 2, &registration(2, 3, &[2, 3])));
+    let state = p.leader_state.as_ref().unwrap();
+    assert_eq!(state.leso, 4);
+    assert_eq!(p.log.end_offset_for_epoch(3), Some((3, 4)));
+    assert_eq!(state.followers[&3].leo, None);
+    assert_eq!(state.followers[&3].last_caught_up, Some(at(5)), "ISR members start caught up");
+    assert_eq!(state.followers[&1].last_caught_up, None, "others never caught up");
+    // The same epoch again only updates the ISR.
+    assert!(!p.make_leader(at(6), 2, &registration(2, 3, &[2, 3, 1])));
+    assert_eq!(p.leader_state.as_ref().unwrap().isr, vec![2, 3, 1]);
+}
+
+#[test]
+fn acks_all_is_refused_below_min_isr_before_append_and_duplicates_answer_the_first_offset() {
+    let mut p = leader();
+    assert_eq!(p.append_as_leader(&produce(10, 5), Acks::All, &config()), Ok(10));
+    assert_eq!(
+        p.append_as_leader(&produce(10, 5), Acks::All, &config()),
+        Ok(10),
+        "a retried batch is not written twice"
+    );
+    assert_eq!(p.log_end_offset(), 15);
+    assert_eq!(
+        p.append_as_leader(&produce(20, 1), Acks::All, &config()),
+        Err(ProduceError::OutOfOrderSequenceNumber)
+    );
+    p.make_leader(at(1), 1, &registration(1, 1, &[1]));
+    assert_eq!(
+        p.append_as_leader(&produce(15, 1), Acks::All, &config()),
+        Err(ProduceError::NotEnoughReplicas)
+    );
+    assert_eq!(p.log_end_offset(), 15, "nothing appended");
+    assert_eq!(p.append_as_leader(&produce(15, 1), Acks::Leader, &config()), Ok(15));
+}
+
+#[test]
+fn the_hw_waits_for_the_slowest_maximal_isr_member_and_not_below_min_isr() {
+    let mut p = leader();
+    let image = image();
+    let c = config();
+    // Follower progress comes from fetch offsets (each follower's LEO).
+    p.on_replica_fetch(at(1), 2, 20, &fetch(10, Some(1), 1), &image);
+    assert_eq!(p.maybe_increment_hw(at(1), &image, &c), None, "broker 3 has nothing yet");
+    p.on_replica_fetch(at(1), 3, 30, &fetch(6, Some(1), 1), &image);
+    assert_eq!(p.maybe_increment_hw(at(1), &image, &c), Some(6));
+    p.on_replica_fetch(at(2), 3, 30, &fetch(10, Some(1), 1), &image);
+    assert_eq!(p.maybe_increment_hw(at(2), &image, &c), Some(10));
+    // ISR of one with min ISR 2: the HW stays put (KAFKA-15583), even with data to commit.
+    p.make_leader(at(3), 1, &registration(1, 1, &[1]));
+    p.append_as_leader(&produce(10, 2), Acks::Leader, &c).unwrap();
+    p.on_replica_fetch(at(40), 2, 20, &fetch(12, Some(1), 1), &image);
+    // (At 40 s broker 3, out of the ISR, is no longer caught up and does not hold the HW.)
+    assert_eq!(p.maybe_increment_hw(at(40), &image, &c), None);
+    let pre_3_7 = PartitionConfig {
+        rules: ReplicationRules {
+            strict_min_isr: false,
+            ..ReplicationRules::default()
+        },
+        ..config()
+    };
+    assert_eq!(p.maybe_increment_hw(at(40), &image, &pre_3_7), Some(12));
+}
+
+#[test]
+fn a_shrink_drops_only_followers_behind_for_longer_than_the_lag_time() {
+    let mut p = leader();
+    let image = image();
+    let c = config();
+    p.on_replica_fetch(at(10), 2, 20, &fetch(10, Some(1), 1), &image);
+    assert_eq!(p.isr_to_shrink(at(20), &c), None, "broker 3 caught up at election, 20 s ago");
+    assert_eq!(p.isr_to_shrink(at(31), &c), Some(vec![1, 2]));
+    // While the shrink is pending the HW still waits for broker 3 (maximal ISR).
+    p.set_pending(vec![1, 2], at(31));
+    assert_eq!(p.leader_state.as_ref().unwrap().maximal_isr(), vec![1, 2, 3]);
+    assert_eq!(p.isr_to_shrink(at(40), &c), None, "one AlterPartition at a time");
+    // A follower that fetched up to the leader's LEO a moment ago is caught up.
+    let mut q = leader();
+    q.on_replica_fetch(at(35), 3, 30, &fetch(10, Some(1), 1), &image);
+    q.on_replica_fetch(at(35), 2, 20, &fetch(10, Some(1), 1), &image);
+    assert_eq!(q.isr_to_shrink(at(60), &c), None);
+}
+
+#[test]
+fn expansion_needs_the_hw_the_leso_and_an_eligible_current_incarnation() {
+    let mut p = Partition::open(TP, vec![1, 2, 3], PartitionLog::default(), 0);
+    let mut log = PartitionLog::default();
+    log.append(batch(0, 10, 1), u64::MAX);
+    p.log = log;
+    p.make_leader(at(0), 1, &registration(1, 2, &[1, 2]));
+    let other_producer = ProduceBatch {
+        producer_id: 8,
+        ..produce(0, 5)
+    };
+    p.append_as_leader(&other_producer, Acks::All, &config()).unwrap();
+    let image = image();
+    // LESO is 10: a follower at 8 is not in sync even when the HW is 0.
+    p.on_replica_fetch(at(1), 3, 30, &fetch(8, Some(1), 2), &image);
+    assert_eq!(p.isr_to_expand(3, &image), None, "below the LESO (KAFKA-7128)");
+    p.on_replica_fetch(at(1), 3, 30, &fetch(10, Some(1), 2), &image);
+    assert_eq!(p.isr_to_expand(3, &image), Some(vec![1, 2, 3]));
+    // A fetch from an older incarnation is not progress (KIP-903).
+    let mut q = p.clone();
+    q.on_replica_fetch(at(2), 3, 29, &fetch(15, Some(2), 2), &image);
+    assert_eq!(q.leader_state.as_ref().unwrap().followers[&3].leo, Some(10));
+    // A fenced broker is not eligible (KIP-841).
+    let mut fenced = image.clone();
+    fenced.brokers.get_mut(&3).unwrap().fenced = true;
+    assert_eq!(p.isr_to_expand(3, &fenced), None);
+}
+
+#[test]
+fn fetches_are_checked_against_the_leader_epoch_and_the_epoch_cache() {
+    let mut p = leader();
+    let image = image();
+    let (data, _) = p.on_replica_fetch(at(1), 2, 20, &fetch(0, None, 0), &image);
+    assert_eq!(data.error, Some(FetchError::FencedLeaderEpoch));
+    let (data, _) = p.on_replica_fetch(at(1), 2, 20, &fetch(0, None, 2), &image);
+    assert_eq!(data.error, Some(FetchError::UnknownLeaderEpoch));
+    // The follower has 12 records of epoch 1 but the leader's epoch 1 ends at 10: diverging,
+    // and no progress is recorded from a diverging fetch (KAFKA-13141).
+    let (data, updated) = p.on_replica_fetch(at(1), 2, 20, &fetch(12, Some(1), 1), &image);
+    assert_eq!(data.diverging, Some((1, 10)));
+    assert!(!updated);
+    assert_eq!(p.leader_state.as_ref().unwrap().followers[&2].leo, None);
+    // Consumers read only below the HW.
+    assert!(p.on_consumer_fetch(&fetch(0, None, 1)).batches.is_empty());
+}
+
+#[test]
+fn a_follower_truncates_iteratively_by_epoch_kip_279() {
+    // Follower: epochs 1 at 0, 2 at 5, 3 at 8; LEO 10. Leader: epochs 1 at 0, 4 at 6.
+    let mut f = Partition::open(TP, vec![1, 2, 3], PartitionLog::default(), 0);
+    let mut log = PartitionLog::default();
+    log.append(batch(0, 5, 1), u64::MAX);
+    log.append(batch(5, 3, 2), u64::MAX);
+    log.append(batch(8, 2, 3), u64::MAX);
+    f.log = log;
+    f.high_watermark = 5;
+    f.make_follower(&registration(1, 4, &[1, 2, 3]), &config());
+    let c = config();
+    assert_eq!(f.fetch_entry(&c).last_fetched_epoch, Some(3));
+    // The leader lacks epoch 3: it answers with its largest epoch below (1) and where it ends.
+    let diverging = |epoch, end| PartitionFetchData {
+        tp: TP,
+        error: None,
+        high_watermark: 6,
+        diverging: Some((epoch, end)),
+        batches: Vec::new(),
+    };
+    let out = f.on_fetch_data(&diverging(1, 6), &c);
+    // The follower's epoch 1 ends at 5 (epoch 2 starts there): min(5, 6) = 5.
+    assert_eq!(out.truncated, Some((10, 5)));
+    assert_eq!(f.log.latest_epoch(), Some(1));
+    // Second case: the follower lacks the leader's epoch and truncates to the end of its
+    // largest epoch below, then asks again (truncation not complete).
+    let mut g = Partition::open(TP, vec![1, 2, 3], PartitionLog::default(), 0);
+    let mut log = PartitionLog::default();
+    log.append(batch(0, 5, 1), u64::MAX);
+    log.append(batch(5, 5, 3), u64::MAX);
+    g.log = log;
+    let out = g.on_fetch_data(&diverging(2, 7), &c);
+    assert_eq!(out.truncated, Some((10, 5)), "epoch 1 ends at 5 here");
+    // Appending continues at the LEO, and the HW is min(leader HW, LEO).
+    let data = PartitionFetchData {
+        tp: TP,
+        error: None,
+        high_watermark: 9,
+        diverging: None,
+        batches: vec![batch(5, 2, 2)],
+    };
+    let out = g.on_fetch_data(&data, &c);
+    assert!(out.appended);
+    assert_eq!(g.log_end_offset(), 7);
+    assert_eq!(g.high_watermark, 7);
+}
+
+#[test]
+fn pre_kip_101_followers_truncate_to_their_own_hw() {
+    let mut f = Partition::open(TP, vec![1, 2, 3], PartitionLog::default(), 0);
+    let mut log = PartitionLog::default();
+    log.append(batch(0, 10, 1), u64::MAX);
+    f.log = log;
+    f.high_watermark = 7;
+    f.make_follower(&registration(1, 1, &[1, 2, 3]), &config());
+    let old = PartitionConfig {
+        rules: ReplicationRules {
+            keep_log_on_follow: false,
+            ..ReplicationRules::default()
+        },
+        ..config()
+    };
+    let (changed, truncated) = f.make_follower(&registration(2, 2, &[2, 3]), &old);
+    assert!(changed);
+    assert_eq!(truncated, Some((10, 7)));
+}
+
+#[test]
+fn alter_partition_answers_commit_revert_or_wait() {
+    let c = config();
+    let mut p = leader();
+    p.set_pending(vec![1, 2], at(1));
+    let ok = AlterPartitionResponse {
+        tp: TP,
+        error: None,
+        leader_epoch: 1,
+        partition_epoch: 2,
+        isr: vec![1, 2],
+    };
+    assert!(!p.on_alter_partition_response(&ok));
+    assert_eq!(p.leader_state.as_ref().unwrap().isr, vec![1, 2]);
+    assert_eq!(p.partition_epoch, 2);
+    assert!(p.leader_state.as_ref().unwrap().pending.is_none());
+    // Ineligible: revert to the committed ISR.
+    p.set_pending(vec![1, 2, 3], at(2));
+    let refused = AlterPartitionResponse {
+        error: Some(AlterPartitionError::IneligibleReplica),
+        ..ok.clone()
+    };
+    assert!(!p.on_alter_partition_response(&refused));
+    assert!(p.leader_state.as_ref().unwrap().pending.is_none());
+    // Fenced leader epoch: stay pending until metadata says more.
+    p.set_pending(vec![1, 2, 3], at(3));
+    let fenced = AlterPartitionResponse {
+        error: Some(AlterPartitionError::FencedLeaderEpoch),
+        ..ok.clone()
+    };
+    assert!(!p.on_alter_partition_response(&fenced));
+    assert!(p.leader_state.as_ref().unwrap().pending.is_some());
+    // Not the controller: retry.
+    let moved = AlterPartitionResponse {
+        error: Some(AlterPartitionError::NotController),
+        ..ok
+    };
+    assert!(p.on_alter_partition_response(&moved));
+    let _ = c;
+}
+
+#[test]
+fn the_controller_validates_alter_partition_in_kafkas_order() {
+    use crate::kraft::controller::validate_alter_partition;
+    use crate::proto::AlterPartitionRequest;
+    let mut image = image();
+    image.partitions.insert(TP, registration(1, 3, &[1, 2]));
+    let req = |broker_epoch, leader_epoch, partition_epoch, isr: &[(BrokerId, Option<u64>)]| {
+        AlterPartitionRequest {
+            broker: 1,
+            broker_epoch,
+            tp: TP,
+            leader_epoch,
+            partition_epoch,
+            new_isr: isr.to_vec(),
+        }
+    };
+    let good = [(1, Some(10)), (2, Some(20)), (3, Some(30))];
+    assert_eq!(validate_alter_partition(&image, &req(10, 3, 3, &good)), Ok(()));
+    use AlterPartitionError as E;
+    assert_eq!(
+        validate_alter_partition(&image, &req(9, 3, 3, &good)),
+        Err(E::StaleBrokerEpoch)
+    );
+    assert_eq!(
+        validate_alter_partition(&image, &req(10, 2, 3, &good)),
+        Err(E::FencedLeaderEpoch),
+        "a zombie leader"
+    );
+    assert_eq!(
+        validate_alter_partition(&image, &req(10, 3, 2, &good)),
+        Err(E::InvalidUpdateVersion)
+    );
+    assert_eq!(
+        validate_alter_partition(&image, &req(10, 4, 3, &good)),
+        Err(E::NotController)
+    );
+    assert_eq!(
+        validate_alter_partition(&image, &req(10, 3, 3, &[(2, Some(20))])),
+        Err(E::InvalidRequest),
+        "the leader must stay in the ISR"
+    );
+    assert_eq!(
+        validate_alter_partition(&image, &req(10, 3, 3, &[(1, Some(10)), (3, Some(29))])),
+        Err(E::IneligibleReplica),
+        "an older incarnation of broker 3 (KIP-903)"
+    );
+    image.brokers.get_mut(&3).unwrap().in_controlled_shutdown = true;
+    assert_eq!(
+        validate_alter_partition(&image, &req(10, 3, 3, &good)),
+        Err(E::IneligibleReplica)
+    );
+}
