@@ -43,6 +43,30 @@ pub const VARIANTS: &[VariantInfo] = &[
         test_only: false,
     },
     VariantInfo {
+        name: "local_isr_shrink",
+        summary: "The leader shrinks its ISR at once instead of waiting for the controller, so its HW stops waiting for replicas the controller may still elect",
+        reference: "KIP-497 (AlterIsr through the controller, Kafka 2.7); ZooKeeper-era leaders wrote the ISR themselves",
+        test_only: false,
+    },
+    VariantInfo {
+        name: "test_fence_keeps_isr",
+        summary: "The controller fences a broker without taking it out of the ISRs",
+        reference: "none: deliberately unsafe, proves partition_metadata_well_formed",
+        test_only: true,
+    },
+    VariantInfo {
+        name: "test_keep_isr_on_reregistration",
+        summary: "The controller keeps a re-registered broker in its ISRs and ELRs, even after an unclean shutdown",
+        reference: "none: deliberately unsafe, proves unclean_exclusion",
+        test_only: true,
+    },
+    VariantInfo {
+        name: "test_no_dedup",
+        summary: "The leader appends a retried idempotent batch again instead of answering with its first offset",
+        reference: "none: deliberately unsafe, proves duplicate",
+        test_only: true,
+    },
+    VariantInfo {
         name: "test_no_divergence_check",
         summary: "Followers fetch from their LEO without their last epoch, so a diverged log is extended instead of truncated",
         reference: "none: deliberately unsafe, proves log_matching",

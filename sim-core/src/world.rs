@@ -77,6 +77,9 @@ pub struct ClusterConfig {
     pub brokers: Vec<NodeId>,
     /// KIP-966 eligible leader replicas (on by default since Kafka 4.1).
     pub elr_enabled: bool,
+    /// Test-only controller faults that prove checkers (see `variants`).
+    pub test_fence_keeps_isr: bool,
+    pub test_keep_isr_on_reregistration: bool,
     /// Names of the processes, by node id.
     pub names: Vec<String>,
 }
@@ -127,6 +130,8 @@ impl ClusterConfig {
             keep_log_on_follow: !variant("truncate_to_hw_on_follow"),
             divergence_check: !variant("test_no_divergence_check"),
             hw_waits_for_followers: !variant("test_hw_ignores_followers"),
+            isr_through_controller: !variant("local_isr_shrink"),
+            dedupe_producers: !variant("test_no_dedup"),
             ..ReplicationRules::default()
         };
         let replication = scenario
@@ -199,6 +204,8 @@ impl ClusterConfig {
                 .map(|m| m.id)
                 .collect(),
             elr_enabled: true,
+            test_fence_keeps_isr: variant("test_fence_keeps_isr"),
+            test_keep_isr_on_reregistration: variant("test_keep_isr_on_reregistration"),
             names: members.iter().map(|m| m.name.clone()).collect(),
         }
     }

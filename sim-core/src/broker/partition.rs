@@ -52,6 +52,12 @@ pub struct ReplicationRules {
     pub divergence_check: bool,
     /// The HW waits for the followers (test only when off: the leader's HW is its LEO).
     pub hw_waits_for_followers: bool,
+    /// The ISR changes only when the controller commits it (KIP-497 and KRaft). Off =
+    /// `local_isr_shrink`: the leader applies a shrink at once, as ZooKeeper-era leaders
+    /// wrote the ISR themselves.
+    pub isr_through_controller: bool,
+    /// The leader drops retried idempotent batches (KIP-98). Off: test only.
+    pub dedupe_producers: bool,
 }
 
 impl Default for ReplicationRules {
@@ -61,6 +67,8 @@ impl Default for ReplicationRules {
             keep_log_on_follow: true,
             divergence_check: true,
             hw_waits_for_followers: true,
+            isr_through_controller: true,
+            dedupe_producers: true,
         }
     }
 }
@@ -272,7 +280,7 @@ impl Partition {
         if acks == Acks::All && state.isr.len() < config.min_isr {
             return Err(ProduceError::NotEnoughReplicas);
         }
-        if batch.idempotent {
+        if batch.idempotent && config.rules.dedupe_producers {
             let last = batch.base_sequence + batch.count - 1;
             let entry = self.producers.get(&batch.producer_id);
             if let Some(&(_, _, offset)) = entry.and_then(|e| {
@@ -586,9 +594,12 @@ impl Partition {
     }
 
     /// Marks an AlterPartition as sent: the maximal ISR changes with it.
-    pub fn set_pending(&mut self, proposed: Vec<BrokerId>, now: SimTime) {
+    pub fn set_pending(&mut self, proposed: Vec<BrokerId>, now: SimTime, rules: &ReplicationRules) {
         if let Some(state) = &mut self.leader_state {
             let expand = proposed.len() > state.isr.len();
+            if !expand && !rules.isr_through_controller {
+                state.isr.clone_from(&proposed);
+            }
             state.pending = Some(PendingIsr {
                 proposed,
                 expand,

@@ -672,7 +672,8 @@ impl Broker {
             isr: state.isr.clone(),
             proposed_isr: proposed.clone(),
         });
-        p.set_pending(proposed, now);
+        let rules = self.cluster.replication[tp.topic as usize].rules;
+        p.set_pending(proposed, now, &rules);
         self.send_pending_alter(ctx, tp);
         ctx.set_timer(
             crate::proto::Timer::AlterPartitionRetry,

@@ -39,7 +39,7 @@ pub fn on_loss(
     let lost: Vec<_> = pg
         .acked
         .range(..)
-        .filter(|(_, w)| w.end_offset() > missing)
+        .filter(|(_, w)| w.end_offset() > missing && !w.lost)
         .map(|(_, w)| *w)
         .collect();
     if lost.is_empty() {

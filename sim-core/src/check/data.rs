@@ -30,6 +30,8 @@ pub struct AckedWrite {
     pub base_sequence: u32,
     pub at: SimTime,
     pub producer: NodeId,
+    /// A new leader lacked it (already reported by `acked_durability`).
+    pub lost: bool,
 }
 
 impl AckedWrite {

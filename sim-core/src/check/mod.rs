@@ -590,7 +590,9 @@ impl Checker {
                             consistent_read::on_loss(&cx, dg, out, *tp, b, m);
                             if let Some(pg) = dg.partitions.get_mut(tp) {
                                 pg.lose_from(m);
-                                pg.acked.retain(|_, w| w.end_offset() <= m);
+                                for w in pg.acked.values_mut() {
+                                    w.lost |= w.end_offset() > m;
+                                }
                             }
                         }
                     }
@@ -687,6 +689,7 @@ impl Checker {
                                 base_sequence: *base_sequence,
                                 at: cx.g.now,
                                 producer: *id,
+                                lost: false,
                             };
                             if let Some(pg) = dg.partitions.get_mut(tp) {
                                 pg.acked.insert(*offset, w);
@@ -759,6 +762,8 @@ impl Checker {
                             broker.partitions().keys().copied().collect();
                         for tp in tps {
                             leader_candidate_completeness::check(&cx, dg, out, tp, b);
+                            // Unfenced: its registration batch has committed whole by now.
+                            unclean_exclusion::check(&cx, dg, out, tp);
                         }
                     }
                 }

@@ -370,7 +370,7 @@ impl Controller {
         let clean = existing
             .as_ref()
             .is_some_and(|e| previous_broker_epoch == Some(e.broker_epoch));
-        if existing.is_some() {
+        if existing.is_some() && !self.cluster.test_keep_isr_on_reregistration {
             let cx_unclean = (!clean).then_some(broker);
             let changes = self
                 .cluster
@@ -603,7 +603,11 @@ impl Controller {
         };
         let broker_epoch = active.image.brokers[&broker].broker_epoch;
         // handleBrokerFenced: leave every ISR, re-elect where it led, then fence.
-        let changes = self.cluster.changes_removing(&active.image, broker, None);
+        let changes = if self.cluster.test_fence_keeps_isr {
+            Vec::new()
+        } else {
+            self.cluster.changes_removing(&active.image, broker, None)
+        };
         for c in changes {
             active.stage(c);
         }

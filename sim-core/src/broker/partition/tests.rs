@@ -108,8 +108,15 @@ fn becoming_leader_starts_the_epoch_at_the_leo_and_forgets_follower_progress() {
     assert_eq!(state.leso, 4);
     assert_eq!(p.log.end_offset_for_epoch(3), Some((3, 4)));
     assert_eq!(state.followers[&3].leo, None);
-    assert_eq!(state.followers[&3].last_caught_up, Some(at(5)), "ISR members start caught up");
-    assert_eq!(state.followers[&1].last_caught_up, None, "others never caught up");
+    assert_eq!(
+        state.followers[&3].last_caught_up,
+        Some(at(5)),
+        "ISR members start caught up"
+    );
+    assert_eq!(
+        state.followers[&1].last_caught_up, None,
+        "others never caught up"
+    );
     // The same epoch again only updates the ISR.
     assert!(!p.make_leader(at(6), 2, &registration(2, 3, &[2, 3, 1])));
     assert_eq!(p.leader_state.as_ref().unwrap().isr, vec![2, 3, 1]);
@@ -118,7 +125,10 @@ fn becoming_leader_starts_the_epoch_at_the_leo_and_forgets_follower_progress() {
 #[test]
 fn acks_all_is_refused_below_min_isr_before_append_and_duplicates_answer_the_first_offset() {
     let mut p = leader();
-    assert_eq!(p.append_as_leader(&produce(10, 5), Acks::All, &config()), Ok(10));
+    assert_eq!(
+        p.append_as_leader(&produce(10, 5), Acks::All, &config()),
+        Ok(10)
+    );
     assert_eq!(
         p.append_as_leader(&produce(10, 5), Acks::All, &config()),
         Ok(10),
@@ -135,7 +145,10 @@ fn acks_all_is_refused_below_min_isr_before_append_and_duplicates_answer_the_fir
         Err(ProduceError::NotEnoughReplicas)
     );
     assert_eq!(p.log_end_offset(), 15, "nothing appended");
-    assert_eq!(p.append_as_leader(&produce(15, 1), Acks::Leader, &config()), Ok(15));
+    assert_eq!(
+        p.append_as_leader(&produce(15, 1), Acks::Leader, &config()),
+        Ok(15)
+    );
 }
 
 #[test]
@@ -145,14 +158,19 @@ fn the_hw_waits_for_the_slowest_maximal_isr_member_and_not_below_min_isr() {
     let c = config();
     // Follower progress comes from fetch offsets (each follower's LEO).
     p.on_replica_fetch(at(1), 2, 20, &fetch(10, Some(1), 1), &image);
-    assert_eq!(p.maybe_increment_hw(at(1), &image, &c), None, "broker 3 has nothing yet");
+    assert_eq!(
+        p.maybe_increment_hw(at(1), &image, &c),
+        None,
+        "broker 3 has nothing yet"
+    );
     p.on_replica_fetch(at(1), 3, 30, &fetch(6, Some(1), 1), &image);
     assert_eq!(p.maybe_increment_hw(at(1), &image, &c), Some(6));
     p.on_replica_fetch(at(2), 3, 30, &fetch(10, Some(1), 1), &image);
     assert_eq!(p.maybe_increment_hw(at(2), &image, &c), Some(10));
     // ISR of one with min ISR 2: the HW stays put (KAFKA-15583), even with data to commit.
     p.make_leader(at(3), 1, &registration(1, 1, &[1]));
-    p.append_as_leader(&produce(10, 2), Acks::Leader, &c).unwrap();
+    p.append_as_leader(&produce(10, 2), Acks::Leader, &c)
+        .unwrap();
     p.on_replica_fetch(at(40), 2, 20, &fetch(12, Some(1), 1), &image);
     // (At 40 s broker 3, out of the ISR, is no longer caught up and does not hold the HW.)
     assert_eq!(p.maybe_increment_hw(at(40), &image, &c), None);
@@ -172,12 +190,23 @@ fn a_shrink_drops_only_followers_behind_for_longer_than_the_lag_time() {
     let image = image();
     let c = config();
     p.on_replica_fetch(at(10), 2, 20, &fetch(10, Some(1), 1), &image);
-    assert_eq!(p.isr_to_shrink(at(20), &c), None, "broker 3 caught up at election, 20 s ago");
+    assert_eq!(
+        p.isr_to_shrink(at(20), &c),
+        None,
+        "broker 3 caught up at election, 20 s ago"
+    );
     assert_eq!(p.isr_to_shrink(at(31), &c), Some(vec![1, 2]));
     // While the shrink is pending the HW still waits for broker 3 (maximal ISR).
-    p.set_pending(vec![1, 2], at(31));
-    assert_eq!(p.leader_state.as_ref().unwrap().maximal_isr(), vec![1, 2, 3]);
-    assert_eq!(p.isr_to_shrink(at(40), &c), None, "one AlterPartition at a time");
+    p.set_pending(vec![1, 2], at(31), &ReplicationRules::default());
+    assert_eq!(
+        p.leader_state.as_ref().unwrap().maximal_isr(),
+        vec![1, 2, 3]
+    );
+    assert_eq!(
+        p.isr_to_shrink(at(40), &c),
+        None,
+        "one AlterPartition at a time"
+    );
     // A follower that fetched up to the leader's LEO a moment ago is caught up.
     let mut q = leader();
     q.on_replica_fetch(at(35), 3, 30, &fetch(10, Some(1), 1), &image);
@@ -196,11 +225,16 @@ fn expansion_needs_the_hw_the_leso_and_an_eligible_current_incarnation() {
         producer_id: 8,
         ..produce(0, 5)
     };
-    p.append_as_leader(&other_producer, Acks::All, &config()).unwrap();
+    p.append_as_leader(&other_producer, Acks::All, &config())
+        .unwrap();
     let image = image();
     // LESO is 10: a follower at 8 is not in sync even when the HW is 0.
     p.on_replica_fetch(at(1), 3, 30, &fetch(8, Some(1), 2), &image);
-    assert_eq!(p.isr_to_expand(3, &image), None, "below the LESO (KAFKA-7128)");
+    assert_eq!(
+        p.isr_to_expand(3, &image),
+        None,
+        "below the LESO (KAFKA-7128)"
+    );
     p.on_replica_fetch(at(1), 3, 30, &fetch(10, Some(1), 2), &image);
     assert_eq!(p.isr_to_expand(3, &image), Some(vec![1, 2, 3]));
     // A fetch from an older incarnation is not progress (KIP-903).
@@ -303,7 +337,7 @@ fn pre_kip_101_followers_truncate_to_their_own_hw() {
 fn alter_partition_answers_commit_revert_or_wait() {
     let c = config();
     let mut p = leader();
-    p.set_pending(vec![1, 2], at(1));
+    p.set_pending(vec![1, 2], at(1), &ReplicationRules::default());
     let ok = AlterPartitionResponse {
         tp: TP,
         error: None,
@@ -316,7 +350,7 @@ fn alter_partition_answers_commit_revert_or_wait() {
     assert_eq!(p.partition_epoch, 2);
     assert!(p.leader_state.as_ref().unwrap().pending.is_none());
     // Ineligible: revert to the committed ISR.
-    p.set_pending(vec![1, 2, 3], at(2));
+    p.set_pending(vec![1, 2, 3], at(2), &ReplicationRules::default());
     let refused = AlterPartitionResponse {
         error: Some(AlterPartitionError::IneligibleReplica),
         ..ok.clone()
@@ -324,7 +358,7 @@ fn alter_partition_answers_commit_revert_or_wait() {
     assert!(!p.on_alter_partition_response(&refused));
     assert!(p.leader_state.as_ref().unwrap().pending.is_none());
     // Fenced leader epoch: stay pending until metadata says more.
-    p.set_pending(vec![1, 2, 3], at(3));
+    p.set_pending(vec![1, 2, 3], at(3), &ReplicationRules::default());
     let fenced = AlterPartitionResponse {
         error: Some(AlterPartitionError::FencedLeaderEpoch),
         ..ok.clone()
@@ -357,7 +391,10 @@ fn the_controller_validates_alter_partition_in_kafkas_order() {
         }
     };
     let good = [(1, Some(10)), (2, Some(20)), (3, Some(30))];
-    assert_eq!(validate_alter_partition(&image, &req(10, 3, 3, &good)), Ok(()));
+    assert_eq!(
+        validate_alter_partition(&image, &req(10, 3, 3, &good)),
+        Ok(())
+    );
     use AlterPartitionError as E;
     assert_eq!(
         validate_alter_partition(&image, &req(9, 3, 3, &good)),
