@@ -49,6 +49,8 @@ mod unclean_exclusion;
 mod unique_offsets;
 
 #[cfg(test)]
+mod data_tests;
+#[cfg(test)]
 mod tests;
 
 pub use timeline::Timeline;
