@@ -289,3 +289,52 @@ fn a_lesson_that_expects_a_violation_passes_only_when_it_happens() {
     assert_eq!(ok["violations"].as_array().map(Vec::len), Some(0), "{ok}");
     assert_eq!(ok["kraft"]["elections"].as_array().map(Vec::len), Some(1));
 }
+
+#[test]
+fn leader_failover_json_reports_partitions_clients_and_no_violations() {
+    let v = json_run(&[
+        "run",
+        "scenarios/replication/leader-failover.json",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(v["expectations_met"], true);
+    assert_eq!(v["violations"].as_array().map(Vec::len), Some(0));
+    let partitions = v["partitions"].as_array().expect("partitions");
+    assert_eq!(partitions.len(), 3);
+    let p0 = &partitions[0];
+    assert_eq!(p0["topic"], "orders");
+    // broker-1 crashed; broker-2, next in the ISR, took over in a new leader epoch.
+    assert_eq!(p0["leader"], "broker-2");
+    assert_eq!(p0["leader_epoch"], 1);
+    let hw = p0["high_watermark"].as_u64().expect("hw");
+    assert!(hw > 1000, "{p0}");
+    for (broker, leo) in p0["log_end_offsets"].as_object().expect("leos") {
+        assert_eq!(leo.as_u64(), Some(hw), "{broker} caught up by the end");
+    }
+    assert!(
+        p0["isr_changes"].as_u64() >= Some(2),
+        "out of the ISR and back"
+    );
+    let c = &v["clients"];
+    assert!(c["records_acked_acks_all"].as_u64() > Some(10_000), "{c}");
+    assert_eq!(c["acked_writes_lost"], 0);
+    // The consumer read every acked record but the last few, acknowledged as the run ended.
+    let (read, acked) = (
+        c["records_read"].as_u64(),
+        c["records_acked_acks_all"].as_u64(),
+    );
+    assert!(
+        read.zip(acked).is_some_and(|(r, a)| r <= a && r + 10 >= a),
+        "{c}"
+    );
+    // The partition change is in the KRaft timeline 9 s after broker-1's last heartbeat.
+    let change = v["kraft"]["partitions"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .find(|e| e["leader"] == "broker-2" && e["partition"] == 0)
+        .expect("orders-0 moved to broker-2");
+    let t = change["time_ms"].as_f64().expect("time");
+    assert!((22_000.0..24_100.0).contains(&t), "moved at {t} ms");
+}

@@ -127,6 +127,69 @@ fn kraft_summary(out: &mut String, s: &RunSummary) {
     }
 }
 
+/// Most partitions listed in the terminal summary (all are in `--format json`).
+const MAX_PARTITION_LINES: usize = 12;
+
+/// Partitions at the end of the run and what the clients did.
+fn data_summary(out: &mut String, s: &RunSummary) {
+    if s.partitions.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "partitions");
+    for p in s.partitions.iter().take(MAX_PARTITION_LINES) {
+        let leos: Vec<String> = p
+            .log_end_offsets
+            .iter()
+            .map(|(b, leo)| format!("{b} {leo}"))
+            .collect();
+        let elr = if p.elr.is_empty() {
+            String::new()
+        } else {
+            format!(", ELR [{}]", p.elr.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "  {}-{}  leader {} (epoch {}), ISR [{}]{elr}, HW {}; LEO {}; {} leader and {} ISR changes",
+            p.topic,
+            p.partition,
+            p.leader.as_deref().unwrap_or("none"),
+            p.leader_epoch,
+            p.isr.join(", "),
+            p.high_watermark,
+            leos.join(", "),
+            p.leader_changes,
+            p.isr_changes
+        );
+    }
+    if s.partitions.len() > MAX_PARTITION_LINES {
+        let _ = writeln!(
+            out,
+            "  ... {} more (all in --format json, under \"partitions\")",
+            s.partitions.len() - MAX_PARTITION_LINES
+        );
+    }
+    let c = &s.clients;
+    if c.sends_invoked > 0 || c.polls > 0 {
+        let _ = writeln!(
+            out,
+            "clients   {} batches sent: {} ok, {} failed, {} indeterminate; records acknowledged: {} acks=all, {} acks=1, {} acks=0; {} read",
+            c.sends_invoked,
+            c.sends_ok,
+            c.sends_failed,
+            c.sends_indeterminate,
+            c.records_acked_acks_all,
+            c.records_acked_acks1,
+            c.records_sent_acks0,
+            c.records_read
+        );
+        let _ = writeln!(
+            out,
+            "lost      {} acks=all, {} acks=1, {} acks=0 records",
+            c.acked_writes_lost, c.acks1_writes_lost, c.acks0_writes_lost
+        );
+    }
+}
+
 /// The run summary as a person reads it in a terminal.
 pub fn text_summary(s: &RunSummary) -> String {
     let mut out = String::new();
@@ -151,6 +214,7 @@ pub fn text_summary(s: &RunSummary) -> String {
     let _ = writeln!(out, "nodes     {}", nodes.join(", "));
     let _ = writeln!(out, "messages  {} lost", s.messages_lost);
     kraft_summary(&mut out, s);
+    data_summary(&mut out, s);
     if s.violations.is_empty() {
         let _ = writeln!(out, "checks    no violations");
     } else {

@@ -23,9 +23,7 @@ pub fn check(
     out: &mut Violations,
     tp: TopicPartition,
     who: NodeId,
-    producer_id: u64,
-    base_sequence: u32,
-    count: u32,
+    (producer_id, base_sequence, count): (u64, u32, u32),
 ) {
     let name = dg.tp_name(tp);
     let Some(pg) = dg.partitions.get(&tp) else {

@@ -73,11 +73,11 @@ fn aborted_read_catches_a_read_of_a_surely_failed_send() {
         .insert(0, 3);
     let clean = batch(0, 2, 5, 3);
     duplicate::on_poll(&cx, &mut dg, &mut out, TP, CONSUMER, &clean);
-    aborted_read::check(&cx, &mut dg, &mut out, TP, CONSUMER, 5, 3, 2);
+    aborted_read::check(&cx, &mut dg, &mut out, TP, CONSUMER, (5, 3, 2));
     assert!(out.list.is_empty());
     let aborted = batch(2, 1, 5, 1);
     duplicate::on_poll(&cx, &mut dg, &mut out, TP, CONSUMER, &aborted);
-    aborted_read::check(&cx, &mut dg, &mut out, TP, CONSUMER, 5, 1, 1);
+    aborted_read::check(&cx, &mut dg, &mut out, TP, CONSUMER, (5, 1, 1));
     assert_eq!(ids(&out), ["aborted_read"]);
 }
 

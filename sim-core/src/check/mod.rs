@@ -725,9 +725,7 @@ impl Checker {
                                 out,
                                 *tp,
                                 *id,
-                                *producer_id,
-                                *base_sequence,
-                                *count,
+                                (*producer_id, *base_sequence, *count),
                             );
                         }
                         _ => {}
@@ -745,9 +743,7 @@ impl Checker {
                         out,
                         *tp,
                         *id,
-                        batch.producer_id,
-                        batch.base_sequence,
-                        batch.count,
+                        (batch.producer_id, batch.base_sequence, batch.count),
                     );
                 }
                 Event::TruncationDetected { tp, end_offset, .. } => {

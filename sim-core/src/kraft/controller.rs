@@ -539,7 +539,7 @@ impl Controller {
         let mut change = partition_change(tp, &p, target, &cx);
         // KIP-704: the leader recovered an unclean election before it asks to grow the ISR.
         if p.leader_recovery_state == LeaderRecoveryState::Recovering {
-            let c = change.get_or_insert_with(|| super::PartitionChange {
+            let c = change.get_or_insert(super::PartitionChange {
                 tp,
                 leader: None,
                 isr: None,
