@@ -1,19 +1,11 @@
 //! Seed sweeps of the KRaft quorum under the random nemesis: no invariant is ever violated, and
 //! the same seed gives the same trace hash twice.
 
-use sim_core::check::Violation;
-use sim_core::fault::nemesis::{NemesisOptions, random_faults};
-use sim_core::scenario::{Scenario, parse};
-use sim_core::trace::TraceSink;
-use sim_core::world::{RunOptions, run};
+mod common;
 
-/// Seeds per sweep; `KAFKASIM_SWEEP_SEEDS` raises it for a longer hunt.
-fn seeds() -> u64 {
-    std::env::var("KAFKASIM_SWEEP_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(200)
-}
+use common::{seeds, sweep};
+use sim_core::fault::nemesis::NemesisOptions;
+use sim_core::scenario::{Scenario, parse};
 
 fn base(controllers: u32, variants: &[&str]) -> Scenario {
     let text = format!(
@@ -33,36 +25,10 @@ fn base(controllers: u32, variants: &[&str]) -> Scenario {
     parse(&text, "sweep").expect("the sweep scenario is valid")
 }
 
-/// Runs `seeds` seeds; returns each seed's trace hash and violations.
-fn sweep(scenario: &Scenario, seeds: std::ops::Range<u64>) -> Vec<(u64, String, Vec<Violation>)> {
-    let members = scenario.members();
-    seeds
-        .map(|seed| {
-            let mut s = scenario.clone();
-            s.faults = random_faults(&members, seed, &NemesisOptions::default());
-            let summary = run(
-                &s,
-                RunOptions {
-                    seed,
-                    max_events: u64::MAX,
-                    trace: TraceSink::hash_only(),
-                },
-            )
-            .expect("no trace writer to fail");
-            if !summary.violations.is_empty() {
-                // Keep the failing schedule as a scenario file anyone can replay.
-                let path = std::env::temp_dir().join(format!("{}-seed-{seed}.json", s.name));
-                let _ = std::fs::write(&path, serde_json::to_string_pretty(&s).unwrap_or_default());
-            }
-            (seed, summary.trace_hash, summary.violations)
-        })
-        .collect()
-}
-
 fn assert_clean_and_deterministic(controllers: u32) {
     let scenario = base(controllers, &[]);
     let n = seeds();
-    let first = sweep(&scenario, 0..n);
+    let first = sweep(&scenario, 0..n, &NemesisOptions::default());
     let broken: Vec<_> = first.iter().filter(|(_, _, v)| !v.is_empty()).collect();
     assert!(
         broken.is_empty(),
@@ -71,7 +37,7 @@ fn assert_clean_and_deterministic(controllers: u32) {
         broken[0].0,
         broken[0].2
     );
-    let second = sweep(&scenario, 0..n);
+    let second = sweep(&scenario, 0..n, &NemesisOptions::default());
     for (a, b) in first.iter().zip(&second) {
         assert_eq!(a.1, b.1, "seed {} gave two different traces", a.0);
     }
@@ -92,7 +58,7 @@ fn five_controllers_survive_200_seeds_of_crashes_and_partitions_deterministicall
 /// How many of `n` seeds violate `invariant` under the given variants.
 fn seeds_violating(controllers: u32, variants: &[&str], invariant: &str, n: u64) -> Vec<u64> {
     let scenario = base(controllers, variants);
-    sweep(&scenario, 0..n)
+    sweep(&scenario, 0..n, &NemesisOptions::default())
         .into_iter()
         .filter(|(_, _, v)| v.iter().any(|v| v.invariant == invariant))
         .map(|(seed, _, _)| seed)
@@ -113,7 +79,7 @@ fn single_leader_per_epoch_catches_a_voter_that_forgets_its_vote() {
     // The same seeds with the vote recorded are safe.
     let scenario = base(3, &[]);
     for seed in broken {
-        let (_, _, v) = sweep(&scenario, seed..seed + 1).remove(0);
+        let (_, _, v) = sweep(&scenario, seed..seed + 1, &NemesisOptions::default()).remove(0);
         assert!(v.is_empty(), "seed {seed} without the variant: {v:#?}");
     }
 }
@@ -122,7 +88,7 @@ fn single_leader_per_epoch_catches_a_voter_that_forgets_its_vote() {
 fn variants_that_only_cost_availability_stay_safe() {
     for variant in ["prevote=false", "no_check_quorum"] {
         let scenario = base(3, &[variant]);
-        for (seed, _, v) in sweep(&scenario, 0..100) {
+        for (seed, _, v) in sweep(&scenario, 0..100, &NemesisOptions::default()) {
             let unsafe_: Vec<_> = v
                 .iter()
                 .filter(|v| !v.invariant.starts_with("eventually_"))
@@ -147,7 +113,7 @@ fn majority_reached_high_watermark_catches_a_leader_that_commits_alone() {
     assert!(!broken.is_empty(), "no seed caught a HW past the majority");
     let scenario = base(3, &[]);
     for seed in broken {
-        let (_, _, v) = sweep(&scenario, seed..seed + 1).remove(0);
+        let (_, _, v) = sweep(&scenario, seed..seed + 1, &NemesisOptions::default()).remove(0);
         assert!(v.is_empty(), "seed {seed} without the variant: {v:#?}");
     }
 }

@@ -3,19 +3,11 @@
 //! partitions. Under the modern protocol (unclean election off) no invariant breaks, and the
 //! same seed gives the same trace hash twice.
 
-use sim_core::check::Violation;
-use sim_core::fault::nemesis::{NemesisOptions, random_faults};
-use sim_core::scenario::{Scenario, parse};
-use sim_core::trace::TraceSink;
-use sim_core::world::{RunOptions, RunSummary, run};
+mod common;
 
-/// Seeds per sweep; `KAFKASIM_SWEEP_SEEDS` raises it for a longer hunt.
-fn seeds() -> u64 {
-    std::env::var("KAFKASIM_SWEEP_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(200)
-}
+use common::{run_seed, seeds, sweep};
+use sim_core::fault::nemesis::NemesisOptions;
+use sim_core::scenario::{Scenario, parse};
 
 fn base() -> Scenario {
     let text = r#"{
@@ -52,39 +44,11 @@ fn options() -> NemesisOptions {
     }
 }
 
-fn run_seed(scenario: &Scenario, seed: u64) -> (Scenario, RunSummary) {
-    let mut s = scenario.clone();
-    s.faults = random_faults(&s.members(), seed, &options());
-    let summary = run(
-        &s,
-        RunOptions {
-            seed,
-            max_events: u64::MAX,
-            trace: TraceSink::hash_only(),
-        },
-    )
-    .expect("no trace writer to fail");
-    (s, summary)
-}
-
-fn sweep(scenario: &Scenario, seeds: std::ops::Range<u64>) -> Vec<(u64, String, Vec<Violation>)> {
-    seeds
-        .map(|seed| {
-            let (s, summary) = run_seed(scenario, seed);
-            if !summary.violations.is_empty() {
-                let path = std::env::temp_dir().join(format!("{}-seed-{seed}.json", s.name));
-                let _ = std::fs::write(&path, serde_json::to_string_pretty(&s).unwrap_or_default());
-            }
-            (seed, summary.trace_hash, summary.violations)
-        })
-        .collect()
-}
-
 #[test]
 fn the_data_plane_survives_200_seeds_of_crashes_power_losses_and_partitions_deterministically() {
     let scenario = base();
     let n = seeds();
-    let first = sweep(&scenario, 0..n);
+    let first = sweep(&scenario, 0..n, &options());
     let broken: Vec<_> = first.iter().filter(|(_, _, v)| !v.is_empty()).collect();
     assert!(
         broken.is_empty(),
@@ -94,7 +58,7 @@ fn the_data_plane_survives_200_seeds_of_crashes_power_losses_and_partitions_dete
         broken[0].0,
         broken[0].2
     );
-    let second = sweep(&scenario, 0..n);
+    let second = sweep(&scenario, 0..n, &options());
     for ((seed, a, _), (_, b, _)) in first.iter().zip(&second) {
         assert_eq!(a, b, "seed {seed} gave two different traces");
     }
@@ -103,7 +67,7 @@ fn the_data_plane_survives_200_seeds_of_crashes_power_losses_and_partitions_dete
 #[test]
 fn the_sweep_does_real_work() {
     // A sweep that checks nothing proves nothing: the workload must flow and faults must hit.
-    let (s, summary) = run_seed(&base(), 3);
+    let (s, summary) = run_seed(&base(), 3, &options());
     assert!(!s.faults.is_empty());
     assert!(
         summary.clients.records_acked_acks_all > 1_000,

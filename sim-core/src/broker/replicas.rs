@@ -150,16 +150,8 @@ impl Broker {
             changed
         } else {
             self.replicas.started = true;
-            let lag = SimDuration::from_millis(self.cluster.broker.replica_lag_time_max_ms / 2);
-            ctx.set_timer(crate::proto::Timer::IsrExpiration, lag);
-            ctx.set_timer(
-                crate::proto::Timer::HighWatermarkCheckpoint,
-                SimDuration::from_millis(
-                    self.cluster
-                        .broker
-                        .replica_high_watermark_checkpoint_interval_ms,
-                ),
-            );
+            self.arm_isr_expiration(ctx);
+            self.arm_hw_checkpoint(ctx);
             self.image.partitions.keys().copied().collect()
         };
         let mut refetch = BTreeSet::new();
@@ -648,8 +640,7 @@ impl Broker {
         for (tp, isr) in shrinks {
             self.send_alter_partition(ctx, tp, isr);
         }
-        let lag = SimDuration::from_millis(self.cluster.broker.replica_lag_time_max_ms / 2);
-        ctx.set_timer(crate::proto::Timer::IsrExpiration, lag);
+        self.arm_isr_expiration(ctx);
     }
 
     fn send_alter_partition(
@@ -793,13 +784,26 @@ impl Broker {
 
     pub(super) fn on_hw_checkpoint(&mut self, ctx: &mut Ctx<'_>) {
         self.replicas.write_checkpoint();
+        self.arm_hw_checkpoint(ctx);
+    }
+
+    fn arm_hw_checkpoint(&self, ctx: &mut Ctx<'_>) {
+        let interval = self
+            .cluster
+            .broker
+            .replica_high_watermark_checkpoint_interval_ms;
         ctx.set_timer(
             crate::proto::Timer::HighWatermarkCheckpoint,
-            SimDuration::from_millis(
-                self.cluster
-                    .broker
-                    .replica_high_watermark_checkpoint_interval_ms,
-            ),
+            SimDuration::from_millis(interval),
+        );
+    }
+
+    /// The ISR check runs every half `replica.lag.time.max.ms` (`ReplicaManager`).
+    fn arm_isr_expiration(&self, ctx: &mut Ctx<'_>) {
+        let half_lag = self.cluster.broker.replica_lag_time_max_ms / 2;
+        ctx.set_timer(
+            crate::proto::Timer::IsrExpiration,
+            SimDuration::from_millis(half_lag),
         );
     }
 }
