@@ -216,14 +216,20 @@ impl ClusterConfig {
 
     /// The broker id of a broker's node.
     pub fn broker_of(&self, node: NodeId) -> Option<BrokerId> {
-        let first = self.brokers.first()?;
-        let i = node.0.checked_sub(first.0)? as usize;
-        (i < self.brokers.len()).then_some(i as BrokerId + 1)
+        broker_id_of(&self.brokers, node)
     }
 
     pub fn name(&self, node: NodeId) -> &str {
         &self.names[node.index()]
     }
+}
+
+/// The broker id of `node`, given the brokers' nodes in id order (they are consecutive node
+/// ids: `Scenario::members` numbers controllers, then brokers).
+pub fn broker_id_of(brokers: &[NodeId], node: NodeId) -> Option<BrokerId> {
+    let first = brokers.first()?;
+    let i = node.0.checked_sub(first.0)? as usize;
+    (i < brokers.len()).then_some(i as BrokerId + 1)
 }
 
 /// What a process keeps on disk.

@@ -129,6 +129,20 @@ struct ProducerState {
     batches: Vec<(u32, u32, u64)>,
 }
 
+impl ProducerState {
+    /// Remembers an appended batch, forgetting the oldest beyond the window.
+    fn record(&mut self, batch: &RecordBatch) {
+        self.batches.push((
+            batch.base_sequence,
+            batch.last_sequence(),
+            batch.base_offset,
+        ));
+        if self.batches.len() > PRODUCER_BATCH_WINDOW {
+            self.batches.remove(0);
+        }
+    }
+}
+
 /// How a follower's fetch of one partition went, for the broker to act on.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FollowerOutcome {
@@ -313,35 +327,18 @@ impl Partition {
     fn append(&mut self, batch: RecordBatch, config: &PartitionConfig) {
         self.log.append(batch, config.flush_messages);
         if batch.idempotent {
-            let entry = self.producers.entry(batch.producer_id).or_default();
-            entry.batches.push((
-                batch.base_sequence,
-                batch.last_sequence(),
-                batch.base_offset,
-            ));
-            if entry.batches.len() > PRODUCER_BATCH_WINDOW {
-                entry.batches.remove(0);
-            }
+            self.producers
+                .entry(batch.producer_id)
+                .or_default()
+                .record(&batch);
         }
     }
 
+    /// Rebuilds the producer state from the log (Kafka loads it from snapshots and the log).
     fn rebuild_producers(&mut self) {
         self.producers.clear();
-        let batches: Vec<RecordBatch> = self
-            .log
-            .batches()
-            .iter()
-            .filter(|b| b.idempotent)
-            .copied()
-            .collect();
-        for b in batches {
-            let entry = self.producers.entry(b.producer_id).or_default();
-            entry
-                .batches
-                .push((b.base_sequence, b.last_sequence(), b.base_offset));
-            if entry.batches.len() > PRODUCER_BATCH_WINDOW {
-                entry.batches.remove(0);
-            }
+        for b in self.log.batches().iter().filter(|b| b.idempotent) {
+            self.producers.entry(b.producer_id).or_default().record(b);
         }
     }
 

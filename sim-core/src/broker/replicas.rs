@@ -95,12 +95,6 @@ impl ReplicaManager {
         &self.partitions
     }
 
-    fn touch(&mut self, tp: TopicPartition) {
-        if self.touched.last() != Some(&tp) {
-            self.touched.push(tp);
-        }
-    }
-
     pub fn into_disk(
         mut self,
     ) -> (
@@ -317,7 +311,7 @@ impl Broker {
             }
         }
         for tp in appended {
-            self.replicas.touch(tp);
+            self.replicas.touched.push(tp);
             self.maybe_increment_hw(ctx, tp);
             self.wake_parked(ctx, tp);
         }

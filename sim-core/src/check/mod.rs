@@ -459,12 +459,7 @@ impl Checker {
         };
         let dg = &mut self.data;
         let out = &mut self.violations;
-        let broker_of = |id: NodeId| -> Option<BrokerId> {
-            cx.g.brokers
-                .iter()
-                .position(|&n| n == id)
-                .map(|i| i as BrokerId + 1)
-        };
+        let broker_of = |id: NodeId| crate::world::broker_id_of(&cx.g.brokers, id);
         let mut changed: Vec<TopicPartition> = Vec::new();
         for (id, event) in sim.step_events() {
             match event {
@@ -809,8 +804,7 @@ impl Checker {
     /// sends in flight become indeterminate; a consumer starts its reads over.
     fn note_data_crash(&mut self, sim: &Simulation<Process>, id: NodeId, kind: CrashKind) {
         let dg = &mut self.data;
-        if let Some(i) = self.ground.brokers.iter().position(|&n| n == id) {
-            let b = i as BrokerId + 1;
+        if let Some(b) = crate::world::broker_id_of(&self.ground.brokers, id) {
             if kind == CrashKind::Process {
                 return;
             }
