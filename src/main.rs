@@ -7,6 +7,7 @@
 
 mod bench;
 mod builtin;
+mod check;
 mod list;
 mod output;
 mod run;
@@ -27,6 +28,8 @@ struct Cli {
 enum Command {
     /// Run one scenario and print a summary; with --out, write report.json and trace.jsonl.
     Run(run::RunArgs),
+    /// Run every scenario file under the paths against its expectations (CI).
+    Check(check::CheckArgs),
     /// List the built-in scenarios, protocol variants and invariants.
     List(list::ListArgs),
     /// Run the standard performance workloads; one JSON line each.
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Check(args) => check::check(args),
         Command::List(args) => list::list(args),
         Command::Bench(args) => bench::bench(args),
     };
@@ -90,7 +94,7 @@ fn install_panic_hook() {
         eprintln!(
             "\nkafkasim hit a bug (a panic), not a problem with your input. Please report it."
         );
-        if let Some(replay) = run::REPLAY.get() {
+        if let Some(replay) = run::replay() {
             eprintln!("Replay this exact run with:\n  {replay}");
         }
     }));

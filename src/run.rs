@@ -1,8 +1,8 @@
 //! `kafkasim run`: one scenario, one seed.
 
 use clap::Args;
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use sim_core::scenario::{self, Scenario};
 use sim_core::trace::{TraceSink, Verbosity};
@@ -11,8 +11,20 @@ use sim_core::world::{self, RunOptions};
 use crate::output::{self, StreamedFile};
 use crate::{CliError, Format, Verdict, builtin};
 
-/// The command that replays the run in progress, printed if kafkasim panics.
-pub static REPLAY: OnceLock<String> = OnceLock::new();
+thread_local! {
+    /// The command that replays the run in progress on this thread, printed if it panics.
+    static REPLAY: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Records how to replay the run this thread is about to do.
+pub fn set_replay(command: String) {
+    REPLAY.with(|r| *r.borrow_mut() = Some(command));
+}
+
+/// How to replay the run this thread is doing, if one was recorded.
+pub fn replay() -> Option<String> {
+    REPLAY.with(|r| r.borrow().clone())
+}
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -63,7 +75,7 @@ pub fn run(args: RunArgs) -> Result<Verdict, CliError> {
         return Ok(Verdict::Ok);
     }
     let seed = args.seed.unwrap_or(scenario.seed);
-    let _ = REPLAY.set(format!("kafkasim run {origin} --seed {seed}"));
+    set_replay(format!("kafkasim run {origin} --seed {seed}"));
 
     let mut trace_file = None;
     let trace = match &args.out {

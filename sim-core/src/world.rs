@@ -11,7 +11,7 @@
 use serde::Serialize;
 use std::rc::Rc;
 
-use crate::broker::partition::{PartitionConfig, ReplicationRules};
+use crate::broker::partition::{FollowerTruncation, PartitionConfig, ReplicationRules};
 use crate::broker::{Broker, BrokerDisk};
 use crate::check::data::{ClientStats, DataCx};
 use crate::check::{Checker, Timeline, Violation};
@@ -120,19 +120,32 @@ impl ClusterConfig {
                     .config
                     .min_insync_replicas
                     .unwrap_or(config.min_insync_replicas),
-                unclean_leader_election_enable: t
-                    .config
-                    .unclean_leader_election_enable
-                    .unwrap_or(config.unclean_leader_election_enable),
+                unclean_leader_election_enable: variant("allow_unclean")
+                    || t.config
+                        .unclean_leader_election_enable
+                        .unwrap_or(config.unclean_leader_election_enable),
             })
             .collect();
         let rules = ReplicationRules {
+            strict_min_isr: !variant("hw_advances_under_min_isr"),
             keep_log_on_follow: !variant("truncate_to_hw_on_follow"),
             divergence_check: !variant("test_no_divergence_check"),
             hw_waits_for_followers: !variant("test_hw_ignores_followers"),
             isr_through_controller: !variant("local_isr_shrink"),
             dedupe_producers: !variant("test_no_dedup"),
-            ..ReplicationRules::default()
+            min_isr_on_produce: !variant("no_min_isr_check"),
+            hw_over_maximal_isr: !variant("no_maximal_isr"),
+            leso_rule: !variant("no_leso_rule"),
+            epoch_fencing_on_fetch: !variant("no_epoch_fencing_on_fetch"),
+            broker_epoch_in_isr: !variant("no_broker_epoch_in_isr"),
+            skip_state_on_diverging_fetch: !variant("update_state_on_diverging_fetch"),
+            truncation: if variant("offsets_for_epoch_v0") {
+                FollowerTruncation::OffsetsForEpochV0
+            } else if variant("no_truncate_on_fetch") {
+                FollowerTruncation::OnBecomeFollower
+            } else {
+                FollowerTruncation::OnEveryFetch
+            },
         };
         let replication = scenario
             .cluster
@@ -203,7 +216,7 @@ impl ClusterConfig {
                 .filter(|m| m.role == Role::Broker)
                 .map(|m| m.id)
                 .collect(),
-            elr_enabled: true,
+            elr_enabled: !variant("elr=false"),
             test_fence_keeps_isr: variant("test_fence_keeps_isr"),
             test_keep_isr_on_reregistration: variant("test_keep_isr_on_reregistration"),
             names: members.iter().map(|m| m.name.clone()).collect(),

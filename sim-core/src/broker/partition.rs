@@ -29,7 +29,8 @@ pub const MAX_FETCH_BATCHES: usize = 64;
 /// Batches per producer the leader remembers for deduplication (`ProducerStateEntry`).
 const PRODUCER_BATCH_WINDOW: usize = 5;
 
-/// How a partition behaves: its topic's config and the protocol variants in force.
+/// How a partition behaves: its topic's config and the protocol variants in force. The
+/// default is a topic with every default of Kafka's and the modern protocol.
 #[derive(Clone, Debug)]
 pub struct PartitionConfig {
     /// `min.insync.replicas` capped at the replication factor (`Partition.effectiveMinIsr`).
@@ -58,6 +59,50 @@ pub struct ReplicationRules {
     pub isr_through_controller: bool,
     /// The leader drops retried idempotent batches (KIP-98). Off: test only.
     pub dedupe_producers: bool,
+    /// acks=all needs `min.insync.replicas` in the ISR, before the append and when the write
+    /// completes (KAFKA-1555). Off = `no_min_isr_check`.
+    pub min_isr_on_produce: bool,
+    /// The HW waits for the maximal ISR (a follower being added counts at once) and for
+    /// caught-up eligible followers (KIP-497). Off = `no_maximal_isr`: the committed ISR only.
+    pub hw_over_maximal_isr: bool,
+    /// ISR expansion needs the follower at the leader epoch start offset (KAFKA-7128).
+    pub leso_rule: bool,
+    /// Fetches are checked against the leader epoch they carry (KIP-320).
+    pub epoch_fencing_on_fetch: bool,
+    /// Broker epochs in fetches and AlterPartition keep an older incarnation's progress from
+    /// counting (KIP-903).
+    pub broker_epoch_in_isr: bool,
+    /// A diverging fetch does not update the follower's progress (KAFKA-13141).
+    pub skip_state_on_diverging_fetch: bool,
+    /// When and how a follower reconciles its log with its leader's.
+    pub truncation: FollowerTruncation,
+}
+
+/// How a follower finds where its log leaves its leader's (kafka-protocol.md §1.8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FollowerTruncation {
+    /// Truncate-on-fetch (Kafka 2.7+): every fetch carries the last fetched epoch, and the
+    /// leader answers a divergence with (epoch, end offset), resolved as in KIP-279.
+    OnEveryFetch,
+    /// Kafka 2.0 to 2.6 (`no_truncate_on_fetch`): only the first fetches after becoming
+    /// follower carry the epoch (OffsetsForLeaderEpoch then); once the logs agree, fetches
+    /// are plain offsets.
+    OnBecomeFollower,
+    /// Kafka 0.11 to 1.1 (`offsets_for_epoch_v0`, KIP-101 without KIP-279): as
+    /// `OnBecomeFollower`, but the answer is an end offset only, and the follower truncates to
+    /// it once, without agreeing on an epoch.
+    OffsetsForEpochV0,
+}
+
+impl Default for PartitionConfig {
+    fn default() -> Self {
+        PartitionConfig {
+            min_isr: 1,
+            flush_messages: i64::MAX as u64,
+            replica_lag_time_max: SimDuration::from_millis(30_000),
+            rules: ReplicationRules::default(),
+        }
+    }
 }
 
 impl Default for ReplicationRules {
@@ -69,6 +114,13 @@ impl Default for ReplicationRules {
             hw_waits_for_followers: true,
             isr_through_controller: true,
             dedupe_producers: true,
+            min_isr_on_produce: true,
+            hw_over_maximal_isr: true,
+            leso_rule: true,
+            epoch_fencing_on_fetch: true,
+            broker_epoch_in_isr: true,
+            skip_state_on_diverging_fetch: true,
+            truncation: FollowerTruncation::OnEveryFetch,
         }
     }
 }
@@ -169,6 +221,9 @@ pub struct Partition {
     pub leader_state: Option<LeaderState>,
     /// Follower: the leader fenced our epoch; wait for newer metadata.
     pub fenced: bool,
+    /// Follower: the log agrees with the leader's, as far as the truncation step of
+    /// [`FollowerTruncation::OnBecomeFollower`] goes; reset on each new leader epoch.
+    pub truncation_done: bool,
     producers: BTreeMap<u64, ProducerState>,
 }
 
@@ -188,6 +243,7 @@ impl Partition {
             log,
             leader: None,
             leader_epoch: 0,
+            truncation_done: false,
             partition_epoch: 0,
             leader_state: None,
             fenced: false,
@@ -272,6 +328,7 @@ impl Partition {
         let mut truncated = None;
         if changed {
             self.fenced = false;
+            self.truncation_done = false;
             if !config.rules.keep_log_on_follow && self.high_watermark < self.log.end_offset() {
                 // Pre-KIP-101: trust the HW, which lags the leader's by a fetch round trip.
                 truncated = Some(self.truncate_to(self.high_watermark));
@@ -291,7 +348,8 @@ impl Partition {
         let Some(state) = &self.leader_state else {
             return Err(ProduceError::NotLeaderOrFollower);
         };
-        if acks == Acks::All && state.isr.len() < config.min_isr {
+        if acks == Acks::All && config.rules.min_isr_on_produce && state.isr.len() < config.min_isr
+        {
             return Err(ProduceError::NotEnoughReplicas);
         }
         if batch.idempotent && config.rules.dedupe_producers {
@@ -351,10 +409,14 @@ impl Partition {
         (from, offset)
     }
 
-    /// KIP-320 epoch check of a fetch against this leader (`checkCurrentLeaderEpoch`).
-    fn check_leader_epoch(&self, current_leader_epoch: u32) -> Option<FetchError> {
+    /// KIP-320 epoch check of a fetch against this leader (`checkCurrentLeaderEpoch`); before
+    /// KIP-320 (`fencing` off) a leader served any fetch.
+    fn check_leader_epoch(&self, current_leader_epoch: u32, fencing: bool) -> Option<FetchError> {
         if self.leader_state.is_none() {
             return Some(FetchError::NotLeaderOrFollower);
+        }
+        if !fencing {
+            return None;
         }
         match current_leader_epoch.cmp(&self.leader_epoch) {
             std::cmp::Ordering::Less => Some(FetchError::FencedLeaderEpoch),
@@ -398,36 +460,37 @@ impl Partition {
         broker_epoch: u64,
         fetch: &PartitionFetch,
         image: &MetadataImage,
+        rules: &ReplicationRules,
     ) -> (PartitionFetchData, bool) {
-        if let Some(error) = self.check_leader_epoch(fetch.current_leader_epoch) {
+        if let Some(error) =
+            self.check_leader_epoch(fetch.current_leader_epoch, rules.epoch_fencing_on_fetch)
+        {
             return (self.error_data(error), false);
         }
         if !self.replicas.contains(&replica) {
             return (self.error_data(FetchError::UnknownLeaderEpoch), false);
         }
-        match self.divergence(fetch) {
-            Err(error) => return (self.error_data(error), false),
-            Ok(Some(diverging)) => {
-                let data = PartitionFetchData {
-                    tp: self.tp,
-                    error: None,
-                    high_watermark: self.high_watermark,
-                    diverging: Some(diverging),
-                    batches: Vec::new(),
-                };
-                return (data, false);
-            }
-            Ok(None) => {}
-        }
         let leo = self.log.end_offset();
-        let batches = self.log.read(fetch.fetch_offset, leo, MAX_FETCH_BATCHES);
+        let (diverging, batches) = match self.divergence(fetch) {
+            Err(error) => return (self.error_data(error), false),
+            Ok(Some(diverging)) => (Some(diverging), Vec::new()),
+            Ok(None) => (
+                None,
+                self.log.read(fetch.fetch_offset, leo, MAX_FETCH_BATCHES),
+            ),
+        };
         // KIP-903: a fetch from an older incarnation than the metadata knows is not progress.
-        let stale = image
-            .brokers
-            .get(&replica)
-            .is_some_and(|b| b.broker_epoch > broker_epoch);
+        let stale = rules.broker_epoch_in_isr
+            && image
+                .brokers
+                .get(&replica)
+                .is_some_and(|b| b.broker_epoch > broker_epoch);
+        // KAFKA-13141: a diverging fetch's offset is not the follower's LEO in this log.
+        let skip = diverging.is_some() && rules.skip_state_on_diverging_fetch;
         let state = self.leader_state.as_mut().expect("checked: leading");
-        let updated = !stale && fetch.fetch_offset <= leo;
+        // Before KAFKA-13141 a diverging fetch counted too, its offset taken as the LEO even
+        // past this leader's log end.
+        let updated = !stale && !skip && (fetch.fetch_offset <= leo || diverging.is_some());
         if updated && let Some(f) = state.followers.get_mut(&replica) {
             if fetch.fetch_offset >= leo {
                 f.last_caught_up = f.last_caught_up.max(Some(now));
@@ -437,13 +500,13 @@ impl Partition {
             f.leo = Some(fetch.fetch_offset);
             f.last_fetch_leader_leo = f.last_fetch_leader_leo.max(leo);
             f.last_fetch_time = Some(now);
-            f.broker_epoch = Some(broker_epoch);
+            f.broker_epoch = rules.broker_epoch_in_isr.then_some(broker_epoch);
         }
         let data = PartitionFetchData {
             tp: self.tp,
             error: None,
             high_watermark: self.high_watermark,
-            diverging: None,
+            diverging,
             batches,
         };
         (data, updated)
@@ -451,8 +514,14 @@ impl Partition {
 
     /// A consumer's fetch: records below the HW only. A position to validate (KIP-320) is
     /// checked like a follower's log.
-    pub fn on_consumer_fetch(&self, fetch: &PartitionFetch) -> PartitionFetchData {
-        if let Some(error) = self.check_leader_epoch(fetch.current_leader_epoch) {
+    pub fn on_consumer_fetch(
+        &self,
+        fetch: &PartitionFetch,
+        rules: &ReplicationRules,
+    ) -> PartitionFetchData {
+        if let Some(error) =
+            self.check_leader_epoch(fetch.current_leader_epoch, rules.epoch_fencing_on_fetch)
+        {
             return self.error_data(error);
         }
         let diverging = match self.divergence(fetch) {
@@ -497,12 +566,20 @@ impl Partition {
         &self,
         r: BrokerId,
         f: &FollowerProgress,
-        maximal: &[BrokerId],
         now: SimTime,
         image: &MetadataImage,
-        lag: SimDuration,
+        config: &PartitionConfig,
     ) -> bool {
-        maximal.contains(&r) || (self.is_caught_up(f, now, lag) && Self::is_eligible(r, f, image))
+        let Some(state) = &self.leader_state else {
+            return false;
+        };
+        if !config.rules.hw_over_maximal_isr {
+            // Before KIP-497: the committed ISR alone.
+            return state.isr.contains(&r);
+        }
+        state.maximal_isr().contains(&r)
+            || (self.is_caught_up(f, now, config.replica_lag_time_max)
+                && Self::is_eligible(r, f, image))
     }
 
     /// The replicas the HW waits for: the leader and every follower that [holds it back].
@@ -510,15 +587,14 @@ impl Partition {
         &self,
         now: SimTime,
         image: &MetadataImage,
-        lag: SimDuration,
+        config: &PartitionConfig,
     ) -> Vec<BrokerId> {
         let Some(state) = &self.leader_state else {
             return Vec::new();
         };
-        let maximal = state.maximal_isr();
         let mut quorum: Vec<BrokerId> = self.leader.into_iter().collect();
         for (&r, f) in &state.followers {
-            if self.holds_hw(r, f, &maximal, now, image, lag) {
+            if self.holds_hw(r, f, now, image, config) {
                 quorum.push(r);
             }
         }
@@ -538,12 +614,9 @@ impl Partition {
         }
         let mut new_hw = self.log.end_offset();
         if config.rules.hw_waits_for_followers {
-            let maximal = state.maximal_isr();
             for (&r, f) in &state.followers {
                 let leo = f.leo.unwrap_or(0);
-                if leo < new_hw
-                    && self.holds_hw(r, f, &maximal, now, image, config.replica_lag_time_max)
-                {
+                if leo < new_hw && self.holds_hw(r, f, now, image, config) {
                     new_hw = leo;
                 }
             }
@@ -555,14 +628,19 @@ impl Partition {
     }
 
     /// `maybeExpandIsr` (§1.6): the ISR to propose with `replica` added, if it qualifies.
-    pub fn isr_to_expand(&self, replica: BrokerId, image: &MetadataImage) -> Option<Vec<BrokerId>> {
+    pub fn isr_to_expand(
+        &self,
+        replica: BrokerId,
+        image: &MetadataImage,
+        rules: &ReplicationRules,
+    ) -> Option<Vec<BrokerId>> {
         let state = self.leader_state.as_ref()?;
         if state.pending.is_some() || state.isr.contains(&replica) {
             return None;
         }
         let f = state.followers.get(&replica)?;
         let leo = f.leo?;
-        let in_sync = leo >= self.high_watermark && leo >= state.leso;
+        let in_sync = leo >= self.high_watermark && (leo >= state.leso || !rules.leso_rule);
         (in_sync && Self::is_eligible(replica, f, image)).then(|| {
             let mut isr = state.isr.clone();
             isr.push(replica);
@@ -646,10 +724,11 @@ impl Partition {
         PartitionFetch {
             tp: self.tp,
             fetch_offset: self.log.end_offset(),
-            last_fetched_epoch: if config.rules.divergence_check {
-                self.log.latest_epoch()
-            } else {
-                None
+            last_fetched_epoch: match config.rules.truncation {
+                _ if !config.rules.divergence_check => None,
+                FollowerTruncation::OnEveryFetch => self.log.latest_epoch(),
+                _ if self.truncation_done => None,
+                _ => self.log.latest_epoch(),
             },
             current_leader_epoch: self.leader_epoch,
         }
@@ -675,10 +754,18 @@ impl Partition {
             None => {}
         }
         if let Some((epoch, end)) = data.diverging {
+            let leo = self.log.end_offset();
+            if config.rules.truncation == FollowerTruncation::OffsetsForEpochV0 {
+                // KIP-101 alone: the end offset is all the answer says; truncate to it once.
+                self.truncation_done = true;
+                if end < leo {
+                    out.truncated = Some(self.truncate_to(end));
+                }
+                return out;
+            }
             // KIP-279 `getOffsetTruncationState`: agree on an epoch, then truncate to the
             // smaller end of it; a follower that lacks the leader's epoch truncates to the end
             // of its largest epoch below and asks again.
-            let leo = self.log.end_offset();
             let to = match self.log.end_offset_for_epoch(epoch) {
                 Some((local_epoch, local_end)) if local_epoch == epoch => local_end.min(end),
                 Some((_, local_end)) => local_end,
@@ -694,6 +781,8 @@ impl Partition {
             }
             return out;
         }
+        // The logs agree from here on (the truncation step of the older protocols is over).
+        self.truncation_done = true;
         let leo = self.log.end_offset();
         let fresh: Vec<RecordBatch> = data
             .batches

@@ -406,14 +406,24 @@ impl Broker {
                 },
                 Some(p) => match req.replica {
                     Some((replica, broker_epoch)) => {
-                        let (data, updated) =
-                            p.on_replica_fetch(now, replica, broker_epoch, fetch, &self.image);
+                        let rules = &self.cluster.replication[fetch.tp.topic as usize].rules;
+                        let (data, updated) = p.on_replica_fetch(
+                            now,
+                            replica,
+                            broker_epoch,
+                            fetch,
+                            &self.image,
+                            rules,
+                        );
                         if updated {
                             progressed.push((fetch.tp, replica));
                         }
                         data
                     }
-                    None => p.on_consumer_fetch(fetch),
+                    None => p.on_consumer_fetch(
+                        fetch,
+                        &self.cluster.replication[fetch.tp.topic as usize].rules,
+                    ),
                 },
             };
             out.push(data);
@@ -614,7 +624,8 @@ impl Broker {
         let Some(p) = self.replicas.partitions.get(&tp) else {
             return;
         };
-        if let Some(isr) = p.isr_to_expand(replica, &self.image) {
+        let rules = &self.cluster.replication[tp.topic as usize].rules;
+        if let Some(isr) = p.isr_to_expand(replica, &self.image, rules) {
             self.send_alter_partition(ctx, tp, isr);
         }
     }

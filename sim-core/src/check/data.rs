@@ -72,7 +72,8 @@ pub struct PartitionGround {
     /// The partition exists (its record committed).
     pub created: bool,
     pub min_isr: usize,
-    pub replica_lag_time_max: crate::engine::SimDuration,
+    /// The topic's replication config, as its replicas run it.
+    pub config: crate::broker::partition::PartitionConfig,
     pub unclean_enabled: bool,
     /// The highest HW a non-stale leader published.
     pub true_hw: u64,
@@ -370,7 +371,7 @@ impl DataGround {
                     PartitionGround {
                         replicas: replicas.clone(),
                         min_isr: cluster.replication[t].min_isr,
-                        replica_lag_time_max: cluster.replication[t].replica_lag_time_max,
+                        config: cluster.replication[t].clone(),
                         unclean_enabled: topic.unclean_leader_election_enable,
                         ..PartitionGround::default()
                     },

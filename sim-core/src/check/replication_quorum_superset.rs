@@ -41,11 +41,10 @@ pub fn check(cx: &DataCx<'_>, dg: &mut DataGround, out: &mut Violations, tp: Top
         return; // not yet (or no longer) the controller's leader
     }
     let maximal = state.maximal_isr();
-    let lag = pg.replica_lag_time_max;
     let Some(image) = cx.broker(leader).map(|b| b.image()) else {
         return;
     };
-    let quorum = p.hw_quorum(cx.g.now, image, lag);
+    let quorum = p.hw_quorum(cx.g.now, image, &pg.config);
     let problem = if state.pending.is_none() && maximal != state.isr {
         Some(format!(
             "with nothing in flight its maximal ISR {maximal:?} differs from its ISR {:?}",

@@ -64,6 +64,10 @@ pub struct Scenario {
     pub variants: Vec<String>,
     #[serde(default)]
     pub expect: Expectations,
+    /// The same run with some (or all) of `variants` switched off, and what it must show
+    /// then: how a bug scenario states both the bug and the fix on one seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub without: Option<Without>,
     /// Narration notes shown at their times.
     #[serde(default)]
     pub notes: Vec<Note>,
@@ -255,6 +259,17 @@ pub struct Expectations {
     /// Invariants this scenario must break (a lesson or a bug reproduction).
     #[serde(default)]
     pub violate: Vec<String>,
+}
+
+/// The comparison run of a bug scenario: the scenario with `variants` switched off (all of
+/// the scenario's variants when empty; the others stay on, e.g. the older era the bug lived
+/// in), judged against `expect`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Without {
+    #[serde(default)]
+    pub variants: Vec<String>,
+    pub expect: Expectations,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -517,6 +532,12 @@ impl Scenario {
         }
 
         for (i, name) in self.variants.iter().enumerate() {
+            if self.variants[..i].contains(name) {
+                return Err(bad(
+                    format!("variants[{i}]"),
+                    format!("\"{name}\" is listed twice"),
+                ));
+            }
             if variants::variant(name).is_none() {
                 let known: Vec<&str> = variants::VARIANTS.iter().map(|v| v.name).collect();
                 let message = match suggest::closest(name, known.iter().copied()) {
@@ -534,38 +555,43 @@ impl Scenario {
                 return Err(bad(format!("variants[{i}]"), message));
             }
         }
-        for (field, ids) in [
-            ("hold", &self.expect.hold),
-            ("violate", &self.expect.violate),
-        ] {
-            for (i, id) in ids.iter().enumerate() {
-                if check::invariant(id).is_none() {
-                    let known: Vec<&str> = check::INVARIANTS.iter().map(|v| v.id).collect();
-                    let message = match suggest::closest(id, known.iter().copied()) {
-                        Some(best) => {
-                            format!("unknown invariant \"{id}\" (did you mean \"{best}\"?)")
-                        }
-                        None if known.is_empty() => {
-                            format!("unknown invariant \"{id}\"; this build checks none yet")
-                        }
-                        None => format!("unknown invariant \"{id}\"; known: {}", known.join(", ")),
-                    };
-                    return Err(bad(format!("expect.{field}[{i}]"), message));
+        if let Some(without) = &self.without {
+            if self.variants.is_empty() {
+                return Err(bad(
+                    "without".into(),
+                    "compares the run without its protocol variants, but \"variants\" is empty"
+                        .into(),
+                ));
+            }
+            for (i, name) in without.variants.iter().enumerate() {
+                if !self.variants.contains(name) {
+                    return Err(bad(
+                        format!("without.variants[{i}]"),
+                        format!(
+                            "\"{name}\" is not switched on in \"variants\" ({})",
+                            self.variants.join(", ")
+                        ),
+                    ));
                 }
             }
         }
-        if let Some(id) = self
-            .expect
-            .hold
-            .iter()
-            .find(|id| self.expect.violate.contains(id))
-        {
-            return Err(bad(
-                "expect".into(),
-                format!("\"{id}\" cannot be both in hold and in violate"),
-            ));
+        check_expectations(&self.expect, "expect", origin)?;
+        if let Some(without) = &self.without {
+            check_expectations(&without.expect, "without.expect", origin)?;
         }
         Ok(self)
+    }
+
+    /// The comparison run a bug scenario asks for: `without.variants` (or every variant)
+    /// switched off, judged by `without.expect`. `None` if the scenario has no `without`.
+    pub fn without_variants(&self) -> Option<Scenario> {
+        let without = self.without.as_ref()?;
+        let mut s = self.clone();
+        s.variants
+            .retain(|v| !without.variants.is_empty() && !without.variants.contains(v));
+        s.expect = without.expect.clone();
+        s.without = None;
+        Some(s)
     }
 
     fn check_topic(&self, topic: &str, path: String, origin: &str) -> Result<(), ScenarioError> {
@@ -787,6 +813,39 @@ impl Scenario {
         out.sort_by_key(|f| f.at); // stable: ties keep file order
         Ok(out)
     }
+}
+
+/// Every id names an invariant, and none is both to hold and to be violated. `prefix` is the
+/// field the expectations sit in (`expect` or `without.expect`).
+fn check_expectations(
+    expect: &Expectations,
+    prefix: &str,
+    origin: &str,
+) -> Result<(), ScenarioError> {
+    let bad = |path: String, message: String| ScenarioError::Invalid {
+        origin: origin.to_string(),
+        path,
+        message,
+    };
+    for (field, ids) in [("hold", &expect.hold), ("violate", &expect.violate)] {
+        for (i, id) in ids.iter().enumerate() {
+            if check::invariant(id).is_none() {
+                let known: Vec<&str> = check::INVARIANTS.iter().map(|v| v.id).collect();
+                let message = match suggest::closest(id, known.iter().copied()) {
+                    Some(best) => format!("unknown invariant \"{id}\" (did you mean \"{best}\"?)"),
+                    None => format!("unknown invariant \"{id}\"; known: {}", known.join(", ")),
+                };
+                return Err(bad(format!("{prefix}.{field}[{i}]"), message));
+            }
+        }
+    }
+    if let Some(id) = expect.hold.iter().find(|id| expect.violate.contains(id)) {
+        return Err(bad(
+            prefix.to_string(),
+            format!("\"{id}\" cannot be both in hold and in violate"),
+        ));
+    }
+    Ok(())
 }
 
 /// Most processes in one simulation: the network keeps a link per ordered pair, so memory grows
