@@ -15,22 +15,48 @@ pub struct ListArgs {
     pub format: Format,
 }
 
-/// A scenario's name, path and description, read from its JSON.
-fn scenarios() -> Vec<(&'static str, &'static str, String)> {
+/// A built-in scenario as `list` shows it.
+struct Listed {
+    name: &'static str,
+    path: &'static str,
+    title: String,
+    description: String,
+    variants: Vec<String>,
+}
+
+/// The built-in scenarios with their titles and descriptions, read from their JSON, in path
+/// order (so the course in `teach/` comes in lesson order).
+fn scenarios() -> Vec<Listed> {
     builtin::BUILTIN
         .iter()
         .map(|(name, path, text)| {
-            let description = serde_json::from_str::<serde_json::Value>(text)
-                .ok()
-                .and_then(|v| {
-                    v.get("description")
-                        .and_then(|d| d.as_str())
-                        .map(str::to_string)
-                })
-                .unwrap_or_default();
-            (*name, *path, description)
+            let v = serde_json::from_str::<serde_json::Value>(text).unwrap_or_default();
+            let text_of = |key: &str| v.get(key).and_then(|d| d.as_str()).unwrap_or_default();
+            Listed {
+                name,
+                path,
+                title: text_of("title").to_string(),
+                description: text_of("description").to_string(),
+                variants: v
+                    .get("variants")
+                    .and_then(|a| a.as_array())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }
         })
         .collect()
+}
+
+/// The first sentence of a description.
+fn first_sentence(text: &str) -> &str {
+    match text.find(". ") {
+        Some(i) => &text[..=i],
+        None => text,
+    }
 }
 
 pub fn list(args: ListArgs) -> Result<Verdict, CliError> {
@@ -38,35 +64,49 @@ pub fn list(args: ListArgs) -> Result<Verdict, CliError> {
     match args.format {
         Format::Json => {
             let value = json!({
-                "scenarios": scenarios.iter().map(|(n, p, d)| json!({"name": n, "path": p, "description": d})).collect::<Vec<_>>(),
+                "scenarios": scenarios.iter().map(|s| json!({"name": s.name, "path": s.path, "title": s.title, "description": s.description, "variants": s.variants})).collect::<Vec<_>>(),
                 "variants": VARIANTS.iter().map(|v| json!({"name": v.name, "summary": v.summary, "reference": v.reference, "test_only": v.test_only})).collect::<Vec<_>>(),
                 "invariants": INVARIANTS.iter().map(|i| json!({"id": i.id, "kind": i.kind, "summary": i.summary, "source": i.source})).collect::<Vec<_>>(),
             });
             println_lossy(&value.to_string());
         }
         Format::Text => {
-            println_lossy(&format!(
-                "Scenarios ({}), run with `kafkasim run NAME`:",
-                scenarios.len()
-            ));
-            let width = scenarios.iter().map(|s| s.0.len()).max().unwrap_or(0);
-            for (name, _, description) in &scenarios {
-                let first = description.split(". ").next().unwrap_or("");
-                println_lossy(&format!("  {name:width$}  {first}"));
+            let (lessons, rest): (Vec<&Listed>, Vec<&Listed>) =
+                scenarios.iter().partition(|s| s.name.starts_with("teach/"));
+            let (bugs, others): (Vec<&Listed>, Vec<&Listed>) =
+                rest.into_iter().partition(|s| s.name.starts_with("bugs/"));
+            println_lossy(
+                "Learn Kafka failover, lesson by lesson (`kafkasim run NAME`, then `kafkasim run NAME --out DIR`):",
+            );
+            for (i, s) in lessons.iter().enumerate() {
+                let title = if s.title.is_empty() {
+                    first_sentence(&s.description)
+                } else {
+                    &s.title
+                };
+                println_lossy(&format!("  {:2}. {title}\n      {}", i + 1, s.name));
+            }
+            println_lossy(
+                "\nHistorical bugs: each shows its bug, and with --without-variants the fix, on one seed:",
+            );
+            let width = bugs.iter().map(|s| s.name.len()).max().unwrap_or(0);
+            for s in &bugs {
+                println_lossy(&format!("  {:width$}  [{}]", s.name, s.variants.join(", ")));
+            }
+            println_lossy(&format!("\nOther scenarios ({}):", others.len()));
+            let width = others.iter().map(|s| s.name.len()).max().unwrap_or(0);
+            for s in &others {
+                println_lossy(&format!(
+                    "  {:width$}  {}",
+                    s.name,
+                    first_sentence(&s.description)
+                ));
             }
             println_lossy(&format!("\nProtocol variants ({}):", VARIANTS.len()));
-            if VARIANTS.is_empty() {
-                println_lossy(
-                    "  (none yet: they arrive with the KRaft and replication protocol code)",
-                );
-            }
             for v in VARIANTS {
                 println_lossy(&format!("  {}  {} [{}]", v.name, v.summary, v.reference));
             }
             println_lossy(&format!("\nInvariants ({}):", INVARIANTS.len()));
-            if INVARIANTS.is_empty() {
-                println_lossy("  (none yet: they arrive with the KRaft and replication checkers)");
-            }
             for i in INVARIANTS {
                 println_lossy(&format!("  {}  {} [{}]", i.id, i.summary, i.source));
             }

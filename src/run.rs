@@ -47,6 +47,10 @@ pub struct RunArgs {
     /// Also trace every message delivered and lost (large).
     #[arg(long)]
     pub trace_messages: bool,
+    /// Run a bug scenario's comparison: its variants (those its `without` names) switched
+    /// off, judged by `without.expect`. Same seed, so the two runs show the bug and the fix.
+    #[arg(long)]
+    pub without_variants: bool,
 }
 
 /// Reads a scenario from a file or the built-in library. Returns it and the name it goes by.
@@ -68,14 +72,26 @@ pub fn load(arg: &str) -> Result<(Scenario, String), CliError> {
 }
 
 pub fn run(args: RunArgs) -> Result<Verdict, CliError> {
-    let (scenario, origin) = load(&args.scenario)?;
+    let (mut scenario, origin) = load(&args.scenario)?;
+    if args.without_variants {
+        scenario = scenario.without_variants().ok_or_else(|| {
+            CliError::Input(format!(
+                "{origin}: --without-variants needs a \"without\" block in the scenario (it has none)"
+            ))
+        })?;
+    }
     if args.print_resolved {
         let text = serde_json::to_string_pretty(&scenario).expect("a scenario serializes");
         output::println_lossy(&text);
         return Ok(Verdict::Ok);
     }
     let seed = args.seed.unwrap_or(scenario.seed);
-    set_replay(format!("kafkasim run {origin} --seed {seed}"));
+    let flags = if args.without_variants {
+        " --without-variants"
+    } else {
+        ""
+    };
+    set_replay(format!("kafkasim run {origin} --seed {seed}{flags}"));
 
     let mut trace_file = None;
     let trace = match &args.out {
@@ -112,7 +128,9 @@ pub fn run(args: RunArgs) -> Result<Verdict, CliError> {
         }
         Format::Text => {
             output::println_lossy(&reports::text_summary(&summary));
-            output::println_lossy(&format!("replay    kafkasim run {origin} --seed {seed}"));
+            output::println_lossy(&format!(
+                "replay    kafkasim run {origin} --seed {seed}{flags}"
+            ));
             if let Some(dir) = &args.out {
                 output::println_lossy(&format!(
                     "wrote     {}/report.json, {}/trace.jsonl",

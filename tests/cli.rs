@@ -200,7 +200,7 @@ fn json_run(args: &[&str]) -> serde_json::Value {
 fn controller_failover_json_shows_the_new_active_controller_within_the_election_timeouts() {
     let v = json_run(&[
         "run",
-        "scenarios/kraft/controller-failover.json",
+        "scenarios/teach/04-controller-failover.json",
         "--format",
         "json",
     ]);
@@ -267,7 +267,7 @@ fn broker_fencing_json_shows_the_fence_nine_seconds_after_the_last_heartbeat() {
 fn a_lesson_that_expects_a_violation_passes_only_when_it_happens() {
     let v = json_run(&[
         "run",
-        "scenarios/kraft/rejoining-voter-without-prevote.json",
+        "scenarios/bugs/prevote-false.json",
         "--format",
         "json",
     ]);
@@ -279,10 +279,11 @@ fn a_lesson_that_expects_a_violation_passes_only_when_it_happens() {
         .filter_map(|x| x["invariant"].as_str())
         .collect();
     assert!(ids.contains(&"stable_leadership"), "{ids:?}");
-    // With pre-vote on, the same story keeps its leader.
+    // With pre-vote on (the scenario's `without` run), the same story keeps its leader.
     let ok = json_run(&[
         "run",
-        "scenarios/kraft/rejoining-voter.json",
+        "scenarios/bugs/prevote-false.json",
+        "--without-variants",
         "--format",
         "json",
     ]);
@@ -337,4 +338,166 @@ fn leader_failover_json_reports_partitions_clients_and_no_violations() {
         .expect("orders-0 moved to broker-2");
     let t = change["time_ms"].as_f64().expect("time");
     assert!((22_000.0..24_100.0).contains(&t), "moved at {t} ms");
+}
+
+#[test]
+fn check_runs_each_bug_scenario_with_and_without_its_variants() {
+    let o = kafkasim(&["check", "scenarios/bugs", "--jobs", "2"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{}", stderr(&o));
+    let lines: Vec<&str> = out.lines().collect();
+    let files = std::fs::read_dir("scenarios/bugs").expect("bugs/").count();
+    assert!(files >= 10, "{files} bug scenarios");
+    assert_eq!(lines.len(), files + 1, "{out}");
+    assert_eq!(*lines.last().unwrap(), format!("{files} passed, 0 failed"));
+    // Both runs are judged: the bug, then the fix on the same seed.
+    let elr = lines
+        .iter()
+        .find(|l| l.contains("bugs/elr-false.json"))
+        .expect("elr-false is checked");
+    assert!(
+        elr.contains("[elr=false] violated") && elr.contains("[modern protocol] all held"),
+        "{elr}"
+    );
+}
+
+/// Turning a variant's code path on for every run is a regression `check` must catch: the
+/// bug scenario's fixed run then breaks the invariant the fix protects.
+fn check_catches_a_lost_rule(scenario: &str, variant: &str, invariant: &str) {
+    let o = kafkasim(&["check", scenario, "--force-variant", variant]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{}", stderr(&o));
+    assert!(out.ends_with("0 passed, 1 failed\n"), "{out}");
+    let line = out.lines().next().expect("one line");
+    assert!(line.starts_with("FAIL"), "{line}");
+    assert!(line.contains(invariant), "{line}");
+    // Without the forced variant the same file passes.
+    assert_eq!(kafkasim(&["check", scenario]).status.code(), Some(0));
+}
+
+#[test]
+fn check_fails_when_elr_is_gone() {
+    check_catches_a_lost_rule(
+        "scenarios/bugs/elr-false.json",
+        "elr=false",
+        "acked_durability",
+    );
+}
+
+#[test]
+fn check_fails_when_followers_truncate_to_their_hw_again() {
+    check_catches_a_lost_rule(
+        "scenarios/bugs/truncate-to-hw-on-follow.json",
+        "truncate_to_hw_on_follow",
+        "no_hw_based_loss",
+    );
+}
+
+#[test]
+fn check_fails_when_the_strict_min_isr_rule_is_gone() {
+    check_catches_a_lost_rule(
+        "scenarios/bugs/hw-advances-under-min-isr.json",
+        "hw_advances_under_min_isr",
+        "true_hw_monotonic",
+    );
+}
+
+#[test]
+fn check_fails_when_kip_279_is_gone() {
+    check_catches_a_lost_rule(
+        "scenarios/bugs/offsets-for-epoch-v0.json",
+        "offsets_for_epoch_v0",
+        "log_matching",
+    );
+}
+
+#[test]
+fn check_fails_when_check_quorum_is_gone() {
+    check_catches_a_lost_rule(
+        "scenarios/bugs/no-check-quorum.json",
+        "no_check_quorum",
+        "eventually_unfenced",
+    );
+}
+
+#[test]
+fn check_reports_a_broken_file_by_field_and_still_runs_the_rest() {
+    let dir = temp_dir("check-broken");
+    std::fs::copy(
+        "scenarios/engine/partition-and-crash.json",
+        dir.join("a-good.json"),
+    )
+    .expect("copy");
+    std::fs::write(
+        dir.join("b-broken.json"),
+        r#"{"name": "broken", "cluster": {"brokers": 3}, "faults": [{"at_ms": 1000, "crash": "broker-9"}]}"#,
+    )
+    .expect("write");
+    let junit = dir.join("junit.xml");
+    let o = kafkasim(&[
+        "check",
+        dir.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(out.contains("pass  "), "{out}");
+    let bad = out
+        .lines()
+        .find(|l| l.starts_with("ERROR"))
+        .expect("error line");
+    assert!(
+        bad.contains("b-broken.json")
+            && bad.contains("faults[0].crash")
+            && bad.contains("broker-9"),
+        "{bad}"
+    );
+    assert!(out.ends_with("1 passed, 1 failed\n"), "{out}");
+    let xml = std::fs::read_to_string(&junit).expect("junit written");
+    assert!(
+        xml.contains(r#"tests="2" failures="0" errors="1""#),
+        "{xml}"
+    );
+    assert_eq!(xml.matches("<testcase ").count(), 2, "{xml}");
+    assert!(xml.contains("<error message="), "{xml}");
+}
+
+#[test]
+fn check_speaks_json_lines_and_rejects_unknown_variants_and_paths() {
+    let o = kafkasim(&[
+        "check",
+        "scenarios/bugs/allow-unclean.json",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let s = &lines[0];
+    assert_eq!(s["passed"], true);
+    assert_eq!(s["runs"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        s["runs"][0]["variants"],
+        serde_json::json!(["allow_unclean"])
+    );
+    assert!(
+        s["runs"][0]["violated"]
+            .as_array()
+            .unwrap()
+            .contains(&"acked_durability".into())
+    );
+    assert_eq!(s["runs"][1]["violated"], serde_json::json!([]));
+    assert_eq!(lines[1]["passed"], 1);
+    assert_eq!(lines[1]["failed"], 0);
+
+    let o = kafkasim(&["check", "scenarios/bugs", "--force-variant", "no_such"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no_such"), "{}", stderr(&o));
+    let o = kafkasim(&["check", "no/such/dir"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no/such/dir"), "{}", stderr(&o));
 }

@@ -10,11 +10,9 @@ use sim_core::scenario::parse;
 use sim_core::trace::TraceSink;
 use sim_core::world::{RunOptions, RunSummary, run};
 
+/// A bundled scenario, by its path under `scenarios/` without `.json`.
 fn scenario(name: &str) -> Value {
-    let path = format!(
-        "{}/scenarios/replication/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/scenarios/{name}.json", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).expect("bundled scenario");
     serde_json::from_str(&text).expect("valid JSON")
 }
@@ -58,9 +56,15 @@ fn proves(s: Value, variant: &str, caught: &[&str]) {
 
 #[test]
 fn a_leader_acknowledging_before_replication_loses_acked_writes() {
-    // acks1-loss with acks=all writes acknowledged at the leader's LEO; the consumer starts
+    // The acks lesson with one acks=1 and one acks=all producer, acks=all writes acknowledged
+    // at the leader's LEO; the consumer starts
     // late, so lost writes go unread (Jepsen's lost write) and their offsets are reused.
-    let mut s = scenario("acks1-loss");
+    let mut s = scenario("teach/06-acks-tradeoffs");
+    s["workload"]["producers"] = json!([
+        {"topic": "orders", "records_per_s": 100,
+         "config": {"acks": 1, "enable.idempotence": false, "request.timeout.ms": 5000}},
+        {"topic": "orders", "records_per_s": 50, "config": {"request.timeout.ms": 5000}}
+    ]);
     s["workload"]["consumers"][0]["start_ms"] = json!(30000);
     proves(
         s,
@@ -79,7 +83,7 @@ fn a_leader_acknowledging_before_replication_loses_acked_writes() {
 #[test]
 fn consumers_that_read_unreplicated_records_see_them_replaced() {
     proves(
-        scenario("acks1-loss"),
+        scenario("teach/06-acks-tradeoffs"),
         "test_hw_ignores_followers",
         &["consistent_read", "inconsistent_offsets"],
     );
@@ -89,7 +93,7 @@ fn consumers_that_read_unreplicated_records_see_them_replaced() {
 fn a_follower_that_skips_the_divergence_check_breaks_log_matching() {
     // The zombie leader's writes stay under the HW it learns from the new leader.
     proves(
-        scenario("leader-isolated"),
+        scenario("teach/05-zombie-leader"),
         "test_no_divergence_check",
         &["log_matching"],
     );
@@ -98,7 +102,7 @@ fn a_follower_that_skips_the_divergence_check_breaks_log_matching() {
 #[test]
 fn truncating_to_the_local_hw_drops_committed_records_pre_kip_101() {
     proves(
-        scenario("leader-failover"),
+        scenario("replication/leader-failover"),
         "truncate_to_hw_on_follow",
         &["no_hw_based_loss"],
     );
@@ -107,7 +111,7 @@ fn truncating_to_the_local_hw_drops_committed_records_pre_kip_101() {
 #[test]
 fn a_leader_shrinking_its_isr_alone_lets_the_hw_outrun_the_controllers_isr() {
     proves(
-        scenario("follower-lag-isr"),
+        scenario("teach/03-isr-shrink-and-expand"),
         "local_isr_shrink",
         &["replication_quorum_superset"],
     );
@@ -116,7 +120,7 @@ fn a_leader_shrinking_its_isr_alone_lets_the_hw_outrun_the_controllers_isr() {
 #[test]
 fn fencing_without_leaving_the_isr_is_malformed_metadata() {
     proves(
-        scenario("leader-failover"),
+        scenario("replication/leader-failover"),
         "test_fence_keeps_isr",
         &["partition_metadata_well_formed"],
     );
@@ -125,7 +129,11 @@ fn fencing_without_leaving_the_isr_is_malformed_metadata() {
 #[test]
 fn a_leader_without_idempotent_dedup_writes_retries_twice() {
     // Requests time out while the ISR still waits for dead brokers; retries reach the leader.
-    proves(scenario("min-isr-rejects"), "test_no_dedup", &["duplicate"]);
+    proves(
+        scenario("teach/07-min-insync-replicas"),
+        "test_no_dedup",
+        &["duplicate"],
+    );
 }
 
 #[test]
@@ -156,7 +164,7 @@ fn a_broker_back_from_power_loss_kept_in_the_elr_breaks_unclean_exclusion() {
 
 #[test]
 fn acks1_losses_are_counted_not_reported() {
-    let summary = run_json(scenario("acks1-loss"), &[]);
+    let summary = run_json(scenario("teach/06-acks-tradeoffs"), &[]);
     assert!(summary.violations.is_empty(), "{:#?}", summary.violations);
     assert!(
         summary.clients.acks1_writes_lost > 0,

@@ -336,8 +336,10 @@ impl Broker {
                 part.result = match leading.and_then(|p| p.leader_state.as_ref().map(|s| (p, s))) {
                     None => Some(Err(ProduceError::NotLeaderOrFollower)),
                     Some((p, s)) if p.high_watermark >= part.required_offset => {
-                        let min_isr = replication[part.tp.topic as usize].min_isr;
-                        if s.maximal_isr().len() >= min_isr {
+                        let config = &replication[part.tp.topic as usize];
+                        if s.maximal_isr().len() >= config.min_isr
+                            || !config.rules.min_isr_on_produce
+                        {
                             Some(Ok(part.offset))
                         } else {
                             Some(Err(ProduceError::NotEnoughReplicasAfterAppend))

@@ -109,6 +109,9 @@ pub struct PartitionGround {
     /// An unclean election happened (`unclean.leader.election.enable=true`): replicas may
     /// hold divergent records below stale HWs until they truncate.
     pub unclean_elected: bool,
+    /// The leader epoch of the latest unclean election: a replica whose log has a record of
+    /// that epoch or later has reconciled with the lineage it started.
+    pub unclean_epoch: Option<u32>,
     /// Brokers back from a lossy shutdown that must catch up to this offset before they may
     /// be in the ISR or ELR or lead (`unclean_exclusion`).
     pub must_catch_up: BTreeMap<BrokerId, u64>,

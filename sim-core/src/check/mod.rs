@@ -506,7 +506,10 @@ impl Checker {
                             Some(crate::kraft::Election::LastKnownLeader) => {
                                 pg.unclean_recovery = true
                             }
-                            Some(crate::kraft::Election::Unclean) => pg.unclean_elected = true,
+                            Some(crate::kraft::Election::Unclean) => {
+                                pg.unclean_elected = true;
+                                pg.unclean_epoch = Some(*leader_epoch);
+                            }
                             _ => {}
                         }
                         pg.created = true;

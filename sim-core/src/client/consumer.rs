@@ -108,15 +108,11 @@ impl Consumer {
     }
 
     pub fn on_disconnect(&mut self, ctx: &mut Ctx<'_>, peer: NodeId) {
-        self.metadata.on_disconnect(peer);
-        if let Some(b) = self.cluster.broker_of(peer)
+        let broker = self.cluster.broker_of(peer);
+        self.metadata.on_disconnect(peer, broker);
+        if let Some(b) = broker
             && self.in_flight.remove(&b).is_some()
         {
-            for p in 0..self.plan.partitions {
-                if self.metadata.leaders[p as usize].is_some_and(|l| l.broker == b) {
-                    self.metadata.forget(p);
-                }
-            }
             self.retry_later(ctx);
         }
     }

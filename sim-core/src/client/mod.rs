@@ -93,10 +93,17 @@ impl Metadata {
         self.leaders[partition as usize] = None;
     }
 
-    /// A request to `node` is lost (disconnect).
-    pub fn on_disconnect(&mut self, node: NodeId) {
+    /// The connection to `node` (broker `broker`, if it is one) broke: a metadata request to
+    /// it is lost, and the partitions it led need their leader looked up again (the Java
+    /// client requests a metadata update on any disconnect, `handleServerDisconnect`).
+    pub fn on_disconnect(&mut self, node: NodeId, broker: Option<BrokerId>) {
         if self.in_flight.is_some_and(|(n, _)| n == node) {
             self.in_flight = None;
+        }
+        for leader in &mut self.leaders {
+            if leader.is_some_and(|l| Some(l.broker) == broker) {
+                *leader = None;
+            }
         }
     }
 

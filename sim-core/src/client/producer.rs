@@ -156,7 +156,8 @@ impl Producer {
     }
 
     pub fn on_disconnect(&mut self, ctx: &mut Ctx<'_>, peer: NodeId) {
-        self.metadata.on_disconnect(peer);
+        self.metadata
+            .on_disconnect(peer, self.cluster.broker_of(peer));
         let lost: Vec<u64> = self
             .requests
             .iter()

@@ -46,6 +46,9 @@ pub enum ScenarioError {
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     pub name: String,
+    /// A lesson's title, as `kafkasim list` shows the course.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub title: String,
     #[serde(default)]
     pub description: String,
     #[serde(default = "default_seed")]

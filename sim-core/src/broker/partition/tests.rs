@@ -157,21 +157,49 @@ fn the_hw_waits_for_the_slowest_maximal_isr_member_and_not_below_min_isr() {
     let image = image();
     let c = config();
     // Follower progress comes from fetch offsets (each follower's LEO).
-    p.on_replica_fetch(at(1), 2, 20, &fetch(10, Some(1), 1), &image);
+    p.on_replica_fetch(
+        at(1),
+        2,
+        20,
+        &fetch(10, Some(1), 1),
+        &image,
+        &ReplicationRules::default(),
+    );
     assert_eq!(
         p.maybe_increment_hw(at(1), &image, &c),
         None,
         "broker 3 has nothing yet"
     );
-    p.on_replica_fetch(at(1), 3, 30, &fetch(6, Some(1), 1), &image);
+    p.on_replica_fetch(
+        at(1),
+        3,
+        30,
+        &fetch(6, Some(1), 1),
+        &image,
+        &ReplicationRules::default(),
+    );
     assert_eq!(p.maybe_increment_hw(at(1), &image, &c), Some(6));
-    p.on_replica_fetch(at(2), 3, 30, &fetch(10, Some(1), 1), &image);
+    p.on_replica_fetch(
+        at(2),
+        3,
+        30,
+        &fetch(10, Some(1), 1),
+        &image,
+        &ReplicationRules::default(),
+    );
     assert_eq!(p.maybe_increment_hw(at(2), &image, &c), Some(10));
     // ISR of one with min ISR 2: the HW stays put (KAFKA-15583), even with data to commit.
     p.make_leader(at(3), 1, &registration(1, 1, &[1]));
     p.append_as_leader(&produce(10, 2), Acks::Leader, &c)
         .unwrap();
-    p.on_replica_fetch(at(40), 2, 20, &fetch(12, Some(1), 1), &image);
+    p.on_replica_fetch(
+        at(40),
+        2,
+        20,
+        &fetch(12, Some(1), 1),
+        &image,
+        &ReplicationRules::default(),
+    );
     // (At 40 s broker 3, out of the ISR, is no longer caught up and does not hold the HW.)
     assert_eq!(p.maybe_increment_hw(at(40), &image, &c), None);
     let pre_3_7 = PartitionConfig {
@@ -189,7 +217,14 @@ fn a_shrink_drops_only_followers_behind_for_longer_than_the_lag_time() {
     let mut p = leader();
     let image = image();
     let c = config();
-    p.on_replica_fetch(at(10), 2, 20, &fetch(10, Some(1), 1), &image);
+    p.on_replica_fetch(
+        at(10),
+        2,
+        20,
+        &fetch(10, Some(1), 1),
+        &image,
+        &ReplicationRules::default(),
+    );
     assert_eq!(
         p.isr_to_shrink(at(20), &c),
         None,
@@ -209,8 +244,22 @@ fn a_shrink_drops_only_followers_behind_for_longer_than_the_lag_time() {
     );
     // A follower that fetched up to the leader's LEO a moment ago is caught up.
     let mut q = leader();
-    q.on_replica_fetch(at(35), 3, 30, &fetch(10, Some(1), 1), &image);
-    q.on_replica_fetch(at(35), 2, 20, &fetch(10, Some(1), 1), &image);
+    q.on_replica_fetch(
+        at(35),
+        3,
+        30,
+        &fetch(10, Some(1), 1),
+        &image,
+        &ReplicationRules::default(),
+    );
+    q.on_replica_fetch(
+        at(35),
+        2,
+        20,
+        &fetch(10, Some(1), 1),
+        &image,
+        &ReplicationRules::default(),
+    );
     assert_eq!(q.isr_to_shrink(at(60), &c), None);
 }
 
@@ -229,40 +278,92 @@ fn expansion_needs_the_hw_the_leso_and_an_eligible_current_incarnation() {
         .unwrap();
     let image = image();
     // LESO is 10: a follower at 8 is not in sync even when the HW is 0.
-    p.on_replica_fetch(at(1), 3, 30, &fetch(8, Some(1), 2), &image);
+    p.on_replica_fetch(
+        at(1),
+        3,
+        30,
+        &fetch(8, Some(1), 2),
+        &image,
+        &ReplicationRules::default(),
+    );
     assert_eq!(
-        p.isr_to_expand(3, &image),
+        p.isr_to_expand(3, &image, &ReplicationRules::default()),
         None,
         "below the LESO (KAFKA-7128)"
     );
-    p.on_replica_fetch(at(1), 3, 30, &fetch(10, Some(1), 2), &image);
-    assert_eq!(p.isr_to_expand(3, &image), Some(vec![1, 2, 3]));
+    p.on_replica_fetch(
+        at(1),
+        3,
+        30,
+        &fetch(10, Some(1), 2),
+        &image,
+        &ReplicationRules::default(),
+    );
+    assert_eq!(
+        p.isr_to_expand(3, &image, &ReplicationRules::default()),
+        Some(vec![1, 2, 3])
+    );
     // A fetch from an older incarnation is not progress (KIP-903).
     let mut q = p.clone();
-    q.on_replica_fetch(at(2), 3, 29, &fetch(15, Some(2), 2), &image);
+    q.on_replica_fetch(
+        at(2),
+        3,
+        29,
+        &fetch(15, Some(2), 2),
+        &image,
+        &ReplicationRules::default(),
+    );
     assert_eq!(q.leader_state.as_ref().unwrap().followers[&3].leo, Some(10));
     // A fenced broker is not eligible (KIP-841).
     let mut fenced = image.clone();
     fenced.brokers.get_mut(&3).unwrap().fenced = true;
-    assert_eq!(p.isr_to_expand(3, &fenced), None);
+    assert_eq!(
+        p.isr_to_expand(3, &fenced, &ReplicationRules::default()),
+        None
+    );
 }
 
 #[test]
 fn fetches_are_checked_against_the_leader_epoch_and_the_epoch_cache() {
     let mut p = leader();
     let image = image();
-    let (data, _) = p.on_replica_fetch(at(1), 2, 20, &fetch(0, None, 0), &image);
+    let (data, _) = p.on_replica_fetch(
+        at(1),
+        2,
+        20,
+        &fetch(0, None, 0),
+        &image,
+        &ReplicationRules::default(),
+    );
     assert_eq!(data.error, Some(FetchError::FencedLeaderEpoch));
-    let (data, _) = p.on_replica_fetch(at(1), 2, 20, &fetch(0, None, 2), &image);
+    let (data, _) = p.on_replica_fetch(
+        at(1),
+        2,
+        20,
+        &fetch(0, None, 2),
+        &image,
+        &ReplicationRules::default(),
+    );
     assert_eq!(data.error, Some(FetchError::UnknownLeaderEpoch));
     // The follower has 12 records of epoch 1 but the leader's epoch 1 ends at 10: diverging,
     // and no progress is recorded from a diverging fetch (KAFKA-13141).
-    let (data, updated) = p.on_replica_fetch(at(1), 2, 20, &fetch(12, Some(1), 1), &image);
+    let (data, updated) = p.on_replica_fetch(
+        at(1),
+        2,
+        20,
+        &fetch(12, Some(1), 1),
+        &image,
+        &ReplicationRules::default(),
+    );
     assert_eq!(data.diverging, Some((1, 10)));
     assert!(!updated);
     assert_eq!(p.leader_state.as_ref().unwrap().followers[&2].leo, None);
     // Consumers read only below the HW.
-    assert!(p.on_consumer_fetch(&fetch(0, None, 1)).batches.is_empty());
+    assert!(
+        p.on_consumer_fetch(&fetch(0, None, 1), &ReplicationRules::default())
+            .batches
+            .is_empty()
+    );
 }
 
 #[test]
@@ -428,4 +529,116 @@ fn the_controller_validates_alter_partition_in_kafkas_order() {
         validate_alter_partition(&image, &req(10, 3, 3, &good)),
         Err(E::IneligibleReplica)
     );
+}
+
+fn with_rules(rules: ReplicationRules) -> PartitionConfig {
+    PartitionConfig { rules, ..config() }
+}
+
+#[test]
+fn offsets_for_epoch_v0_truncates_to_the_leaders_offset_once_and_keeps_a_diverged_suffix() {
+    // Follower: epoch 1 at [0, 5), epoch 2 at [5, 8). The leader never had epoch 2: it has
+    // epoch 1 up to 10 and epoch 3 from there, and answers (1, 10).
+    let follower = || {
+        let mut f = Partition::open(TP, vec![1, 2, 3], PartitionLog::default(), 0);
+        let mut log = PartitionLog::default();
+        log.append(batch(0, 5, 1), u64::MAX);
+        log.append(batch(5, 3, 2), u64::MAX);
+        f.log = log;
+        f.make_follower(&registration(1, 3, &[1, 2, 3]), &config());
+        f
+    };
+    let answer = PartitionFetchData {
+        tp: TP,
+        error: None,
+        high_watermark: 0,
+        diverging: Some((1, 10)),
+        batches: Vec::new(),
+    };
+    // KIP-279: agree on epoch 1, which ends at 5 here.
+    let mut modern = follower();
+    assert_eq!(
+        modern.on_fetch_data(&answer, &config()).truncated,
+        Some((8, 5))
+    );
+    // v0: the offset alone (10) is past the LEO, so nothing is cut, and later fetches carry
+    // no epoch: the epoch-2 records at [5, 8) stay.
+    let v0 = with_rules(ReplicationRules {
+        truncation: FollowerTruncation::OffsetsForEpochV0,
+        ..ReplicationRules::default()
+    });
+    let mut old = follower();
+    assert_eq!(old.fetch_entry(&v0).last_fetched_epoch, Some(2));
+    assert_eq!(old.on_fetch_data(&answer, &v0).truncated, None);
+    assert_eq!(old.log_end_offset(), 8);
+    assert_eq!(old.fetch_entry(&v0).last_fetched_epoch, None);
+    // Becoming follower of a new epoch asks again.
+    old.make_follower(&registration(1, 4, &[1, 2, 3]), &v0);
+    assert_eq!(old.fetch_entry(&v0).last_fetched_epoch, Some(2));
+}
+
+#[test]
+fn before_kafka_13141_a_diverging_fetch_counts_as_progress() {
+    let mut p = leader();
+    let image = image();
+    let old = ReplicationRules {
+        skip_state_on_diverging_fetch: false,
+        ..ReplicationRules::default()
+    };
+    // The follower claims 12 records of epoch 1; the leader has 10: diverging, yet counted.
+    let (data, updated) = p.on_replica_fetch(at(1), 2, 20, &fetch(12, Some(1), 1), &image, &old);
+    assert_eq!(data.diverging, Some((1, 10)));
+    assert!(updated);
+    assert_eq!(p.leader_state.as_ref().unwrap().followers[&2].leo, Some(12));
+}
+
+#[test]
+fn variants_drop_the_leso_rule_epoch_fencing_and_broker_epochs() {
+    let image = image();
+    // Leader of epoch 2 whose epoch started at 10 (LESO); the HW is 0.
+    let mut p = leader();
+    assert!(p.make_leader(at(1), 1, &registration(1, 2, &[1, 2])));
+    let no_leso = ReplicationRules {
+        leso_rule: false,
+        ..ReplicationRules::default()
+    };
+    p.on_replica_fetch(at(1), 3, 30, &fetch(8, Some(1), 2), &image, &no_leso);
+    assert_eq!(
+        p.isr_to_expand(3, &image, &ReplicationRules::default()),
+        None
+    );
+    assert_eq!(p.isr_to_expand(3, &image, &no_leso), Some(vec![1, 2, 3]));
+    // Without KIP-320 fencing a fetch in an older epoch is served.
+    let no_fencing = ReplicationRules {
+        epoch_fencing_on_fetch: false,
+        ..ReplicationRules::default()
+    };
+    let (data, _) = p.on_replica_fetch(at(2), 2, 20, &fetch(10, Some(1), 1), &image, &no_fencing);
+    assert_eq!(data.error, None);
+    // Without KIP-903 a fetch from an older incarnation (broker epoch 29 < 30) is progress.
+    let no_epochs = ReplicationRules {
+        broker_epoch_in_isr: false,
+        ..ReplicationRules::default()
+    };
+    let (_, updated) = p.on_replica_fetch(at(3), 3, 29, &fetch(10, Some(1), 2), &image, &no_epochs);
+    assert!(updated);
+    assert_eq!(
+        p.leader_state.as_ref().unwrap().followers[&3].broker_epoch,
+        None
+    );
+}
+
+#[test]
+fn without_the_min_isr_check_acks_all_is_accepted_by_the_leader_alone() {
+    let mut p = Partition::open(TP, vec![1, 2, 3], PartitionLog::default(), 0);
+    assert!(p.make_leader(at(0), 1, &registration(1, 1, &[1])));
+    assert_eq!(
+        p.append_as_leader(&produce(0, 1), Acks::All, &config()),
+        Err(ProduceError::NotEnoughReplicas)
+    );
+    let old = with_rules(ReplicationRules {
+        min_isr_on_produce: false,
+        ..ReplicationRules::default()
+    });
+    assert_eq!(p.append_as_leader(&produce(0, 1), Acks::All, &old), Ok(0));
 }
