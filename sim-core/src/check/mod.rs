@@ -488,13 +488,17 @@ impl Checker {
                             pg.leader_changes += 1;
                             pg.election_note = match (election, leader) {
                                 (Some(e), Some(l)) => format!(
-                                    "elected {} at t={} by a {} election",
+                                    "elected {} at t={} by {}",
                                     cx.broker_name(*l),
                                     cx.g.now,
-                                    serde_json::to_value(e)
-                                        .ok()
-                                        .and_then(|v| v.as_str().map(str::to_string))
-                                        .unwrap_or_default()
+                                    match e {
+                                        crate::kraft::Election::Clean => "a clean election",
+                                        crate::kraft::Election::Elr => "an ELR election",
+                                        crate::kraft::Election::LastKnownLeader =>
+                                            "a last-known-leader election",
+                                        crate::kraft::Election::Unclean => "an unclean election",
+                                        crate::kraft::Election::None => "no election",
+                                    }
                                 ),
                                 _ => String::new(),
                             };
