@@ -157,6 +157,15 @@ pub struct LeaderState {
 }
 
 impl LeaderState {
+    /// Whether `r` is in the maximal ISR, without building it (the HW asks per follower).
+    pub fn in_maximal_isr(&self, r: BrokerId) -> bool {
+        self.isr.contains(&r)
+            || self
+                .pending
+                .as_ref()
+                .is_some_and(|p| p.expand && p.proposed.contains(&r))
+    }
+
     /// `maximalIsr`: the committed ISR plus a follower being added, so the HW already waits
     /// for it; a pending shrink keeps the old ISR until the controller confirms.
     pub fn maximal_isr(&self) -> Vec<BrokerId> {
@@ -577,7 +586,7 @@ impl Partition {
             // Before KIP-497: the committed ISR alone.
             return state.isr.contains(&r);
         }
-        state.maximal_isr().contains(&r)
+        state.in_maximal_isr(r)
             || (self.is_caught_up(f, now, config.replica_lag_time_max)
                 && Self::is_eligible(r, f, image))
     }

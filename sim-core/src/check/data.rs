@@ -71,7 +71,6 @@ pub struct PartitionGround {
     pub elr: Vec<BrokerId>,
     /// The partition exists (its record committed).
     pub created: bool,
-    pub min_isr: usize,
     /// The topic's replication config, as its replicas run it.
     pub config: crate::broker::partition::PartitionConfig,
     pub unclean_enabled: bool,
@@ -132,7 +131,7 @@ impl PartitionGround {
     /// and no last-known-leader election (kafka-protocol.md §1.11, §3.5). Elections under
     /// `unclean.leader.election.enable=true` stay in scope: what they lose is the lesson.
     pub fn in_scope(&self) -> bool {
-        (self.lossy_shutdowns as usize) < self.min_isr.max(1) && !self.unclean_recovery
+        (self.lossy_shutdowns as usize) < self.config.min_isr.max(1) && !self.unclean_recovery
     }
 
     /// In scope and never elected uncleanly: replica logs and HWs are held to the committed
@@ -373,7 +372,6 @@ impl DataGround {
                     },
                     PartitionGround {
                         replicas: replicas.clone(),
-                        min_isr: cluster.replication[t].min_isr,
                         config: cluster.replication[t].clone(),
                         unclean_enabled: topic.unclean_leader_election_enable,
                         ..PartitionGround::default()

@@ -29,7 +29,7 @@ pub fn check(
     let Some(p) = image.partitions.get(&tp) else {
         return;
     };
-    let min_isr = dg.partitions.get(&tp).map_or(1, |pg| pg.min_isr);
+    let min_isr = dg.partitions.get(&tp).map_or(1, |pg| pg.config.min_isr);
     let mut problems = Vec::new();
     if !p.isr.iter().all(|r| p.replicas.contains(r)) {
         problems.push(format!(

@@ -50,7 +50,7 @@ pub fn check(cx: &DataCx<'_>, dg: &mut DataGround, out: &mut Violations, tp: Top
             "with nothing in flight its maximal ISR {maximal:?} differs from its ISR {:?}",
             state.isr
         ))
-    } else if state.isr.len() >= pg.min_isr {
+    } else if state.isr.len() >= pg.config.min_isr {
         let missing: Vec<_> = pg
             .isr
             .iter()
