@@ -92,7 +92,7 @@ pub const VARIANTS: &[VariantInfo] = &[
     },
     VariantInfo {
         name: "no_broker_epoch_in_isr",
-        summary: "Fetches and AlterPartition carry no broker epoch, so a fetch from a replica's previous incarnation can put its empty new incarnation in the ISR",
+        summary: "Fetches and AlterPartition carry no broker epoch, so an ISR expansion judged on a replica's previous incarnation can put its empty new incarnation in the ISR",
         reference: "KIP-903 (Kafka 3.5)",
         test_only: false,
     },

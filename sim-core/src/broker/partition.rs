@@ -141,6 +141,10 @@ pub struct FollowerProgress {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PendingIsr {
     pub proposed: Vec<BrokerId>,
+    /// The broker epoch each proposed follower's fetches carried when the change was proposed
+    /// (KIP-903's `BrokerState`), in `proposed` order. Retries resend these, not whatever a
+    /// later incarnation has fetched with since: the proposal was judged on that incarnation.
+    pub broker_epochs: Vec<Option<u64>>,
     pub expand: bool,
     pub sent_at: SimTime,
 }
@@ -684,8 +688,13 @@ impl Partition {
             if !expand && !rules.isr_through_controller {
                 state.isr.clone_from(&proposed);
             }
+            let broker_epochs = proposed
+                .iter()
+                .map(|r| state.followers.get(r).and_then(|f| f.broker_epoch))
+                .collect();
             state.pending = Some(PendingIsr {
                 proposed,
+                broker_epochs,
                 expand,
                 sent_at: now,
             });

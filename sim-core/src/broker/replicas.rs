@@ -698,13 +698,16 @@ impl Broker {
         let new_isr = pending
             .proposed
             .iter()
-            .map(|&r| {
-                let epoch = if r == self.id {
-                    Some(broker_epoch)
-                } else {
-                    state.followers.get(&r).and_then(|f| f.broker_epoch)
-                };
-                (r, epoch)
+            .zip(&pending.broker_epochs)
+            .map(|(&r, &epoch)| {
+                (
+                    r,
+                    if r == self.id {
+                        Some(broker_epoch)
+                    } else {
+                        epoch
+                    },
+                )
             })
             .collect();
         ctx.send(

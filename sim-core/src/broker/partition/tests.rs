@@ -324,6 +324,26 @@ fn expansion_needs_the_hw_the_leso_and_an_eligible_current_incarnation() {
 }
 
 #[test]
+fn a_pending_expansion_keeps_the_broker_epoch_it_was_judged_on() {
+    let mut p = Partition::open(TP, vec![1, 2, 3], PartitionLog::default(), 0);
+    p.make_leader(at(0), 1, &registration(1, 2, &[1, 2]));
+    let mut image = image();
+    let rules = ReplicationRules::default();
+    p.on_replica_fetch(at(1), 3, 30, &fetch(0, None, 2), &image, &rules);
+    let proposed = p.isr_to_expand(3, &image, &rules).unwrap();
+    p.set_pending(proposed, at(1), &rules);
+    // broker-3 restarts with an empty disk and registers again (epoch 31) while the
+    // AlterPartition is in flight; its new incarnation fetches.
+    image.brokers.get_mut(&3).unwrap().broker_epoch = 31;
+    p.on_replica_fetch(at(2), 3, 31, &fetch(0, None, 2), &image, &rules);
+    let pending = p.leader_state.as_ref().unwrap().pending.as_ref().unwrap();
+    assert_eq!(pending.proposed, vec![1, 2, 3]);
+    // A retry must still name epoch 30, so the controller refuses it (INELIGIBLE_REPLICA).
+    // broker-2 has not fetched in this epoch: no epoch is known, so none is checked.
+    assert_eq!(pending.broker_epochs, vec![None, None, Some(30)]);
+}
+
+#[test]
 fn fetches_are_checked_against_the_leader_epoch_and_the_epoch_cache() {
     let mut p = leader();
     let image = image();
