@@ -90,6 +90,28 @@ fn consumers_that_read_unreplicated_records_see_them_replaced() {
 }
 
 #[test]
+fn a_replaced_read_is_told_as_the_consumers_read_not_the_producers_ack() {
+    // Acknowledged records that a consumer then read, replaced after an unclean election: the
+    // story names the consumer and when it read, though the producer saw the records first.
+    let summary = run_json(scenario("bugs/allow-unclean"), &["allow_unclean"]);
+    let read = summary
+        .violations
+        .iter()
+        .find(|v| v.invariant == "consistent_read")
+        .expect("allow-unclean replaces records a consumer read");
+    assert!(
+        read.explanation.contains(": consumer-1 read producer"),
+        "{}",
+        read.explanation
+    );
+    assert!(
+        read.nodes.iter().any(|n| n == "consumer-1"),
+        "{:?}",
+        read.nodes
+    );
+}
+
+#[test]
 fn a_follower_that_skips_the_divergence_check_breaks_log_matching() {
     // The zombie leader's writes stay under the HW it learns from the new leader.
     proves(

@@ -236,7 +236,9 @@ impl PartitionGround {
             }
         }
         match self.observed.get_mut(&base) {
-            Some(x) if x.count == o.count => x.read |= o.read,
+            // The first read of an acknowledged write: it is now a read, by that consumer and
+            // then (what `consistent_read` and `inconsistent_offsets` report).
+            Some(x) if x.count == o.count && o.read && !x.read => *x = o,
             Some(_) => {}
             None if conflict.is_none() => {
                 self.observed.insert(base, o);
