@@ -8,8 +8,10 @@
 mod bench;
 mod builtin;
 mod check;
+mod explain;
 mod list;
 mod output;
+mod plot;
 mod run;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -26,10 +28,16 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run one scenario and print a summary; with --out, write report.json and trace.jsonl.
+    /// Run one scenario and print a summary; with --out, write the trace, the timeline (SVG,
+    /// PNG), report.json and report.html.
     Run(run::RunArgs),
+    /// Tell one run in Kafka's terms: what happened, when, and why; then what the checkers
+    /// concluded, with the causal chain of each violation.
+    Explain(explain::ExplainArgs),
     /// Run every scenario file under the paths against its expectations (CI).
     Check(check::CheckArgs),
+    /// Draw a run's timeline (SVG or PNG) from its trace.
+    Plot(plot::PlotArgs),
     /// List the built-in scenarios, protocol variants and invariants.
     List(list::ListArgs),
     /// Run the standard performance workloads; one JSON line each.
@@ -73,7 +81,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::check(args),
+        Command::Explain(args) => explain::explain(args),
         Command::List(args) => list::list(args),
+        Command::Plot(args) => plot::plot(args),
         Command::Bench(args) => bench::bench(args),
     };
     match result {

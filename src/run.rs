@@ -44,6 +44,10 @@ pub struct RunArgs {
     /// Stop after this many events.
     #[arg(long, default_value_t = u64::MAX, hide_default_value = true)]
     pub max_events: u64,
+    /// Partitions to draw in the timeline: names (`orders-0,orders-3`) or `all` (default:
+    /// the 8 most eventful).
+    #[arg(long, value_delimiter = ',')]
+    pub partitions: Vec<String>,
     /// Also trace every message delivered and lost (large).
     #[arg(long)]
     pub trace_messages: bool,
@@ -71,26 +75,88 @@ pub fn load(arg: &str) -> Result<(Scenario, String), CliError> {
     Ok((scenario, origin))
 }
 
-pub fn run(args: RunArgs) -> Result<Verdict, CliError> {
-    let (mut scenario, origin) = load(&args.scenario)?;
-    if args.without_variants {
-        scenario = scenario.without_variants().ok_or_else(|| {
-            CliError::Input(format!(
-                "{origin}: --without-variants needs a \"without\" block in the scenario (it has none)"
-            ))
-        })?;
+/// Loads a scenario to run, switched to its comparison run with `without_variants`.
+pub fn load_for_run(arg: &str, without_variants: bool) -> Result<(Scenario, String), CliError> {
+    let (scenario, origin) = load(arg)?;
+    if !without_variants {
+        return Ok((scenario, origin));
     }
+    let fixed = scenario.without_variants().ok_or_else(|| {
+        CliError::Input(format!(
+            "{origin}: --without-variants needs a \"without\" block in the scenario (it has none)"
+        ))
+    })?;
+    Ok((fixed, origin))
+}
+
+/// The flag that replays a comparison run, for replay lines.
+pub fn without_flag(without_variants: bool) -> &'static str {
+    if without_variants {
+        " --without-variants"
+    } else {
+        ""
+    }
+}
+
+/// What `run --out` writes.
+pub const OUT_FILES: [&str; 5] = [
+    "report.json",
+    "trace.jsonl",
+    "timeline.svg",
+    "timeline.png",
+    "report.html",
+];
+
+/// The partition choice for the timeline from `--partitions`.
+pub fn partition_pick(names: &[String]) -> reports::plot::PartitionPick {
+    use reports::plot::PartitionPick;
+    match names {
+        [] => PartitionPick::default(),
+        [all] if all == "all" => PartitionPick::All,
+        names => PartitionPick::Names(names.to_vec()),
+    }
+}
+
+/// Writes the reports of a finished run from its trace in `dir`: the timeline (SVG, PNG),
+/// `report.json` and `report.html`.
+fn write_reports(
+    dir: &Path,
+    summary: &world::RunSummary,
+    scenario: &Scenario,
+    seed: u64,
+    partitions: &[String],
+) -> Result<(), CliError> {
+    let path = dir.join("trace.jsonl");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| CliError::Output(format!("{}: cannot read back: {e}", path.display())))?;
+    let trace = reports::trace::Trace::parse(&text).map_err(|e| {
+        CliError::Output(format!("{}: does not read back ({e}): a bug", path.display()))
+    })?;
+    let options = reports::plot::PlotOptions {
+        title: format!("{} (seed {seed})", scenario.name),
+        partitions: partition_pick(partitions),
+        ..Default::default()
+    };
+    let model = reports::model::build(&trace);
+    let svg = reports::plot::svg(&model, &trace.violations, &options).map_err(CliError::Input)?;
+    let png = reports::plot::png(&model, &trace.violations, &options).map_err(CliError::Input)?;
+    output::write_whole(&dir.join("timeline.svg"), svg.as_bytes())?;
+    output::write_whole(&dir.join("timeline.png"), &png)?;
+    let report = reports::json_report(summary, scenario);
+    let json = serde_json::to_vec_pretty(&report).expect("a report serializes");
+    output::write_whole(&dir.join("report.json"), &json)?;
+    Ok(())
+}
+
+pub fn run(args: RunArgs) -> Result<Verdict, CliError> {
+    let (scenario, origin) = load_for_run(&args.scenario, args.without_variants)?;
     if args.print_resolved {
         let text = serde_json::to_string_pretty(&scenario).expect("a scenario serializes");
         output::println_lossy(&text);
         return Ok(Verdict::Ok);
     }
     let seed = args.seed.unwrap_or(scenario.seed);
-    let flags = if args.without_variants {
-        " --without-variants"
-    } else {
-        ""
-    };
+    let flags = without_flag(args.without_variants);
     set_replay(format!("kafkasim run {origin} --seed {seed}{flags}"));
 
     let mut trace_file = None;
@@ -118,9 +184,7 @@ pub fn run(args: RunArgs) -> Result<Verdict, CliError> {
 
     if let (Some(dir), Some(file)) = (&args.out, trace_file) {
         file.commit()?;
-        let report = reports::json_report(&summary, &scenario);
-        let text = serde_json::to_vec_pretty(&report).expect("a report serializes");
-        output::write_whole(&dir.join("report.json"), &text)?;
+        write_reports(dir, &summary, &scenario, seed, &args.partitions)?;
     }
     match args.format {
         Format::Json => {
@@ -132,11 +196,11 @@ pub fn run(args: RunArgs) -> Result<Verdict, CliError> {
                 "replay    kafkasim run {origin} --seed {seed}{flags}"
             ));
             if let Some(dir) = &args.out {
-                output::println_lossy(&format!(
-                    "wrote     {}/report.json, {}/trace.jsonl",
-                    dir.display(),
-                    dir.display()
-                ));
+                let files: Vec<String> = OUT_FILES
+                    .iter()
+                    .map(|f| format!("{}/{f}", dir.display()))
+                    .collect();
+                output::println_lossy(&format!("wrote     {}", files.join(", ")));
             }
         }
     }

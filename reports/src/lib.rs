@@ -2,6 +2,11 @@
 //! the engine's state). Today: the text summary and `report.json`. The timeline plots, the
 //! narration and the HTML report build on the same inputs.
 
+pub mod model;
+pub mod narrate;
+pub mod plot;
+pub mod trace;
+
 use serde_json::{Value, json};
 use sim_core::engine::NodeStatus;
 use sim_core::scenario::Scenario;

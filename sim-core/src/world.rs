@@ -416,6 +416,11 @@ fn build_with(
         &Body::Start {
             seed,
             nodes: &cluster.names,
+            topics: &cluster
+                .topics
+                .iter()
+                .map(|t| t.name.clone())
+                .collect::<Vec<_>>(),
         },
     );
     let config = SimConfig {
@@ -622,6 +627,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> std::io::Result<RunSumma
     let partitions = partition_summaries(&cluster, &watch.checker, &sim);
     let clients = watch.checker.data().stats.clone();
     let violations = watch.checker.into_violations();
+    write_outcome(&mut sim, &violations, stop_reason);
     let trace_hash = sim.finish_trace()?;
     let members = scenario.members();
     let nodes = members
@@ -661,6 +667,28 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> std::io::Result<RunSumma
         missing_violations,
         violations,
     })
+}
+
+/// Ends the trace with what the checkers found and why the run stopped, so a trace alone is
+/// enough to draw and narrate the run.
+fn write_outcome(sim: &mut Simulation<Process>, violations: &[Violation], stop: StopReason) {
+    let end = sim.now().as_micros();
+    let trace = sim.trace_mut();
+    for v in violations {
+        trace.write_only::<NoEvent>(
+            (v.time_ms * 1000.0).round() as u64,
+            &Body::Violation {
+                invariant: v.invariant,
+                nodes: &v.nodes,
+                explanation: &v.explanation,
+            },
+        );
+    }
+    let reason = serde_json::to_value(stop)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    trace.write_only::<NoEvent>(end, &Body::End { reason: &reason });
 }
 
 fn partition_summaries(

@@ -278,12 +278,21 @@ impl Violations {
         &mut self,
         info: &InvariantInfo,
         now: SimTime,
-        nodes: Vec<String>,
+        mut nodes: Vec<String>,
         explanation: String,
     ) {
         let n = self.counts.entry(info.id).or_insert(0);
         *n += 1;
         if *n <= MAX_VIOLATIONS_PER_INVARIANT {
+            // Each node once, in the order the explanation names them.
+            let mut seen = Vec::with_capacity(nodes.len());
+            nodes.retain(|n| {
+                let first = !seen.contains(n);
+                if first {
+                    seen.push(n.clone());
+                }
+                first
+            });
             self.list.push(Violation {
                 invariant: info.id,
                 time_ms: now.as_micros() as f64 / 1000.0,

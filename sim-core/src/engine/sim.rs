@@ -296,6 +296,11 @@ impl<N: Node> Simulation<N> {
         &self.trace
     }
 
+    /// The trace, to append lines derived from the run (violations, the end) after it.
+    pub fn trace_mut(&mut self) -> &mut TraceSink {
+        &mut self.trace
+    }
+
     // ---- scheduling from outside ----
 
     /// Schedules a fault; faults at the same time apply in the order scheduled.

@@ -52,10 +52,11 @@ pub enum LossCause {
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Body<'a, E> {
-    /// First line: who is who.
+    /// First line: who is who. `nodes` by node id; `topics` by topic id.
     Start {
         seed: u64,
         nodes: &'a [String],
+        topics: &'a [String],
     },
     /// A fault from the schedule or the nemesis was applied.
     Fault {
@@ -101,6 +102,15 @@ pub enum Body<'a, E> {
     Note {
         text: &'a str,
     },
+    /// An invariant violation the checkers found, written after the run (not hashed: it is
+    /// derived from the lines above it), at the time it was found.
+    Violation {
+        invariant: &'a str,
+        nodes: &'a [String],
+        explanation: &'a str,
+    },
+    /// Last line: the run ended here (not hashed).
+    End { reason: &'a str },
     /// A message was handled (verbose traces only).
     Deliver {
         from: NodeId,

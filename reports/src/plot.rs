@@ -1,0 +1,685 @@
+//! The timeline plot: one lane per controller, broker and (chosen) partition over simulated
+//! time, fault periods shaded, elections, fencing, ISR changes and lost writes marked,
+//! violations in red. Drawn with plotters to SVG (byte-identical for a scenario and seed) and
+//! PNG (with the bundled DejaVu Sans, so it looks the same on every machine).
+
+use crate::model::{FaultKind, MarkerKind, Model, NodeLane, NodeState, PartitionLane};
+use crate::trace::{TraceViolation, secs};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use std::collections::BTreeSet;
+use std::sync::Once;
+
+/// Which partitions get a lane.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PartitionPick {
+    /// At most this many: the most eventful (leader, then ISR changes), in name order.
+    Auto(usize),
+    All,
+    /// These, by name (`orders-0`).
+    Names(Vec<String>),
+}
+
+impl Default for PartitionPick {
+    fn default() -> Self {
+        PartitionPick::Auto(DEFAULT_PARTITIONS)
+    }
+}
+
+/// Partitions drawn when nobody chose: enough to see failover, few enough to read.
+pub const DEFAULT_PARTITIONS: usize = 8;
+
+/// What to draw and how.
+#[derive(Clone, Debug)]
+pub struct PlotOptions {
+    pub title: String,
+    pub partitions: PartitionPick,
+    pub width: u32,
+}
+
+impl Default for PlotOptions {
+    fn default() -> Self {
+        PlotOptions {
+            title: String::new(),
+            partitions: PartitionPick::default(),
+            width: 1400,
+        }
+    }
+}
+
+/// The partitions `pick` selects, in name order. Unknown names are reported.
+pub fn pick_partitions<'m>(
+    model: &'m Model,
+    pick: &PartitionPick,
+) -> Result<Vec<&'m PartitionLane>, String> {
+    match pick {
+        PartitionPick::All => Ok(model.partitions.iter().collect()),
+        PartitionPick::Names(names) => names
+            .iter()
+            .map(|n| {
+                model
+                    .partitions
+                    .iter()
+                    .find(|p| p.name == *n)
+                    .ok_or_else(|| {
+                        let known: Vec<&str> =
+                            model.partitions.iter().map(|p| p.name.as_str()).collect();
+                        format!("no partition {n:?} in this run (it has {})", known.join(", "))
+                    })
+            })
+            .collect(),
+        PartitionPick::Auto(max) => {
+            let mut ranked: Vec<(usize, &PartitionLane)> =
+                model.partitions.iter().enumerate().collect();
+            ranked.sort_by_key(|(i, p)| {
+                (
+                    std::cmp::Reverse(p.leader_changes),
+                    std::cmp::Reverse(p.isr_changes),
+                    *i,
+                )
+            });
+            let mut chosen: Vec<usize> = ranked.iter().take(*max).map(|(i, _)| *i).collect();
+            chosen.sort_unstable();
+            Ok(chosen.into_iter().map(|i| &model.partitions[i]).collect())
+        }
+    }
+}
+
+const FONT: &str = "sans-serif";
+static DEJAVU: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+static REGISTER: Once = Once::new();
+
+/// Registers the bundled font once (plotters keeps fonts process-wide).
+fn register_font() {
+    REGISTER.call_once(|| {
+        // The font is compiled in and known good; failing here is a build problem.
+        plotters::style::register_font(FONT, FontStyle::Normal, DEJAVU)
+            .unwrap_or_else(|_| panic!("the bundled DejaVu Sans does not load"));
+    });
+}
+
+const LABEL_W: i32 = 190;
+const RIGHT: i32 = 24;
+const LANE_H: i32 = 18;
+const LANE_GAP: i32 = 5;
+const HEADER_H: i32 = 18;
+const FAULT_ROW_H: i32 = 15;
+const PART_H: i32 = 50;
+
+fn rgb(hex: u32) -> RGBColor {
+    RGBColor((hex >> 16) as u8, (hex >> 8) as u8, hex as u8)
+}
+
+pub fn node_color(state: NodeState) -> RGBColor {
+    rgb(match state {
+        NodeState::Leader => 0x1b7837,
+        NodeState::Follower => 0xa6dba0,
+        NodeState::Candidate => 0xf4a261,
+        NodeState::Prospective => 0xf6e8a6,
+        NodeState::Unattached => 0xe0e0e0,
+        NodeState::Resigned => 0xbdbdbd,
+        NodeState::Running => 0x91cf60,
+        NodeState::Fenced => 0xfc8d59,
+        NodeState::ShuttingDown => 0xfee08b,
+        NodeState::Paused => 0x92c5de,
+        NodeState::Crashed => 0xd73027,
+        NodeState::PowerLost => 0x7b3294,
+        NodeState::DiskLost => 0x40004b,
+        NodeState::ShutDown => 0x878787,
+    })
+}
+
+pub fn fault_color(kind: FaultKind) -> RGBColor {
+    rgb(match kind {
+        FaultKind::Crash => 0xd73027,
+        FaultKind::PowerLoss => 0x7b3294,
+        FaultKind::DiskLoss => 0x40004b,
+        FaultKind::Shutdown => 0x636363,
+        FaultKind::Partition => 0x2166ac,
+        FaultKind::OneWay => 0x35978f,
+        FaultKind::Pause => 0x4393c3,
+        FaultKind::Slow => 0xbf812d,
+    })
+}
+
+/// A leader's colour: one per broker id, offline (no leader) red.
+pub fn leader_color(leader: Option<u64>) -> RGBColor {
+    const PALETTE: [u32; 10] = [
+        0x4e79a7, 0xf28e2b, 0x59a14f, 0xb07aa1, 0x76b7b2, 0xedc948, 0xff9da7, 0x9c755f,
+        0xe15759, 0xbab0ac,
+    ];
+    match leader {
+        None => rgb(0xd7191c),
+        Some(id) => rgb(PALETTE[(id as usize + PALETTE.len() - 1) % PALETTE.len()]),
+    }
+}
+
+fn isr_color(isr: usize, replicas: usize) -> RGBColor {
+    rgb(if isr == 0 {
+        0xd7191c
+    } else if isr >= replicas {
+        0xb8e186
+    } else if isr == 1 {
+        0xfdae61
+    } else {
+        0xfee08b
+    })
+}
+
+/// A text's width in pixels in the bundled font, the same for every backend.
+fn text_width(s: &str, size: u32) -> i32 {
+    FontDesc::new(FontFamily::Name(FONT), f64::from(size), FontStyle::Normal)
+        .box_size(s)
+        .map(|(w, _)| w as i32)
+        .unwrap_or(s.chars().count() as i32 * size as i32 * 6 / 10)
+}
+
+/// Lays out fault spans in rows so labels do not overlap; returns each span's row.
+fn fault_rows(model: &Model, x: &impl Fn(u64) -> i32, label_w: impl Fn(&str) -> i32) -> Vec<usize> {
+    let mut row_end: Vec<i32> = Vec::new();
+    model
+        .faults
+        .iter()
+        .map(|f| {
+            let x0 = x(f.from_us);
+            let x1 = x(f.to_us).max(x0 + label_w(&f.label) + 6);
+            match row_end.iter().position(|&end| end < x0) {
+                Some(r) => {
+                    row_end[r] = x1;
+                    r
+                }
+                None => {
+                    row_end.push(x1);
+                    row_end.len() - 1
+                }
+            }
+        })
+        .collect()
+}
+
+/// A "nice" tick step in seconds for `span` seconds: at most about 14 ticks.
+fn tick_step(span_s: f64) -> f64 {
+    const STEPS: [f64; 14] = [
+        0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0,
+    ];
+    STEPS
+        .iter()
+        .copied()
+        .find(|s| span_s / s <= 14.0)
+        .unwrap_or(3600.0)
+}
+
+/// Draws the timeline on any plotters backend. The height is [`height`]'s.
+pub fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    model: &Model,
+    violations: &[TraceViolation],
+    options: &PlotOptions,
+) -> Result<(), String> {
+    register_font();
+    let partitions = pick_partitions(model, &options.partitions)?;
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| format!("drawing the timeline: {e}");
+    let width = options.width as i32;
+    let x0 = LABEL_W;
+    let x1 = width - RIGHT;
+    let end = model.end_us.max(1);
+    let x = |t: u64| x0 + ((t.min(end) as f64 / end as f64) * f64::from(x1 - x0)).round() as i32;
+    let font = |size: u32| (FONT, size).into_font();
+    let text = |size: u32, color: RGBColor| font(size).color(&color);
+    let text_w = text_width;
+    let black = rgb(0x202020);
+    let grey = rgb(0x707070);
+
+    root.fill(&WHITE).map_err(err)?;
+    let mut y = 10;
+    let title = if options.title.is_empty() {
+        "kafkasim timeline".to_string()
+    } else {
+        options.title.clone()
+    };
+    root.draw(&Text::new(title, (12, y), text(18, black)))
+        .map_err(err)?;
+    y += 30;
+
+    // Violations row: one red label per invariant, at its first violation.
+    let lanes_top = y;
+    let mut labelled = BTreeSet::new();
+    let mut label_end = i32::MIN;
+    root.draw(&Text::new("violations", (12, y + 2), text(12, grey)))
+        .map_err(err)?;
+    for v in violations {
+        if !labelled.insert(v.invariant.as_str()) {
+            continue;
+        }
+        let w = text_w(&v.invariant, 11);
+        let lx = x(v.t_us).max(label_end + 4).min(width - w - 6);
+        root.draw(&Text::new(v.invariant.clone(), (lx + 3, y + 2), text(11, rgb(0xc00000))))
+            .map_err(err)?;
+        label_end = lx + 3 + w;
+    }
+    y += HEADER_H;
+
+    // Faults: labelled bars, packed in rows.
+    let rows = fault_rows(model, &x, |s| text_w(s, 10));
+    let fault_rows_n = rows.iter().max().map_or(0, |r| r + 1) as i32;
+    root.draw(&Text::new("faults", (12, y + 2), text(12, grey)))
+        .map_err(err)?;
+    for (f, row) in model.faults.iter().zip(&rows) {
+        let fy = y + *row as i32 * FAULT_ROW_H;
+        let (fx0, fx1) = (x(f.from_us), x(f.to_us).max(x(f.from_us) + 2));
+        let color = fault_color(f.kind);
+        root.draw(&Rectangle::new(
+            [(fx0, fy + 2), (fx1, fy + FAULT_ROW_H - 2)],
+            color.mix(0.35).filled(),
+        ))
+        .map_err(err)?;
+        root.draw(&Text::new(f.label.clone(), (fx0 + 3, fy + 2), text(10, black)))
+            .map_err(err)?;
+    }
+    y += fault_rows_n.max(1) * FAULT_ROW_H + 6;
+    let shade_top = y;
+
+    // Node lanes.
+    let node_section = |y: &mut i32, title: &str, lanes: &[NodeLane]| -> Result<(), String> {
+        root.draw(&Text::new(title.to_string(), (12, *y + 2), text(12, grey)))
+            .map_err(err)?;
+        *y += HEADER_H;
+        for lane in lanes {
+            root.draw(&Text::new(
+                lane.name.clone(),
+                (x0 - 8, *y + LANE_H / 2),
+                text(12, black).pos(Pos::new(HPos::Right, VPos::Center)),
+            ))
+            .map_err(err)?;
+            for s in &lane.segments {
+                let (sx0, sx1) = (x(s.from_us), x(s.to_us));
+                if sx1 <= sx0 {
+                    continue;
+                }
+                root.draw(&Rectangle::new(
+                    [(sx0, *y), (sx1, *y + LANE_H)],
+                    node_color(s.state).filled(),
+                ))
+                .map_err(err)?;
+                let words = match s.state {
+                    NodeState::Leader | NodeState::Candidate | NodeState::Prospective => {
+                        format!("{} {}", s.state.name(), s.label)
+                    }
+                    state => state.name().to_string(),
+                };
+                if text_w(&words, 10) + 6 < sx1 - sx0 {
+                    let color = if s.state == NodeState::Leader || s.state == NodeState::DiskLost
+                    {
+                        WHITE
+                    } else {
+                        black
+                    };
+                    root.draw(&Text::new(
+                        words,
+                        (sx0 + 3, *y + LANE_H / 2),
+                        text(10, color).pos(Pos::new(HPos::Left, VPos::Center)),
+                    ))
+                    .map_err(err)?;
+                }
+            }
+            *y += LANE_H + LANE_GAP;
+        }
+        Ok(())
+    };
+    let mut lane_y: Vec<(String, i32, i32)> = Vec::new();
+    let before = y;
+    node_section(&mut y, "controllers", &model.controllers)?;
+    for (i, l) in model.controllers.iter().enumerate() {
+        let ly = before + HEADER_H + i as i32 * (LANE_H + LANE_GAP);
+        lane_y.push((l.name.clone(), ly, LANE_H));
+    }
+    let before = y;
+    node_section(&mut y, "brokers", &model.brokers)?;
+    for (i, l) in model.brokers.iter().enumerate() {
+        let ly = before + HEADER_H + i as i32 * (LANE_H + LANE_GAP);
+        lane_y.push((l.name.clone(), ly, LANE_H));
+    }
+
+    // Partition lanes: leader and epoch; ISR (and ELR); HW and LEO.
+    if !partitions.is_empty() {
+        let shown = if partitions.len() < model.partitions.len() {
+            format!(
+                "partitions ({} of {}: the most eventful)",
+                partitions.len(),
+                model.partitions.len()
+            )
+        } else {
+            "partitions".to_string()
+        };
+        root.draw(&Text::new(shown, (12, y + 2), text(12, grey)))
+            .map_err(err)?;
+        y += HEADER_H;
+    }
+    for p in &partitions {
+        lane_y.push((p.name.clone(), y, PART_H - 8));
+        root.draw(&Text::new(
+            p.name.clone(),
+            (x0 - 8, y + 9),
+            text(12, black).pos(Pos::new(HPos::Right, VPos::Center)),
+        ))
+        .map_err(err)?;
+        root.draw(&Text::new(
+            "leader / ISR / HW, LEO",
+            (x0 - 8, y + 27),
+            text(9, grey).pos(Pos::new(HPos::Right, VPos::Center)),
+        ))
+        .map_err(err)?;
+        let replicas = p.replicas.max(1);
+        for s in &p.segments {
+            let (sx0, sx1) = (x(s.from_us), x(s.to_us));
+            if sx1 <= sx0 {
+                continue;
+            }
+            root.draw(&Rectangle::new(
+                [(sx0, y), (sx1, y + 18)],
+                leader_color(s.leader).filled(),
+            ))
+            .map_err(err)?;
+            let who = s
+                .leader
+                .map_or_else(|| "offline".to_string(), |l| format!("broker-{l}"));
+            let words = format!("{who} e{}", s.leader_epoch);
+            if text_w(&words, 10) + 6 < sx1 - sx0 {
+                root.draw(&Text::new(
+                    words,
+                    (sx0 + 3, y + 9),
+                    text(10, WHITE).pos(Pos::new(HPos::Left, VPos::Center)),
+                ))
+                .map_err(err)?;
+            }
+            root.draw(&Rectangle::new(
+                [(sx0, y + 20), (sx1, y + 32)],
+                isr_color(s.isr.len(), replicas).filled(),
+            ))
+            .map_err(err)?;
+            let ids = |v: &[u64]| {
+                v.iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            let mut words = format!("ISR [{}]", ids(&s.isr));
+            if !s.elr.is_empty() {
+                words.push_str(&format!(" ELR [{}]", ids(&s.elr)));
+            }
+            if text_w(&words, 9) + 6 < sx1 - sx0 {
+                root.draw(&Text::new(
+                    words,
+                    (sx0 + 3, y + 26),
+                    text(9, black).pos(Pos::new(HPos::Left, VPos::Center)),
+                ))
+                .map_err(err)?;
+            }
+        }
+        // HW (blue) and LEO (grey) as steps, scaled to the partition's largest offset.
+        let top = p.leo.iter().chain(&p.hw).map(|(_, o)| *o).max().unwrap_or(0).max(1);
+        let (py0, py1) = (y + 34, y + PART_H - 8);
+        let py = |o: u64| py1 - ((o as f64 / top as f64) * f64::from(py1 - py0)).round() as i32;
+        root.draw(&Rectangle::new([(x0, py0), (x1, py1)], rgb(0xf4f4f4).filled()))
+            .map_err(err)?;
+        for (series, color) in [(&p.leo, rgb(0x9e9e9e)), (&p.hw, rgb(0x2166ac))] {
+            let points = steps(series, &x, &py);
+            if points.len() > 1 {
+                root.draw(&PathElement::new(points, color.stroke_width(1)))
+                    .map_err(err)?;
+            }
+        }
+        root.draw(&Text::new(
+            format!("{top}"),
+            (x1 + 2, py0),
+            text(8, grey).pos(Pos::new(HPos::Left, VPos::Top)),
+        ))
+        .map_err(err)?;
+        y += PART_H;
+    }
+    let lanes_bottom = y;
+
+    // Fault periods shaded over the lanes they touch, or every lane for network faults.
+    for f in &model.faults {
+        let (fx0, fx1) = (x(f.from_us), x(f.to_us).max(x(f.from_us) + 2));
+        let color = fault_color(f.kind).mix(0.12);
+        let network = matches!(f.kind, FaultKind::Partition | FaultKind::OneWay);
+        if network {
+            root.draw(&Rectangle::new(
+                [(fx0, shade_top), (fx1, lanes_bottom)],
+                color.filled(),
+            ))
+            .map_err(err)?;
+            continue;
+        }
+        for (name, ly, h) in &lane_y {
+            if f.nodes.contains(name) {
+                root.draw(&Rectangle::new(
+                    [(fx0, *ly - 2), (fx1, *ly + *h + 2)],
+                    ShapeStyle::from(&fault_color(f.kind)).stroke_width(1),
+                ))
+                .map_err(err)?;
+            }
+        }
+    }
+
+    // Markers on their lanes.
+    for m in &model.markers {
+        let Some((_, ly, h)) = lane_y.iter().find(|(n, _, _)| *n == m.lane) else {
+            continue;
+        };
+        let mx = x(m.t_us);
+        let (ly, h) = (*ly, *h);
+        match m.kind {
+            MarkerKind::Election => root.draw(&Polygon::new(
+                vec![(mx, ly - 4), (mx + 4, ly), (mx, ly + 4), (mx - 4, ly)],
+                black.filled(),
+            )),
+            MarkerKind::Fenced => root.draw(&Polygon::new(
+                vec![(mx - 4, ly - 4), (mx + 4, ly - 4), (mx, ly + 3)],
+                rgb(0xd95f02).filled(),
+            )),
+            MarkerKind::Unfenced => root.draw(&Polygon::new(
+                vec![(mx - 4, ly + 3), (mx + 4, ly + 3), (mx, ly - 4)],
+                rgb(0x1b9e77).filled(),
+            )),
+            MarkerKind::IsrChange => root.draw(&PathElement::new(
+                vec![(mx, ly + 19), (mx, ly + 33)],
+                black.stroke_width(2),
+            )),
+            MarkerKind::Truncation => root.draw(&Cross::new(
+                (mx, ly + h - 4),
+                4,
+                rgb(0x7b3294).stroke_width(2),
+            )),
+            MarkerKind::AckedLost => root.draw(&Circle::new(
+                (mx, ly + h / 2),
+                6,
+                rgb(0xc00000).stroke_width(2),
+            )),
+        }
+        .map_err(err)?;
+    }
+
+    // Violations: red lines across every lane.
+    for v in violations {
+        let vx = x(v.t_us);
+        root.draw(&PathElement::new(
+            vec![(vx, lanes_top + HEADER_H - 2), (vx, lanes_bottom)],
+            rgb(0xc00000).mix(0.7).stroke_width(1),
+        ))
+        .map_err(err)?;
+    }
+
+    // Time axis.
+    y = lanes_bottom + 4;
+    root.draw(&PathElement::new(vec![(x0, y), (x1, y)], black.stroke_width(1)))
+        .map_err(err)?;
+    let span_s = end as f64 / 1e6;
+    let step = tick_step(span_s);
+    let mut k = 0u64;
+    loop {
+        let t_s = k as f64 * step;
+        if t_s > span_s + 1e-9 {
+            break;
+        }
+        let tx = x((t_s * 1e6).round() as u64);
+        root.draw(&PathElement::new(vec![(tx, y), (tx, y + 5)], black.stroke_width(1)))
+            .map_err(err)?;
+        let label = if step < 1.0 {
+            format!("{t_s:.1}s")
+        } else {
+            format!("{}s", t_s.round() as u64)
+        };
+        root.draw(&Text::new(
+            label,
+            (tx, y + 7),
+            text(10, black).pos(Pos::new(HPos::Center, VPos::Top)),
+        ))
+        .map_err(err)?;
+        k += 1;
+    }
+    root.draw(&Text::new(
+        format!("simulated time (run ends at {})", secs(end)),
+        (x0, y + 22),
+        text(11, grey),
+    ))
+    .map_err(err)?;
+    y += 44;
+
+    // Legend.
+    let mut items: Vec<(String, RGBColor)> = Vec::new();
+    for s in [
+        NodeState::Leader,
+        NodeState::Follower,
+        NodeState::Candidate,
+        NodeState::Prospective,
+        NodeState::Unattached,
+        NodeState::Running,
+        NodeState::Fenced,
+        NodeState::ShuttingDown,
+        NodeState::Paused,
+        NodeState::Crashed,
+        NodeState::PowerLost,
+        NodeState::DiskLost,
+        NodeState::ShutDown,
+    ] {
+        items.push((s.name().to_string(), node_color(s)));
+    }
+    let kinds: BTreeSet<FaultKind> = model.faults.iter().map(|f| f.kind).collect();
+    for k in kinds {
+        items.push((format!("fault: {}", k.name()), fault_color(k)));
+    }
+    let leaders: BTreeSet<Option<u64>> = model
+        .partitions
+        .iter()
+        .flat_map(|p| p.segments.iter().map(|s| s.leader))
+        .collect();
+    for l in leaders {
+        let label = l.map_or_else(|| "offline (no leader)".to_string(), |l| format!("leader broker-{l}"));
+        items.push((label, leader_color(l)));
+    }
+    items.push(("ISR full / reduced / 1 / empty".into(), isr_color(2, 2)));
+    items.push(("HW".into(), rgb(0x2166ac)));
+    items.push(("LEO".into(), rgb(0x9e9e9e)));
+    let mut lx = 12;
+    for (label, color) in &items {
+        let w = 14 + 4 + text_w(label, 10) + 14;
+        if lx + w > width - 12 {
+            lx = 12;
+            y += 18;
+        }
+        root.draw(&Rectangle::new([(lx, y), (lx + 14, y + 12)], color.filled()))
+            .map_err(err)?;
+        root.draw(&Text::new(label.clone(), (lx + 18, y), text(10, black)))
+            .map_err(err)?;
+        lx += w;
+    }
+    y += 18;
+    let symbols = "◆ election   ▼ fenced   ▲ unfenced   | ISR change   × truncation   ○ acked writes lost   red line: invariant violated";
+    root.draw(&Text::new(symbols, (12, y), text(10, black)))
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// A step line through `(time, value)` samples.
+fn steps(series: &[(u64, u64)], x: &impl Fn(u64) -> i32, y: &impl Fn(u64) -> i32) -> Vec<(i32, i32)> {
+    let mut points: Vec<(i32, i32)> = Vec::with_capacity(series.len() * 2);
+    for &(t, v) in series {
+        let (px, py) = (x(t), y(v));
+        if let Some(&(_, last_y)) = points.last() {
+            if last_y == py {
+                continue;
+            }
+            points.push((px, last_y));
+        }
+        points.push((px, py));
+    }
+    if let (Some(&(_, last_y)), Some(&(t, _))) = (points.last(), series.last()) {
+        points.push((x(t).max(points.last().map_or(0, |p| p.0)), last_y));
+    }
+    points
+}
+
+/// The image's height for `model` with these options.
+pub fn height(model: &Model, options: &PlotOptions) -> Result<u32, String> {
+    register_font();
+    let partitions = pick_partitions(model, &options.partitions)?.len() as i32;
+    let width = options.width as i32;
+    let end = model.end_us.max(1);
+    let x = |t: u64| {
+        LABEL_W + ((t.min(end) as f64 / end as f64) * f64::from(width - RIGHT - LABEL_W)).round()
+            as i32
+    };
+    let rows = fault_rows(model, &x, |s| text_width(s, 10)).into_iter().max().map_or(1, |r| r + 1) as i32;
+    let nodes = (model.controllers.len() + model.brokers.len()) as i32;
+    let h = 40
+        + HEADER_H
+        + rows * FAULT_ROW_H
+        + 6
+        + 2 * HEADER_H
+        + nodes * (LANE_H + LANE_GAP)
+        + if partitions > 0 { HEADER_H } else { 0 }
+        + partitions * PART_H
+        + 48
+        + 3 * 18
+        + 24;
+    Ok(h as u32)
+}
+
+/// The timeline as SVG text.
+pub fn svg(model: &Model, violations: &[TraceViolation], options: &PlotOptions) -> Result<String, String> {
+    let h = height(model, options)?;
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (options.width, h)).into_drawing_area();
+        draw(&root, model, violations, options)?;
+    }
+    Ok(out)
+}
+
+/// The timeline as PNG bytes.
+pub fn png(model: &Model, violations: &[TraceViolation], options: &PlotOptions) -> Result<Vec<u8>, String> {
+    let h = height(model, options)?;
+    let (w, hh) = (options.width, h);
+    let mut rgb_buf = vec![0u8; (w * hh * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb_buf, (w, hh)).into_drawing_area();
+        draw(&root, model, violations, options)?;
+    }
+    let mut out = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut out, w, hh);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder
+            .write_header()
+            .map_err(|e| format!("encoding the PNG: {e}"))?;
+        writer
+            .write_image_data(&rgb_buf)
+            .map_err(|e| format!("encoding the PNG: {e}"))?;
+    }
+    Ok(out)
+}

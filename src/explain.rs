@@ -1,0 +1,117 @@
+//! `kafkasim explain`: the narrated timeline of one run.
+
+use clap::Args;
+use std::cell::RefCell;
+use std::io::Write;
+use std::rc::Rc;
+
+use reports::narrate::{self, NarrateOptions};
+use reports::trace::Trace;
+use sim_core::trace::{TraceSink, Verbosity};
+use sim_core::world::{self, RunOptions, RunSummary};
+
+use crate::run::{load_for_run, set_replay, without_flag};
+use crate::{CliError, Format, Verdict, output};
+
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// A scenario file, or the name of a built-in scenario (see `kafkasim list`).
+    pub scenario: String,
+    /// Seed of the run (default: the scenario's `seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Every protocol event and every message delivered or lost, not only the moments that
+    /// matter.
+    #[arg(long)]
+    pub verbose: bool,
+    /// Explain a bug scenario's comparison run (its variants switched off).
+    #[arg(long)]
+    pub without_variants: bool,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// A trace written into memory.
+#[derive(Clone, Default)]
+struct Buffer(Rc<RefCell<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs a scenario with its trace kept in memory; returns the summary and the trace.
+pub fn run_traced(
+    scenario: &sim_core::scenario::Scenario,
+    seed: u64,
+    verbosity: Verbosity,
+) -> Result<(RunSummary, Trace), CliError> {
+    let buffer = Buffer::default();
+    let options = RunOptions {
+        seed,
+        max_events: u64::MAX,
+        trace: TraceSink::to_writer(Box::new(buffer.clone()), verbosity),
+    };
+    let summary = world::run(scenario, options)
+        .map_err(|e| CliError::Output(format!("trace: cannot write: {e}")))?;
+    let text = String::from_utf8_lossy(&buffer.0.borrow()).into_owned();
+    let trace = Trace::parse(&text).map_err(|e| {
+        CliError::Output(format!("the run's own trace does not read back ({e}): a bug"))
+    })?;
+    Ok((summary, trace))
+}
+
+pub fn explain(args: ExplainArgs) -> Result<Verdict, CliError> {
+    let (scenario, origin) = load_for_run(&args.scenario, args.without_variants)?;
+    let seed = args.seed.unwrap_or(scenario.seed);
+    let flags = without_flag(args.without_variants);
+    set_replay(format!("kafkasim explain {origin} --seed {seed}{flags}"));
+    let verbosity = if args.verbose {
+        Verbosity::Messages
+    } else {
+        Verbosity::Events
+    };
+    let (summary, trace) = run_traced(&scenario, seed, verbosity)?;
+    let options = NarrateOptions {
+        verbose: args.verbose,
+        session_timeout_ms: Some(scenario.cluster.config.broker_session_timeout_ms),
+    };
+    match args.format {
+        Format::Text => {
+            let title = if scenario.title.is_empty() {
+                &scenario.name
+            } else {
+                &scenario.title
+            };
+            output::println_lossy(&format!("{title} (seed {seed})"));
+            if !scenario.description.is_empty() {
+                output::println_lossy(&format!("{}\n", scenario.description));
+            }
+            output::println_lossy(narrate::narrate(&trace, &options).trim_end());
+            output::println_lossy(&format!(
+                "\nreplay    kafkasim explain {origin} --seed {seed}{flags}"
+            ));
+        }
+        Format::Json => {
+            let moments = narrate::moments(&trace, &options);
+            let doc = serde_json::json!({
+                "scenario": scenario.name,
+                "seed": seed,
+                "moments": moments,
+                "violations": summary.violations,
+                "expectations_met": summary.expectations_met,
+            });
+            output::println_lossy(&serde_json::to_string(&doc).expect("moments serialize"));
+        }
+    }
+    Ok(if summary.expectations_met {
+        Verdict::Ok
+    } else {
+        Verdict::ExpectationsNotMet
+    })
+}
