@@ -61,7 +61,9 @@ pub fn run_traced(
         .map_err(|e| CliError::Output(format!("trace: cannot write: {e}")))?;
     let text = String::from_utf8_lossy(&buffer.0.borrow()).into_owned();
     let trace = Trace::parse(&text).map_err(|e| {
-        CliError::Output(format!("the run's own trace does not read back ({e}): a bug"))
+        CliError::Output(format!(
+            "the run's own trace does not read back ({e}): a bug"
+        ))
     })?;
     Ok((summary, trace))
 }

@@ -107,6 +107,26 @@ pub const OUT_FILES: [&str; 5] = [
     "report.html",
 ];
 
+/// Refuses `--partitions` names the scenario does not have, before anything runs.
+pub fn check_partitions(scenario: &Scenario, names: &[String]) -> Result<(), CliError> {
+    let cluster = world::ClusterConfig::from_scenario(scenario);
+    let known: Vec<String> = cluster
+        .topics
+        .iter()
+        .flat_map(|t| (0..t.assignment.len()).map(move |p| format!("{}-{p}", t.name)))
+        .collect();
+    for n in names {
+        let all = n == "all" && names.len() == 1;
+        if !all && !known.contains(n) {
+            return Err(CliError::Input(format!(
+                "--partitions: no partition {n:?} in this scenario (expected `all` or names from: {})",
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The partition choice for the timeline from `--partitions`.
 pub fn partition_pick(names: &[String]) -> reports::plot::PartitionPick {
     use reports::plot::PartitionPick;
@@ -125,25 +145,28 @@ fn write_reports(
     scenario: &Scenario,
     seed: u64,
     partitions: &[String],
+    replay: &str,
 ) -> Result<(), CliError> {
     let path = dir.join("trace.jsonl");
     let text = std::fs::read_to_string(&path)
         .map_err(|e| CliError::Output(format!("{}: cannot read back: {e}", path.display())))?;
     let trace = reports::trace::Trace::parse(&text).map_err(|e| {
-        CliError::Output(format!("{}: does not read back ({e}): a bug", path.display()))
+        CliError::Output(format!(
+            "{}: does not read back ({e}): a bug",
+            path.display()
+        ))
     })?;
     let options = reports::plot::PlotOptions {
         title: format!("{} (seed {seed})", scenario.name),
         partitions: partition_pick(partitions),
         ..Default::default()
     };
-    let model = reports::model::build(&trace);
-    let svg = reports::plot::svg(&model, &trace.violations, &options).map_err(CliError::Input)?;
-    let png = reports::plot::png(&model, &trace.violations, &options).map_err(CliError::Input)?;
-    output::write_whole(&dir.join("timeline.svg"), svg.as_bytes())?;
-    output::write_whole(&dir.join("timeline.png"), &png)?;
-    let report = reports::json_report(summary, scenario);
-    let json = serde_json::to_vec_pretty(&report).expect("a report serializes");
+    let rendered = reports::render(summary, scenario, &trace, &options, replay)
+        .map_err(|e| CliError::Input(format!("--partitions: {e}")))?;
+    output::write_whole(&dir.join("timeline.svg"), rendered.svg.as_bytes())?;
+    output::write_whole(&dir.join("timeline.png"), &rendered.png)?;
+    output::write_whole(&dir.join("report.html"), rendered.html.as_bytes())?;
+    let json = serde_json::to_vec_pretty(&rendered.json).expect("a report serializes");
     output::write_whole(&dir.join("report.json"), &json)?;
     Ok(())
 }
@@ -155,6 +178,7 @@ pub fn run(args: RunArgs) -> Result<Verdict, CliError> {
         output::println_lossy(&text);
         return Ok(Verdict::Ok);
     }
+    check_partitions(&scenario, &args.partitions)?;
     let seed = args.seed.unwrap_or(scenario.seed);
     let flags = without_flag(args.without_variants);
     set_replay(format!("kafkasim run {origin} --seed {seed}{flags}"));
@@ -184,7 +208,8 @@ pub fn run(args: RunArgs) -> Result<Verdict, CliError> {
 
     if let (Some(dir), Some(file)) = (&args.out, trace_file) {
         file.commit()?;
-        write_reports(dir, &summary, &scenario, seed, &args.partitions)?;
+        let replay = format!("kafkasim run {origin} --seed {seed}{flags}");
+        write_reports(dir, &summary, &scenario, seed, &args.partitions, &replay)?;
     }
     match args.format {
         Format::Json => {

@@ -1,28 +1,148 @@
 //! reports: everything a person looks at, made from a run summary and a trace alone (never from
-//! the engine's state). Today: the text summary and `report.json`. The timeline plots, the
-//! narration and the HTML report build on the same inputs.
+//! the engine's state): the text summary, `report.json`, the narration (`explain`), the
+//! timeline plot (SVG, PNG) and the self-contained HTML report.
 
+pub mod html;
 pub mod model;
 pub mod narrate;
 pub mod plot;
 pub mod trace;
 
 use serde_json::{Value, json};
+use sim_core::check::INVARIANTS;
 use sim_core::engine::NodeStatus;
 use sim_core::scenario::Scenario;
 use sim_core::trace::DownCause;
 use sim_core::world::RunSummary;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-/// Version of the `report.json` layout; bumped on any incompatible change.
-pub const REPORT_VERSION: u32 = 1;
+/// Version of the `report.json` layout; bumped on any incompatible change (documented in
+/// `reports/README.md`).
+pub const REPORT_VERSION: u32 = 2;
 
-/// `report.json`: the run summary and the resolved scenario it ran.
-pub fn json_report(summary: &RunSummary, scenario: &Scenario) -> Value {
+/// `report.json`: the run summary, the resolved scenario, per-node and per-partition
+/// histories, every invariant with its verdict, the violations with their causal chains, and
+/// the narrated moments.
+pub fn json_report(
+    summary: &RunSummary,
+    scenario: &Scenario,
+    model: &model::Model,
+    moments: &[narrate::Moment],
+) -> Value {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for v in &summary.violations {
+        *counts.entry(v.invariant).or_default() += 1;
+    }
+    let invariants: Vec<Value> = INVARIANTS
+        .iter()
+        .map(|i| {
+            let n = counts.get(i.id).copied().unwrap_or(0);
+            json!({
+                "id": i.id,
+                "kind": i.kind,
+                "summary": i.summary,
+                "source": i.source,
+                "verdict": if n > 0 { "violated" } else { "held" },
+                "violations": n,
+            })
+        })
+        .collect();
+    let violations: Vec<Value> = moments
+        .iter()
+        .filter(|m| m.kind == narrate::MomentKind::Violation)
+        .zip(&summary.violations)
+        .map(|(m, v)| {
+            let chain: Vec<Value> = narrate::causal_chain(moments, m)
+                .into_iter()
+                .map(|c| json!({"t_us": c.t_us, "kind": c.kind, "text": c.text}))
+                .collect();
+            json!({
+                "invariant": v.invariant,
+                "time_ms": v.time_ms,
+                "nodes": v.nodes,
+                "explanation": v.explanation,
+                "chain": chain,
+            })
+        })
+        .collect();
+    let lanes = |lanes: &[model::NodeLane], role: &str| -> Vec<Value> {
+        lanes
+            .iter()
+            .map(|l| json!({"name": l.name, "role": role, "segments": l.segments}))
+            .collect()
+    };
+    let mut nodes = lanes(&model.controllers, "controller");
+    nodes.extend(lanes(&model.brokers, "broker"));
+    let partitions: Vec<Value> = model
+        .partitions
+        .iter()
+        .map(|p| {
+            json!({
+                "name": p.name,
+                "segments": p.segments,
+                "leader_changes": p.leader_changes,
+                "isr_changes": p.isr_changes,
+            })
+        })
+        .collect();
     json!({
         "report_version": REPORT_VERSION,
         "summary": summary,
         "scenario": scenario,
+        "invariants": invariants,
+        "violations": violations,
+        "history": {
+            "nodes": nodes,
+            "partitions": partitions,
+            "faults": model.faults,
+            "markers": model.markers,
+        },
+        "moments": moments,
+    })
+}
+
+/// Everything `kafkasim run --out` writes besides the trace.
+pub struct Rendered {
+    pub json: Value,
+    pub svg: String,
+    pub png: Vec<u8>,
+    pub html: String,
+}
+
+/// Renders every report of a finished run from its summary, scenario and trace. Errors name
+/// what could not be drawn (an unknown partition in the plot options).
+pub fn render(
+    summary: &RunSummary,
+    scenario: &Scenario,
+    trace: &trace::Trace,
+    plot_options: &plot::PlotOptions,
+    replay: &str,
+) -> Result<Rendered, String> {
+    let model = model::build(trace);
+    let options = narrate::NarrateOptions {
+        verbose: false,
+        session_timeout_ms: Some(scenario.cluster.config.broker_session_timeout_ms),
+    };
+    let moments = narrate::moments(trace, &options);
+    let narration = narrate::narrate(trace, &options);
+    let svg = plot::svg(&model, &trace.violations, plot_options)?;
+    let png = plot::png(&model, &trace.violations, plot_options)?;
+    let html = html::html(&html::HtmlInput {
+        summary,
+        scenario,
+        trace,
+        moments: &moments,
+        narration: &narration,
+        svg: &svg,
+        replay,
+    });
+    let json = json_report(summary, scenario, &model, &moments);
+    Ok(Rendered {
+        json,
+        svg,
+        png,
+        html,
     })
 }
 

@@ -370,7 +370,10 @@ impl<'a> Builder<'a> {
                     let nodes: Vec<String> = if f["action"] == "slow_node" {
                         vec![name]
                     } else {
-                        names(&f["from"]).into_iter().chain(names(&f["to"])).collect()
+                        names(&f["from"])
+                            .into_iter()
+                            .chain(names(&f["to"]))
+                            .collect()
                     };
                     let label = format!("{} +{extra_ms} ms", nodes.join(" -> "));
                     self.open_span(key, span(FaultKind::Slow, nodes, label));
@@ -407,7 +410,9 @@ impl<'a> Builder<'a> {
                     label: format!("active (epoch {epoch})"),
                 });
             }
-            "broker_registered" | "broker_fenced" | "broker_unfenced"
+            "broker_registered"
+            | "broker_fenced"
+            | "broker_unfenced"
             | "broker_controlled_shutdown" => {
                 let id = line.field("broker").as_u64().unwrap_or(0);
                 let Some(b) = self.broker_track(id) else {
@@ -498,7 +503,8 @@ impl<'a> Builder<'a> {
         if last.is_some_and(|s| partition_epoch <= s.partition_epoch) {
             return;
         }
-        let leader_moved = last.is_none_or(|s| s.leader != leader || s.leader_epoch != leader_epoch);
+        let leader_moved =
+            last.is_none_or(|s| s.leader != leader || s.leader_epoch != leader_epoch);
         let isr_moved = last.is_some_and(|s| s.isr != isr);
         if let Some(last) = p.segments.last_mut() {
             last.to_us = t;
@@ -555,7 +561,11 @@ fn json_key(f: &Value) -> Value {
 
 /// Builds the lanes of a run from its trace.
 pub fn build(trace: &Trace) -> Model {
-    let controller: Vec<bool> = trace.nodes.iter().map(|n| Trace::is_controller(n)).collect();
+    let controller: Vec<bool> = trace
+        .nodes
+        .iter()
+        .map(|n| Trace::is_controller(n))
+        .collect();
     let mut b = Builder {
         trace,
         nodes: trace

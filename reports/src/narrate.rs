@@ -20,8 +20,10 @@ pub enum MomentKind {
     Process,
     /// The KRaft quorum: elections, the active controller.
     Quorum,
-    /// Broker registration, fencing, unfencing, controlled shutdown.
-    Broker,
+    /// A broker fenced or put in controlled shutdown.
+    Fencing,
+    /// A broker registered or unfenced.
+    Registration,
     /// A partition's leader or epoch changed.
     Leader,
     /// A partition's ISR or ELR changed, or a leader asked for it.
@@ -44,7 +46,8 @@ impl MomentKind {
             MomentKind::Fault => "fault",
             MomentKind::Process => "process",
             MomentKind::Quorum => "quorum",
-            MomentKind::Broker => "broker",
+            MomentKind::Fencing => "fencing",
+            MomentKind::Registration => "registration",
             MomentKind::Leader => "leader",
             MomentKind::Isr => "isr",
             MomentKind::Truncation => "truncation",
@@ -175,7 +178,10 @@ fn fault_text(trace: &Trace, f: &Value) -> (String, Vec<String>) {
             );
             (text, from.into_iter().chain(to).collect())
         }
-        "heal" => ("the network heals: every cut link works again".into(), vec![]),
+        "heal" => (
+            "the network heals: every cut link works again".into(),
+            vec![],
+        ),
         "slow_node" if extra_ms == 0 => (format!("{one} is fast again"), node),
         "slow_node" => (
             format!("every message to or from {one} takes {extra_ms} ms longer"),
@@ -219,7 +225,13 @@ impl<'a> Narrator<'a> {
         match line.kind() {
             "fault" => {
                 let (text, nodes) = fault_text(trace, &line.v["fault"]);
-                self.push(line, MomentKind::Fault, nodes, None, format!("fault: {text}"));
+                self.push(
+                    line,
+                    MomentKind::Fault,
+                    nodes,
+                    None,
+                    format!("fault: {text}"),
+                );
             }
             "fault_ignored" => {
                 let (text, nodes) = fault_text(trace, &line.v["fault"]);
@@ -234,7 +246,13 @@ impl<'a> Narrator<'a> {
             }
             "note" => {
                 let text = line.v["text"].as_str().unwrap_or("").to_string();
-                self.push(line, MomentKind::Note, vec![], None, format!("note: {text}"));
+                self.push(
+                    line,
+                    MomentKind::Note,
+                    vec![],
+                    None,
+                    format!("note: {text}"),
+                );
             }
             "down" => {
                 let node = trace.line_node(line);
@@ -309,7 +327,9 @@ impl<'a> Narrator<'a> {
                     MomentKind::Quorum,
                     vec![node.clone()],
                     None,
-                    format!("{node} won the KRaft election: leader of epoch {e}, the active controller"),
+                    format!(
+                        "{node} won the KRaft election: leader of epoch {e}, the active controller"
+                    ),
                 );
             }
             "raft_state" if Trace::is_controller(&node) => {
@@ -346,7 +366,7 @@ impl<'a> Narrator<'a> {
                 let b = broker();
                 self.push(
                     line,
-                    MomentKind::Broker,
+                    MomentKind::Registration,
                     vec![node.clone(), b.clone()],
                     None,
                     format!("{node} registered {b} (broker epoch {epoch}); it starts fenced"),
@@ -375,7 +395,7 @@ impl<'a> Narrator<'a> {
                 };
                 self.push(
                     line,
-                    MomentKind::Broker,
+                    MomentKind::Fencing,
                     vec![node.clone(), b.clone()],
                     None,
                     format!("{node} fenced {b} (broker epoch {epoch}): {why}"),
@@ -385,7 +405,7 @@ impl<'a> Narrator<'a> {
                 let b = broker();
                 self.push(
                     line,
-                    MomentKind::Broker,
+                    MomentKind::Registration,
                     vec![node.clone(), b.clone()],
                     None,
                     format!("{node} unfenced {b} (broker epoch {epoch}): it caught up with the metadata log"),
@@ -395,7 +415,7 @@ impl<'a> Narrator<'a> {
                 let b = broker();
                 self.push(
                     line,
-                    MomentKind::Broker,
+                    MomentKind::Fencing,
                     vec![node.clone(), b.clone()],
                     None,
                     format!("{node} put {b} in controlled shutdown: it leaves every ISR and its leaderships move"),
@@ -552,11 +572,10 @@ impl<'a> Narrator<'a> {
         let tp = self.trace.tp_name(line.field("tp"));
         let outcome: Outcome = match op {
             "ok" => None,
-            _ => Some(
-                line.field("error")
-                    .as_str()
-                    .map_or_else(|| "no answer (indeterminate)".to_string(), |e| e.to_string()),
-            ),
+            _ => Some(line.field("error").as_str().map_or_else(
+                || "no answer (indeterminate)".to_string(),
+                |e| e.to_string(),
+            )),
         };
         let key = (line.node().unwrap_or(0), tp.clone());
         let before = self.outcomes.insert(key, outcome.clone());
@@ -575,7 +594,13 @@ impl<'a> Narrator<'a> {
             Some(error) => format!("{tp}: {node}'s acks={acks} writes fail: {error}"),
             None => format!("{tp}: {node}'s acks={acks} writes are acknowledged again"),
         };
-        self.push(line, MomentKind::Client, vec![node.to_string()], Some(tp), text);
+        self.push(
+            line,
+            MomentKind::Client,
+            vec![node.to_string()],
+            Some(tp),
+            text,
+        );
     }
 }
 
@@ -616,22 +641,34 @@ fn violation_partition(trace: &Trace, v: &TraceViolation) -> Option<String> {
 }
 
 /// How many moments before a violation its causal chain shows at most.
-const CHAIN_LEN: usize = 8;
+const CHAIN_LEN: usize = 12;
 
-/// The moments that led to a violation: the faults, elections, fencing, ISR changes and
-/// truncations before it that involve its partition or its nodes, oldest first.
+/// The moments that led to a violation, oldest first: its partition's leader and ISR changes
+/// and truncations, and the faults and fencing that hit the nodes involved (the violation's
+/// own, and the brokers that led that partition or were named in its changes).
 pub fn causal_chain<'m>(moments: &'m [Moment], v: &Moment) -> Vec<&'m Moment> {
-    let involved = |m: &Moment| {
-        m.kind != MomentKind::Violation
-            && m.kind != MomentKind::Detail
-            && m.kind != MomentKind::Note
-            && m.t_us <= v.t_us
-            && (v.partition.is_some() && m.partition == v.partition
-                || (m.partition.is_none() || v.partition.is_none())
-                    && m.nodes.iter().any(|n| v.nodes.contains(n))
-                || m.kind == MomentKind::Fault && m.nodes.is_empty())
-    };
-    let mut chain: Vec<&Moment> = moments.iter().filter(|m| involved(m)).collect();
+    let before = |m: &&Moment| m.t_us <= v.t_us;
+    let ours = |m: &Moment| v.partition.is_some() && m.partition == v.partition;
+    let mut involved: Vec<&str> = v.nodes.iter().map(String::as_str).collect();
+    for m in moments.iter().filter(before).filter(|m| ours(m)) {
+        for n in &m.nodes {
+            if !Trace::is_controller(n) && !involved.contains(&n.as_str()) {
+                involved.push(n);
+            }
+        }
+    }
+    let touches = |m: &Moment| m.nodes.iter().any(|n| involved.contains(&n.as_str()));
+    let mut chain: Vec<&Moment> = moments
+        .iter()
+        .filter(before)
+        .filter(|m| match m.kind {
+            MomentKind::Leader | MomentKind::Isr | MomentKind::Truncation => ours(m),
+            MomentKind::Fault => m.nodes.is_empty() || touches(m),
+            MomentKind::Fencing => touches(m),
+            MomentKind::Client => ours(m),
+            _ => false,
+        })
+        .collect();
     let skip = chain.len().saturating_sub(CHAIN_LEN);
     chain.drain(..skip);
     chain

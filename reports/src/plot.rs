@@ -65,7 +65,10 @@ pub fn pick_partitions<'m>(
                     .ok_or_else(|| {
                         let known: Vec<&str> =
                             model.partitions.iter().map(|p| p.name.as_str()).collect();
-                        format!("no partition {n:?} in this run (it has {})", known.join(", "))
+                        format!(
+                            "no partition {n:?} in this run (it has {})",
+                            known.join(", ")
+                        )
                     })
             })
             .collect(),
@@ -146,8 +149,8 @@ pub fn fault_color(kind: FaultKind) -> RGBColor {
 /// A leader's colour: one per broker id, offline (no leader) red.
 pub fn leader_color(leader: Option<u64>) -> RGBColor {
     const PALETTE: [u32; 10] = [
-        0x4e79a7, 0xf28e2b, 0x59a14f, 0xb07aa1, 0x76b7b2, 0xedc948, 0xff9da7, 0x9c755f,
-        0xe15759, 0xbab0ac,
+        0x4e79a7, 0xf28e2b, 0x59a14f, 0xb07aa1, 0x76b7b2, 0xedc948, 0xff9da7, 0x9c755f, 0xe15759,
+        0xbab0ac,
     ];
     match leader {
         None => rgb(0xd7191c),
@@ -254,8 +257,12 @@ pub fn draw<DB: DrawingBackend>(
         }
         let w = text_w(&v.invariant, 11);
         let lx = x(v.t_us).max(label_end + 4).min(width - w - 6);
-        root.draw(&Text::new(v.invariant.clone(), (lx + 3, y + 2), text(11, rgb(0xc00000))))
-            .map_err(err)?;
+        root.draw(&Text::new(
+            v.invariant.clone(),
+            (lx + 3, y + 2),
+            text(11, rgb(0xc00000)),
+        ))
+        .map_err(err)?;
         label_end = lx + 3 + w;
     }
     y += HEADER_H;
@@ -274,8 +281,12 @@ pub fn draw<DB: DrawingBackend>(
             color.mix(0.35).filled(),
         ))
         .map_err(err)?;
-        root.draw(&Text::new(f.label.clone(), (fx0 + 3, fy + 2), text(10, black)))
-            .map_err(err)?;
+        root.draw(&Text::new(
+            f.label.clone(),
+            (fx0 + 3, fy + 2),
+            text(10, black),
+        ))
+        .map_err(err)?;
     }
     y += fault_rows_n.max(1) * FAULT_ROW_H + 6;
     let shade_top = y;
@@ -309,8 +320,7 @@ pub fn draw<DB: DrawingBackend>(
                     state => state.name().to_string(),
                 };
                 if text_w(&words, 10) + 6 < sx1 - sx0 {
-                    let color = if s.state == NodeState::Leader || s.state == NodeState::DiskLost
-                    {
+                    let color = if s.state == NodeState::Leader || s.state == NodeState::DiskLost {
                         WHITE
                     } else {
                         black
@@ -398,12 +408,7 @@ pub fn draw<DB: DrawingBackend>(
                 isr_color(s.isr.len(), replicas).filled(),
             ))
             .map_err(err)?;
-            let ids = |v: &[u64]| {
-                v.iter()
-                    .map(u64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            };
+            let ids = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
             let mut words = format!("ISR [{}]", ids(&s.isr));
             if !s.elr.is_empty() {
                 words.push_str(&format!(" ELR [{}]", ids(&s.elr)));
@@ -418,11 +423,21 @@ pub fn draw<DB: DrawingBackend>(
             }
         }
         // HW (blue) and LEO (grey) as steps, scaled to the partition's largest offset.
-        let top = p.leo.iter().chain(&p.hw).map(|(_, o)| *o).max().unwrap_or(0).max(1);
+        let top = p
+            .leo
+            .iter()
+            .chain(&p.hw)
+            .map(|(_, o)| *o)
+            .max()
+            .unwrap_or(0)
+            .max(1);
         let (py0, py1) = (y + 34, y + PART_H - 8);
         let py = |o: u64| py1 - ((o as f64 / top as f64) * f64::from(py1 - py0)).round() as i32;
-        root.draw(&Rectangle::new([(x0, py0), (x1, py1)], rgb(0xf4f4f4).filled()))
-            .map_err(err)?;
+        root.draw(&Rectangle::new(
+            [(x0, py0), (x1, py1)],
+            rgb(0xf4f4f4).filled(),
+        ))
+        .map_err(err)?;
         for (series, color) in [(&p.leo, rgb(0x9e9e9e)), (&p.hw, rgb(0x2166ac))] {
             let points = steps(series, &x, &py);
             if points.len() > 1 {
@@ -514,8 +529,11 @@ pub fn draw<DB: DrawingBackend>(
 
     // Time axis.
     y = lanes_bottom + 4;
-    root.draw(&PathElement::new(vec![(x0, y), (x1, y)], black.stroke_width(1)))
-        .map_err(err)?;
+    root.draw(&PathElement::new(
+        vec![(x0, y), (x1, y)],
+        black.stroke_width(1),
+    ))
+    .map_err(err)?;
     let span_s = end as f64 / 1e6;
     let step = tick_step(span_s);
     let mut k = 0u64;
@@ -525,8 +543,11 @@ pub fn draw<DB: DrawingBackend>(
             break;
         }
         let tx = x((t_s * 1e6).round() as u64);
-        root.draw(&PathElement::new(vec![(tx, y), (tx, y + 5)], black.stroke_width(1)))
-            .map_err(err)?;
+        root.draw(&PathElement::new(
+            vec![(tx, y), (tx, y + 5)],
+            black.stroke_width(1),
+        ))
+        .map_err(err)?;
         let label = if step < 1.0 {
             format!("{t_s:.1}s")
         } else {
@@ -577,7 +598,10 @@ pub fn draw<DB: DrawingBackend>(
         .flat_map(|p| p.segments.iter().map(|s| s.leader))
         .collect();
     for l in leaders {
-        let label = l.map_or_else(|| "offline (no leader)".to_string(), |l| format!("leader broker-{l}"));
+        let label = l.map_or_else(
+            || "offline (no leader)".to_string(),
+            |l| format!("leader broker-{l}"),
+        );
         items.push((label, leader_color(l)));
     }
     items.push(("ISR full / reduced / 1 / empty".into(), isr_color(2, 2)));
@@ -590,8 +614,11 @@ pub fn draw<DB: DrawingBackend>(
             lx = 12;
             y += 18;
         }
-        root.draw(&Rectangle::new([(lx, y), (lx + 14, y + 12)], color.filled()))
-            .map_err(err)?;
+        root.draw(&Rectangle::new(
+            [(lx, y), (lx + 14, y + 12)],
+            color.filled(),
+        ))
+        .map_err(err)?;
         root.draw(&Text::new(label.clone(), (lx + 18, y), text(10, black)))
             .map_err(err)?;
         lx += w;
@@ -605,7 +632,11 @@ pub fn draw<DB: DrawingBackend>(
 }
 
 /// A step line through `(time, value)` samples.
-fn steps(series: &[(u64, u64)], x: &impl Fn(u64) -> i32, y: &impl Fn(u64) -> i32) -> Vec<(i32, i32)> {
+fn steps(
+    series: &[(u64, u64)],
+    x: &impl Fn(u64) -> i32,
+    y: &impl Fn(u64) -> i32,
+) -> Vec<(i32, i32)> {
     let mut points: Vec<(i32, i32)> = Vec::with_capacity(series.len() * 2);
     for &(t, v) in series {
         let (px, py) = (x(t), y(v));
@@ -630,10 +661,13 @@ pub fn height(model: &Model, options: &PlotOptions) -> Result<u32, String> {
     let width = options.width as i32;
     let end = model.end_us.max(1);
     let x = |t: u64| {
-        LABEL_W + ((t.min(end) as f64 / end as f64) * f64::from(width - RIGHT - LABEL_W)).round()
-            as i32
+        LABEL_W
+            + ((t.min(end) as f64 / end as f64) * f64::from(width - RIGHT - LABEL_W)).round() as i32
     };
-    let rows = fault_rows(model, &x, |s| text_width(s, 10)).into_iter().max().map_or(1, |r| r + 1) as i32;
+    let rows = fault_rows(model, &x, |s| text_width(s, 10))
+        .into_iter()
+        .max()
+        .map_or(1, |r| r + 1) as i32;
     let nodes = (model.controllers.len() + model.brokers.len()) as i32;
     let h = 40
         + HEADER_H
@@ -650,7 +684,11 @@ pub fn height(model: &Model, options: &PlotOptions) -> Result<u32, String> {
 }
 
 /// The timeline as SVG text.
-pub fn svg(model: &Model, violations: &[TraceViolation], options: &PlotOptions) -> Result<String, String> {
+pub fn svg(
+    model: &Model,
+    violations: &[TraceViolation],
+    options: &PlotOptions,
+) -> Result<String, String> {
     let h = height(model, options)?;
     let mut out = String::new();
     {
@@ -661,7 +699,11 @@ pub fn svg(model: &Model, violations: &[TraceViolation], options: &PlotOptions) 
 }
 
 /// The timeline as PNG bytes.
-pub fn png(model: &Model, violations: &[TraceViolation], options: &PlotOptions) -> Result<Vec<u8>, String> {
+pub fn png(
+    model: &Model,
+    violations: &[TraceViolation],
+    options: &PlotOptions,
+) -> Result<Vec<u8>, String> {
     let h = height(model, options)?;
     let (w, hh) = (options.width, h);
     let mut rgb_buf = vec![0u8; (w * hh * 3) as usize];

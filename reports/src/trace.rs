@@ -240,7 +240,10 @@ mod tests {
         assert_eq!(t.line_node(&t.lines[0]), "broker-1");
         let ids: Vec<&str> = t.violations.iter().map(|v| v.invariant.as_str()).collect();
         assert_eq!(ids, ["y", "x"]);
-        assert_eq!((t.end_us, t.end_reason.as_deref()), (10, Some("time_limit")));
+        assert_eq!(
+            (t.end_us, t.end_reason.as_deref()),
+            (10, Some("time_limit"))
+        );
         assert_eq!(secs(14_021_500), "14.021s");
     }
 }

@@ -110,7 +110,9 @@ pub enum Body<'a, E> {
         explanation: &'a str,
     },
     /// Last line: the run ended here (not hashed).
-    End { reason: &'a str },
+    End {
+        reason: &'a str,
+    },
     /// A message was handled (verbose traces only).
     Deliver {
         from: NodeId,

@@ -1,0 +1,312 @@
+//! Reports: golden files for the narration and the timeline SVG (byte-stable across runs),
+//! the PNG, `kafkasim plot`'s errors, and the HTML report in a real browser when one is
+//! installed.
+//!
+//! After an intended change to the narration or the plot, rewrite the golden files with
+//! `KAFKASIM_BLESS=1 cargo test --test reports` and review the diff.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn kafkasim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kafkasim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("kafkasim runs")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn golden(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name)
+}
+
+/// Compares `actual` with the golden file, or rewrites it under `KAFKASIM_BLESS=1`.
+fn assert_golden(name: &str, actual: &str) {
+    let path = golden(name);
+    if std::env::var_os("KAFKASIM_BLESS").is_some() {
+        std::fs::write(&path, actual).expect("golden file written");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (bless it with KAFKASIM_BLESS=1)", path.display()));
+    if expected != actual {
+        let line = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
+        panic!(
+            "{} differs from this run, first at line {}:\n  golden: {:?}\n  actual: {:?}\n\
+             (if the change is intended: KAFKASIM_BLESS=1 cargo test --test reports)",
+            path.display(),
+            line + 1,
+            expected.lines().nth(line),
+            actual.lines().nth(line)
+        );
+    }
+}
+
+#[test]
+fn the_first_lessons_narration_matches_its_golden_file() {
+    let out = kafkasim(&["explain", "scenarios/teach/01-leader-failover.json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    // What a learner must be able to read in it, whatever the wording around.
+    for needle in [
+        "fault: broker-1 dies (process crash",
+        "controller-1 fenced broker-1 (broker epoch 3): no heartbeat for 9.0 s (broker.session.timeout.ms)",
+        "orders-0: leader broker-1 -> broker-2 (epoch 0 -> 1), ISR [1,2,3] -> [2,3] by a clean election",
+        "The checkers found no violation",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+    assert_golden("01-leader-failover.explain.txt", &text);
+}
+
+#[test]
+fn a_violations_narration_ends_with_its_causal_chain() {
+    let out = kafkasim(&["explain", "scenarios/bugs/no-leso-rule.json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let (_, conclusion) = text.split_once("The checkers found").expect("a conclusion");
+    let chain = conclusion
+        .split("acked_durability (first at")
+        .nth(1)
+        .expect("acked_durability told");
+    // The chain names the shutdowns and the election that lost the records, in order.
+    let b1 = chain
+        .find("put broker-1 in controlled shutdown")
+        .expect("broker-1 shutdown");
+    let join = chain.find("ISR [2] -> [2,3]").expect("broker-3 joins");
+    let elected = chain
+        .find("leader broker-2 -> broker-3")
+        .expect("broker-3 elected");
+    assert!(b1 < join && join < elected, "{chain}");
+}
+
+#[test]
+fn run_out_writes_every_report_and_the_svg_is_byte_stable() {
+    let a = temp_dir("reports-a");
+    let b = temp_dir("reports-b");
+    for dir in [&a, &b] {
+        let out = kafkasim(&[
+            "run",
+            "scenarios/replication/leader-failover.json",
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for f in [
+            "report.json",
+            "trace.jsonl",
+            "timeline.svg",
+            "timeline.png",
+            "report.html",
+        ] {
+            assert!(dir.join(f).is_file(), "{f} missing");
+        }
+    }
+    let svg = std::fs::read_to_string(a.join("timeline.svg")).unwrap();
+    assert_eq!(
+        svg,
+        std::fs::read_to_string(b.join("timeline.svg")).unwrap()
+    );
+    // The lesson's story is on the picture: the crash, the fencing, the new leader.
+    for needle in ["broker-1 crash", "crashed", "broker-2 e1", "ISR [2,3]"] {
+        assert!(svg.contains(needle), "{needle:?} not drawn");
+    }
+    assert_golden("leader-failover.timeline.svg", &svg);
+    let png = std::fs::read(a.join("timeline.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(png, std::fs::read(b.join("timeline.png")).unwrap());
+    // Width 1400, in the IHDR chunk.
+    assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 1400);
+}
+
+#[test]
+fn plot_redraws_a_trace_and_refuses_what_it_cannot_draw() {
+    let dir = temp_dir("reports-plot");
+    let d = dir.to_str().unwrap();
+    let out = kafkasim(&["run", "scenarios/kraft/broker-fencing.json", "--out", d]);
+    assert_eq!(out.status.code(), Some(0));
+    let trace = dir.join("trace.jsonl");
+    let t = trace.to_str().unwrap();
+    let svg = dir.join("again.svg");
+    let out = kafkasim(&[
+        "plot",
+        t,
+        "--out",
+        svg.to_str().unwrap(),
+        "--title",
+        "again",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = std::fs::read_to_string(&svg).unwrap();
+    assert!(again.contains("\nagain\n"), "the title is drawn");
+
+    let bad = |args: &[&str], needle: &str| {
+        let out = kafkasim(args);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    };
+    bad(
+        &["plot", t, "--out", "x.gif"],
+        "expected a file name ending in .svg or .png",
+    );
+    bad(
+        &[
+            "plot",
+            t,
+            "--out",
+            svg.to_str().unwrap(),
+            "--partitions",
+            "nope-9",
+        ],
+        "no partition \"nope-9\"",
+    );
+    let broken = dir.join("broken.jsonl");
+    std::fs::write(
+        &broken,
+        "{\"t_us\":0,\"type\":\"start\",\"nodes\":[]}\n{oops\n",
+    )
+    .unwrap();
+    bad(
+        &[
+            "plot",
+            broken.to_str().unwrap(),
+            "--out",
+            svg.to_str().unwrap(),
+        ],
+        "broken.jsonl: line 2: not JSON",
+    );
+}
+
+/// A headless Chromium to load the HTML report in: `KAFKASIM_CHROMIUM`, or the first of the
+/// usual names on the PATH.
+fn chromium() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("KAFKASIM_CHROMIUM") {
+        return Some(PathBuf::from(p));
+    }
+    let path = std::env::var_os("PATH")?;
+    [
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ]
+    .iter()
+    .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+    .find(|p| p.is_file())
+}
+
+/// The DOM Chromium rendered for `page` (after its script ran).
+fn rendered_dom(browser: &Path, page: &str) -> String {
+    let out = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            page,
+        ])
+        .output()
+        .expect("chromium starts");
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_html_report_renders_in_headless_chromium() {
+    let Some(browser) = chromium() else {
+        eprintln!(
+            "skipped: no Chromium found (install Debian's `chromium` package, or set \
+             KAFKASIM_CHROMIUM to a Chromium or Chrome binary)"
+        );
+        return;
+    };
+    let dir = temp_dir("reports-html");
+    let out = kafkasim(&[
+        "run",
+        "scenarios/bugs/no-leso-rule.json",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let page = dir.join("report.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    for fetch in ["src=\"http", "href=\"http", "url(http", "@import"] {
+        assert!(!html.contains(fetch), "the page fetches something: {fetch}");
+    }
+
+    // The rows the filters below must leave: fencing moments that involve broker-1.
+    let expected = html
+        .lines()
+        .filter(|l| l.starts_with("<tr class=\"k-fencing\""))
+        .filter(|l| {
+            l.split("data-nodes=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .is_some_and(|nodes| nodes.split(' ').any(|n| n == "broker-1"))
+        })
+        .count();
+    assert!(expected > 0);
+    let rows = html.matches("<tr class=\"k-").count();
+
+    let url = format!("file://{}#node=broker-1&kind=fencing", page.display());
+    let dom = rendered_dom(&browser, &url);
+    assert!(
+        dom.contains("data-rendered=\"yes\""),
+        "the page's script did not finish"
+    );
+    // The script filled the filters from the table (the file itself has only "all").
+    assert!(dom.contains("<option value=\"broker-1\">broker-1</option>"));
+    assert!(dom.contains("<option value=\"orders-0\">orders-0</option>"));
+    assert!(dom.contains("<option value=\"violation\">violation</option>"));
+    // It applied the filters from the URL.
+    let count = format!("data-shown=\"{expected}\">{expected} of {rows} events");
+    assert!(
+        dom.contains(&count),
+        "expected {count:?} in the rendered DOM"
+    );
+    // The timeline and every violation with its chain are in the document.
+    assert!(dom.contains("<svg"));
+    assert_eq!(
+        dom.matches("<article class=\"violation\"").count(),
+        html.matches("<article class=\"violation\"").count()
+    );
+    assert!(dom.contains("Expectations met"));
+
+    // Unfiltered, every row shows.
+    let dom = rendered_dom(&browser, &format!("file://{}", page.display()));
+    assert!(dom.contains(&format!("data-shown=\"{rows}\">{rows} of {rows} events")));
+}
