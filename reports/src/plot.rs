@@ -366,6 +366,50 @@ pub fn draw<DB: DrawingBackend>(
             .map_err(err)?;
         y += HEADER_H;
     }
+    if model.partitions.len() > 1 {
+        let label = format!("all {} partitions", model.partitions.len());
+        root.draw(&Text::new(
+            label,
+            (x0 - 8, y + LANE_H / 2),
+            text(12, black).pos(Pos::new(HPos::Right, VPos::Center)),
+        ))
+        .map_err(err)?;
+        for h in health(model) {
+            let (sx0, sx1) = (x(h.from_us), x(h.to_us));
+            if sx1 <= sx0 {
+                continue;
+            }
+            let color = if h.offline > 0 {
+                isr_color(0, 1)
+            } else if h.under_replicated > 0 {
+                isr_color(1, 2)
+            } else {
+                isr_color(1, 1)
+            };
+            root.draw(&Rectangle::new(
+                [(sx0, y), (sx1, y + LANE_H)],
+                color.filled(),
+            ))
+            .map_err(err)?;
+            let words = if h.offline + h.under_replicated == 0 {
+                "all fully replicated".to_string()
+            } else {
+                format!(
+                    "{} under-replicated, {} offline",
+                    h.under_replicated, h.offline
+                )
+            };
+            if text_w(&words, 10) + 6 < sx1 - sx0 {
+                root.draw(&Text::new(
+                    words,
+                    (sx0 + 3, y + LANE_H / 2),
+                    text(10, black).pos(Pos::new(HPos::Left, VPos::Center)),
+                ))
+                .map_err(err)?;
+            }
+        }
+        y += LANE_H + LANE_GAP + 4;
+    }
     for p in &partitions {
         lane_y.push((p.name.clone(), y, PART_H - 8));
         root.draw(&Text::new(
@@ -631,6 +675,58 @@ pub fn draw<DB: DrawingBackend>(
     Ok(())
 }
 
+/// How many partitions were under-replicated (ISR smaller than the replicas) and offline (no
+/// leader) in one period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Health {
+    pub from_us: u64,
+    pub to_us: u64,
+    pub under_replicated: usize,
+    pub offline: usize,
+}
+
+/// The cluster's partition health over time, from every partition (drawn or not).
+pub fn health(model: &Model) -> Vec<Health> {
+    let mut cuts: BTreeSet<u64> = BTreeSet::new();
+    for p in &model.partitions {
+        for seg in &p.segments {
+            cuts.insert(seg.from_us);
+            cuts.insert(seg.to_us);
+        }
+    }
+    let cuts: Vec<u64> = cuts.into_iter().collect();
+    let mut out: Vec<Health> = Vec::new();
+    for w in cuts.windows(2) {
+        let (from, to) = (w[0], w[1]);
+        let (mut under, mut offline) = (0, 0);
+        for p in &model.partitions {
+            if let Some(seg) = p
+                .segments
+                .iter()
+                .find(|s| s.from_us <= from && from < s.to_us)
+            {
+                if seg.leader.is_none() {
+                    offline += 1;
+                } else if seg.isr.len() < p.replicas {
+                    under += 1;
+                }
+            }
+        }
+        match out.last_mut() {
+            Some(h) if h.under_replicated == under && h.offline == offline && h.to_us == from => {
+                h.to_us = to;
+            }
+            _ => out.push(Health {
+                from_us: from,
+                to_us: to,
+                under_replicated: under,
+                offline,
+            }),
+        }
+    }
+    out
+}
+
 /// A step line through `(time, value)` samples.
 fn steps(
     series: &[(u64, u64)],
@@ -676,6 +772,11 @@ pub fn height(model: &Model, options: &PlotOptions) -> Result<u32, String> {
         + 2 * HEADER_H
         + nodes * (LANE_H + LANE_GAP)
         + if partitions > 0 { HEADER_H } else { 0 }
+        + if model.partitions.len() > 1 {
+            LANE_H + LANE_GAP + 4
+        } else {
+            0
+        }
         + partitions * PART_H
         + 48
         + 3 * 18
