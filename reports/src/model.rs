@@ -195,7 +195,14 @@ impl NodeTrack {
 
     fn current(&self, controller: bool) -> (NodeState, String) {
         if let Some(down) = self.down {
-            return (down, String::new());
+            // A dead broker stays registered and unfenced until its session expires: the
+            // fencing splits its down period in two.
+            let label = if !controller && self.fenced && self.registered.is_some() {
+                "fenced".to_string()
+            } else {
+                String::new()
+            };
+            return (down, label);
         }
         if self.paused {
             return (NodeState::Paused, String::new());

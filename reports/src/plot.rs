@@ -313,9 +313,26 @@ pub fn draw<DB: DrawingBackend>(
                     node_color(s.state).filled(),
                 ))
                 .map_err(err)?;
+                if sx0 > x0 {
+                    // Where one state gives way to the next, even in the same colour.
+                    root.draw(&PathElement::new(
+                        vec![(sx0, *y), (sx0, *y + LANE_H)],
+                        WHITE.stroke_width(1),
+                    ))
+                    .map_err(err)?;
+                }
                 let words = match s.state {
                     NodeState::Leader | NodeState::Candidate | NodeState::Prospective => {
                         format!("{} {}", s.state.name(), s.label)
+                    }
+                    NodeState::Crashed
+                    | NodeState::PowerLost
+                    | NodeState::DiskLost
+                    | NodeState::ShutDown
+                    | NodeState::Paused
+                        if !s.label.is_empty() =>
+                    {
+                        format!("{}, {}", s.state.name(), s.label)
                     }
                     state => state.name().to_string(),
                 };
