@@ -253,22 +253,6 @@ fn line(o: &Outcome) -> String {
     )
 }
 
-fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// JUnit XML: one test case per scenario file, its directory as the class name.
 pub fn junit_xml(outcomes: &[Outcome]) -> String {
     let failures = outcomes
@@ -293,9 +277,9 @@ pub fn junit_xml(outcomes: &[Outcome]) -> String {
             .unwrap_or_default();
         xml.push_str(&format!(
             "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\" time=\"{:.3}\"",
-            xml_escape(&class),
-            xml_escape(&o.name),
-            xml_escape(&o.path),
+            reports::html::escape(&class),
+            reports::html::escape(&o.name),
+            reports::html::escape(&o.path),
             o.seconds
         ));
         if o.passed {
@@ -318,8 +302,8 @@ pub fn junit_xml(outcomes: &[Outcome]) -> String {
         };
         xml.push_str(&format!(
             "      <{tag} message=\"{}\">{}</{tag}>\n",
-            xml_escape(&message),
-            xml_escape(&line(o))
+            reports::html::escape(&message),
+            reports::html::escape(&line(o))
         ));
         xml.push_str("    </testcase>\n");
     }

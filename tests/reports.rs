@@ -5,23 +5,11 @@
 //! After an intended change to the narration or the plot, rewrite the golden files with
 //! `KAFKASIM_BLESS=1 cargo test --test reports` and review the diff.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn kafkasim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kafkasim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("kafkasim runs")
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
+use std::process::Command;
+use support::{kafkasim, temp_dir};
 
 fn golden(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -309,4 +297,69 @@ fn the_html_report_renders_in_headless_chromium() {
     // Unfiltered, every row shows.
     let dom = rendered_dom(&browser, &format!("file://{}", page.display()));
     assert!(dom.contains(&format!("data-shown=\"{rows}\">{rows} of {rows} events")));
+}
+
+#[test]
+fn report_json_holds_histories_verdicts_and_causal_chains() {
+    let dir = temp_dir("reports-json");
+    let out = kafkasim(&[
+        "run",
+        "scenarios/bugs/no-leso-rule.json",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = std::fs::read_to_string(dir.join("report.json")).unwrap();
+    let r: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(r["report_version"], 2);
+    assert_eq!(r["scenario"]["name"], "no-leso-rule");
+    assert_eq!(r["summary"]["clients"]["acked_writes_lost"], 100);
+    let verdict = |id: &str| {
+        r["invariants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == id)
+            .map(|i| i["verdict"].as_str().unwrap().to_string())
+    };
+    assert_eq!(verdict("acked_durability").as_deref(), Some("violated"));
+    assert_eq!(verdict("single_leader_per_epoch").as_deref(), Some("held"));
+    // The acked_durability violation carries the election that lost the records.
+    let lost = r["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["invariant"] == "acked_durability")
+        .expect("acked_durability recorded");
+    let chain: Vec<&str> = lost["chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["text"].as_str().unwrap())
+        .collect();
+    assert!(
+        chain
+            .last()
+            .is_some_and(|t| t.contains("leader broker-2 -> broker-3 (epoch 1 -> 2)")),
+        "{chain:#?}"
+    );
+    // Histories: broker-2 shut down at 40 s; orders-0 led by broker-3 in epoch 2 from then.
+    let broker2 = r["history"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "broker-2")
+        .unwrap();
+    assert!(
+        broker2["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| { s["state"] == "shut_down" && s["from_us"].as_u64().unwrap() >= 40_000_000 })
+    );
+    let orders0 = &r["history"]["partitions"][0];
+    assert_eq!(orders0["name"], "orders-0");
+    assert!(orders0["segments"].as_array().unwrap().iter().any(|s| {
+        s["leader"] == 3 && s["leader_epoch"] == 2 && s["from_us"].as_u64().unwrap() >= 40_000_000
+    }));
 }

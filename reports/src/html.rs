@@ -13,7 +13,8 @@ use sim_core::world::RunSummary;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-/// Escapes text for HTML content and attribute values.
+/// Escapes text for HTML or XML content and attribute values. Control characters XML 1.0
+/// cannot carry are dropped (tabs and line breaks stay).
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -23,6 +24,7 @@ pub fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
             c => out.push(c),
         }
     }
@@ -367,8 +369,8 @@ mod tests {
     #[test]
     fn text_is_escaped_for_content_and_attributes() {
         assert_eq!(
-            escape("<b> & \"x\" 'y'"),
-            "&lt;b&gt; &amp; &quot;x&quot; &#39;y&#39;"
+            escape("<b> & \"x\" 'y'\u{1}\n"),
+            "&lt;b&gt; &amp; &quot;x&quot; &#39;y&#39;\n"
         );
     }
 }

@@ -27,6 +27,7 @@ pub const REPORT_VERSION: u32 = 2;
 pub fn json_report(
     summary: &RunSummary,
     scenario: &Scenario,
+    trace: &trace::Trace,
     model: &model::Model,
     moments: &[narrate::Moment],
 ) -> Value {
@@ -48,10 +49,11 @@ pub fn json_report(
             })
         })
         .collect();
+    // Violation moments are the trace's violations, in the trace's (time) order.
     let violations: Vec<Value> = moments
         .iter()
         .filter(|m| m.kind == narrate::MomentKind::Violation)
-        .zip(&summary.violations)
+        .zip(&trace.violations)
         .map(|(m, v)| {
             let chain: Vec<Value> = narrate::causal_chain(moments, m)
                 .into_iter()
@@ -59,7 +61,7 @@ pub fn json_report(
                 .collect();
             json!({
                 "invariant": v.invariant,
-                "time_ms": v.time_ms,
+                "time_ms": v.t_us as f64 / 1000.0,
                 "nodes": v.nodes,
                 "explanation": v.explanation,
                 "chain": chain,
@@ -137,7 +139,7 @@ pub fn render(
         svg: &svg,
         replay,
     });
-    let json = json_report(summary, scenario, &model, &moments);
+    let json = json_report(summary, scenario, trace, &model, &moments);
     Ok(Rendered {
         json,
         svg,

@@ -317,33 +317,27 @@ impl<'a> Narrator<'a> {
         let Some(event) = line.event() else {
             return;
         };
-        let broker = || broker_name(line.field("broker").as_u64().unwrap_or(0));
         let epoch = line.field("broker_epoch").as_u64().unwrap_or(0);
         match event {
-            "controller_activated" => {
+            "controller_activated" | "controller_renounced" | "raft_state"
+                if Trace::is_controller(&node) =>
+            {
                 let e = line.field("epoch").as_u64().unwrap_or(0);
-                self.push(
-                    line,
-                    MomentKind::Quorum,
-                    vec![node.clone()],
-                    None,
-                    format!(
+                let text = match (event, line.field("state").as_str().unwrap_or("")) {
+                    ("controller_activated", _) => Some(format!(
                         "{node} won the KRaft election: leader of epoch {e}, the active controller"
-                    ),
-                );
-            }
-            "raft_state" if Trace::is_controller(&node) => {
-                let state = line.field("state").as_str().unwrap_or("");
-                let e = line.field("epoch").as_u64().unwrap_or(0);
-                let text = match state {
-                    "candidate" => Some(format!(
+                    )),
+                    ("controller_renounced", _) => Some(format!(
+                        "{node} is no longer the active controller (epoch {e} is over)"
+                    )),
+                    (_, "candidate") => Some(format!(
                         "{node} heard from no leader within its election timeout: candidate in epoch {e}, asking for votes"
                     )),
-                    "prospective" => Some(format!(
+                    (_, "prospective") => Some(format!(
                         "{node} heard from no leader: pre-vote (prospective) before standing in epoch {}",
                         e + 1
                     )),
-                    "resigned" => Some(format!("{node} resigned as leader of epoch {e}")),
+                    (_, "resigned") => Some(format!("{node} resigned as leader of epoch {e}")),
                     _ => None,
                 };
                 match text {
@@ -352,139 +346,121 @@ impl<'a> Narrator<'a> {
                     None => {}
                 }
             }
-            "controller_renounced" => {
-                let e = line.field("epoch").as_u64().unwrap_or(0);
-                self.push(
-                    line,
-                    MomentKind::Quorum,
-                    vec![node.clone()],
-                    None,
-                    format!("{node} is no longer the active controller (epoch {e} is over)"),
-                );
-            }
-            "broker_registered" => {
-                let b = broker();
-                self.push(
-                    line,
-                    MomentKind::Registration,
-                    vec![node.clone(), b.clone()],
-                    None,
-                    format!("{node} registered {b} (broker epoch {epoch}); it starts fenced"),
-                );
-            }
-            "broker_fenced" => {
-                let b = broker();
-                let why = match line.field("reason").as_str() {
-                    Some("session_expired") => {
-                        let timeout = self
-                            .options
-                            .session_timeout_ms
-                            .map(|ms| format!(" for {}.{} s", ms / 1000, (ms % 1000) / 100))
-                            .unwrap_or_default();
-                        let since = self
-                            .down_at
-                            .get(&b)
-                            .filter(|&&d| d <= line.t_us)
-                            .map(|&d| format!("; it went down at t={}", secs(d)))
-                            .unwrap_or_default();
-                        format!("no heartbeat{timeout} (broker.session.timeout.ms){since}")
-                    }
-                    Some("reregistered") => "a new incarnation of it registered".into(),
-                    Some(other) => other.replace('_', " "),
-                    None => String::new(),
+            "broker_registered"
+            | "broker_fenced"
+            | "broker_unfenced"
+            | "broker_controlled_shutdown" => {
+                let b = broker_name(line.field("broker").as_u64().unwrap_or(0));
+                let (kind, what) = match event {
+                    "broker_registered" => (
+                        MomentKind::Registration,
+                        format!("registered {b} (broker epoch {epoch}); it starts fenced"),
+                    ),
+                    "broker_fenced" => (
+                        MomentKind::Fencing,
+                        format!(
+                            "fenced {b} (broker epoch {epoch}): {}",
+                            self.fence_reason(line, &b)
+                        ),
+                    ),
+                    "broker_unfenced" => (
+                        MomentKind::Registration,
+                        format!(
+                            "unfenced {b} (broker epoch {epoch}): it caught up with the metadata log"
+                        ),
+                    ),
+                    _ => (
+                        MomentKind::Fencing,
+                        format!(
+                            "put {b} in controlled shutdown: it leaves every ISR and its leaderships move"
+                        ),
+                    ),
                 };
                 self.push(
                     line,
-                    MomentKind::Fencing,
-                    vec![node.clone(), b.clone()],
+                    kind,
+                    vec![node.clone(), b],
                     None,
-                    format!("{node} fenced {b} (broker epoch {epoch}): {why}"),
-                );
-            }
-            "broker_unfenced" => {
-                let b = broker();
-                self.push(
-                    line,
-                    MomentKind::Registration,
-                    vec![node.clone(), b.clone()],
-                    None,
-                    format!("{node} unfenced {b} (broker epoch {epoch}): it caught up with the metadata log"),
-                );
-            }
-            "broker_controlled_shutdown" => {
-                let b = broker();
-                self.push(
-                    line,
-                    MomentKind::Fencing,
-                    vec![node.clone(), b.clone()],
-                    None,
-                    format!("{node} put {b} in controlled shutdown: it leaves every ISR and its leaderships move"),
+                    format!("{node} {what}"),
                 );
             }
             "partition_changed" => self.partition_changed(line, &node),
             "alter_partition_sent" => {
-                let tp = trace.tp_name(line.field("tp"));
                 let (from, to) = (line.field("isr"), line.field("proposed_isr"));
                 let grow = to.as_array().map_or(0, Vec::len) > from.as_array().map_or(0, Vec::len);
-                self.push(
-                    line,
-                    MomentKind::Isr,
-                    vec![node.clone()],
-                    Some(tp.clone()),
+                let what = if grow { "expand" } else { "shrink" };
+                let (from, to) = (id_list(from), id_list(to));
+                self.about_partition(line, MomentKind::Isr, &node, |tp| {
                     format!(
-                        "{tp}: leader {node} asks the controller to {} the ISR {} -> {} (AlterPartition)",
-                        if grow { "expand" } else { "shrink" },
-                        id_list(from),
-                        id_list(to)
-                    ),
-                );
+                        "{tp}: leader {node} asks the controller to {what} the ISR {from} -> {to} (AlterPartition)"
+                    )
+                });
             }
-            "alter_partition_answered" => {
-                let tp = trace.tp_name(line.field("tp"));
-                match line.field("error").as_str() {
-                    Some(error) => self.push(
-                        line,
-                        MomentKind::Isr,
-                        vec![node.clone()],
-                        Some(tp.clone()),
-                        format!("{tp}: the controller refused {node}'s ISR change: {error}"),
-                    ),
-                    None if self.options.verbose => self.detail(line),
-                    None => {}
-                }
-            }
+            "alter_partition_answered" => match line.field("error").as_str() {
+                Some(error) => self.about_partition(line, MomentKind::Isr, &node, |tp| {
+                    format!("{tp}: the controller refused {node}'s ISR change: {error}")
+                }),
+                None if self.options.verbose => self.detail(line),
+                None => {}
+            },
             "replica_truncated" => {
-                let tp = trace.tp_name(line.field("tp"));
                 let from = line.field("from_offset").as_u64().unwrap_or(0);
                 let to = line.field("to_offset").as_u64().unwrap_or(0);
-                self.push(
-                    line,
-                    MomentKind::Truncation,
-                    vec![node.clone()],
-                    Some(tp.clone()),
+                self.about_partition(line, MomentKind::Truncation, &node, |tp| {
                     format!(
                         "{tp}: {node} truncated its log from offset {from} to {to}, where it diverged from the leader ({} records gone)",
                         from.saturating_sub(to)
-                    ),
-                );
+                    )
+                });
             }
             "truncation_detected" => {
-                let tp = trace.tp_name(line.field("tp"));
                 let position = line.field("position").as_u64().unwrap_or(0);
                 let end = line.field("end_offset").as_u64().unwrap_or(0);
-                self.push(
-                    line,
-                    MomentKind::Client,
-                    vec![node.clone()],
-                    Some(tp.clone()),
+                self.about_partition(line, MomentKind::Client, &node, |tp| {
                     format!(
                         "{tp}: {node} found the log truncated below its position {position} (KIP-320): records it read are gone; it seeks back to {end}"
-                    ),
-                );
+                    )
+                });
             }
             "send" => self.send(line, &node),
             _ if self.options.verbose => self.detail(line),
             _ => {}
+        }
+    }
+
+    /// A moment of `node` about the partition its event names (`tp`), told by `text`.
+    fn about_partition(
+        &mut self,
+        line: &Line,
+        kind: MomentKind,
+        node: &str,
+        text: impl FnOnce(&str) -> String,
+    ) {
+        let tp = self.trace.tp_name(line.field("tp"));
+        let text = text(&tp);
+        self.push(line, kind, vec![node.to_string()], Some(tp), text);
+    }
+
+    /// Why the controller fenced broker `b`.
+    fn fence_reason(&self, line: &Line, b: &str) -> String {
+        match line.field("reason").as_str() {
+            Some("session_expired") => {
+                let timeout = self
+                    .options
+                    .session_timeout_ms
+                    .map(|ms| format!(" for {}.{} s", ms / 1000, (ms % 1000) / 100))
+                    .unwrap_or_default();
+                let since = self
+                    .down_at
+                    .get(b)
+                    .filter(|&&d| d <= line.t_us)
+                    .map(|&d| format!("; it went down at t={}", secs(d)))
+                    .unwrap_or_default();
+                format!("no heartbeat{timeout} (broker.session.timeout.ms){since}")
+            }
+            Some("reregistered") => "a new incarnation of it registered".into(),
+            Some(other) => other.replace('_', " "),
+            None => String::new(),
         }
     }
 
