@@ -170,6 +170,41 @@ fn isr_color(isr: usize, replicas: usize) -> RGBColor {
     })
 }
 
+const VIOLATION_ROW_H: i32 = 14;
+
+/// Where each violated invariant's name goes: (name, x, row). Each sits at its first
+/// violation (pulled left to fit the image), in the first row it does not overlap.
+fn violation_labels<'v>(
+    violations: &'v [TraceViolation],
+    x: &impl Fn(u64) -> i32,
+    width: i32,
+) -> Vec<(&'v str, i32, i32)> {
+    let mut seen = BTreeSet::new();
+    let mut row_end: Vec<i32> = Vec::new();
+    let mut out = Vec::new();
+    for v in violations {
+        if !seen.insert(v.invariant.as_str()) {
+            continue;
+        }
+        let w = text_width(&v.invariant, 11);
+        let lx = (x(v.t_us) + 3).min(width - w - 6);
+        let row = match row_end.iter().position(|&end| end + 6 < lx) {
+            Some(r) => r,
+            None => {
+                row_end.push(i32::MIN);
+                row_end.len() - 1
+            }
+        };
+        row_end[row] = lx + w;
+        out.push((v.invariant.as_str(), lx, row as i32));
+    }
+    out
+}
+
+fn violation_rows(labels: &[(&str, i32, i32)]) -> i32 {
+    labels.iter().map(|(_, _, r)| r + 1).max().unwrap_or(1)
+}
+
 /// A text's width in pixels in the bundled font, the same for every backend.
 fn text_width(s: &str, size: u32) -> i32 {
     FontDesc::new(FontFamily::Name(FONT), f64::from(size), FontStyle::Normal)
@@ -245,27 +280,20 @@ pub fn draw<DB: DrawingBackend>(
         .map_err(err)?;
     y += 30;
 
-    // Violations row: one red label per invariant, at its first violation.
+    // Violations: one red label per invariant, at its first violation, packed in rows.
     let lanes_top = y;
-    let mut labelled = BTreeSet::new();
-    let mut label_end = i32::MIN;
     root.draw(&Text::new("violations", (12, y + 2), text(12, grey)))
         .map_err(err)?;
-    for v in violations {
-        if !labelled.insert(v.invariant.as_str()) {
-            continue;
-        }
-        let w = text_w(&v.invariant, 11);
-        let lx = x(v.t_us).max(label_end + 4).min(width - w - 6);
+    let labels = violation_labels(violations, &x, width);
+    for (name, lx, row) in &labels {
         root.draw(&Text::new(
-            v.invariant.clone(),
-            (lx + 3, y + 2),
+            name.to_string(),
+            (*lx, y + 2 + row * VIOLATION_ROW_H),
             text(11, rgb(0xc00000)),
         ))
         .map_err(err)?;
-        label_end = lx + 3 + w;
     }
-    y += HEADER_H;
+    y += violation_rows(&labels) * VIOLATION_ROW_H + HEADER_H - VIOLATION_ROW_H;
 
     // Faults: labelled bars, packed in rows.
     let rows = fault_rows(model, &x, |s| text_w(s, 10));
@@ -631,50 +659,9 @@ pub fn draw<DB: DrawingBackend>(
     y += 44;
 
     // Legend.
-    let mut items: Vec<(String, RGBColor)> = Vec::new();
-    for s in [
-        NodeState::Leader,
-        NodeState::Follower,
-        NodeState::Candidate,
-        NodeState::Prospective,
-        NodeState::Unattached,
-        NodeState::Running,
-        NodeState::Fenced,
-        NodeState::ShuttingDown,
-        NodeState::Paused,
-        NodeState::Crashed,
-        NodeState::PowerLost,
-        NodeState::DiskLost,
-        NodeState::ShutDown,
-    ] {
-        items.push((s.name().to_string(), node_color(s)));
-    }
-    let kinds: BTreeSet<FaultKind> = model.faults.iter().map(|f| f.kind).collect();
-    for k in kinds {
-        items.push((format!("fault: {}", k.name()), fault_color(k)));
-    }
-    let leaders: BTreeSet<Option<u64>> = model
-        .partitions
-        .iter()
-        .flat_map(|p| p.segments.iter().map(|s| s.leader))
-        .collect();
-    for l in leaders {
-        let label = l.map_or_else(
-            || "offline (no leader)".to_string(),
-            |l| format!("leader broker-{l}"),
-        );
-        items.push((label, leader_color(l)));
-    }
-    items.push(("ISR full / reduced / 1 / empty".into(), isr_color(2, 2)));
-    items.push(("HW".into(), rgb(0x2166ac)));
-    items.push(("LEO".into(), rgb(0x9e9e9e)));
-    let mut lx = 12;
-    for (label, color) in &items {
-        let w = 14 + 4 + text_w(label, 10) + 14;
-        if lx + w > width - 12 {
-            lx = 12;
-            y += 18;
-        }
+    let items = legend_items(model);
+    for ((label, color), (lx, row)) in items.iter().zip(legend_layout(&items, width)) {
+        let y = y + row * 18;
         root.draw(&Rectangle::new(
             [(lx, y), (lx + 14, y + 12)],
             color.filled(),
@@ -682,9 +669,11 @@ pub fn draw<DB: DrawingBackend>(
         .map_err(err)?;
         root.draw(&Text::new(label.clone(), (lx + 18, y), text(10, black)))
             .map_err(err)?;
-        lx += w;
     }
-    y += 18;
+    y += legend_layout(&items, width)
+        .last()
+        .map_or(0, |(_, row)| row + 1)
+        * 18;
     let symbols = "◆ election   ▼ fenced   ▲ unfenced   | ISR change   × truncation   ○ acked writes lost   red line: invariant violated";
     root.draw(&Text::new(symbols, (12, y), text(10, black)))
         .map_err(err)?;
@@ -744,6 +733,66 @@ pub fn health(model: &Model) -> Vec<Health> {
     out
 }
 
+/// The legend: every state a lane can show, then this run's fault kinds and leaders.
+fn legend_items(model: &Model) -> Vec<(String, RGBColor)> {
+    let mut items: Vec<(String, RGBColor)> = [
+        NodeState::Leader,
+        NodeState::Follower,
+        NodeState::Candidate,
+        NodeState::Prospective,
+        NodeState::Unattached,
+        NodeState::Running,
+        NodeState::Fenced,
+        NodeState::ShuttingDown,
+        NodeState::Paused,
+        NodeState::Crashed,
+        NodeState::PowerLost,
+        NodeState::DiskLost,
+        NodeState::ShutDown,
+    ]
+    .into_iter()
+    .map(|s| (s.name().to_string(), node_color(s)))
+    .collect();
+    let kinds: BTreeSet<FaultKind> = model.faults.iter().map(|f| f.kind).collect();
+    for k in kinds {
+        items.push((format!("fault: {}", k.name()), fault_color(k)));
+    }
+    let leaders: BTreeSet<Option<u64>> = model
+        .partitions
+        .iter()
+        .flat_map(|p| p.segments.iter().map(|s| s.leader))
+        .collect();
+    for l in leaders {
+        let label = l.map_or_else(
+            || "offline (no leader)".to_string(),
+            |l| format!("leader broker-{l}"),
+        );
+        items.push((label, leader_color(l)));
+    }
+    items.push(("ISR full / reduced / 1 / empty".into(), isr_color(2, 2)));
+    items.push(("HW".into(), rgb(0x2166ac)));
+    items.push(("LEO".into(), rgb(0x9e9e9e)));
+    items
+}
+
+/// Where each legend item goes: (x, row), wrapping at the image's width.
+fn legend_layout(items: &[(String, RGBColor)], width: i32) -> Vec<(i32, i32)> {
+    let (mut x, mut row) = (12, 0);
+    items
+        .iter()
+        .map(|(label, _)| {
+            let w = 14 + 4 + text_width(label, 10) + 14;
+            if x + w > width - 12 && x > 12 {
+                x = 12;
+                row += 1;
+            }
+            let at = (x, row);
+            x += w;
+            at
+        })
+        .collect()
+}
+
 /// A step line through `(time, value)` samples.
 fn steps(
     series: &[(u64, u64)],
@@ -768,7 +817,11 @@ fn steps(
 }
 
 /// The image's height for `model` with these options.
-pub fn height(model: &Model, options: &PlotOptions) -> Result<u32, String> {
+pub fn height(
+    model: &Model,
+    violations: &[TraceViolation],
+    options: &PlotOptions,
+) -> Result<u32, String> {
     register_font();
     let partitions = pick_partitions(model, &options.partitions)?.len() as i32;
     let width = options.width as i32;
@@ -777,6 +830,8 @@ pub fn height(model: &Model, options: &PlotOptions) -> Result<u32, String> {
         LABEL_W
             + ((t.min(end) as f64 / end as f64) * f64::from(width - RIGHT - LABEL_W)).round() as i32
     };
+    let violation_h = violation_rows(&violation_labels(violations, &x, width)) * VIOLATION_ROW_H
+        - VIOLATION_ROW_H;
     let rows = fault_rows(model, &x, |s| text_width(s, 10))
         .into_iter()
         .max()
@@ -784,6 +839,7 @@ pub fn height(model: &Model, options: &PlotOptions) -> Result<u32, String> {
     let nodes = (model.controllers.len() + model.brokers.len()) as i32;
     let h = 40
         + HEADER_H
+        + violation_h
         + rows * FAULT_ROW_H
         + 6
         + 2 * HEADER_H
@@ -796,7 +852,11 @@ pub fn height(model: &Model, options: &PlotOptions) -> Result<u32, String> {
         }
         + partitions * PART_H
         + 48
-        + 3 * 18
+        + legend_layout(&legend_items(model), width)
+            .last()
+            .map_or(0, |(_, row)| row + 1)
+            * 18
+        + 18
         + 24;
     Ok(h as u32)
 }
@@ -807,7 +867,7 @@ pub fn svg(
     violations: &[TraceViolation],
     options: &PlotOptions,
 ) -> Result<String, String> {
-    let h = height(model, options)?;
+    let h = height(model, violations, options)?;
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, (options.width, h)).into_drawing_area();
@@ -816,14 +876,23 @@ pub fn svg(
     Ok(out)
 }
 
+/// The largest PNG drawn (about 300 MB of pixels in memory).
+const MAX_PNG_PIXELS: u64 = 100_000_000;
+
 /// The timeline as PNG bytes.
 pub fn png(
     model: &Model,
     violations: &[TraceViolation],
     options: &PlotOptions,
 ) -> Result<Vec<u8>, String> {
-    let h = height(model, options)?;
+    let h = height(model, violations, options)?;
     let (w, hh) = (options.width, h);
+    if u64::from(w) * u64::from(hh) > MAX_PNG_PIXELS {
+        return Err(format!(
+            "a {w}x{hh} PNG is too large to draw; choose fewer partitions (--partitions) or \
+             draw an SVG"
+        ));
+    }
     let mut rgb_buf = vec![0u8; (w * hh * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut rgb_buf, (w, hh)).into_drawing_area();
@@ -842,4 +911,65 @@ pub fn png(
             .map_err(|e| format!("encoding the PNG: {e}"))?;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::PartitionSegment;
+
+    fn model(partitions: usize) -> Model {
+        Model {
+            end_us: 10_000_000,
+            controllers: Vec::new(),
+            brokers: Vec::new(),
+            partitions: (0..partitions)
+                .map(|i| PartitionLane {
+                    name: format!("t-{i}"),
+                    replicas: 3,
+                    segments: vec![PartitionSegment {
+                        from_us: 0,
+                        to_us: 10_000_000,
+                        leader: Some(1),
+                        leader_epoch: 0,
+                        partition_epoch: 0,
+                        isr: vec![1, 2, 3],
+                        elr: Vec::new(),
+                    }],
+                    hw: Vec::new(),
+                    leo: Vec::new(),
+                    leader_changes: i % 3,
+                    isr_changes: 0,
+                })
+                .collect(),
+            faults: Vec::new(),
+            markers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_default_draws_the_most_eventful_partitions_in_name_order() {
+        let m = model(20);
+        let picked: Vec<&str> = pick_partitions(&m, &PartitionPick::Auto(4))
+            .unwrap()
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(picked, ["t-2", "t-5", "t-8", "t-11"]);
+        let err = pick_partitions(&m, &PartitionPick::Names(vec!["x-1".into()])).unwrap_err();
+        assert!(err.contains("no partition \"x-1\""), "{err}");
+    }
+
+    #[test]
+    fn a_png_too_large_to_hold_is_refused_not_drawn() {
+        let options = PlotOptions {
+            partitions: PartitionPick::All,
+            width: 20_000,
+            ..PlotOptions::default()
+        };
+        let err = png(&model(200), &[], &options).unwrap_err();
+        assert!(err.contains("too large"), "{err}");
+        // The SVG has no pixel buffer to hold.
+        assert!(svg(&model(200), &[], &options).is_ok());
+    }
 }
