@@ -60,7 +60,12 @@ pub fn run_traced(
     let summary = world::run(scenario, options)
         .map_err(|e| CliError::Output(format!("trace: cannot write: {e}")))?;
     let text = String::from_utf8_lossy(&buffer.0.borrow()).into_owned();
-    let trace = Trace::parse(&text).map_err(|e| {
+    let parse = if verbosity == Verbosity::Messages {
+        Trace::parse
+    } else {
+        Trace::parse_for_reports
+    };
+    let trace = parse(&text).map_err(|e| {
         CliError::Output(format!(
             "the run's own trace does not read back ({e}): a bug"
         ))

@@ -32,7 +32,8 @@ pub fn plot(args: PlotArgs) -> Result<Verdict, CliError> {
     let name = args.trace.display().to_string();
     let text = std::fs::read_to_string(&args.trace)
         .map_err(|e| CliError::Input(format!("{name}: cannot read: {e}")))?;
-    let trace = Trace::parse(&text).map_err(|e| CliError::Input(format!("{name}: {e}")))?;
+    let trace =
+        Trace::parse_for_reports(&text).map_err(|e| CliError::Input(format!("{name}: {e}")))?;
     if !(400..=20_000).contains(&args.width) {
         return Err(CliError::Input(format!(
             "--width: expected 400 to 20000 pixels, got {}",

@@ -150,7 +150,7 @@ fn write_reports(
     let path = dir.join("trace.jsonl");
     let text = std::fs::read_to_string(&path)
         .map_err(|e| CliError::Output(format!("{}: cannot read back: {e}", path.display())))?;
-    let trace = reports::trace::Trace::parse(&text).map_err(|e| {
+    let trace = reports::trace::Trace::parse_for_reports(&text).map_err(|e| {
         CliError::Output(format!(
             "{}: does not read back ({e}): a bug",
             path.display()

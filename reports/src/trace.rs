@@ -30,6 +30,19 @@ impl Line {
         &self.v["event"][key]
     }
 
+    /// Whether reports other than `--verbose` narration use this line.
+    fn matters(&self) -> bool {
+        match self.kind() {
+            "deliver" | "lost" | "disconnect" | "network" => false,
+            "node" => match self.event() {
+                Some("poll") => false,
+                Some("send") => self.field("op") != "invoke",
+                _ => true,
+            },
+            _ => true,
+        }
+    }
+
     /// The node id a line is about (`node` field).
     pub fn node(&self) -> Option<usize> {
         self.v["node"].as_u64().map(|n| n as usize)
@@ -88,8 +101,20 @@ fn strings(v: &Value) -> Vec<String> {
 }
 
 impl Trace {
-    /// Parses a trace. The first line must be the `start` line.
+    /// Parses a trace, every line kept (what `explain --verbose` shows). The first line must
+    /// be the `start` line.
     pub fn parse(text: &str) -> Result<Trace, TraceError> {
+        Trace::parse_lines(text, true)
+    }
+
+    /// Parses a trace keeping only the lines the plot, the HTML and JSON reports and the
+    /// narration use: a consumer's polls, a producer's send invocations and message-level
+    /// lines are checked and dropped (they are most of a trace, and are only ever listed).
+    pub fn parse_for_reports(text: &str) -> Result<Trace, TraceError> {
+        Trace::parse_lines(text, false)
+    }
+
+    fn parse_lines(text: &str, keep_all: bool) -> Result<Trace, TraceError> {
         let mut trace = Trace {
             seed: 0,
             nodes: Vec::new(),
@@ -142,7 +167,8 @@ impl Trace {
                 "end" => {
                     trace.end_reason = line.v["reason"].as_str().map(str::to_string);
                 }
-                _ => trace.lines.push(line),
+                _ if keep_all || line.matters() => trace.lines.push(line),
+                _ => {}
             }
         }
         if !started {
@@ -245,5 +271,13 @@ mod tests {
             (10, Some("time_limit"))
         );
         assert_eq!(secs(14_021_500), "14.021s");
+        let with_poll = text.replace("\"event\":\"high_watermark\"", "\"event\":\"poll\"");
+        assert_eq!(Trace::parse(&with_poll).unwrap().lines.len(), 1);
+        assert!(
+            Trace::parse_for_reports(&with_poll)
+                .unwrap()
+                .lines
+                .is_empty()
+        );
     }
 }
