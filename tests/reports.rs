@@ -11,6 +11,19 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use support::{kafkasim, temp_dir};
 
+/// Runs a scenario with `--out` into a fresh directory named `dir`, which it returns.
+fn run_out(scenario: &str, dir: &str) -> PathBuf {
+    let dir = temp_dir(dir);
+    let out = kafkasim(&["run", scenario, "--out", dir.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
 fn golden(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
@@ -242,14 +255,7 @@ fn the_html_report_renders_in_headless_chromium() {
         );
         return;
     };
-    let dir = temp_dir("reports-html");
-    let out = kafkasim(&[
-        "run",
-        "scenarios/bugs/no-leso-rule.json",
-        "--out",
-        dir.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(0));
+    let dir = run_out("scenarios/bugs/no-leso-rule.json", "reports-html");
     let page = dir.join("report.html");
     let html = std::fs::read_to_string(&page).unwrap();
     for fetch in ["src=\"http", "href=\"http", "url(http", "@import"] {
@@ -301,14 +307,7 @@ fn the_html_report_renders_in_headless_chromium() {
 
 #[test]
 fn report_json_holds_histories_verdicts_and_causal_chains() {
-    let dir = temp_dir("reports-json");
-    let out = kafkasim(&[
-        "run",
-        "scenarios/bugs/no-leso-rule.json",
-        "--out",
-        dir.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(0));
+    let dir = run_out("scenarios/bugs/no-leso-rule.json", "reports-json");
     let text = std::fs::read_to_string(dir.join("report.json")).unwrap();
     let r: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(r["report_version"], 2);
