@@ -960,6 +960,81 @@ mod tests {
         assert!(err.contains("no partition \"x-1\""), "{err}");
     }
 
+    /// The lowest point anything in `svg` reaches: rectangle bottoms, text tops plus their
+    /// size, line and polygon points.
+    fn lowest_point(svg: &str) -> f64 {
+        let attr = |tag: &str, name: &str| -> Option<f64> {
+            let at = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+            tag[at..].split('"').next()?.parse().ok()
+        };
+        let mut lowest: f64 = 0.0;
+        for tag in svg.split('<').skip(1) {
+            let tag = tag.split('>').next().unwrap_or("");
+            if tag.starts_with("rect") {
+                lowest =
+                    lowest.max(attr(tag, "y").unwrap_or(0.0) + attr(tag, "height").unwrap_or(0.0));
+            } else if tag.starts_with("text") {
+                lowest = lowest
+                    .max(attr(tag, "y").unwrap_or(0.0) + attr(tag, "font-size").unwrap_or(0.0));
+            } else if let Some(at) = tag.find("points=\"") {
+                for point in tag[at + 8..]
+                    .split('"')
+                    .next()
+                    .unwrap_or("")
+                    .split_whitespace()
+                {
+                    let y = point
+                        .split(',')
+                        .nth(1)
+                        .and_then(|y| y.parse().ok())
+                        .unwrap_or(0.0);
+                    lowest = lowest.max(y);
+                }
+            }
+        }
+        lowest
+    }
+
+    #[test]
+    fn the_computed_height_holds_everything_drawn() {
+        // Many overlapping faults, many violated invariants, every leader colour, a narrow
+        // image: the rows that wrap must all be counted by `height`.
+        let mut m = model(12);
+        for (i, p) in m.partitions.iter_mut().enumerate() {
+            p.segments[0].leader = Some(i as u64 % 10 + 1);
+        }
+        m.faults = (0..9)
+            .map(|i| crate::model::FaultSpan {
+                from_us: i * 500_000,
+                to_us: 6_000_000,
+                kind: FaultKind::Slow,
+                nodes: vec!["broker-1".into()],
+                label: format!("slow link number {i}"),
+            })
+            .collect();
+        let violations: Vec<TraceViolation> = (0..8)
+            .map(|i| TraceViolation {
+                t_us: 9_000_000,
+                invariant: format!("some_long_invariant_name_{i}"),
+                nodes: Vec::new(),
+                explanation: String::new(),
+            })
+            .collect();
+        for width in [400, 700, 1400] {
+            let options = PlotOptions {
+                partitions: PartitionPick::All,
+                width,
+                ..PlotOptions::default()
+            };
+            let h = f64::from(height(&m, &violations, &options).unwrap());
+            let drawn = lowest_point(&svg(&m, &violations, &options).unwrap());
+            assert!(
+                drawn <= h,
+                "width {width}: drawn down to {drawn}, image {h} high"
+            );
+        }
+    }
+
     #[test]
     fn a_png_too_large_to_hold_is_refused_not_drawn() {
         let options = PlotOptions {

@@ -3,7 +3,7 @@
 //! protocol events after every event, like the checkers, and bounded.
 
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use crate::engine::{NodeId, Simulation};
 use crate::kraft::raft::RaftRole;
@@ -83,7 +83,9 @@ pub struct Timeline {
     #[serde(skip)]
     brokers_by_id: Vec<NodeId>,
     #[serde(skip)]
-    seen_partition_epochs: BTreeSet<(TopicPartition, u32)>,
+    /// The newest partition epoch told per partition: one entry per partition, however long
+    /// the run.
+    last_partition_epoch: BTreeMap<TopicPartition, u32>,
 }
 
 fn push<T>(list: &mut Vec<T>, dropped: &mut u64, entry: T) {
@@ -106,7 +108,7 @@ impl Timeline {
             names: cluster.names.clone(),
             topics: cluster.topics.iter().map(|t| t.name.clone()).collect(),
             brokers_by_id: cluster.brokers.clone(),
-            seen_partition_epochs: BTreeSet::new(),
+            last_partition_epoch: BTreeMap::new(),
         }
     }
 
@@ -194,8 +196,15 @@ impl Timeline {
                     elr,
                     election,
                 } => {
-                    // A record committed across a leader change may be reported twice.
-                    let fresh = self.seen_partition_epochs.insert((*tp, *partition_epoch));
+                    // A record committed across a leader change may be reported twice; partition
+                    // epochs only grow, so anything not newer is a replay.
+                    let fresh = self
+                        .last_partition_epoch
+                        .get(tp)
+                        .is_none_or(|last| partition_epoch > last);
+                    if fresh {
+                        self.last_partition_epoch.insert(*tp, *partition_epoch);
+                    }
                     if fresh {
                         let e = self.partition_entry(
                             time_ms,
