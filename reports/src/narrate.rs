@@ -233,15 +233,20 @@ impl<'a> Narrator<'a> {
                     format!("fault: {text}"),
                 );
             }
-            "fault_ignored" => {
+            "fault_ignored" | "fault_deferred" => {
                 let (text, nodes) = fault_text(trace, &line.v["fault"]);
                 let why = line.v["why"].as_str().unwrap_or("").to_string();
+                let what = if line.kind() == "fault_ignored" {
+                    "skipped"
+                } else {
+                    "deferred"
+                };
                 self.push(
                     line,
                     MomentKind::Fault,
                     nodes,
                     None,
-                    format!("fault skipped ({why}): {text}"),
+                    format!("fault {what} ({why}): {text}"),
                 );
             }
             "note" => {

@@ -1,5 +1,6 @@
 //! `eventually_unfenced` (liveness): once faults stop, every running broker that can reach the
-//! active controller is registered, unfenced and RUNNING within [`super::LIVENESS_BOUND`].
+//! active controller is registered, unfenced and RUNNING within [`super::LIVENESS_BOUND`]; a
+//! broker asked to shut down has finished its controlled shutdown by then.
 //!
 //! Source: TLA+ `EventuallyUnfenced` and `EventuallyRuns` (Vanlightly, kip-966 properties);
 //! kafka-protocol.md §3.5 "a fenced, reachable broker is eventually unfenced".
@@ -42,11 +43,14 @@ pub fn check(g: &mut Ground, out: &mut Violations, sim: &Simulation<Process>) {
         let Some(broker) = sim.node(node).and_then(|p| p.broker()) else {
             continue;
         };
-        if broker.state() == BrokerState::PendingControlledShutdown {
-            continue;
-        }
         let id = i as u32 + 1;
         let why = match image.brokers.get(&id) {
+            // Asked to stop at the latest at the last fault: the controller lets a broker go
+            // once it leads nothing and the others have seen that (or once it is fenced), a
+            // matter of heartbeats. A broker still shutting down is stuck.
+            _ if broker.state() == BrokerState::PendingControlledShutdown => {
+                Some("still in controlled shutdown".to_string())
+            }
             None => Some("not registered".to_string()),
             Some(r) if r.fenced => Some("fenced".to_string()),
             Some(_) if broker.state() != BrokerState::Running => {

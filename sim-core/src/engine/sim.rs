@@ -178,6 +178,11 @@ struct Proc<N: Node> {
     timers: Vec<TimerSlot<N::Timer>>,
     /// Events that arrived while paused, in arrival order.
     deferred: Vec<Scheduled<N>>,
+    /// Asked to shut down and not gone yet.
+    stopping: bool,
+    /// A restart came while the node was still shutting down: it boots once it is down, as a
+    /// supervisor (`systemctl restart`) waits for the old process to exit.
+    restart_on_exit: bool,
     rng: SimRng,
 }
 
@@ -216,6 +221,8 @@ impl<N: Node> Simulation<N> {
                 incarnation: 0,
                 timers: Vec::new(),
                 deferred: Vec::new(),
+                stopping: false,
+                restart_on_exit: false,
                 rng: SimRng::new(config.seed, Stream::Node(NodeId(i as u32))),
             })
             .collect();
@@ -671,6 +678,8 @@ impl<N: Node> Simulation<N> {
         proc.status = NodeStatus::Down(cause);
         proc.incarnation = proc.incarnation.wrapping_add(1);
         proc.deferred.clear();
+        proc.stopping = false;
+        let restart = std::mem::take(&mut proc.restart_on_exit);
         for s in &mut proc.timers {
             *s = TimerSlot {
                 generation: s.generation.wrapping_add(1),
@@ -682,6 +691,12 @@ impl<N: Node> Simulation<N> {
         let peers = self.net.break_node(id);
         for peer in peers {
             self.notify_disconnect(peer, id);
+        }
+        if restart {
+            self.push(
+                self.now,
+                Event::Fault(Box::new(Fault::Restart { node: id })),
+            );
         }
     }
 
@@ -719,7 +734,10 @@ impl<N: Node> Simulation<N> {
             {
                 ignored("the node is already down")
             }
-            Fault::Restart { node } if self.procs[node.index()].node.is_some() => {
+            Fault::Restart { node }
+                if self.procs[node.index()].node.is_some()
+                    && !self.procs[node.index()].stopping =>
+            {
                 ignored("the node is already up")
             }
             Fault::Resume { node } if self.procs[node.index()].status != NodeStatus::Paused => {
@@ -735,6 +753,15 @@ impl<N: Node> Simulation<N> {
                 .record::<N::Event>(t, &Body::FaultIgnored { fault: &fault, why });
             return;
         }
+        if let Fault::Restart { node } = fault
+            && self.procs[node.index()].stopping
+        {
+            self.procs[node.index()].restart_on_exit = true;
+            let why = "it is still shutting down; it restarts as soon as it exits";
+            self.trace
+                .record::<N::Event>(t, &Body::FaultDeferred { fault: &fault, why });
+            return;
+        }
         self.trace
             .record::<N::Event>(t, &Body::Fault { fault: &fault });
         // Who can reach whom changes: the trace records the resulting groups.
@@ -746,7 +773,9 @@ impl<N: Node> Simulation<N> {
             Fault::Crash { node, kind } => self.take_down(node, DownCause::Crash(kind)),
             Fault::Restart { node } => self.boot(node),
             Fault::Shutdown { node: id } => {
-                let node = self.procs[id.index()].node.as_mut().expect("checked above");
+                let proc = &mut self.procs[id.index()];
+                proc.stopping = true;
+                let node = proc.node.as_mut().expect("checked above");
                 node.on_shutdown(&mut Ctx::new(self.now, id, &mut self.effects));
                 self.apply_effects(id);
             }

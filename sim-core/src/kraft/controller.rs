@@ -486,15 +486,18 @@ impl Controller {
         let should_shut_down = req.want_shut_down
             && (reg.fenced || {
                 let leads_nothing = active.image.led_by(req.broker).next().is_none();
-                let cs_offset = active.sessions[&req.broker]
-                    .controlled_shutdown_offset
-                    .unwrap_or(u64::MAX);
-                // Every other active broker has applied the controlled-shutdown record.
-                let others_caught_up = active
-                    .sessions
-                    .iter()
-                    .filter(|(b, _)| **b != req.broker && active.image.is_active(**b))
-                    .all(|(_, s)| s.metadata_offset > cs_offset);
+                // Every other active broker has applied the controlled-shutdown record. A
+                // controller that took over after the shutdown began does not know that
+                // record's offset (BrokerHeartbeatState's -1) and lets the broker go.
+                let others_caught_up = match active.sessions[&req.broker].controlled_shutdown_offset
+                {
+                    None => true,
+                    Some(cs_offset) => active
+                        .sessions
+                        .iter()
+                        .filter(|(b, _)| **b != req.broker && active.image.is_active(**b))
+                        .all(|(_, s)| s.metadata_offset > cs_offset),
+                };
                 leads_nothing && others_caught_up
             });
         let end = self.write_staged(ctx);

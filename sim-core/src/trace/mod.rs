@@ -67,6 +67,11 @@ pub enum Body<'a, E> {
         fault: &'a Fault,
         why: &'static str,
     },
+    /// A fault that waits for the node: a restart of a node still shutting down.
+    FaultDeferred {
+        fault: &'a Fault,
+        why: &'static str,
+    },
     Down {
         node: NodeId,
         cause: DownCause,

@@ -33,6 +33,8 @@ struct Script {
     /// Every `.0` ms, re-arm slot 1 to fire `.1` ms later (a heartbeat resetting an election
     /// timeout), `.2` times.
     heartbeat: Option<(u64, u64, u64)>,
+    /// A shutdown takes this long (a broker's controlled shutdown); none exits at once.
+    shutdown_ms: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -90,6 +92,10 @@ impl Node for Probe {
     }
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Slot) {
         self.fired.push((ctx.now().as_micros(), timer.0));
+        if timer.0 == 9 {
+            ctx.stop();
+            return;
+        }
         if let (Some((period, timeout, count)), 0) = (self.script.heartbeat, timer.0) {
             self.heartbeats += 1;
             ctx.set_timer(Slot(1), SimDuration::from_millis(timeout));
@@ -100,6 +106,12 @@ impl Node for Probe {
     }
     fn on_disconnect(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
         self.disconnects.push((ctx.now().as_micros(), peer.0));
+    }
+    fn on_shutdown(&mut self, ctx: &mut Ctx<'_, Self>) {
+        match self.script.shutdown_ms {
+            Some(ms) => ctx.set_timer(Slot(9), SimDuration::from_millis(ms)),
+            None => ctx.stop(),
+        }
     }
 }
 
@@ -389,6 +401,38 @@ fn faults_on_nodes_in_the_wrong_state_are_ignored_not_fatal() {
     );
     run_to(&mut s, 1);
     assert_eq!(s.status(NodeId(0)), NodeStatus::Down(DownCause::Shutdown));
+}
+
+#[test]
+fn a_restart_during_a_slow_shutdown_waits_for_the_exit() {
+    // As `systemctl restart` does: the old process finishes stopping, then a new one starts.
+    let script = Script {
+        shutdown_ms: Some(40),
+        timers: vec![(2, 1_000)],
+        ..Script::default()
+    };
+    let mut s = sim(vec![script], fixed(1));
+    s.schedule_fault(
+        SimTime::from_millis(10),
+        Fault::Shutdown { node: NodeId(0) },
+    );
+    s.schedule_fault(SimTime::from_millis(20), Fault::Restart { node: NodeId(0) });
+    run_to(&mut s, 49);
+    assert_eq!(s.status(NodeId(0)), NodeStatus::Running);
+    assert_eq!(
+        s.procs[0].incarnation, 0,
+        "still the first process, shutting down"
+    );
+    run_to(&mut s, 51);
+    assert_eq!(s.status(NodeId(0)), NodeStatus::Running);
+    assert_eq!(
+        s.procs[0].incarnation, 1,
+        "it exited at 50 ms and started again at once"
+    );
+    // A restart of a node that is up and not stopping still does nothing.
+    s.schedule_fault(SimTime::from_millis(60), Fault::Restart { node: NodeId(0) });
+    run_to(&mut s, 70);
+    assert_eq!(s.procs[0].incarnation, 1);
 }
 
 #[test]
