@@ -181,14 +181,9 @@ fn check_file(path: &Path, forced: &[String]) -> Outcome {
     }
     for s in &runs {
         run::set_replay(format!("kafkasim run {shown} --seed {}", s.seed));
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_once(s))) {
+        match run::catch_panic(false, || run_once(s)) {
             Ok(r) => outcome.runs.push(r),
-            Err(payload) => {
-                let message = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "a panic".into());
+            Err(message) => {
                 outcome.error = Some(format!("kafkasim panicked (a bug): {message}"));
                 break;
             }

@@ -9,10 +9,12 @@ mod bench;
 mod builtin;
 mod check;
 mod explain;
+mod fuzz;
 mod list;
 mod output;
 mod plot;
 mod run;
+mod shrink;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
@@ -40,6 +42,12 @@ enum Command {
     Plot(plot::PlotArgs),
     /// List the built-in scenarios, protocol variants and invariants.
     List(list::ListArgs),
+    /// Sweep seeds of random fault schedules over a base scenario; save each failure as a
+    /// shrunk, replayable scenario file.
+    Fuzz(fuzz::FuzzArgs),
+    /// Minimise a failing scenario: fewer faults, a smaller workload and cluster, a shorter
+    /// run, still failing the same invariant.
+    Shrink(shrink::ShrinkArgs),
     /// Run the standard performance workloads; one JSON line each.
     Bench(bench::BenchArgs),
 }
@@ -85,6 +93,8 @@ fn main() -> ExitCode {
         Command::List(args) => list::list(args),
         Command::Plot(args) => plot::plot(args),
         Command::Bench(args) => bench::bench(args),
+        Command::Fuzz(args) => fuzz::fuzz(args),
+        Command::Shrink(args) => shrink::shrink(args),
     };
     match result {
         Ok(Verdict::Ok) => ExitCode::SUCCESS,
@@ -100,6 +110,9 @@ fn main() -> ExitCode {
 fn install_panic_hook() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        if run::panics_quiet() {
+            return;
+        }
         default(info);
         eprintln!(
             "\nkafkasim hit a bug (a panic), not a problem with your input. Please report it."

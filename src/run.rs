@@ -26,6 +26,32 @@ pub fn replay() -> Option<String> {
     REPLAY.with(|r| r.borrow().clone())
 }
 
+thread_local! {
+    /// Panics on this thread are expected and reported by the caller (the shrinker trying
+    /// candidates of a panicking run): the hook stays quiet.
+    static QUIET_PANICS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the panic hook should stay quiet on this thread.
+pub fn panics_quiet() -> bool {
+    QUIET_PANICS.with(|q| q.get())
+}
+
+/// Runs `f`, turning a panic (a kafkasim bug) into its message. With `quiet`, the panic hook
+/// prints nothing: the caller reports it.
+pub fn catch_panic<T>(quiet: bool, f: impl FnOnce() -> T) -> Result<T, String> {
+    let was = QUIET_PANICS.with(|q| q.replace(quiet));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET_PANICS.with(|q| q.set(was));
+    result.map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into())
+    })
+}
+
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// A scenario file, or the name of a built-in scenario (see `kafkasim list`).

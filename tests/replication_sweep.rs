@@ -39,7 +39,7 @@ fn base() -> Scenario {
 /// loss per run.
 fn options() -> NemesisOptions {
     NemesisOptions {
-        broker_power_losses: 1,
+        broker_lossy_shutdowns: 1,
         ..NemesisOptions::default()
     }
 }

@@ -6,6 +6,10 @@
 //! direction of a link, and heals. Nothing here duplicates or corrupts a TCP stream.
 
 pub mod nemesis;
+pub mod shrink;
+#[cfg(feature = "proptest")]
+pub mod strategy;
+pub mod swarm;
 
 use serde::Serialize;
 

@@ -1,134 +1,284 @@
 //! The random nemesis: a fault schedule drawn from a seed, written as plain scenario fault
 //! entries so a failing schedule is an ordinary, replayable scenario.
 //!
-//! Swarm testing (TigerBeetle's VOPR, FoundationDB's simulator): each seed first decides which
-//! fault kinds are on at all, then draws faults of those kinds at random times. The cluster is
-//! only asked to survive what Kafka promises to survive: a crashed node comes back, a cut heals.
-//! Faults stop at `faults_until_ms`; then the network heals and every node is restarted, so
-//! liveness can be judged afterwards.
+//! Swarm testing (TigerBeetle's VOPR, FoundationDB's simulator; Groce et al., "Swarm Testing",
+//! ISSTA 2012): each seed first decides which fault kinds are on at all and how often faults come
+//! and how long they last, then draws faults of those kinds at random times. A seed with only
+//! pauses and slow links finds different bugs from one with constant crashes, and a uniform mix
+//! of everything finds neither well.
+//!
+//! The cluster is only asked to survive what Kafka promises to survive: every fault ends (a
+//! crashed node restarts, a cut heals, a slow node recovers) by `faults_until_ms`, so liveness
+//! can be judged afterwards; lossy shutdowns of brokers (power and disk loss) are capped; a
+//! controller's disk is never lost, since KRaft without KIP-853 cannot promise safety then.
 
 use crate::engine::{SimRng, Stream};
-use crate::scenario::{FaultSpec, Member, Role};
+use crate::scenario::{FaultSpec, Member, OneWaySpec, Role, SlowLinkSpec, SlowSpec};
+
+/// The kinds of fault the nemesis draws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FaultKind {
+    /// Process crash, then restart.
+    Crash,
+    /// Host power loss (unflushed writes lost), then restart.
+    PowerLoss,
+    /// Disk loss of a broker (it restarts empty); never of a controller.
+    DiskLoss,
+    /// Clean shutdown (controlled shutdown for a broker), then restart.
+    Shutdown,
+    /// The process stops (SIGSTOP, a GC pause), then resumes.
+    Pause,
+    /// The nodes split into two random sides, then heal.
+    Partition,
+    /// One node is cut off from every other, then heal.
+    Isolate,
+    /// Messages from one node to another are lost, the reverse works, then heal.
+    OneWay,
+    /// Every message to or from one node is late, then normal again.
+    SlowNode,
+    /// Every message on one directed link is late, then normal again.
+    SlowLink,
+}
+
+impl FaultKind {
+    pub const ALL: [FaultKind; 10] = [
+        FaultKind::Crash,
+        FaultKind::PowerLoss,
+        FaultKind::DiskLoss,
+        FaultKind::Shutdown,
+        FaultKind::Pause,
+        FaultKind::Partition,
+        FaultKind::Isolate,
+        FaultKind::OneWay,
+        FaultKind::SlowNode,
+        FaultKind::SlowLink,
+    ];
+
+    fn is_network(self) -> bool {
+        matches!(
+            self,
+            FaultKind::Partition | FaultKind::Isolate | FaultKind::OneWay
+        )
+    }
+}
 
 /// What the nemesis may do.
 #[derive(Clone, Debug)]
 pub struct NemesisOptions {
     /// Faults start after this (let the first election happen).
     pub faults_from_ms: u64,
-    /// No new fault after this; then heal and restart everything.
+    /// No fault after this: every fault has ended by then, so liveness can be judged.
     pub faults_until_ms: u64,
-    /// Gap between fault starts, drawn in this range.
+    /// Gap between fault starts, drawn in this range (swarm: a sub-range per seed).
     pub gap_ms: (u64, u64),
-    /// How long a crash or cut lasts, drawn in this range.
+    /// How long a fault lasts, drawn in this range (swarm: a sub-range per seed).
     pub outage_ms: (u64, u64),
-    /// Allow disk loss (Raft without KIP-853 cannot promise safety with it).
-    pub disk_loss: bool,
-    /// Most power losses of brokers in the whole schedule; past it a power loss becomes a
-    /// process crash. Kafka promises acknowledged data only through `min.insync.replicas - 1`
-    /// lossy shutdowns (kafka-protocol.md §3.5), so a data-plane sweep sets this to that.
-    pub broker_power_losses: u32,
+    /// The kinds the nemesis may draw from.
+    pub kinds: Vec<FaultKind>,
+    /// Swarm testing: each seed switches each kind on or off and narrows the rates. Off, every
+    /// kind in `kinds` is on and the full ranges are used.
+    pub swarm: bool,
+    /// Most lossy shutdowns (power or disk loss) of brokers in the whole schedule; past it one
+    /// becomes a process crash. Kafka promises acknowledged data only through
+    /// `min.insync.replicas - 1` lossy shutdowns (kafka-protocol.md §3.5), and `acked_durability`
+    /// leaves a partition unchecked past that, so a sweep that wants its data checked sets this
+    /// to `min.insync.replicas - 1`.
+    pub broker_lossy_shutdowns: u32,
+    /// Extra delay of a slow node or link, drawn in this range.
+    pub slow_ms: (u64, u64),
 }
 
 impl Default for NemesisOptions {
+    /// The sweeps' nemesis: crashes, power losses, pauses and network cuts, every kind on.
     fn default() -> Self {
         NemesisOptions {
             faults_from_ms: 3_000,
             faults_until_ms: 60_000,
             gap_ms: (500, 6_000),
             outage_ms: (200, 12_000),
-            disk_loss: false,
-            broker_power_losses: u32::MAX,
+            kinds: vec![
+                FaultKind::Crash,
+                FaultKind::PowerLoss,
+                FaultKind::Partition,
+                FaultKind::Isolate,
+                FaultKind::OneWay,
+                FaultKind::Pause,
+            ],
+            swarm: true,
+            broker_lossy_shutdowns: u32::MAX,
+            slow_ms: (50, 3_000),
         }
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    Crash,
-    PowerLoss,
-    DiskLoss,
-    Partition,
-    Isolate,
-    OneWay,
-    Pause,
+impl NemesisOptions {
+    /// The fuzzer's nemesis: every kind, swarm on, lossy shutdowns within `acked_durability`'s
+    /// scope for `min_insync_replicas`.
+    pub fn fuzz(faults_until_ms: u64, min_insync_replicas: u32) -> NemesisOptions {
+        NemesisOptions {
+            faults_until_ms,
+            kinds: FaultKind::ALL.to_vec(),
+            broker_lossy_shutdowns: min_insync_replicas.saturating_sub(1),
+            ..NemesisOptions::default()
+        }
+    }
 }
 
-/// Draws a fault schedule for `members` from `seed` (its own stream: the workload and the
+/// The kinds and rates one seed uses.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SwarmDraw {
+    pub kinds: Vec<FaultKind>,
+    pub gap_ms: (u64, u64),
+    pub outage_ms: (u64, u64),
+}
+
+/// Swarm: which kinds are on for this seed, and at what rates. About one seed in sixteen has
+/// no fault at all (a baseline the rest are measured against).
+fn swarm(rng: &mut SimRng, options: &NemesisOptions) -> SwarmDraw {
+    if !options.swarm {
+        return SwarmDraw {
+            kinds: options.kinds.clone(),
+            gap_ms: options.gap_ms,
+            outage_ms: options.outage_ms,
+        };
+    }
+    let kinds: Vec<FaultKind> = if rng.chance(1.0 / 16.0) {
+        Vec::new()
+    } else {
+        let mut kinds: Vec<FaultKind> = options
+            .kinds
+            .iter()
+            .copied()
+            .filter(|_| rng.chance(0.5))
+            .collect();
+        if kinds.is_empty() && !options.kinds.is_empty() {
+            kinds.push(options.kinds[rng.below(options.kinds.len() as u64) as usize]);
+        }
+        kinds
+    };
+    // Rates: a sub-range of each range, from "constant" to "rare" and "blips" to "long".
+    let narrow = |rng: &mut SimRng, (lo, hi): (u64, u64)| {
+        let a = rng.between(lo, hi);
+        let b = rng.between(lo, hi);
+        (a.min(b), a.max(b))
+    };
+    SwarmDraw {
+        kinds,
+        gap_ms: narrow(rng, options.gap_ms),
+        outage_ms: narrow(rng, options.outage_ms),
+    }
+}
+
+/// Draws a fault schedule for `members` from `seed`, on its own stream (the workload and the
 /// network do not move when the schedule changes).
 pub fn random_faults(members: &[Member], seed: u64, options: &NemesisOptions) -> Vec<FaultSpec> {
-    let mut rng = SimRng::new(seed, Stream::Swarm);
+    let mut rng = SimRng::new(seed, Stream::Faults);
+    let draw = swarm(&mut rng, options);
+    schedule(&mut rng, members, &draw, options)
+}
+
+/// Draws the schedule of one seed's swarm draw.
+fn schedule(
+    rng: &mut SimRng,
+    members: &[Member],
+    draw: &SwarmDraw,
+    options: &NemesisOptions,
+) -> Vec<FaultSpec> {
     let targets: Vec<&Member> = members
         .iter()
         .filter(|m| matches!(m.role, Role::Controller | Role::Broker))
         .collect();
-    let mut kinds = vec![
-        Kind::Crash,
-        Kind::PowerLoss,
-        Kind::Partition,
-        Kind::Isolate,
-        Kind::OneWay,
-        Kind::Pause,
-    ];
-    if options.disk_loss {
-        kinds.push(Kind::DiskLoss);
-    }
-    // Swarm: some kinds are off for this seed entirely.
-    let mut enabled: Vec<Kind> = kinds.iter().copied().filter(|_| rng.chance(0.6)).collect();
-    if enabled.is_empty() {
-        enabled.push(kinds[rng.below(kinds.len() as u64) as usize]);
-    }
     let mut faults = Vec::new();
-    // When each target is back (down or paused until then).
-    let mut busy_until = vec![0u64; targets.len()];
+    if targets.is_empty() || draw.kinds.is_empty() {
+        return faults;
+    }
+    // When each target is back (down or paused until then), and no longer slow.
+    let mut down_until = vec![0u64; targets.len()];
+    let mut slow_until = vec![0u64; targets.len()];
     let mut net_busy_until = 0u64;
-    let mut power_losses_left = options.broker_power_losses;
+    let mut links_slow_until = 0u64;
+    let mut lossy_left = options.broker_lossy_shutdowns;
     let name = |i: usize| targets[i].name.clone();
+    let at_ms = |at: u64| FaultSpec {
+        at_ms: at,
+        ..FaultSpec::default()
+    };
     let mut at = options.faults_from_ms;
-    while at < options.faults_until_ms && !targets.is_empty() {
-        let kind = enabled[rng.below(enabled.len() as u64) as usize];
-        let outage = rng.between(options.outage_ms.0, options.outage_ms.1);
+    while at < options.faults_until_ms {
+        let kind = draw.kinds[rng.below(draw.kinds.len() as u64) as usize];
+        let outage = rng.between(draw.outage_ms.0, draw.outage_ms.1);
         let end = (at + outage).min(options.faults_until_ms);
         let i = rng.below(targets.len() as u64) as usize;
+        let broker = targets[i].role == Role::Broker;
         match kind {
-            Kind::Crash | Kind::PowerLoss | Kind::DiskLoss | Kind::Pause if busy_until[i] <= at => {
-                let mut f = FaultSpec {
-                    at_ms: at,
-                    ..FaultSpec::default()
-                };
-                let mut back = FaultSpec {
-                    at_ms: end,
-                    ..FaultSpec::default()
-                };
-                let lossy_broker = targets[i].role == Role::Broker
-                    && matches!(kind, Kind::PowerLoss | Kind::DiskLoss);
-                let within_budget = !lossy_broker || power_losses_left > 0;
-                if lossy_broker && within_budget {
-                    power_losses_left -= 1;
+            FaultKind::Crash
+            | FaultKind::PowerLoss
+            | FaultKind::DiskLoss
+            | FaultKind::Shutdown
+            | FaultKind::Pause
+                if down_until[i] <= at =>
+            {
+                let mut f = at_ms(at);
+                let mut back = at_ms(end);
+                let lossy = matches!(kind, FaultKind::PowerLoss | FaultKind::DiskLoss);
+                let allowed = !lossy || !broker || lossy_left > 0;
+                if lossy && broker && allowed {
+                    lossy_left -= 1;
                 }
                 match kind {
-                    Kind::Crash => f.crash = Some(name(i)),
-                    Kind::PowerLoss | Kind::DiskLoss if !within_budget => f.crash = Some(name(i)),
-                    Kind::PowerLoss => f.power_loss = Some(name(i)),
-                    Kind::DiskLoss => f.disk_loss = Some(name(i)),
-                    _ => f.pause = Some(name(i)),
+                    FaultKind::PowerLoss if allowed => f.power_loss = Some(name(i)),
+                    // A controller's disk is never lost (no KIP-853): it loses power instead.
+                    FaultKind::DiskLoss if allowed && broker => f.disk_loss = Some(name(i)),
+                    FaultKind::DiskLoss if allowed => f.power_loss = Some(name(i)),
+                    FaultKind::Shutdown => f.shutdown = Some(name(i)),
+                    FaultKind::Pause => f.pause = Some(name(i)),
+                    _ => f.crash = Some(name(i)),
                 }
-                if kind == Kind::Pause {
+                if kind == FaultKind::Pause {
                     back.resume = Some(name(i));
                 } else {
                     back.restart = Some(name(i));
                 }
                 faults.push(f);
                 faults.push(back);
-                busy_until[i] = end;
+                down_until[i] = end;
             }
-            Kind::Partition | Kind::Isolate | Kind::OneWay if net_busy_until <= at => {
-                let mut f = FaultSpec {
-                    at_ms: at,
-                    ..FaultSpec::default()
+            FaultKind::SlowNode if slow_until[i] <= at => {
+                let extra_ms = rng.between(options.slow_ms.0, options.slow_ms.1);
+                let mut f = at_ms(at);
+                f.slow = Some(SlowSpec {
+                    node: name(i),
+                    extra_ms,
+                });
+                let mut back = at_ms(end);
+                back.slow = Some(SlowSpec {
+                    node: name(i),
+                    extra_ms: 0,
+                });
+                faults.push(f);
+                faults.push(back);
+                slow_until[i] = end;
+            }
+            FaultKind::SlowLink if links_slow_until <= at && targets.len() > 1 => {
+                let j = (i + 1 + rng.below(targets.len() as u64 - 1) as usize) % targets.len();
+                let extra_ms = rng.between(options.slow_ms.0, options.slow_ms.1);
+                let link = |extra_ms| SlowLinkSpec {
+                    from: name(i),
+                    to: name(j),
+                    extra_ms,
                 };
-                match kind {
-                    Kind::Isolate => f.isolate = Some(name(i)),
-                    Kind::Partition => {
+                let mut f = at_ms(at);
+                f.slow_link = Some(link(extra_ms));
+                let mut back = at_ms(end);
+                back.slow_link = Some(link(0));
+                faults.push(f);
+                faults.push(back);
+                links_slow_until = end;
+            }
+            k if k.is_network() && net_busy_until <= at && targets.len() > 1 => {
+                let mut f = at_ms(at);
+                match k {
+                    FaultKind::Partition => {
                         let side: Vec<String> = (0..targets.len())
                             .filter(|_| rng.chance(0.5))
                             .map(name)
@@ -139,31 +289,128 @@ pub fn random_faults(members: &[Member], seed: u64, options: &NemesisOptions) ->
                             f.partition = Some(vec![side]);
                         }
                     }
-                    _ => {
-                        let j = rng.below(targets.len() as u64) as usize;
-                        if i == j {
-                            f.isolate = Some(name(i));
-                        } else {
-                            f.one_way = Some(crate::scenario::OneWaySpec {
-                                from: vec![name(i)],
-                                to: vec![name(j)],
-                            });
-                        }
+                    FaultKind::OneWay => {
+                        let j =
+                            (i + 1 + rng.below(targets.len() as u64 - 1) as usize) % targets.len();
+                        f.one_way = Some(OneWaySpec {
+                            from: vec![name(i)],
+                            to: vec![name(j)],
+                        });
                     }
+                    _ => f.isolate = Some(name(i)),
                 }
                 faults.push(f);
-                faults.push(FaultSpec {
-                    at_ms: end,
-                    heal: Some(true),
-                    ..FaultSpec::default()
-                });
+                let mut heal = at_ms(end);
+                heal.heal = Some(true);
+                faults.push(heal);
                 net_busy_until = end;
             }
             _ => {}
         }
-        at += rng.between(options.gap_ms.0, options.gap_ms.1);
+        at += rng.between(draw.gap_ms.0, draw.gap_ms.1);
     }
     // Stable order by time; same-time entries keep the order they were drawn in.
     faults.sort_by_key(|f| f.at_ms);
     faults
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::parse;
+
+    fn members() -> Vec<Member> {
+        parse(
+            r#"{"name": "n", "cluster": {"controllers": 3, "brokers": 4}}"#,
+            "test",
+        )
+        .unwrap()
+        .members()
+    }
+
+    #[test]
+    fn every_fault_ends_by_the_end_of_the_fault_phase() {
+        for seed in 0..200 {
+            let options = NemesisOptions::fuzz(25_000, 2);
+            let faults = random_faults(&members(), seed, &options);
+            // Each start has its end: down nodes restart, paused resume, slow recover, cuts heal.
+            let mut down = std::collections::BTreeSet::new();
+            let mut slow = std::collections::BTreeSet::new();
+            let mut cut = false;
+            for f in &faults {
+                assert!(
+                    f.at_ms >= options.faults_from_ms && f.at_ms <= 25_000,
+                    "{f:?}"
+                );
+                for n in [&f.crash, &f.power_loss, &f.disk_loss, &f.shutdown, &f.pause]
+                    .into_iter()
+                    .flatten()
+                {
+                    assert!(down.insert(n.clone()), "seed {seed}: {n} is already down");
+                }
+                for n in [&f.restart, &f.resume].into_iter().flatten() {
+                    assert!(down.remove(n), "seed {seed}: {n} was not down");
+                }
+                if let Some(s) = &f.slow {
+                    let _ = if s.extra_ms > 0 {
+                        slow.insert(s.node.clone())
+                    } else {
+                        slow.remove(&s.node)
+                    };
+                }
+                if let Some(s) = &f.slow_link {
+                    let _ = if s.extra_ms > 0 {
+                        slow.insert(format!("{}>{}", s.from, s.to))
+                    } else {
+                        slow.remove(&format!("{}>{}", s.from, s.to))
+                    };
+                }
+                if f.isolate.is_some() || f.partition.is_some() || f.one_way.is_some() {
+                    cut = true;
+                }
+                if f.heal == Some(true) {
+                    cut = false;
+                }
+            }
+            assert!(down.is_empty() && slow.is_empty() && !cut, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn lossy_shutdowns_of_brokers_stay_within_the_budget_and_controllers_keep_their_disks() {
+        let mut lossy_seen = 0;
+        for seed in 0..300 {
+            let faults = random_faults(&members(), seed, &NemesisOptions::fuzz(60_000, 2));
+            let lossy_brokers = faults
+                .iter()
+                .filter_map(|f| f.power_loss.as_ref().or(f.disk_loss.as_ref()))
+                .filter(|n| n.starts_with("broker"))
+                .count();
+            assert!(lossy_brokers <= 1, "seed {seed}: {lossy_brokers}");
+            lossy_seen += lossy_brokers;
+            assert!(
+                faults
+                    .iter()
+                    .filter_map(|f| f.disk_loss.as_ref())
+                    .all(|n| n.starts_with("broker")),
+                "seed {seed}"
+            );
+        }
+        assert!(lossy_seen > 30, "the budget is used: {lossy_seen}");
+    }
+
+    #[test]
+    fn swarm_seeds_differ_in_which_kinds_they_use() {
+        let mut kind_sets = std::collections::BTreeSet::new();
+        let mut empty = 0;
+        for seed in 0..200 {
+            let mut rng = SimRng::new(seed, Stream::Faults);
+            let draw = swarm(&mut rng, &NemesisOptions::fuzz(25_000, 2));
+            empty += usize::from(draw.kinds.is_empty());
+            assert!(draw.gap_ms.0 <= draw.gap_ms.1 && draw.outage_ms.0 <= draw.outage_ms.1);
+            kind_sets.insert(draw.kinds);
+        }
+        assert!(kind_sets.len() > 100, "{}", kind_sets.len());
+        assert!((1..40).contains(&empty), "{empty} seeds with no fault kind");
+    }
 }

@@ -585,6 +585,83 @@ impl Scenario {
         Ok(self)
     }
 
+    /// The scenario as a person would write it: the resolved scenario with every value that
+    /// equals its default left out (Kafka config defaults, round-robin placements, counts of
+    /// one, empty lists). Parsed again it resolves to the same scenario.
+    pub fn to_document(&self) -> serde_json::Value {
+        use serde_json::Value;
+        let mut doc = serde_json::to_value(self).expect("a scenario serializes");
+        let strip = |map: Option<&mut Value>, defaults: &serde_json::Map<String, Value>| {
+            if let Some(Value::Object(map)) = map {
+                map.retain(|k, v| defaults.get(k) != Some(v));
+            }
+        };
+        let broker = &self.cluster.config;
+        strip(
+            doc.pointer_mut("/cluster/config"),
+            &BrokerConfig::default().to_map(),
+        );
+        let brokers = self.cluster.brokers;
+        for (i, t) in self.cluster.topics.iter().enumerate() {
+            let topic = &mut doc["cluster"]["topics"][i];
+            let mut inherited = TopicConfig::default();
+            inherited.resolve(broker);
+            if let Value::Object(inherited) = serde_json::to_value(&inherited).unwrap_or_default() {
+                strip(topic.get_mut("config"), &inherited);
+            }
+            let default_placement = round_robin_assignment(
+                i,
+                t.partitions.unwrap_or(1),
+                t.replication_factor.unwrap_or(1),
+                brokers,
+            );
+            if t.assignment.as_ref() == Some(&default_placement)
+                && let Value::Object(topic) = topic
+            {
+                topic.remove("assignment");
+            }
+        }
+        let producer_defaults = ProducerConfig::default().to_map();
+        let consumer_defaults = ConsumerConfig::default().to_map();
+        for (list, defaults) in [
+            ("producers", &producer_defaults),
+            ("consumers", &consumer_defaults),
+        ] {
+            if let Some(Value::Array(items)) = doc.pointer_mut(&format!("/workload/{list}")) {
+                for item in items {
+                    strip(item.get_mut("config"), defaults);
+                    if let Value::Object(item) = item {
+                        item.retain(|k, v| {
+                            !matches!(
+                                (k.as_str(), v.as_u64()),
+                                ("count", Some(1)) | ("start_ms", Some(0))
+                            )
+                        });
+                    }
+                }
+            }
+        }
+        if let Value::Object(top) = &mut doc {
+            top.retain(|_, v| match v {
+                Value::Array(a) => !a.is_empty(),
+                Value::String(s) => !s.is_empty(),
+                Value::Object(o) => !o.is_empty(),
+                _ => true,
+            });
+            for key in ["cluster", "workload", "expect"] {
+                if let Some(Value::Object(o)) = top.get_mut(key) {
+                    o.retain(|_, v| match v {
+                        Value::Array(a) => !a.is_empty(),
+                        Value::Object(o) => !o.is_empty(),
+                        _ => true,
+                    });
+                }
+            }
+            top.retain(|_, v| !matches!(v, Value::Object(o) if o.is_empty()));
+        }
+        doc
+    }
+
     /// The comparison run a bug scenario asks for: `without.variants` (or every variant)
     /// switched off, judged by `without.expect`. `None` if the scenario has no `without`.
     pub fn without_variants(&self) -> Option<Scenario> {

@@ -215,3 +215,40 @@ fn clusters_too_large_to_simulate_are_refused_not_crashed() {
         "s.json: cluster: 100003 processes (controllers, brokers and clients) is more than the 4096 one simulation supports"
     );
 }
+
+#[test]
+fn a_scenario_document_leaves_out_defaults_and_reads_back_the_same() {
+    let text = r#"{"name": "d", "duration_ms": 50000,
+        "cluster": {"brokers": 4, "config": {"replica.lag.time.max.ms": 10000},
+            "topics": [{"name": "a", "partitions": 3, "replication_factor": 3,
+                        "config": {"min.insync.replicas": 2}},
+                       {"name": "b", "partitions": 2, "replication_factor": 2,
+                        "assignment": [[4, 1], [1, 2]]}]},
+        "workload": {"producers": [{"topic": "a", "records_per_s": 10,
+                                    "config": {"acks": 1, "enable.idempotence": false}}],
+                     "consumers": [{"topic": "b", "count": 2}]},
+        "faults": [{"at_ms": 5000, "crash": "broker-1"}]}"#;
+    let s = parse(text, "d.json").unwrap();
+    let doc = s.to_document();
+    assert_eq!(parse(&doc.to_string(), "again").unwrap(), s);
+    assert_eq!(
+        doc["cluster"]["config"],
+        serde_json::json!({"replica.lag.time.max.ms": 10000})
+    );
+    assert_eq!(
+        doc["cluster"]["topics"][0],
+        serde_json::json!({"name": "a", "partitions": 3, "replication_factor": 3,
+                           "config": {"min.insync.replicas": 2}})
+    );
+    assert_eq!(
+        doc["cluster"]["topics"][1]["assignment"],
+        serde_json::json!([[4, 1], [1, 2]])
+    );
+    assert_eq!(
+        doc["workload"]["producers"][0],
+        serde_json::json!({"topic": "a", "records_per_s": 10,
+                           "config": {"acks": "1", "enable.idempotence": false}})
+    );
+    assert_eq!(doc["workload"]["consumers"][0]["count"], 2);
+    assert!(doc.get("notes").is_none() && doc.get("variants").is_none());
+}

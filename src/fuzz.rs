@@ -1,0 +1,798 @@
+//! `kafkasim fuzz`: seeds of random runs drawn from a base (`sim_core::fault::swarm`), in
+//! parallel across cores (each simulation single-threaded), every result appended to
+//! `DIR/results.jsonl` and flushed as its seed finishes. A failing seed is saved as a scenario
+//! file, `DIR/failures/seed-N.json`, which `kafkasim run` replays, then shrunk to
+//! `DIR/failures/seed-N.min.json`.
+//!
+//! - `--shard I/K` runs every K-th seed of the range from offset I, so K machines split one
+//!   sweep; `--merge DIR...` sums their results.
+//! - `--resume` skips the seeds `DIR/results.jsonl` already holds: a killed sweep loses only
+//!   the seeds that were running.
+//! - `--verify-determinism N` runs one seed in N twice and compares trace hashes.
+
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use sim_core::fault::swarm::FuzzBase;
+use sim_core::scenario::Scenario;
+use sim_core::variants;
+
+use crate::output::{self, println_lossy};
+use crate::shrink::{Target, as_finding, run_hash_only, shrink_finding, write_scenario};
+use crate::{CliError, Format, Verdict, run};
+
+#[derive(Args, Debug)]
+pub struct FuzzArgs {
+    /// Base scenario (a file or a built-in name): its cluster and workload are kept, each seed
+    /// draws the faults. Default: the built-in base, which draws the cluster and workload too.
+    pub scenario: Option<String>,
+    /// How many seeds (the range START..START+SEEDS).
+    #[arg(long, required_unless_present = "merge")]
+    pub seeds: Option<u64>,
+    /// First seed of the range.
+    #[arg(long, default_value_t = 0)]
+    pub start: u64,
+    /// Seeds run at once (default: the number of cores).
+    #[arg(long, short)]
+    pub jobs: Option<usize>,
+    /// Run only shard I of K: the seeds at positions I, I+K, I+2K, ... of the range, so K
+    /// machines can split one sweep (merge with --merge).
+    #[arg(long, value_name = "I/K", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
+    /// Switch protocol variant V on in every run (see `kafkasim list`).
+    #[arg(long = "variant", value_name = "V")]
+    pub variants: Vec<String>,
+    /// Directory for results.jsonl and failures/.
+    #[arg(long, default_value = "kafkasim-fuzz")]
+    pub out: PathBuf,
+    /// Take no new seed after this many wall-clock seconds.
+    #[arg(long, value_name = "SECS")]
+    pub time_budget: Option<f64>,
+    /// Continue the sweep in --out: seeds already in results.jsonl are not run again.
+    #[arg(long)]
+    pub resume: bool,
+    /// Run one seed in N twice and compare trace hashes; 0 turns it off.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub verify_determinism: u64,
+    /// Save failures without shrinking them.
+    #[arg(long)]
+    pub no_shrink: bool,
+    /// Most candidate runs per shrink.
+    #[arg(long, default_value_t = 400)]
+    pub shrink_runs: u32,
+    /// Take no new seed once this many have failed.
+    #[arg(long, value_name = "N")]
+    pub max_failures: Option<u64>,
+    /// `json`: the summary as one JSON object.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Merge the results.jsonl of these sweep directories (shards) into one summary, instead
+    /// of running seeds.
+    #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with_all = ["scenario", "seeds", "resume", "shard"])]
+    pub merge: Vec<PathBuf>,
+}
+
+/// `I/K`: shard I (from 0) of K.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    let (i, k) = text
+        .split_once('/')
+        .ok_or_else(|| format!("expected I/K (e.g. 0/4), found {text:?}"))?;
+    let index: u64 = i
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a shard number, found {i:?}"))?;
+    let count: u64 = k
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a shard count, found {k:?}"))?;
+    if count == 0 || index >= count {
+        return Err(format!("expected 0 <= I < K, found {index}/{count}"));
+    }
+    Ok(Shard { index, count })
+}
+
+/// What a sweep directory holds results of; a resumed sweep must be the same sweep.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct SweepId {
+    base: String,
+    /// The base scenario as resolved (empty for the built-in base), so an edited base file is
+    /// not resumed as if unchanged.
+    base_scenario: serde_json::Value,
+    variants: Vec<String>,
+    version: String,
+}
+
+/// One violated invariant of a seed: its first violation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeedViolation {
+    pub invariant: String,
+    pub time_ms: f64,
+    pub nodes: Vec<String>,
+    pub explanation: String,
+}
+
+/// A shrunk finding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShrunkFinding {
+    pub file: String,
+    pub invariant: String,
+    pub faults: usize,
+    pub events: u64,
+    pub duration_ms: u64,
+    pub runs: u32,
+}
+
+/// One line of results.jsonl.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeedResult {
+    pub seed: u64,
+    /// `pass`, `fail` (an invariant broke), `nondeterministic` (two runs, two traces) or
+    /// `panic` (a kafkasim bug).
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub violations: Vec<SeedViolation>,
+    pub trace_hash: String,
+    /// The second run's hash, when the seed was run twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun_hash: Option<String>,
+    pub events: u64,
+    pub faults: usize,
+    /// The failing run as a scenario file, relative to the sweep directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repro: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shrunk: Option<ShrunkFinding>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub panic: Option<String>,
+    /// Wall-clock seconds, shrinking included (the only field that differs between runs).
+    pub wall_s: f64,
+}
+
+impl SeedResult {
+    fn failed(&self) -> bool {
+        self.outcome != "pass"
+    }
+}
+
+/// Everything a worker needs to run seeds.
+struct Sweep<'a> {
+    base: &'a FuzzBase,
+    dir: &'a Path,
+    verify_every: u64,
+    shrink_runs: Option<u32>,
+    replay_base: String,
+}
+
+impl Sweep<'_> {
+    fn run_seed(&self, seed: u64) -> Result<SeedResult, CliError> {
+        let started = Instant::now();
+        let scenario = self.base.draw(seed);
+        run::set_replay(format!("{} --start {seed} --seeds 1", self.replay_base));
+        let mut result = SeedResult {
+            seed,
+            outcome: "pass".into(),
+            violations: Vec::new(),
+            trace_hash: String::new(),
+            rerun_hash: None,
+            events: 0,
+            faults: scenario.faults.len(),
+            repro: None,
+            shrunk: None,
+            panic: None,
+            wall_s: 0.0,
+        };
+        let first = match run::catch_panic(false, || run_hash_only(&scenario)) {
+            Ok(summary) => summary,
+            Err(message) => {
+                result.outcome = "panic".into();
+                result.panic = Some(message);
+                self.save(&scenario, &mut result, Target::Panic, None, 0, None)?;
+                result.wall_s = started.elapsed().as_secs_f64();
+                return Ok(result);
+            }
+        };
+        result.trace_hash = first.trace_hash.clone();
+        result.events = first.events;
+        for v in &first.violations {
+            if !result.violations.iter().any(|s| s.invariant == v.invariant) {
+                result.violations.push(SeedViolation {
+                    invariant: v.invariant.to_string(),
+                    time_ms: v.time_ms,
+                    nodes: v.nodes.clone(),
+                    explanation: v.explanation.clone(),
+                });
+            }
+        }
+        if self.verify_every > 0 && seed.is_multiple_of(self.verify_every) {
+            let again = run::catch_panic(false, || run_hash_only(&scenario))
+                .map(|s| s.trace_hash)
+                .unwrap_or_else(|m| format!("panic: {m}"));
+            if again != result.trace_hash {
+                result.outcome = "nondeterministic".into();
+                result.rerun_hash = Some(again);
+                self.save(&scenario, &mut result, Target::Panic, None, 0, None)?;
+                result.wall_s = started.elapsed().as_secs_f64();
+                return Ok(result);
+            }
+            result.rerun_hash = Some(again);
+        }
+        if let Some(v) = first.violations.first() {
+            result.outcome = "fail".into();
+            let target = Target::Invariant(v.invariant.to_string());
+            let first_ms = v.time_ms.ceil() as u64;
+            self.save(
+                &scenario,
+                &mut result,
+                target,
+                Some(v),
+                first_ms,
+                Some(first.events),
+            )?;
+        }
+        result.wall_s = started.elapsed().as_secs_f64();
+        Ok(result)
+    }
+
+    /// Saves a failing seed's scenario, then (for an invariant or a panic, when shrinking is
+    /// on) shrinks it and saves that too.
+    fn save(
+        &self,
+        scenario: &Scenario,
+        result: &mut SeedResult,
+        target: Target,
+        violation: Option<&sim_core::check::Violation>,
+        first_ms: u64,
+        events: Option<u64>,
+    ) -> Result<(), CliError> {
+        let failures = self.dir.join("failures");
+        output::ensure_dir(&failures)?;
+        let name = format!("seed-{}.json", result.seed);
+        let what = match result.outcome.as_str() {
+            "nondeterministic" => format!(
+                "two runs of seed {} gave two traces ({} then {})",
+                result.seed,
+                result.trace_hash,
+                result.rerun_hash.as_deref().unwrap_or("?")
+            ),
+            "panic" => format!(
+                "kafkasim panicked: {}",
+                result.panic.as_deref().unwrap_or("?")
+            ),
+            _ => format!("violated {}", target.label()),
+        };
+        let repro_path = failures.join(&name);
+        let origin = format!("It {what}. Replay: kafkasim run {}", repro_path.display());
+        let repro_target = match result.outcome.as_str() {
+            "fail" => target.clone(),
+            _ => Target::Panic,
+        };
+        write_scenario(
+            &repro_path,
+            &as_finding(scenario.clone(), &repro_target, violation, &origin),
+        )?;
+        result.repro = Some(format!("failures/{name}"));
+        let Some(max_runs) = self.shrink_runs else {
+            return Ok(());
+        };
+        if result.outcome == "nondeterministic" {
+            return Ok(());
+        }
+        let first_ms = if target == Target::Panic {
+            scenario.duration_ms
+        } else {
+            first_ms
+        };
+        let report = shrink_finding(scenario, &target, first_ms, events.unwrap_or(0), max_runs);
+        let min_name = format!("seed-{}.min.json", result.seed);
+        let min_path = failures.join(&min_name);
+        let origin = format!(
+            "Shrunk from {} to {} fault entries and {} to {} events in {} candidate runs; it \
+             still {what}. Replay: kafkasim run {}",
+            report.faults_before,
+            report.faults_after,
+            report.events_before,
+            report.events_after,
+            report.runs,
+            min_path.display()
+        );
+        let finding = as_finding(
+            report.scenario.clone(),
+            &target,
+            report.violation.as_ref(),
+            &origin,
+        );
+        write_scenario(&min_path, &finding)?;
+        result.shrunk = Some(ShrunkFinding {
+            file: format!("failures/{min_name}"),
+            invariant: target.label().to_string(),
+            faults: report.faults_after,
+            events: report.events_after,
+            duration_ms: finding.duration_ms,
+            runs: report.runs,
+        });
+        Ok(())
+    }
+}
+
+/// Reads a results.jsonl; a last line cut short by a kill is dropped (and cut from the file
+/// when `repair`), any other bad line is an error.
+fn read_results(path: &Path, repair: bool) -> Result<Vec<SeedResult>, CliError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(CliError::Input(format!(
+                "{}: cannot read: {e}",
+                path.display()
+            )));
+        }
+    };
+    let complete = match text.rfind('\n') {
+        Some(i) => &text[..=i],
+        None => "",
+    };
+    if repair && complete.len() != text.len() {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|f| f.set_len(complete.len() as u64));
+        file.map_err(|e| CliError::Output(format!("{}: cannot repair: {e}", path.display())))?;
+    }
+    complete
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| {
+                CliError::Input(format!(
+                    "{}:{}: not a fuzz result line: {e}",
+                    path.display(),
+                    i + 1
+                ))
+            })
+        })
+        .collect()
+}
+
+/// The seeds of a range that a shard runs.
+pub fn shard_seeds(start: u64, seeds: u64, shard: Option<Shard>) -> impl Iterator<Item = u64> {
+    let (index, count) = shard.map_or((0, 1), |s| (s.index, s.count));
+    (0..seeds)
+        .filter(move |j| j % count == index)
+        .map(move |j| start + j)
+}
+
+/// A sweep's totals, printed at the end and by --merge.
+#[derive(Debug, Serialize)]
+struct Summary {
+    seeds: usize,
+    passed: usize,
+    failed: usize,
+    /// Seeds checked twice for determinism.
+    verified: usize,
+    nondeterministic: usize,
+    panics: usize,
+    /// Failed seeds per invariant.
+    by_invariant: BTreeMap<String, usize>,
+    first_failure: Option<u64>,
+    events: u64,
+    failures: Vec<SeedResult>,
+    /// Seeds reported twice with different traces (by --merge: shards of different builds).
+    conflicts: Vec<u64>,
+}
+
+fn summarize(results: &BTreeMap<u64, SeedResult>, conflicts: Vec<u64>) -> Summary {
+    let failures: Vec<SeedResult> = results.values().filter(|r| r.failed()).cloned().collect();
+    let mut by_invariant = BTreeMap::new();
+    for r in &failures {
+        let key = match r.violations.first() {
+            Some(v) if r.outcome == "fail" => v.invariant.clone(),
+            _ => r.outcome.clone(),
+        };
+        *by_invariant.entry(key).or_insert(0) += 1;
+    }
+    Summary {
+        seeds: results.len(),
+        passed: results.len() - failures.len(),
+        failed: failures.len() + conflicts.len(),
+        verified: results.values().filter(|r| r.rerun_hash.is_some()).count(),
+        nondeterministic: failures
+            .iter()
+            .filter(|r| r.outcome == "nondeterministic")
+            .count(),
+        panics: failures.iter().filter(|r| r.outcome == "panic").count(),
+        by_invariant,
+        first_failure: failures.first().map(|r| r.seed),
+        events: results.values().map(|r| r.events).sum(),
+        failures,
+        conflicts,
+    }
+}
+
+fn failure_line(r: &SeedResult, dir: Option<&Path>) -> String {
+    let at = |f: &str| match dir {
+        Some(d) => d.join(f).display().to_string(),
+        None => f.to_string(),
+    };
+    let what = match r.outcome.as_str() {
+        "fail" => r
+            .violations
+            .iter()
+            .map(|v| v.invariant.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        "nondeterministic" => format!(
+            "nondeterministic: trace {} then {}",
+            r.trace_hash,
+            r.rerun_hash.as_deref().unwrap_or("?")
+        ),
+        _ => format!("panic: {}", r.panic.as_deref().unwrap_or("?")),
+    };
+    let file = match (&r.shrunk, &r.repro) {
+        (Some(s), _) => format!(
+            "  {}  (shrunk to {} fault entries, {} events, {:.1} s; from {} entries, {} events)",
+            at(&s.file),
+            s.faults,
+            s.events,
+            s.duration_ms as f64 / 1000.0,
+            r.faults,
+            r.events
+        ),
+        (None, Some(f)) => format!("  {}", at(f)),
+        _ => String::new(),
+    };
+    format!("FAIL seed {}  {what}{file}", r.seed)
+}
+
+fn print_summary(s: &Summary, format: Format, dir: Option<&Path>, header: &str) {
+    match format {
+        Format::Json => println_lossy(&serde_json::to_string(s).expect("a summary serializes")),
+        Format::Text => {
+            println_lossy(header);
+            if !s.by_invariant.is_empty() {
+                let parts: Vec<String> = s
+                    .by_invariant
+                    .iter()
+                    .map(|(k, n)| format!("{k} {n}"))
+                    .collect();
+                println_lossy(&format!("failed seeds by invariant: {}", parts.join(", ")));
+            }
+            for r in s.failures.iter().take(20) {
+                println_lossy(&failure_line(r, dir));
+            }
+            if s.failures.len() > 20 {
+                println_lossy(&format!(
+                    "... and {} more failures (results.jsonl has them all)",
+                    s.failures.len() - 20
+                ));
+            }
+            for seed in &s.conflicts {
+                println_lossy(&format!(
+                    "FAIL seed {seed}  two results with different traces (different builds?)"
+                ));
+            }
+            println_lossy(&format!("{} passed, {} failed", s.passed, s.failed));
+        }
+    }
+}
+
+fn merge(args: &FuzzArgs) -> Result<Verdict, CliError> {
+    let mut all: BTreeMap<u64, SeedResult> = BTreeMap::new();
+    let mut conflicts = Vec::new();
+    for dir in &args.merge {
+        let path = dir.join("results.jsonl");
+        if !path.is_file() {
+            return Err(CliError::Input(format!(
+                "--merge: {}: no such file (expected a fuzz --out directory)",
+                path.display()
+            )));
+        }
+        for r in read_results(&path, false)? {
+            match all.get(&r.seed) {
+                Some(old) if old.trace_hash != r.trace_hash => conflicts.push(r.seed),
+                Some(_) => {}
+                None => {
+                    all.insert(r.seed, r);
+                }
+            }
+        }
+    }
+    conflicts.dedup();
+    let summary = summarize(&all, conflicts);
+    let header = format!(
+        "merged {} sweep directories: {} seeds, {} events, {} checked twice for determinism",
+        args.merge.len(),
+        summary.seeds,
+        summary.events,
+        summary.verified
+    );
+    print_summary(&summary, args.format, None, &header);
+    Ok(if summary.failed == 0 {
+        Verdict::Ok
+    } else {
+        Verdict::ExpectationsNotMet
+    })
+}
+
+/// Progress on stderr: a bar on a terminal, a plain line every 10 s otherwise.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    started: Instant,
+    last_line: Instant,
+    total: u64,
+    done: u64,
+    failed: u64,
+}
+
+impl Progress {
+    fn new(total: u64, failed: u64) -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} seeds  {per_sec}  {msg}  eta {eta}",
+                )
+                .expect("a valid template"),
+            );
+            bar.set_message(format!("{failed} failed"));
+            bar
+        });
+        Progress {
+            bar,
+            started: Instant::now(),
+            last_line: Instant::now(),
+            total,
+            done: 0,
+            failed,
+        }
+    }
+
+    fn seed_done(&mut self, failed: bool, line: Option<String>) {
+        self.done += 1;
+        self.failed += u64::from(failed);
+        match &self.bar {
+            Some(bar) => {
+                if let Some(line) = line {
+                    bar.println(line);
+                }
+                bar.set_message(format!("{} failed", self.failed));
+                bar.inc(1);
+            }
+            None => {
+                if let Some(line) = line {
+                    println_lossy(&line);
+                }
+                if self.last_line.elapsed() >= Duration::from_secs(10) {
+                    self.last_line = Instant::now();
+                    eprintln!(
+                        "fuzz: {}/{} seeds, {:.1} seeds/s, {} failed",
+                        self.done,
+                        self.total,
+                        self.done as f64 / self.started.elapsed().as_secs_f64(),
+                        self.failed
+                    );
+                }
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+pub fn fuzz(args: FuzzArgs) -> Result<Verdict, CliError> {
+    if !args.merge.is_empty() {
+        return merge(&args);
+    }
+    let seeds = args.seeds.expect("clap requires --seeds without --merge");
+    for v in &args.variants {
+        if variants::variant(v).is_none() {
+            return Err(CliError::Input(format!(
+                "--variant: unknown protocol variant \"{v}\" (see `kafkasim list`)"
+            )));
+        }
+    }
+    if let Some(b) = args.time_budget
+        && !(b.is_finite() && b > 0.0)
+    {
+        return Err(CliError::Input(format!(
+            "--time-budget: expected a positive number of seconds, found {b}"
+        )));
+    }
+    let (mut base, base_doc) = match &args.scenario {
+        None => (FuzzBase::default_base(), serde_json::Value::Null),
+        Some(arg) => {
+            let (scenario, origin) = run::load(arg)?;
+            let doc = scenario.to_document();
+            let base = FuzzBase::from_scenario(scenario, &origin)
+                .map_err(|e| CliError::Input(e.to_string()))?;
+            (base, doc)
+        }
+    };
+    base.variants = args.variants.clone();
+
+    let dir = &args.out;
+    output::ensure_dir(dir)?;
+    let id = SweepId {
+        base: base.name.clone(),
+        base_scenario: base_doc,
+        variants: args.variants.clone(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    let id_path = dir.join("sweep.json");
+    let results_path = dir.join("results.jsonl");
+    let earlier = read_results(&results_path, args.resume)?;
+    if args.resume {
+        if let Ok(text) = std::fs::read_to_string(&id_path) {
+            let old: SweepId = serde_json::from_str(&text).map_err(|e| {
+                CliError::Input(format!(
+                    "{}: not a sweep description: {e}",
+                    id_path.display()
+                ))
+            })?;
+            if old != id {
+                return Err(CliError::Input(format!(
+                    "--resume: {} holds a different sweep (base \"{}\", variants [{}]); use \
+                     another --out",
+                    dir.display(),
+                    old.base,
+                    old.variants.join(", ")
+                )));
+            }
+        }
+    } else if !earlier.is_empty() {
+        return Err(CliError::Input(format!(
+            "{}: already holds {} results; --resume to continue that sweep, or choose another \
+             --out",
+            results_path.display(),
+            earlier.len()
+        )));
+    }
+    let id_text = serde_json::to_string_pretty(&id).expect("a sweep id serializes");
+    output::write_whole(&id_path, id_text.as_bytes())?;
+
+    let mut results: BTreeMap<u64, SeedResult> = BTreeMap::new();
+    for r in earlier {
+        results.insert(r.seed, r);
+    }
+    let todo: Vec<u64> = shard_seeds(args.start, seeds, args.shard)
+        .filter(|s| !results.contains_key(s))
+        .collect();
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, todo.len().max(1));
+
+    let mut replay_base = String::from("kafkasim fuzz");
+    if let Some(s) = &args.scenario {
+        replay_base.push_str(&format!(" {s}"));
+    }
+    for v in &args.variants {
+        replay_base.push_str(&format!(" --variant {v}"));
+    }
+    replay_base.push_str(&format!(" --out {}", dir.display()));
+    let sweep = Sweep {
+        base: &base,
+        dir,
+        verify_every: args.verify_determinism,
+        shrink_runs: (!args.no_shrink).then_some(args.shrink_runs),
+        replay_base,
+    };
+
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&results_path)
+        .map_err(|e| CliError::Output(format!("{}: cannot open: {e}", results_path.display())))?;
+    let earlier_failures = results.values().filter(|r| r.failed()).count() as u64;
+    let failures = AtomicU64::new(earlier_failures);
+    let stop = AtomicBool::new(false);
+    let next = AtomicU64::new(0);
+    let started = Instant::now();
+    let mut progress = Progress::new(todo.len() as u64, earlier_failures);
+    let mut error: Option<CliError> = None;
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::channel::<Result<SeedResult, CliError>>();
+        for _ in 0..jobs {
+            let tx = tx.clone();
+            let (sweep, todo, next, stop, failures) = (&sweep, &todo, &next, &stop, &failures);
+            let (budget, max_failures) = (args.time_budget, args.max_failures);
+            scope.spawn(move || {
+                loop {
+                    if stop.load(Ordering::Relaxed)
+                        || budget.is_some_and(|b| started.elapsed().as_secs_f64() >= b)
+                        || max_failures.is_some_and(|m| failures.load(Ordering::Relaxed) >= m)
+                    {
+                        break;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    let Some(&seed) = todo.get(i) else { break };
+                    let result = sweep.run_seed(seed);
+                    if matches!(&result, Ok(r) if r.failed()) {
+                        failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if tx.send(result).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for result in rx {
+            let r = match result {
+                Ok(r) => r,
+                Err(e) => {
+                    stop.store(true, Ordering::Relaxed);
+                    error.get_or_insert(e);
+                    continue;
+                }
+            };
+            let mut line = serde_json::to_string(&r).expect("a result serializes");
+            line.push('\n');
+            // One write per line, flushed at once: a killed sweep keeps every finished seed.
+            if let Err(e) = file.write_all(line.as_bytes()).and_then(|_| file.flush()) {
+                stop.store(true, Ordering::Relaxed);
+                error.get_or_insert(CliError::Output(format!(
+                    "{}: cannot write: {e}",
+                    results_path.display()
+                )));
+            }
+            let shown = r.failed().then(|| failure_line(&r, Some(dir)));
+            progress.seed_done(r.failed(), shown);
+            results.insert(r.seed, r);
+        }
+    });
+    progress.finish();
+    if let Some(e) = error {
+        return Err(e);
+    }
+    let ran = progress.done;
+    let wall = started.elapsed().as_secs_f64();
+    let summary = summarize(&results, Vec::new());
+    let planned = shard_seeds(args.start, seeds, args.shard).count();
+    let missing = planned
+        - shard_seeds(args.start, seeds, args.shard)
+            .filter(|s| results.contains_key(s))
+            .count();
+    let variants = if args.variants.is_empty() {
+        "modern protocol".to_string()
+    } else {
+        args.variants.join(", ")
+    };
+    let mut header = format!(
+        "fuzz \"{}\" [{variants}]: ran {ran} seeds in {wall:.1} s ({:.1} seeds/s); results of {} \
+         seeds in {}, {} checked twice for determinism",
+        base.name,
+        ran as f64 / wall.max(1e-9),
+        summary.seeds,
+        results_path.display(),
+        summary.verified
+    );
+    if missing > 0 {
+        header.push_str(&format!(
+            "\n{missing} seeds of the range not run (time budget or --max-failures); --resume \
+             continues"
+        ));
+    }
+    print_summary(&summary, args.format, Some(dir), &header);
+    Ok(if summary.failed == 0 {
+        Verdict::Ok
+    } else {
+        Verdict::ExpectationsNotMet
+    })
+}

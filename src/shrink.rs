@@ -1,0 +1,281 @@
+//! `kafkasim shrink REPRO`: minimise a failing scenario (see `sim_core::fault::shrink`), and
+//! the finding files `fuzz` writes: a failing run as a scenario a person can read and replay.
+
+use clap::Args;
+use std::path::{Path, PathBuf};
+
+use sim_core::check::Violation;
+use sim_core::fault::shrink::{ShrinkOptions, shrink as shrink_scenario};
+use sim_core::scenario::Scenario;
+use sim_core::trace::TraceSink;
+use sim_core::world::{self, RunOptions, RunSummary};
+
+use crate::output;
+use crate::{CliError, Format, Verdict, run};
+
+#[derive(Args, Debug)]
+pub struct ShrinkArgs {
+    /// A failing scenario file (a fuzz finding, or any scenario that violates an invariant).
+    pub repro: String,
+    /// Where to write the shrunk scenario (default: REPRO with `.min.json` for `.json`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The invariant that must keep failing (default: the first one the run violates).
+    #[arg(long)]
+    pub invariant: Option<String>,
+    /// Most candidate runs.
+    #[arg(long, default_value_t = ShrinkOptions::default().max_runs)]
+    pub max_runs: u32,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// What a finding fails: an invariant, or a panic (a kafkasim bug).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Target {
+    Invariant(String),
+    Panic,
+}
+
+impl Target {
+    pub fn label(&self) -> &str {
+        match self {
+            Target::Invariant(id) => id,
+            Target::Panic => "panic",
+        }
+    }
+}
+
+/// One run of a candidate, judged against the target: the time (ms) it failed, if it did.
+fn judge(s: &Scenario, target: &Target) -> Option<u64> {
+    match target {
+        Target::Invariant(id) => {
+            let summary = run::catch_panic(true, || run_hash_only(s)).ok()?;
+            first_violation(&summary, id).map(|v| v.time_ms.ceil() as u64)
+        }
+        Target::Panic => {
+            run::catch_panic(true, || run_hash_only(s)).err()?;
+            Some(s.duration_ms)
+        }
+    }
+}
+
+/// Runs a scenario on its own seed with no trace file.
+pub fn run_hash_only(s: &Scenario) -> RunSummary {
+    world::run(
+        s,
+        RunOptions {
+            seed: s.seed,
+            max_events: u64::MAX,
+            trace: TraceSink::hash_only(),
+        },
+    )
+    .expect("a hash-only trace cannot fail to write")
+}
+
+pub fn first_violation<'a>(summary: &'a RunSummary, id: &str) -> Option<&'a Violation> {
+    summary.violations.iter().find(|v| v.invariant == id)
+}
+
+/// A shrunk finding and how it got there.
+pub struct ShrinkReport {
+    pub scenario: Scenario,
+    pub faults_before: usize,
+    pub faults_after: usize,
+    pub events_before: u64,
+    pub events_after: u64,
+    pub runs: u32,
+    pub budget_exhausted: bool,
+    /// The target's first violation in the shrunk run (none for a panic).
+    pub violation: Option<Violation>,
+}
+
+/// Shrinks a failing scenario, keeping `target` failing. `events_before` is the events of
+/// the original failing run.
+pub fn shrink_finding(
+    original: &Scenario,
+    target: &Target,
+    first_failure_ms: u64,
+    events_before: u64,
+    max_runs: u32,
+) -> ShrinkReport {
+    let shrunk = shrink_scenario(
+        original,
+        first_failure_ms,
+        |s| judge(s, target),
+        ShrinkOptions { max_runs },
+    );
+    let mut scenario = shrunk.scenario;
+    let (events_after, violation) = match target {
+        Target::Invariant(id) => {
+            let summary = run_hash_only(&scenario);
+            (summary.events, first_violation(&summary, id).cloned())
+        }
+        Target::Panic => (0, None),
+    };
+    scenario.name = format!("{}-shrunk", original.name.trim_end_matches("-shrunk"));
+    ShrinkReport {
+        faults_before: original.faults.len(),
+        faults_after: scenario.faults.len(),
+        events_before,
+        events_after,
+        runs: shrunk.runs,
+        budget_exhausted: shrunk.budget_exhausted,
+        violation,
+        scenario,
+    }
+}
+
+/// Makes `s` a finding file: it expects `target` to hold (so replaying it fails until the
+/// bug is fixed, and then it guards the fix) and its description says where it came from and
+/// what broke. Nothing that runs changes (a note would: notes are trace lines), so the file
+/// replays with the trace hash of the run it records.
+pub fn as_finding(
+    mut s: Scenario,
+    target: &Target,
+    violation: Option<&Violation>,
+    origin: &str,
+) -> Scenario {
+    s.expect = Default::default();
+    s.without = None;
+    if let Target::Invariant(id) = target {
+        s.expect.hold = vec![id.clone()];
+    }
+    // Keep the first sentence (where the run came from), replace the rest.
+    let first = match s.description.find(". ") {
+        Some(i) => &s.description[..=i],
+        None => s.description.trim_end(),
+    };
+    let broke = violation.map_or(String::new(), |v| {
+        format!(
+            " At t={:.3}s {} is violated: {}",
+            v.time_ms / 1000.0,
+            v.invariant,
+            v.explanation
+        )
+    });
+    s.description = format!("{first} {origin}{broke}");
+    s
+}
+
+/// Writes a scenario as the document a person would write (defaults left out).
+pub fn write_scenario(path: &Path, s: &Scenario) -> Result<(), CliError> {
+    let mut text = serde_json::to_string_pretty(&s.to_document()).expect("a scenario serializes");
+    text.push('\n');
+    output::write_whole(path, text.as_bytes())
+}
+
+/// `REPRO.json` -> `REPRO.min.json`.
+pub fn default_out(repro: &Path) -> PathBuf {
+    let name = repro
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let stem = name.strip_suffix(".json").unwrap_or(&name);
+    repro.with_file_name(format!("{stem}.min.json"))
+}
+
+pub fn shrink(args: ShrinkArgs) -> Result<Verdict, CliError> {
+    let (scenario, origin) = run::load(&args.repro)?;
+    run::set_replay(format!("kafkasim run {origin}"));
+    let (target, summary) = match run::catch_panic(true, || run_hash_only(&scenario)) {
+        Err(_) => (Target::Panic, None),
+        Ok(summary) => {
+            let id = match &args.invariant {
+                Some(id) => id.clone(),
+                None => match summary.violations.first() {
+                    Some(v) => v.invariant.to_string(),
+                    None => {
+                        return Err(CliError::Input(format!(
+                            "{origin}: violates no invariant on seed {} (nothing to shrink: a \
+                             repro must fail)",
+                            scenario.seed
+                        )));
+                    }
+                },
+            };
+            if first_violation(&summary, &id).is_none() {
+                return Err(CliError::Input(format!(
+                    "--invariant: {origin} does not violate {id} on seed {}",
+                    scenario.seed
+                )));
+            }
+            (Target::Invariant(id), Some(summary))
+        }
+    };
+    let first_ms = match (&target, &summary) {
+        (Target::Invariant(id), Some(s)) => {
+            first_violation(s, id).map_or(scenario.duration_ms, |v| v.time_ms.ceil() as u64)
+        }
+        _ => scenario.duration_ms,
+    };
+    let events = summary.as_ref().map_or(0, |s| s.events);
+    let report = shrink_finding(&scenario, &target, first_ms, events, args.max_runs);
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(Path::new(&args.repro)));
+    let note = format!(
+        "Shrunk by kafkasim shrink from {origin}: {} -> {} fault entries, {} -> {} events, {} \
+         candidate runs. Replay: kafkasim run {}",
+        report.faults_before,
+        report.faults_after,
+        report.events_before,
+        report.events_after,
+        report.runs,
+        out.display()
+    );
+    let finding = as_finding(
+        report.scenario.clone(),
+        &target,
+        report.violation.as_ref(),
+        &note,
+    );
+    write_scenario(&out, &finding)?;
+    match args.format {
+        Format::Json => output::println_lossy(
+            &serde_json::json!({
+                "out": out.display().to_string(),
+                "target": target.label(),
+                "faults_before": report.faults_before,
+                "faults_after": report.faults_after,
+                "events_before": report.events_before,
+                "events_after": report.events_after,
+                "duration_ms": finding.duration_ms,
+                "runs": report.runs,
+                "budget_exhausted": report.budget_exhausted,
+            })
+            .to_string(),
+        ),
+        Format::Text => {
+            output::println_lossy(&format!(
+                "shrunk {origin}: {} -> {} fault entries, {} -> {} events, {:.1} s run, {} \
+                 brokers, {} candidate runs{}",
+                report.faults_before,
+                report.faults_after,
+                report.events_before,
+                report.events_after,
+                finding.duration_ms as f64 / 1000.0,
+                finding.cluster.brokers,
+                report.runs,
+                if report.budget_exhausted {
+                    " (budget spent; --max-runs for more)"
+                } else {
+                    ""
+                }
+            ));
+            match &report.violation {
+                Some(v) => output::println_lossy(&format!(
+                    "still violates {} at t={:.3}s: {}",
+                    v.invariant,
+                    v.time_ms / 1000.0,
+                    v.explanation
+                )),
+                None => output::println_lossy("still panics"),
+            }
+            output::println_lossy(&format!("wrote  {}", out.display()));
+            output::println_lossy(&format!("replay kafkasim run {}", out.display()));
+        }
+    }
+    Ok(Verdict::Ok)
+}
