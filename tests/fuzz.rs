@@ -6,7 +6,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -21,6 +21,34 @@ fn results(dir: &Path) -> BTreeMap<u64, Value> {
             v.as_object_mut().expect("an object").remove("wall_s");
             (v["seed"].as_u64().expect("a seed"), v)
         })
+        .collect()
+}
+
+/// Asserts the exit code and that stderr says `why`.
+fn refused(o: &Output, code: i32, why: &str) {
+    assert_eq!(o.status.code(), Some(code), "{}", stderr(o));
+    assert!(
+        stderr(o).contains(why),
+        "expected {why:?} in: {}",
+        stderr(o)
+    );
+}
+
+/// Asserts a successful sweep ending in `N passed, 0 failed`.
+fn all_passed(o: &Output, n: usize) {
+    assert!(o.status.success(), "{}{}", stdout(o), stderr(o));
+    let end = format!("{n} passed, 0 failed\n");
+    assert!(stdout(o).ends_with(&end), "{}", stdout(o));
+}
+
+/// The invariants a `run --format json` output violated.
+fn violated(o: &Output) -> Vec<String> {
+    let summary: Value = serde_json::from_str(&stdout(o)).expect("a JSON summary");
+    summary["violations"]
+        .as_array()
+        .expect("violations")
+        .iter()
+        .map(|v| v["invariant"].as_str().unwrap_or_default().to_string())
         .collect()
 }
 
@@ -41,12 +69,7 @@ fn a_sweep_killed_with_sigkill_and_resumed_gives_the_same_results_as_one_run_thr
         "10",
     ];
     let o = kafkasim(&[&args[..], &["--out", whole.to_str().unwrap()]].concat());
-    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
-    assert!(
-        stdout(&o).ends_with("120 passed, 0 failed\n"),
-        "{}",
-        stdout(&o)
-    );
+    all_passed(&o, 120);
 
     let killed = temp_dir("fuzz-killed");
     let results_path = killed.join("results.jsonl");
@@ -72,16 +95,10 @@ fn a_sweep_killed_with_sigkill_and_resumed_gives_the_same_results_as_one_run_thr
 
     // Without --resume the directory is refused: nothing is overwritten.
     let o = kafkasim(&[&args[..], &["--out", killed.to_str().unwrap()]].concat());
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("--resume"), "{}", stderr(&o));
+    refused(&o, 2, "--resume");
 
     let o = kafkasim(&[&args[..], &["--out", killed.to_str().unwrap(), "--resume"]].concat());
-    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
-    assert!(
-        stdout(&o).ends_with("120 passed, 0 failed\n"),
-        "{}",
-        stdout(&o)
-    );
+    all_passed(&o, 120);
     let ran: u64 = stdout(&o)
         .split("ran ")
         .nth(1)
@@ -145,13 +162,8 @@ fn the_shards_of_a_sweep_are_exactly_the_whole_sweep() {
     let mut args: Vec<&str> = vec!["fuzz", "--merge"];
     args.extend(dirs.iter().map(|d| d.to_str().unwrap()));
     let o = kafkasim(&args);
-    assert!(o.status.success(), "{}", stderr(&o));
+    all_passed(&o, 40);
     assert!(stdout(&o).contains("40 seeds"), "{}", stdout(&o));
-    assert!(
-        stdout(&o).ends_with("40 passed, 0 failed\n"),
-        "{}",
-        stdout(&o)
-    );
 }
 
 #[test]
@@ -200,15 +212,7 @@ fn a_reintroduced_bug_is_found_saved_shrunk_and_replayed() {
     let shrunk = dir.join(r["shrunk"]["file"].as_str().unwrap());
     let o = kafkasim(&["run", shrunk.to_str().unwrap(), "--format", "json"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let summary: Value = serde_json::from_str(&stdout(&o)).unwrap();
-    assert!(
-        summary["violations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|v| v["invariant"] == invariant.as_str()),
-        "{summary}"
-    );
+    assert!(violated(&o).contains(&invariant), "{}", stdout(&o));
     let faults = r["shrunk"]["faults"].as_u64().unwrap();
     assert!(faults < r["faults"].as_u64().unwrap(), "{r}");
     assert!(r["shrunk"]["events"].as_u64().unwrap() < r["events"].as_u64().unwrap());
@@ -281,9 +285,7 @@ fn bad_fuzz_input_is_refused_with_exit_2_and_a_reason() {
             "--time-budget",
         ),
     ] {
-        let o = kafkasim(&args);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
-        assert!(stderr(&o).contains(expected), "{args:?}: {}", stderr(&o));
+        refused(&kafkasim(&args), 2, expected);
     }
     // Resuming a sweep with another base is refused.
     let o = kafkasim(&["fuzz", "--seeds", "2", "--out", out]);
@@ -298,23 +300,13 @@ fn bad_fuzz_input_is_refused_with_exit_2_and_a_reason() {
         out,
         "--resume",
     ]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("holds a different sweep"),
-        "{}",
-        stderr(&o)
-    );
+    refused(&o, 2, "holds a different sweep");
     // A scenario that does not fail cannot be shrunk.
     let o = kafkasim(&[
         "shrink",
         "scenarios/teach/02-follower-crash-and-catch-up.json",
     ]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("violates no invariant"),
-        "{}",
-        stderr(&o)
-    );
+    refused(&o, 2, "violates no invariant");
 }
 
 #[test]
@@ -342,13 +334,9 @@ fn shrinking_a_bug_scenario_keeps_its_violation_with_less() {
         "{report}"
     );
     let o = kafkasim(&["run", out.to_str().unwrap(), "--format", "json"]);
-    let summary: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert!(
-        summary["violations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|v| v["invariant"] == "acked_durability"),
-        "{summary}"
+        violated(&o).iter().any(|v| v == "acked_durability"),
+        "{}",
+        stdout(&o)
     );
 }

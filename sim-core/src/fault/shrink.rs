@@ -267,35 +267,30 @@ fn round_ms(ms: u64) -> u64 {
 }
 
 fn smaller_workload(s: &Scenario, _: u64) -> Vec<Scenario> {
-    let mut out = Vec::new();
+    let edited = |edit: &dyn Fn(&mut Scenario)| {
+        let mut c = s.clone();
+        edit(&mut c);
+        c
+    };
     let w = &s.workload;
+    let mut out = Vec::new();
     for i in 0..w.producers.len() {
-        let mut c = s.clone();
-        c.workload.producers.remove(i);
-        out.push(c);
+        out.push(edited(&|c| drop(c.workload.producers.remove(i))));
     }
     for i in 0..w.consumers.len() {
-        let mut c = s.clone();
-        c.workload.consumers.remove(i);
-        out.push(c);
+        out.push(edited(&|c| drop(c.workload.consumers.remove(i))));
     }
-    for i in 0..w.producers.len() {
-        if w.producers[i].count > 1 {
-            let mut c = s.clone();
-            c.workload.producers[i].count = 1;
-            out.push(c);
+    for (i, p) in w.producers.iter().enumerate() {
+        if p.count > 1 {
+            out.push(edited(&|c| c.workload.producers[i].count = 1));
         }
-        if w.producers[i].records_per_s > 1 {
-            let mut c = s.clone();
-            c.workload.producers[i].records_per_s /= 2;
-            out.push(c);
+        if p.records_per_s > 1 {
+            out.push(edited(&|c| c.workload.producers[i].records_per_s /= 2));
         }
     }
-    for i in 0..w.consumers.len() {
-        if w.consumers[i].count > 1 {
-            let mut c = s.clone();
-            c.workload.consumers[i].count = 1;
-            out.push(c);
+    for (i, consumer) in w.consumers.iter().enumerate() {
+        if consumer.count > 1 {
+            out.push(edited(&|c| c.workload.consumers[i].count = 1));
         }
     }
     out
