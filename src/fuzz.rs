@@ -198,7 +198,8 @@ impl Sweep<'_> {
             Err(message) => {
                 result.outcome = "panic".into();
                 result.panic = Some(message);
-                self.save(&scenario, &mut result, Target::Panic, None, 0, None)?;
+                let shrink = (Target::Panic, scenario.duration_ms, 0);
+                self.save(&scenario, &mut result, None, Some(shrink))?;
                 result.wall_s = started.elapsed().as_secs_f64();
                 return Ok(result);
             }
@@ -222,7 +223,8 @@ impl Sweep<'_> {
             if again != result.trace_hash {
                 result.outcome = "nondeterministic".into();
                 result.rerun_hash = Some(again);
-                self.save(&scenario, &mut result, Target::Panic, None, 0, None)?;
+                // Shrinking a run that does not repeat would chase noise: saved as it is.
+                self.save(&scenario, &mut result, None, None)?;
                 result.wall_s = started.elapsed().as_secs_f64();
                 return Ok(result);
             }
@@ -231,70 +233,50 @@ impl Sweep<'_> {
         if let Some(v) = first.violations.first() {
             result.outcome = "fail".into();
             let target = Target::Invariant(v.invariant.to_string());
-            let first_ms = v.time_ms.ceil() as u64;
-            self.save(
-                &scenario,
-                &mut result,
-                target,
-                Some(v),
-                first_ms,
-                Some(first.events),
-            )?;
+            let shrink = (target, v.time_ms.ceil() as u64, first.events);
+            self.save(&scenario, &mut result, Some(v), Some(shrink))?;
         }
         result.wall_s = started.elapsed().as_secs_f64();
         Ok(result)
     }
 
-    /// Saves a failing seed's scenario, then (for an invariant or a panic, when shrinking is
-    /// on) shrinks it and saves that too.
+    /// Saves a failing seed's scenario; then, when shrinking is on and `shrink` names what
+    /// keeps failing (with the time of the first failure and the run's events), shrinks it and
+    /// saves that too.
     fn save(
         &self,
         scenario: &Scenario,
         result: &mut SeedResult,
-        target: Target,
         violation: Option<&sim_core::check::Violation>,
-        first_ms: u64,
-        events: Option<u64>,
+        shrink: Option<(Target, u64, u64)>,
     ) -> Result<(), CliError> {
         let failures = self.dir.join("failures");
         output::ensure_dir(&failures)?;
         let name = format!("seed-{}.json", result.seed);
-        let what = match result.outcome.as_str() {
-            "nondeterministic" => format!(
+        let what = match (result.outcome.as_str(), violation) {
+            ("nondeterministic", _) => format!(
                 "two runs of seed {} gave two traces ({} then {})",
                 result.seed,
                 result.trace_hash,
                 result.rerun_hash.as_deref().unwrap_or("?")
             ),
-            "panic" => format!(
+            (_, Some(v)) => format!("violated {}", v.invariant),
+            _ => format!(
                 "kafkasim panicked: {}",
                 result.panic.as_deref().unwrap_or("?")
             ),
-            _ => format!("violated {}", target.label()),
         };
         let repro_path = failures.join(&name);
         let origin = format!("It {what}. Replay: kafkasim run {}", repro_path.display());
-        let repro_target = match result.outcome.as_str() {
-            "fail" => target.clone(),
-            _ => Target::Panic,
-        };
         write_scenario(
             &repro_path,
-            &as_finding(scenario.clone(), &repro_target, violation, &origin),
+            &as_finding(scenario.clone(), violation, &origin),
         )?;
         result.repro = Some(format!("failures/{name}"));
-        let Some(max_runs) = self.shrink_runs else {
+        let (Some(max_runs), Some((target, first_ms, events))) = (self.shrink_runs, shrink) else {
             return Ok(());
         };
-        if result.outcome == "nondeterministic" {
-            return Ok(());
-        }
-        let first_ms = if target == Target::Panic {
-            scenario.duration_ms
-        } else {
-            first_ms
-        };
-        let report = shrink_finding(scenario, &target, first_ms, events.unwrap_or(0), max_runs);
+        let report = shrink_finding(scenario, &target, first_ms, events, max_runs);
         let min_name = format!("seed-{}.min.json", result.seed);
         let min_path = failures.join(&min_name);
         let origin = format!(
@@ -307,12 +289,7 @@ impl Sweep<'_> {
             report.runs,
             min_path.display()
         );
-        let finding = as_finding(
-            report.scenario.clone(),
-            &target,
-            report.violation.as_ref(),
-            &origin,
-        );
+        let finding = as_finding(report.scenario.clone(), report.violation.as_ref(), &origin);
         write_scenario(&min_path, &finding)?;
         result.shrunk = Some(ShrunkFinding {
             file: format!("failures/{min_name}"),

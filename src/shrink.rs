@@ -126,20 +126,15 @@ pub fn shrink_finding(
     }
 }
 
-/// Makes `s` a finding file: it expects `target` to hold (so replaying it fails until the
-/// bug is fixed, and then it guards the fix) and its description says where it came from and
-/// what broke. Nothing that runs changes (a note would: notes are trace lines), so the file
+/// Makes `s` a finding file: it expects the violated invariant to hold (so replaying it fails
+/// until the bug is fixed, and then it guards the fix) and its description says where it came
+/// from and what broke. Nothing that runs changes (a note would: notes are trace lines), so the file
 /// replays with the trace hash of the run it records.
-pub fn as_finding(
-    mut s: Scenario,
-    target: &Target,
-    violation: Option<&Violation>,
-    origin: &str,
-) -> Scenario {
+pub fn as_finding(mut s: Scenario, violation: Option<&Violation>, origin: &str) -> Scenario {
     s.expect = Default::default();
     s.without = None;
-    if let Target::Invariant(id) = target {
-        s.expect.hold = vec![id.clone()];
+    if let Some(v) = violation {
+        s.expect.hold = vec![v.invariant.to_string()];
     }
     // Keep the first sentence (where the run came from), replace the rest.
     let first = match s.description.find(". ") {
@@ -225,12 +220,7 @@ pub fn shrink(args: ShrinkArgs) -> Result<Verdict, CliError> {
         report.runs,
         out.display()
     );
-    let finding = as_finding(
-        report.scenario.clone(),
-        &target,
-        report.violation.as_ref(),
-        &note,
-    );
+    let finding = as_finding(report.scenario.clone(), report.violation.as_ref(), &note);
     write_scenario(&out, &finding)?;
     match args.format {
         Format::Json => output::println_lossy(

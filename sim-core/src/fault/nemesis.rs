@@ -177,141 +177,204 @@ pub fn random_faults(members: &[Member], seed: u64, options: &NemesisOptions) ->
     schedule(&mut rng, members, &draw, options)
 }
 
-/// Draws the schedule of one seed's swarm draw.
+/// Draws the schedule of one seed's swarm draw. Each draw is taken only once its target is
+/// known to be free, so the schedule of a seed never changes with what is drawn after it.
 fn schedule(
     rng: &mut SimRng,
     members: &[Member],
     draw: &SwarmDraw,
     options: &NemesisOptions,
 ) -> Vec<FaultSpec> {
-    let targets: Vec<&Member> = members
+    let targets: Vec<(String, bool)> = members
         .iter()
         .filter(|m| matches!(m.role, Role::Controller | Role::Broker))
+        .map(|m| (m.name.clone(), m.role == Role::Broker))
         .collect();
-    let mut faults = Vec::new();
-    if targets.is_empty() || draw.kinds.is_empty() {
-        return faults;
+    let n = targets.len();
+    let mut episodes = Episodes::new(targets, options.broker_lossy_shutdowns);
+    if n == 0 || draw.kinds.is_empty() {
+        return episodes.finish();
     }
-    // When each target is back (down or paused until then), and no longer slow.
-    let mut down_until = vec![0u64; targets.len()];
-    let mut slow_until = vec![0u64; targets.len()];
-    let mut net_busy_until = 0u64;
-    let mut links_slow_until = 0u64;
-    let mut lossy_left = options.broker_lossy_shutdowns;
-    let name = |i: usize| targets[i].name.clone();
-    let at_ms = |at: u64| FaultSpec {
-        at_ms: at,
-        ..FaultSpec::default()
-    };
+    // Another target than `i`.
+    let other = |rng: &mut SimRng, i: usize| (i + 1 + rng.below(n as u64 - 1) as usize) % n;
     let mut at = options.faults_from_ms;
     while at < options.faults_until_ms {
         let kind = draw.kinds[rng.below(draw.kinds.len() as u64) as usize];
         let outage = rng.between(draw.outage_ms.0, draw.outage_ms.1);
         let end = (at + outage).min(options.faults_until_ms);
-        let i = rng.below(targets.len() as u64) as usize;
-        let broker = targets[i].role == Role::Broker;
-        match kind {
-            FaultKind::Crash
-            | FaultKind::PowerLoss
-            | FaultKind::DiskLoss
-            | FaultKind::Shutdown
-            | FaultKind::Pause
-                if down_until[i] <= at =>
-            {
-                let mut f = at_ms(at);
-                let mut back = at_ms(end);
-                let lossy = matches!(kind, FaultKind::PowerLoss | FaultKind::DiskLoss);
-                let allowed = !lossy || !broker || lossy_left > 0;
-                if lossy && broker && allowed {
-                    lossy_left -= 1;
+        let target = rng.below(n as u64) as usize;
+        if episodes.is_free(kind, target, at) {
+            let mut e = Episode {
+                kind,
+                target,
+                other: target,
+                start_ms: at,
+                end_ms: end,
+                extra_ms: 0,
+                side: Vec::new(),
+            };
+            match kind {
+                FaultKind::SlowNode => {
+                    e.extra_ms = rng.between(options.slow_ms.0, options.slow_ms.1)
                 }
-                match kind {
-                    FaultKind::PowerLoss if allowed => f.power_loss = Some(name(i)),
-                    // A controller's disk is never lost (no KIP-853): it loses power instead.
-                    FaultKind::DiskLoss if allowed && broker => f.disk_loss = Some(name(i)),
-                    FaultKind::DiskLoss if allowed => f.power_loss = Some(name(i)),
-                    FaultKind::Shutdown => f.shutdown = Some(name(i)),
-                    FaultKind::Pause => f.pause = Some(name(i)),
-                    _ => f.crash = Some(name(i)),
+                FaultKind::SlowLink => {
+                    e.other = other(rng, target);
+                    e.extra_ms = rng.between(options.slow_ms.0, options.slow_ms.1);
                 }
-                if kind == FaultKind::Pause {
-                    back.resume = Some(name(i));
-                } else {
-                    back.restart = Some(name(i));
-                }
-                faults.push(f);
-                faults.push(back);
-                down_until[i] = end;
+                FaultKind::Partition => e.side = (0..n).filter(|_| rng.chance(0.5)).collect(),
+                FaultKind::OneWay => e.other = other(rng, target),
+                _ => {}
             }
-            FaultKind::SlowNode if slow_until[i] <= at => {
-                let extra_ms = rng.between(options.slow_ms.0, options.slow_ms.1);
-                let mut f = at_ms(at);
-                f.slow = Some(SlowSpec {
-                    node: name(i),
-                    extra_ms,
-                });
-                let mut back = at_ms(end);
-                back.slow = Some(SlowSpec {
-                    node: name(i),
-                    extra_ms: 0,
-                });
-                faults.push(f);
-                faults.push(back);
-                slow_until[i] = end;
-            }
-            FaultKind::SlowLink if links_slow_until <= at && targets.len() > 1 => {
-                let j = (i + 1 + rng.below(targets.len() as u64 - 1) as usize) % targets.len();
-                let extra_ms = rng.between(options.slow_ms.0, options.slow_ms.1);
-                let link = |extra_ms| SlowLinkSpec {
-                    from: name(i),
-                    to: name(j),
-                    extra_ms,
-                };
-                let mut f = at_ms(at);
-                f.slow_link = Some(link(extra_ms));
-                let mut back = at_ms(end);
-                back.slow_link = Some(link(0));
-                faults.push(f);
-                faults.push(back);
-                links_slow_until = end;
-            }
-            k if k.is_network() && net_busy_until <= at && targets.len() > 1 => {
-                let mut f = at_ms(at);
-                match k {
-                    FaultKind::Partition => {
-                        let side: Vec<String> = (0..targets.len())
-                            .filter(|_| rng.chance(0.5))
-                            .map(name)
-                            .collect();
-                        if side.is_empty() || side.len() == targets.len() {
-                            f.isolate = Some(name(i));
-                        } else {
-                            f.partition = Some(vec![side]);
-                        }
-                    }
-                    FaultKind::OneWay => {
-                        let j =
-                            (i + 1 + rng.below(targets.len() as u64 - 1) as usize) % targets.len();
-                        f.one_way = Some(OneWaySpec {
-                            from: vec![name(i)],
-                            to: vec![name(j)],
-                        });
-                    }
-                    _ => f.isolate = Some(name(i)),
-                }
-                faults.push(f);
-                let mut heal = at_ms(end);
-                heal.heal = Some(true);
-                faults.push(heal);
-                net_busy_until = end;
-            }
-            _ => {}
+            episodes.add(&e);
         }
         at += rng.between(draw.gap_ms.0, draw.gap_ms.1);
     }
-    // Stable order by time; same-time entries keep the order they were drawn in.
-    faults.sort_by_key(|f| f.at_ms);
-    faults
+    episodes.finish()
+}
+
+/// One fault and its end, on targets numbered as in [`Episodes::new`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Episode {
+    pub kind: FaultKind,
+    pub target: usize,
+    /// The other end of a one-way cut or a slow link; the same as `target` otherwise (a
+    /// one-way cut to itself isolates the target).
+    pub other: usize,
+    pub start_ms: u64,
+    pub end_ms: u64,
+    /// The extra delay of a slow node or link.
+    pub extra_ms: u64,
+    /// The targets on one side of a partition; none, or all, isolates the target instead.
+    pub side: Vec<usize>,
+}
+
+/// Turns episodes into a well-formed fault schedule: a target is down (or paused) in one
+/// episode at a time, slow in one at a time, one network cut and one slow link are in force at a
+/// time (a heal heals every cut), lossy shutdowns of brokers stay within a budget (past it they
+/// become process crashes) and a controller never loses its disk (it loses power instead).
+/// Shared by the nemesis and the proptest strategies.
+#[derive(Clone, Debug)]
+pub struct Episodes {
+    /// (name, is a broker) of each target.
+    targets: Vec<(String, bool)>,
+    down_until: Vec<u64>,
+    slow_until: Vec<u64>,
+    net_until: u64,
+    link_slow_until: u64,
+    lossy_left: u32,
+    faults: Vec<FaultSpec>,
+}
+
+impl Episodes {
+    pub fn new(targets: Vec<(String, bool)>, broker_lossy_shutdowns: u32) -> Episodes {
+        let n = targets.len();
+        Episodes {
+            targets,
+            down_until: vec![0; n],
+            slow_until: vec![0; n],
+            net_until: 0,
+            link_slow_until: 0,
+            lossy_left: broker_lossy_shutdowns,
+            faults: Vec::new(),
+        }
+    }
+
+    /// Whether an episode of `kind` on `target` may start at `at`.
+    pub fn is_free(&self, kind: FaultKind, target: usize, at: u64) -> bool {
+        let several = self.targets.len() > 1;
+        match kind {
+            FaultKind::SlowNode => self.slow_until[target] <= at,
+            FaultKind::SlowLink => several && self.link_slow_until <= at,
+            k if k.is_network() => several && self.net_until <= at,
+            _ => self.down_until[target] <= at,
+        }
+    }
+
+    /// Adds the episode's two entries if its target is free; returns whether it did.
+    pub fn add(&mut self, e: &Episode) -> bool {
+        if !self.is_free(e.kind, e.target, e.start_ms) {
+            return false;
+        }
+        let name = |i: usize| self.targets[i].0.clone();
+        let node = name(e.target);
+        let mut start = FaultSpec {
+            at_ms: e.start_ms,
+            ..FaultSpec::default()
+        };
+        let mut end = FaultSpec {
+            at_ms: e.end_ms,
+            ..FaultSpec::default()
+        };
+        match e.kind {
+            FaultKind::SlowNode => {
+                start.slow = Some(SlowSpec {
+                    node: node.clone(),
+                    extra_ms: e.extra_ms,
+                });
+                end.slow = Some(SlowSpec { node, extra_ms: 0 });
+                self.slow_until[e.target] = e.end_ms;
+            }
+            FaultKind::SlowLink => {
+                let link = |extra_ms| SlowLinkSpec {
+                    from: node.clone(),
+                    to: name(e.other),
+                    extra_ms,
+                };
+                start.slow_link = Some(link(e.extra_ms));
+                end.slow_link = Some(link(0));
+                self.link_slow_until = e.end_ms;
+            }
+            k if k.is_network() => {
+                let n = self.targets.len();
+                if k == FaultKind::Partition && !e.side.is_empty() && e.side.len() < n {
+                    start.partition = Some(vec![e.side.iter().map(|&i| name(i)).collect()]);
+                } else if k == FaultKind::OneWay && e.other != e.target {
+                    start.one_way = Some(OneWaySpec {
+                        from: vec![node],
+                        to: vec![name(e.other)],
+                    });
+                } else {
+                    start.isolate = Some(node);
+                }
+                end.heal = Some(true);
+                self.net_until = e.end_ms;
+            }
+            kind => {
+                let broker = self.targets[e.target].1;
+                let lossy = matches!(kind, FaultKind::PowerLoss | FaultKind::DiskLoss);
+                let allowed = !lossy || !broker || self.lossy_left > 0;
+                if lossy && broker && allowed {
+                    self.lossy_left -= 1;
+                }
+                match kind {
+                    FaultKind::PowerLoss if allowed => start.power_loss = Some(node.clone()),
+                    // A controller's disk is never lost (no KIP-853): it loses power instead.
+                    FaultKind::DiskLoss if allowed && broker => {
+                        start.disk_loss = Some(node.clone())
+                    }
+                    FaultKind::DiskLoss if allowed => start.power_loss = Some(node.clone()),
+                    FaultKind::Shutdown => start.shutdown = Some(node.clone()),
+                    FaultKind::Pause => start.pause = Some(node.clone()),
+                    _ => start.crash = Some(node.clone()),
+                }
+                if kind == FaultKind::Pause {
+                    end.resume = Some(node);
+                } else {
+                    end.restart = Some(node);
+                }
+                self.down_until[e.target] = e.end_ms;
+            }
+        }
+        self.faults.push(start);
+        self.faults.push(end);
+        true
+    }
+
+    /// The schedule, in time order; same-time entries keep the order they were added in.
+    pub fn finish(mut self) -> Vec<FaultSpec> {
+        self.faults.sort_by_key(|f| f.at_ms);
+        self.faults
+    }
 }
 
 #[cfg(test)]

@@ -23,8 +23,9 @@
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
+use super::nemesis::{Episode, Episodes, FaultKind};
 use crate::check::LIVENESS_BOUND;
-use crate::scenario::{Scenario, parse};
+use crate::scenario::{FaultSpec, Scenario, parse};
 
 /// The shape of a cluster: controllers, brokers, and per topic (partitions, RF, min ISR).
 #[derive(Clone, Debug)]
@@ -78,31 +79,9 @@ pub fn workload(topics: usize) -> impl Strategy<Value = (Vec<ProducerShape>, Vec
     )
 }
 
-/// One fault episode: what, on which target (an index into the controllers and brokers), when
-/// it starts and how long it lasts.
-#[derive(Clone, Debug)]
-pub struct Episode {
-    pub kind: EpisodeKind,
-    pub target: usize,
-    /// A second target (the other end of a one-way cut or slow link).
-    pub other: usize,
-    pub start_ms: u64,
-    pub length_ms: u64,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EpisodeKind {
-    Crash,
-    PowerLoss,
-    Shutdown,
-    Pause,
-    Isolate,
-    OneWay,
-    SlowNode,
-}
-
-/// Up to `max` episodes starting in `from_ms..until_ms`, each lasting up to 15 s (cut at
-/// `until_ms`).
+/// Up to `max` fault episodes ([`Episode`]: crash, power loss, clean shutdown, pause,
+/// isolation, one-way cut, slow node) on `targets` controllers and brokers, starting in
+/// `from_ms..until_ms`, each lasting up to 15 s (cut at `until_ms`).
 pub fn episodes(
     targets: usize,
     from_ms: u64,
@@ -110,13 +89,13 @@ pub fn episodes(
     max: usize,
 ) -> impl Strategy<Value = Vec<Episode>> {
     let kind = prop_oneof![
-        Just(EpisodeKind::Crash),
-        Just(EpisodeKind::PowerLoss),
-        Just(EpisodeKind::Shutdown),
-        Just(EpisodeKind::Pause),
-        Just(EpisodeKind::Isolate),
-        Just(EpisodeKind::OneWay),
-        Just(EpisodeKind::SlowNode),
+        Just(FaultKind::Crash),
+        Just(FaultKind::PowerLoss),
+        Just(FaultKind::Shutdown),
+        Just(FaultKind::Pause),
+        Just(FaultKind::Isolate),
+        Just(FaultKind::OneWay),
+        Just(FaultKind::SlowNode),
     ];
     let episode = (
         kind,
@@ -130,78 +109,28 @@ pub fn episodes(
             target,
             other,
             start_ms,
-            length_ms: length_ms.min(until_ms - start_ms),
+            end_ms: start_ms + length_ms.min(until_ms - start_ms),
+            extra_ms: 100 + length_ms % 2_000,
+            side: Vec::new(),
         });
     prop::collection::vec(episode, 0..=max)
 }
 
-/// Scenario fault entries of `episodes` on `names` (the controllers and brokers), made
-/// well-formed: overlapping episodes on one node (or two cuts at once) are dropped, and at most
-/// `lossy_budget` brokers lose power (further power losses become crashes).
-pub fn fault_entries(episodes: &[Episode], names: &[String], lossy_budget: u32) -> Vec<Value> {
+/// The fault schedule of `episodes` on `targets` ((name, is a broker) of the controllers and
+/// brokers), made well-formed by [`Episodes`]: in start order, an episode whose target is busy
+/// is dropped.
+pub fn fault_entries(
+    episodes: &[Episode],
+    targets: Vec<(String, bool)>,
+    lossy_budget: u32,
+) -> Vec<FaultSpec> {
     let mut sorted: Vec<&Episode> = episodes.iter().collect();
     sorted.sort_by_key(|e| e.start_ms);
-    let mut down_until = vec![0u64; names.len()];
-    let mut slow_until = vec![0u64; names.len()];
-    let mut net_until = 0u64;
-    let mut lossy_left = lossy_budget;
-    let mut out: Vec<(u64, Value)> = Vec::new();
+    let mut schedule = Episodes::new(targets, lossy_budget);
     for e in sorted {
-        let (t, o) = (e.target % names.len(), e.other % names.len());
-        let (start, end) = (e.start_ms, e.start_ms + e.length_ms);
-        let node = &names[t];
-        match e.kind {
-            EpisodeKind::Crash
-            | EpisodeKind::PowerLoss
-            | EpisodeKind::Shutdown
-            | EpisodeKind::Pause
-                if down_until[t] <= start =>
-            {
-                let mut kind = match e.kind {
-                    EpisodeKind::Crash => "crash",
-                    EpisodeKind::PowerLoss => "power_loss",
-                    EpisodeKind::Shutdown => "shutdown",
-                    _ => "pause",
-                };
-                if kind == "power_loss" && node.starts_with("broker") {
-                    if lossy_left == 0 {
-                        kind = "crash";
-                    } else {
-                        lossy_left -= 1;
-                    }
-                }
-                let back = if kind == "pause" { "resume" } else { "restart" };
-                out.push((start, json!({"at_ms": start, kind: node})));
-                out.push((end, json!({"at_ms": end, back: node})));
-                down_until[t] = end;
-            }
-            EpisodeKind::SlowNode if slow_until[t] <= start => {
-                let extra_ms = 100 + e.length_ms % 2_000;
-                out.push((
-                    start,
-                    json!({"at_ms": start, "slow": {"node": node, "extra_ms": extra_ms}}),
-                ));
-                out.push((
-                    end,
-                    json!({"at_ms": end, "slow": {"node": node, "extra_ms": 0}}),
-                ));
-                slow_until[t] = end;
-            }
-            EpisodeKind::Isolate | EpisodeKind::OneWay if net_until <= start => {
-                let cut = if e.kind == EpisodeKind::OneWay && t != o {
-                    json!({"at_ms": start, "one_way": {"from": [node], "to": [names[o]]}})
-                } else {
-                    json!({"at_ms": start, "isolate": node})
-                };
-                out.push((start, cut));
-                out.push((end, json!({"at_ms": end, "heal": true})));
-                net_until = end;
-            }
-            _ => {}
-        }
+        schedule.add(e);
     }
-    out.sort_by_key(|(at, _)| *at);
-    out.into_iter().map(|(_, v)| v).collect()
+    schedule.finish()
 }
 
 /// A whole scenario: cluster, workload and fault schedule, `duration_ms` long, with faults from
@@ -235,9 +164,9 @@ pub fn build(
     seed: u64,
     duration_ms: u64,
 ) -> Scenario {
-    let names: Vec<String> = (1..=c.controllers)
-        .map(|i| format!("controller-{i}"))
-        .chain((1..=c.brokers).map(|i| format!("broker-{i}")))
+    let targets: Vec<(String, bool)> = (1..=c.controllers)
+        .map(|i| (format!("controller-{i}"), false))
+        .chain((1..=c.brokers).map(|i| (format!("broker-{i}"), true)))
         .collect();
     let lossy_budget = c
         .topics
@@ -279,7 +208,7 @@ pub fn build(
                     "config": {"replica.lag.time.max.ms": 10000}},
         "network": {"latency": {"kind": "uniform", "min_us": 200, "max_us": 3000}},
         "workload": {"producers": producers, "consumers": consumers},
-        "faults": fault_entries(episodes, &names, lossy_budget)
+        "faults": fault_entries(episodes, targets, lossy_budget)
     });
     parse(&doc.to_string(), "proptest").expect("the strategies build valid scenarios")
 }
