@@ -187,6 +187,8 @@ impl Broker {
                     self.broker_epoch = Some(broker_epoch);
                     self.acted_on_offset = self.acted_on_offset.max(committed_offset);
                     self.send_heartbeat(ctx);
+                    // Fetchers that stopped while the broker had no epoch go on now.
+                    self.resume_fetchers(ctx);
                 }
             }
             Msg::BrokerHeartbeatResponse(resp) if self.in_flight == Some(from) => {

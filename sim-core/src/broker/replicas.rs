@@ -226,6 +226,15 @@ impl Broker {
         }
     }
 
+    /// Sends a fetch to every leader this broker follows, where none is in flight or backing
+    /// off: after a re-registration, the fetches that found no broker epoch never went out.
+    pub(super) fn resume_fetchers(&mut self, ctx: &mut Ctx<'_>) {
+        let leaders: Vec<BrokerId> = self.replicas.fetchers.keys().copied().collect();
+        for leader in leaders {
+            self.send_replica_fetch(ctx, leader);
+        }
+    }
+
     fn remove_from_fetcher(&mut self, leader: BrokerId, tp: TopicPartition) {
         if let Some(f) = self.replicas.fetchers.get_mut(&leader) {
             f.partitions.remove(&tp);
