@@ -64,6 +64,20 @@ impl RecordBatch {
     }
 }
 
+/// The index of the first batch of `log` (sorted by offset) that ends past `offset`: the
+/// batch holding it, or the first after it. Fetches and checks mostly ask about the newest
+/// records, so the last few batches are looked at before a binary search over the whole log.
+pub fn batch_index(log: &[RecordBatch], offset: u64) -> usize {
+    const NEAR_END: usize = 8;
+    let tail = log.len().saturating_sub(NEAR_END);
+    match log.get(tail) {
+        Some(b) if b.end_offset() > offset => {
+            log[..tail].partition_point(|x| x.end_offset() <= offset)
+        }
+        _ => tail + log[tail..].partition_point(|x| x.end_offset() <= offset),
+    }
+}
+
 /// `EpochEntry`: the first offset written in a leader epoch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct EpochEntry {
@@ -183,9 +197,7 @@ impl PartitionLog {
 
     /// Index of the batch holding `offset`, or of the first batch after it.
     pub fn batch_index(&self, offset: u64) -> usize {
-        self.batches
-            .entries()
-            .partition_point(|b| b.end_offset() <= offset)
+        batch_index(self.batches.entries(), offset)
     }
 
     /// The batches from `offset` up to `max_offset` (exclusive), at most `max_batches`.
@@ -323,5 +335,27 @@ mod tests {
         assert_eq!(log.read(0, 10, 1).len(), 1);
         assert_eq!(log.batch_at(7).unwrap().base_offset, 5);
         assert!(log.batch_at(10).is_none());
+    }
+
+    #[test]
+    fn batch_index_agrees_with_a_binary_search_over_the_whole_log() {
+        // Batches of 1-3 records; every offset, logs shorter and longer than the 8-batch tail.
+        for len in [0usize, 1, 5, 8, 9, 30] {
+            let mut log = Vec::new();
+            let mut next = 0;
+            for i in 0..len {
+                let count = 1 + (i % 3) as u32;
+                log.push(batch(next, count, 0));
+                next += u64::from(count);
+            }
+            for offset in 0..=next + 2 {
+                let want = log.partition_point(|b: &RecordBatch| b.end_offset() <= offset);
+                assert_eq!(
+                    batch_index(&log, offset),
+                    want,
+                    "len {len}, offset {offset}"
+                );
+            }
+        }
     }
 }

@@ -15,7 +15,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::broker::log::{RecordBatch, Value};
+use crate::broker::log::{RecordBatch, Value, batch_index};
 use crate::engine::{NodeId, SimTime};
 use crate::kraft::{BrokerId, TopicPartition};
 use crate::scenario::Acks;
@@ -270,14 +270,14 @@ pub fn overlapping_sequence(
 
 /// The (epoch, value) at `offset` in a batch list.
 pub fn batch_value(batches: &[RecordBatch], offset: u64) -> Option<(u32, Value)> {
-    let i = batches.partition_point(|b| b.end_offset() <= offset);
+    let i = batch_index(batches, offset);
     let b = batches.get(i).filter(|b| b.base_offset <= offset)?;
     Some((b.leader_epoch, b.value_at(offset)))
 }
 
 /// The batches covering `[from, to)`, cut at both ends.
 pub fn slice_batches(batches: &[RecordBatch], from: u64, to: u64) -> Vec<RecordBatch> {
-    let start = batches.partition_point(|b| b.end_offset() <= from);
+    let start = batch_index(batches, from);
     let mut out = Vec::new();
     for b in &batches[start..] {
         if b.base_offset >= to {
@@ -302,8 +302,8 @@ pub fn slice_batches(batches: &[RecordBatch], from: u64, to: u64) -> Vec<RecordB
 /// or where `a` ends.
 pub fn first_difference(a: &[RecordBatch], b: &[RecordBatch], from: u64, to: u64) -> Option<u64> {
     let mut offset = from;
-    let mut i = a.partition_point(|x| x.end_offset() <= offset);
-    let mut j = b.partition_point(|x| x.end_offset() <= offset);
+    let mut i = batch_index(a, offset);
+    let mut j = batch_index(b, offset);
     while offset < to {
         let (Some(x), Some(y)) = (a.get(i), b.get(j)) else {
             return Some(offset);
@@ -332,7 +332,7 @@ pub fn first_difference(a: &[RecordBatch], b: &[RecordBatch], from: u64, to: u64
 #[derive(Debug, Default)]
 pub struct DataGround {
     pub partitions: BTreeMap<TopicPartition, PartitionGround>,
-    pub topic_names: Vec<String>,
+    pub topic_names: std::rc::Rc<[String]>,
     /// Per consumer and partition: the next offset its reads must continue from.
     pub poll_positions: BTreeMap<(NodeId, TopicPartition), u64>,
     /// Sends invoked and not completed: (producer, tp, producer id, base sequence) → when.
@@ -388,8 +388,12 @@ impl DataGround {
         }
     }
 
-    pub fn tp_name(&self, tp: TopicPartition) -> String {
-        format!("{}-{}", self.topic_names[tp.topic as usize], tp.partition)
+    /// The partition's name (`orders-0`), formatted only when a violation is reported.
+    pub fn tp_name(&self, tp: TopicPartition) -> TpName {
+        TpName {
+            topics: self.topic_names.clone(),
+            tp,
+        }
     }
 }
 
@@ -464,4 +468,21 @@ pub fn write_text(g: &super::Ground, w: &AckedWrite) -> String {
         w.at,
         w.offset
     )
+}
+
+/// A partition's name as a violation prints it (`orders-0`); checkers take one before they
+/// know whether they will report, so it is formatted only on use.
+pub struct TpName {
+    topics: std::rc::Rc<[String]>,
+    tp: TopicPartition,
+}
+
+impl std::fmt::Display for TpName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}-{}",
+            self.topics[self.tp.topic as usize], self.tp.partition
+        )
+    }
 }

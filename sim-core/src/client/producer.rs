@@ -71,6 +71,9 @@ pub struct Producer {
     accumulated: Vec<(u32, SimTime)>,
     /// Per partition: the batch in flight or waiting to be retried.
     batches: Vec<Option<Batch>>,
+    /// The partitions with accumulated records or a batch, ascending: what `drain` and
+    /// `send_ready` visit, so their work follows the records, not the topic's size.
+    active: Vec<u32>,
     next_sequence: Vec<u32>,
     /// Per partition: how many times its producer id was bumped.
     generation: Vec<u32>,
@@ -93,6 +96,7 @@ impl Producer {
             incarnation,
             accumulated: vec![(0, SimTime::ZERO); n],
             batches: vec![None; n],
+            active: Vec::new(),
             next_sequence: vec![0; n],
             generation: vec![0; n],
             next_partition: (number - 1) % plan_partitions(n),
@@ -181,6 +185,9 @@ impl Producer {
         let acc = &mut self.accumulated[p];
         if acc.0 == 0 {
             acc.1 = now;
+            if let Err(at) = self.active.binary_search(&(p as u32)) {
+                self.active.insert(at, p as u32);
+            }
         }
         acc.0 += 1;
         ctx.set_timer(Timer::ProduceTick, self.record_interval());
@@ -194,7 +201,10 @@ impl Producer {
         let linger = SimDuration::from_millis(self.plan.config.linger_ms);
         let delivery = SimDuration::from_millis(self.plan.config.delivery_timeout_ms);
         let mut next_linger: Option<SimTime> = None;
-        for p in 0..self.plan.partitions {
+        // Nothing below adds a partition to `active`, so it can be walked by index.
+        let mut k = 0;
+        while let Some(&p) = self.active.get(k) {
+            k += 1;
             let i = p as usize;
             // A batch waiting past its delivery timeout fails.
             if let Some(b) = &self.batches[i]
@@ -225,6 +235,9 @@ impl Producer {
         if let Some(at) = next_linger {
             ctx.set_timer(Timer::Linger, at.saturating_sub(now));
         }
+        let (accumulated, batches) = (&self.accumulated, &self.batches);
+        self.active
+            .retain(|&p| accumulated[p as usize].0 > 0 || batches[p as usize].is_some());
         self.send_ready(ctx);
     }
 
@@ -305,7 +318,7 @@ impl Producer {
         let mut by_leader: BTreeMap<BrokerId, Vec<u32>> = BTreeMap::new();
         let mut unknown = false;
         let mut next_retry: Option<SimTime> = None;
-        for p in 0..self.plan.partitions {
+        for &p in &self.active {
             let Some(b) = &self.batches[p as usize] else {
                 continue;
             };
