@@ -4,12 +4,15 @@
 //! determinism can be checked by comparing one number (`trace_hash`). What feeds the hash:
 //! - every delivery, timer firing and disconnect notice, as (time, kind, node, peer) words: this
 //!   is the hot path, so it is hashed without formatting anything;
-//! - every fault, lifecycle change and protocol event, as its JSON line (the same bytes the trace
-//!   file gets).
+//! - every fault, lifecycle change and protocol event, as its time and its structure (the same
+//!   value the trace file gets as a JSON line, hashed field by field by [`hasher`] without
+//!   formatting it).
 //!
 //! The trace file holds the second kind always, and with [`Verbosity::Messages`] also one line per
 //! message delivered. Lines are written through a caller's writer as they happen; nothing is
 //! accumulated in memory.
+
+pub mod hasher;
 
 use serde::Serialize;
 use std::io::{self, Write};
@@ -236,11 +239,14 @@ impl TraceSink {
             .word(((kind as u64) << 56) | (u64::from(node.0) << 24) | u64::from(peer));
     }
 
-    /// Hashes and writes one line.
+    /// Hashes one event, and writes its line when there is a trace file.
     pub fn record<E: Serialize>(&mut self, t_us: u64, body: &Body<'_, E>) {
-        self.format(t_us, body);
-        self.hash.bytes(&self.line);
-        self.write_line();
+        self.hash.word(t_us);
+        hasher::hash_value(&mut self.hash, body);
+        if self.out.is_some() {
+            self.format(t_us, body);
+            self.write_line();
+        }
     }
 
     /// Writes one line without hashing it (message-level lines, already hashed as hot events).
