@@ -6,9 +6,11 @@
 
 use clap::{Args, ValueEnum};
 use serde_json::json;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use sim_core::bench::{self, Outcome, PingPong, Timers};
+use sim_core::bench::{self, Cluster, ClusterOutcome, Outcome, PingPong, Timers};
+use sim_core::fault::swarm::FuzzBase;
 
 use crate::output::println_lossy;
 use crate::{CliError, Verdict};
@@ -19,6 +21,37 @@ pub enum Workload {
     EnginePingpong,
     /// 1,000 nodes with a 50 ms heartbeat resetting a randomised election timeout, 600 s.
     EngineTimers,
+    /// 3 controllers, 3 brokers, 6 partitions (RF 3), 1,000 records/s acks=all, a consumer,
+    /// 600 s, no faults, every invariant after every event.
+    ClusterSmall,
+    /// `cluster-small` under the fuzzer's random nemesis.
+    ClusterFaulty,
+    /// 100 brokers, 10,000 partitions (RF 3), 10,000 records/s, 60 s, invariants on.
+    ClusterLarge,
+    /// 1,000 brokers, 100,000 partitions (RF 3), 10,000 records/s, 30 s, invariants on.
+    ClusterHuge,
+    /// Seeds of the default fuzz base (60 s each) on every core: seeds per minute.
+    FuzzThroughput,
+}
+
+impl Workload {
+    const ALL: [Workload; 7] = [
+        Workload::EnginePingpong,
+        Workload::EngineTimers,
+        Workload::ClusterSmall,
+        Workload::ClusterFaulty,
+        Workload::ClusterLarge,
+        Workload::ClusterHuge,
+        Workload::FuzzThroughput,
+    ];
+
+    /// Runs when `--runs` is not given: the large clusters take minutes, so once.
+    fn default_runs(self) -> u32 {
+        match self {
+            Workload::ClusterLarge | Workload::ClusterHuge => 1,
+            _ => 3,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -26,12 +59,19 @@ pub struct BenchArgs {
     /// Workloads to run (default: all).
     #[arg(value_enum)]
     pub workloads: Vec<Workload>,
-    /// Runs per workload; the line reports medians.
-    #[arg(long, default_value_t = 3)]
-    pub runs: u32,
-    /// One hundredth of the standard sizes: checks the workloads run, measures nothing useful.
+    /// Runs per workload; the line reports medians (default 3, and 1 for cluster-large and
+    /// cluster-huge).
+    #[arg(long)]
+    pub runs: Option<u32>,
+    /// Much smaller sizes: checks the workloads run, measures nothing useful.
     #[arg(long)]
     pub quick: bool,
+    /// Seeds per run of fuzz-throughput.
+    #[arg(long, default_value_t = 200)]
+    pub seeds: u64,
+    /// Threads for fuzz-throughput (default: the machine's cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
 }
 
 /// Peak resident set size of this process since the last reset, in bytes (Linux only).
@@ -115,11 +155,13 @@ fn round(x: f64, digits: i32) -> f64 {
 
 pub fn bench(args: BenchArgs) -> Result<Verdict, CliError> {
     let workloads = if args.workloads.is_empty() {
-        vec![Workload::EnginePingpong, Workload::EngineTimers]
+        Workload::ALL.to_vec()
     } else {
-        args.workloads
+        args.workloads.clone()
     };
+    let mut verdict = Verdict::Ok;
     for w in workloads {
+        let runs = args.runs.unwrap_or_else(|| w.default_runs()).max(1);
         match w {
             Workload::EnginePingpong => {
                 let mut p = PingPong::STANDARD;
@@ -128,7 +170,7 @@ pub fn bench(args: BenchArgs) -> Result<Verdict, CliError> {
                 }
                 report(
                     "engine-pingpong",
-                    args.runs,
+                    runs,
                     || bench::pingpong_engine(p),
                     || bench::pingpong_baseline(p),
                 );
@@ -140,12 +182,139 @@ pub fn bench(args: BenchArgs) -> Result<Verdict, CliError> {
                 }
                 report(
                     "engine-timers",
-                    args.runs,
+                    runs,
                     || bench::timers_engine(t),
                     || bench::timers_baseline(t),
                 );
             }
+            Workload::ClusterSmall
+            | Workload::ClusterFaulty
+            | Workload::ClusterLarge
+            | Workload::ClusterHuge => {
+                let mut c = match w {
+                    Workload::ClusterSmall => Cluster::SMALL,
+                    Workload::ClusterFaulty => Cluster::FAULTY,
+                    Workload::ClusterLarge => Cluster::LARGE,
+                    _ => Cluster::HUGE,
+                };
+                if args.quick {
+                    // The nemesis needs 40 s: 3 s of start, faults, 30 s of liveness phase.
+                    c.duration_s = if c.faults { 45 } else { 5 };
+                    c.brokers = (c.brokers / 10).max(3);
+                    c.partitions = (c.partitions / 100).max(6);
+                }
+                if !report_cluster(&c, runs) {
+                    verdict = Verdict::ExpectationsNotMet;
+                }
+            }
+            Workload::FuzzThroughput => {
+                let seeds = if args.quick { 4 } else { args.seeds.max(1) };
+                let jobs = args
+                    .jobs
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+                    .max(1);
+                if !report_fuzz(seeds, jobs, runs) {
+                    verdict = Verdict::ExpectationsNotMet;
+                }
+            }
         }
     }
-    Ok(Verdict::Ok)
+    Ok(verdict)
+}
+
+/// Runs a cluster workload `runs` times and prints its line. False when a run broke an
+/// invariant (the workloads run the correct protocol, so that is a bug the line reports).
+fn report_cluster(c: &Cluster, runs: u32) -> bool {
+    let scenario = c.scenario();
+    let mut walls = Vec::new();
+    let mut peak = None;
+    let mut first: Option<ClusterOutcome> = None;
+    for _ in 0..runs {
+        reset_peak_rss();
+        let start = Instant::now();
+        let out = bench::run_scenario(&scenario);
+        walls.push(start.elapsed().as_secs_f64());
+        peak = peak.max(peak_rss_bytes());
+        first.get_or_insert(out);
+    }
+    let out = first.expect("at least one run");
+    let wall_s = median(walls);
+    let sim_s = out.outcome.sim_time.as_micros() as f64 / 1e6;
+    let line = json!({
+        "workload": c.name,
+        "events": out.outcome.events,
+        "wall_s": round(wall_s, 4),
+        "events_per_s": round(out.outcome.events as f64 / wall_s, 0),
+        "sim_s_per_wall_s": round(sim_s / wall_s, 1),
+        "peak_rss_bytes": peak,
+        "brokers": c.brokers,
+        "partitions": c.partitions,
+        "records_per_s": c.records_per_s,
+        "duration_s": c.duration_s,
+        "faults": out.faults,
+        "records_acked": out.records_acked,
+        "violations": out.violations,
+        "trace_hash": out.trace_hash,
+        "runs": runs,
+    });
+    println_lossy(&line.to_string());
+    out.violations.is_empty()
+}
+
+/// Runs `seeds` seeds of the default fuzz base on `jobs` threads, `runs` times, and prints the
+/// line: seeds per minute is what a fuzzing budget buys. False when a seed failed.
+fn report_fuzz(seeds: u64, jobs: usize, runs: u32) -> bool {
+    let base = FuzzBase::default_base();
+    let mut walls = Vec::new();
+    let mut peak = None;
+    let mut totals = (0u64, 0u64, 0u64);
+    for _ in 0..runs {
+        reset_peak_rss();
+        let next = AtomicU64::new(0);
+        let start = Instant::now();
+        // (events, simulated µs, failed seeds) summed over the threads.
+        let sums = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..jobs)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut sum = (0u64, 0u64, 0u64);
+                        loop {
+                            let seed = next.fetch_add(1, Ordering::Relaxed);
+                            if seed >= seeds {
+                                break sum;
+                            }
+                            let out = bench::run_scenario(&base.draw(seed));
+                            sum.0 += out.outcome.events;
+                            sum.1 += out.outcome.sim_time.as_micros();
+                            sum.2 += u64::from(!out.violations.is_empty());
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().expect("a fuzz worker does not panic"))
+                .fold((0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2))
+        });
+        walls.push(start.elapsed().as_secs_f64());
+        peak = peak.max(peak_rss_bytes());
+        totals = sums;
+    }
+    let wall_s = median(walls);
+    let (events, sim_us, failed) = totals;
+    let line = json!({
+        "workload": "fuzz-throughput",
+        "events": events,
+        "wall_s": round(wall_s, 4),
+        "events_per_s": round(events as f64 / wall_s, 0),
+        "sim_s_per_wall_s": round(sim_us as f64 / 1e6 / wall_s, 1),
+        "peak_rss_bytes": peak,
+        "seeds": seeds,
+        "jobs": jobs,
+        "seeds_per_min": round(seeds as f64 * 60.0 / wall_s, 0),
+        "failed_seeds": failed,
+        "runs": runs,
+    });
+    println_lossy(&line.to_string());
+    failed == 0
 }

@@ -147,7 +147,18 @@ fn bench_prints_one_json_line_per_workload() {
         .iter()
         .filter_map(|l| l["workload"].as_str())
         .collect();
-    assert_eq!(names, ["engine-pingpong", "engine-timers"]);
+    assert_eq!(
+        names,
+        [
+            "engine-pingpong",
+            "engine-timers",
+            "cluster-small",
+            "cluster-faulty",
+            "cluster-large",
+            "cluster-huge",
+            "fuzz-throughput"
+        ]
+    );
     for l in &lines {
         for field in [
             "events",
@@ -155,13 +166,26 @@ fn bench_prints_one_json_line_per_workload() {
             "events_per_s",
             "sim_s_per_wall_s",
             "peak_rss_bytes",
-            "ratio_to_baseline",
-            "baseline_events_per_s",
         ] {
             assert!(l.get(field).is_some(), "missing {field} in {l}");
         }
+        assert!(l["events"].as_u64().unwrap() > 0, "{l}");
+    }
+    for l in &lines[..2] {
+        assert!(l.get("ratio_to_baseline").is_some(), "{l}");
+        assert!(l.get("baseline_events_per_s").is_some(), "{l}");
     }
     assert_eq!(lines[0]["events"], 100_000);
+    // The cluster workloads run the correct protocol with every checker on: data is
+    // acknowledged, nothing is violated, and the faulty one really has faults.
+    for l in &lines[2..6] {
+        assert!(l["records_acked"].as_u64().unwrap() > 0, "{l}");
+        assert_eq!(l["violations"], serde_json::json!([]), "{l}");
+    }
+    assert_eq!(lines[2]["faults"], 0);
+    assert!(lines[3]["faults"].as_u64().unwrap() > 0, "{}", lines[3]);
+    assert!(lines[6]["seeds_per_min"].as_f64().unwrap() > 0.0);
+    assert_eq!(lines[6]["failed_seeds"], 0);
 }
 
 fn json_run(args: &[&str]) -> serde_json::Value {

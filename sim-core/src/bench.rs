@@ -1,5 +1,6 @@
-//! The engine's benchmark workloads, each with a bare baseline that does the same work with no
-//! framework: a `BinaryHeap<Reverse<(time, seq, event)>>` and the same RNG stream.
+//! The benchmark workloads: the engine's, each with a bare baseline that does the same work with
+//! no framework (a `BinaryHeap<Reverse<(time, seq, event)>>` and the same RNG stream), and whole
+//! clusters run with every invariant checked after every event ([`Cluster`]).
 //!
 //! These functions only simulate; the caller (`kafkasim bench`) measures wall time, so no clock
 //! is read here.
@@ -11,8 +12,11 @@ use crate::engine::{
     Ctx, Limits, Message, NoEvent, Node, NodeId, SimConfig, SimDuration, SimRng, SimTime,
     Simulation, Stream,
 };
+use crate::fault::swarm::FuzzBase;
 use crate::net::LatencyModel;
+use crate::scenario::Scenario;
 use crate::trace::TraceSink;
+use crate::world::RunOptions;
 
 /// What a workload did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -381,5 +385,151 @@ mod tests {
         // 20 nodes x 200 heartbeats; no election fires since every heartbeat resets it.
         assert_eq!(engine.events, 20 * 200);
         assert_eq!(baseline.events, 20 * 200);
+    }
+}
+
+// ---------------------------------------------------------------- cluster workloads
+
+/// A whole-cluster workload: KRaft controllers, brokers, one topic with RF 3 and
+/// `min.insync.replicas=2`, acks=all idempotent producers and (optionally) consumers, run for
+/// `duration_s` with every invariant checked after every event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cluster {
+    pub name: &'static str,
+    pub brokers: u32,
+    pub partitions: u32,
+    /// Records per simulated second, over all producers.
+    pub records_per_s: u32,
+    /// Producers sharing `records_per_s`.
+    pub producers: u32,
+    pub consumers: u32,
+    pub duration_s: u64,
+    /// Draw a random nemesis schedule over the run (`kafkasim fuzz`'s, with this seed).
+    pub faults: bool,
+    pub seed: u64,
+}
+
+impl Cluster {
+    /// 3 brokers, 6 partitions, 1,000 records/s, a consumer, 600 s, no faults.
+    pub const SMALL: Cluster = Cluster {
+        name: "cluster-small",
+        brokers: 3,
+        partitions: 6,
+        records_per_s: 1_000,
+        producers: 1,
+        consumers: 1,
+        duration_s: 600,
+        faults: false,
+        seed: 1,
+    };
+    /// `SMALL` under the fuzzer's random nemesis.
+    pub const FAULTY: Cluster = Cluster {
+        name: "cluster-faulty",
+        faults: true,
+        ..Cluster::SMALL
+    };
+    /// 100 brokers, 10,000 partitions, 10,000 records/s from 10 producers, 60 s.
+    pub const LARGE: Cluster = Cluster {
+        name: "cluster-large",
+        brokers: 100,
+        partitions: 10_000,
+        records_per_s: 10_000,
+        producers: 10,
+        consumers: 0,
+        duration_s: 60,
+        faults: false,
+        seed: 1,
+    };
+    /// 1,000 brokers, 100,000 partitions, 10,000 records/s from 10 producers, 30 s.
+    pub const HUGE: Cluster = Cluster {
+        name: "cluster-huge",
+        brokers: 1_000,
+        partitions: 100_000,
+        duration_s: 30,
+        ..Cluster::LARGE
+    };
+
+    /// The workload as a scenario (with its nemesis schedule drawn, when it has one).
+    pub fn scenario(&self) -> Scenario {
+        let per_producer = self.records_per_s / self.producers.max(1);
+        let mut workload = serde_json::json!({
+            "producers": [{
+                "topic": "events",
+                "records_per_s": per_producer,
+                "count": self.producers,
+                "config": {"acks": "all"},
+            }],
+            "consumers": [],
+        });
+        if self.consumers > 0 {
+            workload["consumers"] = serde_json::json!([{
+                "topic": "events",
+                "count": self.consumers,
+                "config": {"auto.offset.reset": "earliest"},
+            }]);
+        }
+        let doc = serde_json::json!({
+            "name": self.name,
+            "seed": self.seed,
+            "duration_ms": self.duration_s * 1_000,
+            "cluster": {
+                "controllers": 3,
+                "brokers": self.brokers,
+                "topics": [{
+                    "name": "events",
+                    "partitions": self.partitions,
+                    "replication_factor": 3,
+                    "config": {"min.insync.replicas": 2},
+                }],
+            },
+            "workload": workload,
+        });
+        let scenario = crate::scenario::parse(&doc.to_string(), self.name)
+            .expect("a benchmark workload is a valid scenario");
+        if !self.faults {
+            return scenario;
+        }
+        FuzzBase::from_scenario(scenario, self.name)
+            .expect("a benchmark workload is long enough to fuzz")
+            .draw(self.seed)
+    }
+}
+
+/// What a cluster run did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterOutcome {
+    pub outcome: Outcome,
+    /// Fault entries in the schedule.
+    pub faults: usize,
+    pub records_acked: u64,
+    /// Invariants violated (none is expected: the workloads run the correct protocol).
+    pub violations: Vec<&'static str>,
+    pub trace_hash: String,
+}
+
+/// Runs a resolved scenario with every checker on and no trace file.
+pub fn run_scenario(scenario: &Scenario) -> ClusterOutcome {
+    let summary = crate::world::run(
+        scenario,
+        RunOptions {
+            seed: scenario.seed,
+            max_events: u64::MAX,
+            trace: TraceSink::hash_only(),
+        },
+    )
+    .expect("a run without a trace file cannot fail to write");
+    let mut violations: Vec<&'static str> =
+        summary.violations.iter().map(|v| v.invariant).collect();
+    violations.sort_unstable();
+    violations.dedup();
+    ClusterOutcome {
+        outcome: Outcome {
+            events: summary.events,
+            sim_time: SimTime::from_micros(summary.sim_time_ms * 1_000),
+        },
+        faults: scenario.faults.len(),
+        records_acked: summary.clients.records_acked_acks_all,
+        violations,
+        trace_hash: summary.trace_hash,
     }
 }
