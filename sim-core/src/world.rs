@@ -82,6 +82,9 @@ pub struct ClusterConfig {
     pub test_keep_isr_on_reregistration: bool,
     /// Names of the processes, by node id.
     pub names: Vec<String>,
+    /// How long after a connection breaks its ends are told (`network.disconnect_detection_ms`):
+    /// a notice at `t` is about a connection that broke at `t` minus this.
+    pub disconnect_detection: SimDuration,
 }
 
 impl ClusterConfig {
@@ -220,6 +223,7 @@ impl ClusterConfig {
             test_fence_keeps_isr: variant("test_fence_keeps_isr"),
             test_keep_isr_on_reregistration: variant("test_keep_isr_on_reregistration"),
             names: members.iter().map(|m| m.name.clone()).collect(),
+            disconnect_detection: ms(scenario.network.disconnect_detection_ms),
         }
     }
 

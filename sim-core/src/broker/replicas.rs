@@ -27,6 +27,8 @@ pub const ALTER_PARTITION_RETRY: SimDuration = SimDuration::from_secs(2);
 #[derive(Debug)]
 struct ParkedFetch {
     from: NodeId,
+    /// When it arrived: a broken connection takes only the requests that came over it.
+    received: SimTime,
     request: PartitionFetchRequest,
     deadline: SimTime,
 }
@@ -46,6 +48,7 @@ struct ProducePart {
 #[derive(Debug)]
 struct DelayedProduce {
     from: NodeId,
+    received: SimTime,
     request_id: u64,
     deadline: SimTime,
     parts: Vec<ProducePart>,
@@ -310,6 +313,7 @@ impl Broker {
             if waiting {
                 self.replicas.produces.push(DelayedProduce {
                     from,
+                    received: now,
                     request_id: req.request_id,
                     deadline: now + SimDuration::from_millis(req.timeout_ms),
                     parts,
@@ -450,6 +454,7 @@ impl Broker {
             let deadline = now + SimDuration::from_millis(req.max_wait_ms);
             self.replicas.parked.push(ParkedFetch {
                 from,
+                received: now,
                 request: req,
                 deadline,
             });
@@ -633,9 +638,18 @@ impl Broker {
         {
             self.back_off(ctx, leader);
         }
-        // Parked requests from a peer that is gone need no answer.
-        self.replicas.parked.retain(|f| f.from != peer);
-        self.replicas.produces.retain(|d| d.from != peer);
+        // Parked requests that came over the broken connection need no answer. The notice
+        // comes `disconnect_detection` after the break; a request received since then came
+        // over a new connection (the peer restarted, or the link healed) and still waits for
+        // its answer, as a new Kafka connection's requests outlive an old one's close.
+        let broke_at = SimTime::from_micros(
+            ctx.now()
+                .as_micros()
+                .saturating_sub(self.cluster.disconnect_detection.as_micros()),
+        );
+        let old = |from: NodeId, received: SimTime| from == peer && received <= broke_at;
+        self.replicas.parked.retain(|f| !old(f.from, f.received));
+        self.replicas.produces.retain(|d| !old(d.from, d.received));
     }
 
     // ---- ISR ----
