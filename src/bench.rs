@@ -72,12 +72,24 @@ pub struct BenchArgs {
     /// Threads for fuzz-throughput (default: the machine's cores).
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Stop a cluster workload whose resident memory passes this many GiB; its line then says
+    /// `"finished": false` with the simulated time it reached.
+    #[arg(long, default_value_t = 8.0)]
+    pub memory_limit_gib: f64,
 }
 
 /// Peak resident set size of this process since the last reset, in bytes (Linux only).
 fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Resident set size of this process now, in bytes (Linux only).
+fn rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
@@ -203,7 +215,8 @@ pub fn bench(args: BenchArgs) -> Result<Verdict, CliError> {
                     c.brokers = (c.brokers / 10).max(3);
                     c.partitions = (c.partitions / 100).max(6);
                 }
-                if !report_cluster(&c, runs) {
+                let limit = (args.memory_limit_gib * (1u64 << 30) as f64) as u64;
+                if !report_cluster(&c, runs, limit) {
                     verdict = Verdict::ExpectationsNotMet;
                 }
             }
@@ -224,7 +237,7 @@ pub fn bench(args: BenchArgs) -> Result<Verdict, CliError> {
 
 /// Runs a cluster workload `runs` times and prints its line. False when a run broke an
 /// invariant (the workloads run the correct protocol, so that is a bug the line reports).
-fn report_cluster(c: &Cluster, runs: u32) -> bool {
+fn report_cluster(c: &Cluster, runs: u32, memory_limit: u64) -> bool {
     let scenario = c.scenario();
     let mut walls = Vec::new();
     let mut peak = None;
@@ -232,12 +245,18 @@ fn report_cluster(c: &Cluster, runs: u32) -> bool {
     for _ in 0..runs {
         reset_peak_rss();
         let start = Instant::now();
-        let out = bench::run_scenario(&scenario);
+        let mut over_limit = || rss_bytes().is_some_and(|b| b > memory_limit);
+        let out = bench::run_scenario(&scenario, &mut over_limit);
         walls.push(start.elapsed().as_secs_f64());
         peak = peak.max(peak_rss_bytes());
+        let finished = out.finished;
         first.get_or_insert(out);
+        if !finished {
+            break; // it would only run out of memory again
+        }
     }
     let out = first.expect("at least one run");
+    let runs_done = walls.len();
     let wall_s = median(walls);
     let sim_s = out.outcome.sim_time.as_micros() as f64 / 1e6;
     let line = json!({
@@ -255,10 +274,22 @@ fn report_cluster(c: &Cluster, runs: u32) -> bool {
         "records_acked": out.records_acked,
         "violations": out.violations,
         "trace_hash": out.trace_hash,
-        "runs": runs,
+        "finished": out.finished,
+        "runs": runs_done,
     });
     println_lossy(&line.to_string());
-    out.violations.is_empty()
+    if !out.finished {
+        eprintln!(
+            "kafkasim bench: {} stopped at {:.1} simulated s of {}: resident memory passed \
+             --memory-limit-gib {:.2}",
+            c.name,
+            sim_s,
+            c.duration_s,
+            memory_limit as f64 / (1u64 << 30) as f64
+        );
+    }
+    // A run cut short checked only part of its duration; its liveness checks do not count.
+    out.finished && out.violations.is_empty()
 }
 
 /// Runs `seeds` seeds of the default fuzz base on `jobs` threads, `runs` times, and prints the
@@ -283,7 +314,7 @@ fn report_fuzz(seeds: u64, jobs: usize, runs: u32) -> bool {
                             if seed >= seeds {
                                 break sum;
                             }
-                            let out = bench::run_scenario(&base.draw(seed));
+                            let out = bench::run_scenario(&base.draw(seed), &mut || false);
                             sum.0 += out.outcome.events;
                             sum.1 += out.outcome.sim_time.as_micros();
                             sum.2 += u64::from(!out.violations.is_empty());

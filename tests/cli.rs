@@ -181,11 +181,30 @@ fn bench_prints_one_json_line_per_workload() {
     for l in &lines[2..6] {
         assert!(l["records_acked"].as_u64().unwrap() > 0, "{l}");
         assert_eq!(l["violations"], serde_json::json!([]), "{l}");
+        assert_eq!(l["finished"], true, "{l}");
     }
     assert_eq!(lines[2]["faults"], 0);
     assert!(lines[3]["faults"].as_u64().unwrap() > 0, "{}", lines[3]);
     assert!(lines[6]["seeds_per_min"].as_f64().unwrap() > 0.0);
     assert_eq!(lines[6]["failed_seeds"], 0);
+}
+
+#[test]
+fn bench_stops_a_cluster_workload_at_its_memory_limit() {
+    let o = kafkasim(&[
+        "bench",
+        "cluster-small",
+        "--quick",
+        "--runs",
+        "1",
+        "--memory-limit-gib",
+        "0.001",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let line: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(line["finished"], false, "{line}");
+    assert!(line["events"].as_u64().unwrap() > 0, "{line}");
+    assert!(stderr(&o).contains("--memory-limit-gib"), "{}", stderr(&o));
 }
 
 fn json_run(args: &[&str]) -> serde_json::Value {

@@ -505,17 +505,21 @@ pub struct ClusterOutcome {
     /// Invariants violated (none is expected: the workloads run the correct protocol).
     pub violations: Vec<&'static str>,
     pub trace_hash: String,
+    /// The run reached its duration (the watchdog did not stop it).
+    pub finished: bool,
 }
 
-/// Runs a resolved scenario with every checker on and no trace file.
-pub fn run_scenario(scenario: &Scenario) -> ClusterOutcome {
-    let summary = crate::world::run(
+/// Runs a resolved scenario with every checker on and no trace file; `watchdog` is asked now
+/// and then whether to stop (see [`crate::world::run_watched`]).
+pub fn run_scenario(scenario: &Scenario, watchdog: &mut dyn FnMut() -> bool) -> ClusterOutcome {
+    let summary = crate::world::run_watched(
         scenario,
         RunOptions {
             seed: scenario.seed,
             max_events: u64::MAX,
             trace: TraceSink::hash_only(),
         },
+        watchdog,
     )
     .expect("a run without a trace file cannot fail to write");
     let mut violations: Vec<&'static str> =
@@ -531,5 +535,6 @@ pub fn run_scenario(scenario: &Scenario) -> ClusterOutcome {
         records_acked: summary.clients.records_acked_acks_all,
         violations,
         trace_hash: summary.trace_hash,
+        finished: summary.stop_reason != crate::engine::StopReason::Halted,
     }
 }

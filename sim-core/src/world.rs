@@ -553,20 +553,42 @@ pub struct RunOptions {
 }
 
 /// The checkers and the timeline recorder, run after every event.
-struct Watch {
+struct Watch<'w> {
     checker: Checker,
     timeline: Timeline,
+    watchdog: &'w mut dyn FnMut() -> bool,
 }
 
-impl Observer<Process> for Watch {
+/// How often [`run_watched`] asks its watchdog, in events.
+pub const WATCHDOG_EVERY: u64 = 1 << 16;
+
+impl Observer<Process> for Watch<'_> {
     fn after_event(&mut self, sim: &Simulation<Process>) -> Flow {
         self.timeline.record(sim);
-        self.checker.after_event(sim)
+        let flow = self.checker.after_event(sim);
+        if flow == Flow::Continue
+            && sim.events().is_multiple_of(WATCHDOG_EVERY)
+            && (self.watchdog)()
+        {
+            return Flow::Halt;
+        }
+        flow
     }
 }
 
 /// Runs a resolved scenario to its duration. Returns the summary, or the trace writer's error.
 pub fn run(scenario: &Scenario, options: RunOptions) -> std::io::Result<RunSummary> {
+    run_watched(scenario, options, &mut || false)
+}
+
+/// [`run`], asking `watchdog` every [`WATCHDOG_EVERY`] events whether to stop early (stop
+/// reason `halted`): how a caller enforces its own memory or time limit, since sim-core reads
+/// neither a clock nor the process's memory.
+pub fn run_watched(
+    scenario: &Scenario,
+    options: RunOptions,
+    watchdog: &mut dyn FnMut() -> bool,
+) -> std::io::Result<RunSummary> {
     let cluster = Rc::new(ClusterConfig::from_scenario(scenario));
     let mut sim = build_with(scenario, cluster.clone(), options.seed, options.trace);
     let limits = Limits {
@@ -576,6 +598,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> std::io::Result<RunSumma
     let mut watch = Watch {
         checker: Checker::new(scenario, &cluster),
         timeline: Timeline::new(&cluster),
+        watchdog,
     };
     // Run up to each fault that names `active-controller`, resolve it, and go on.
     let mut dynamic: Vec<ScheduledFault> = scenario
