@@ -135,6 +135,14 @@ impl Broker {
     pub fn partitions(&self) -> &BTreeMap<TopicPartition, Partition> {
         self.replicas.partitions()
     }
+    /// `tp`'s log on this broker: its opened replica's, or the one on disk it has not
+    /// opened yet.
+    pub fn log(&self, tp: TopicPartition) -> Option<&log::PartitionLog> {
+        match self.replicas.partitions().get(&tp) {
+            Some(p) => Some(&p.log),
+            None => self.replicas.stored().get(&tp),
+        }
+    }
     /// Partitions whose log, HW or leadership the last step may have changed.
     pub fn touched(&self) -> &[TopicPartition] {
         &self.replicas.touched

@@ -98,6 +98,12 @@ impl ReplicaManager {
         &self.partitions
     }
 
+    /// Logs on disk whose replicas are not opened yet (a restarted broker before its
+    /// metadata names them).
+    pub fn stored(&self) -> &BTreeMap<TopicPartition, PartitionLog> {
+        &self.stored
+    }
+
     pub fn into_disk(
         mut self,
     ) -> (

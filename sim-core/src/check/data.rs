@@ -422,10 +422,10 @@ impl<'a> DataCx<'a> {
     ) -> Option<&'a crate::broker::partition::Partition> {
         self.broker(b)?.partitions().get(&tp)
     }
-    /// `b`'s log of `tp`, running or down.
+    /// `b`'s log of `tp`, running (opened or still only on disk) or down.
     pub fn log(&self, b: BrokerId, tp: TopicPartition) -> Option<&'a [RecordBatch]> {
-        if let Some(p) = self.replica(b, tp) {
-            return Some(p.log.batches());
+        if let Some(broker) = self.broker(b) {
+            return broker.log(tp).map(|l| l.batches());
         }
         match self.sim.disk_of_down_node(self.node(b))? {
             crate::world::Disk::Broker(d) => d.logs.get(&tp).map(|l| l.batches()),

@@ -29,8 +29,12 @@ pub fn check(cx: &DataCx<'_>, dg: &mut DataGround, out: &mut Violations, tp: Top
     }
     let waiting: Vec<_> = pg.must_catch_up.iter().map(|(b, o)| (*b, *o)).collect();
     for (b, bound) in waiting {
-        // A replica the broker has not opened yet holds nothing it could serve.
-        let leo = cx.replica(b, tp).map_or(0, |p| p.log_end_offset());
+        // A replica the broker has not opened yet holds nothing it could serve; a broker that
+        // is down now (it may have caught up before a crash) holds what its disk kept.
+        let leo = cx
+            .log(b, tp)
+            .and_then(|log| log.last())
+            .map_or(0, |batch| batch.end_offset());
         if leo >= bound {
             pg.must_catch_up.remove(&b);
             continue;
