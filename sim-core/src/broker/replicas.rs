@@ -11,9 +11,9 @@ use super::partition::{Partition, PartitionConfig};
 use crate::engine::{NodeId, SimDuration, SimTime};
 use crate::kraft::{BrokerId, TopicPartition};
 use crate::proto::{
-    AlterPartitionRequest, AlterPartitionResponse, Ctx, Event, Msg, PartitionFetchData,
-    PartitionFetchRequest, PartitionFetchResponse, PartitionMetadata, ProduceError,
-    ProducePartitionResponse, ProduceRequest, ProduceResponse,
+    AlterPartitionRequest, AlterPartitionResponse, Ctx, Event, Msg, PartitionFetch,
+    PartitionFetchData, PartitionFetchRequest, PartitionFetchResponse, PartitionMetadata,
+    ProduceError, ProducePartitionResponse, ProduceRequest, ProduceResponse,
 };
 use crate::scenario::Acks;
 use crate::storage::DurableCell;
@@ -59,6 +59,9 @@ struct DelayedProduce {
 struct Fetcher {
     partitions: BTreeSet<TopicPartition>,
     in_flight: bool,
+    /// What the fetch in flight asked for, partition by partition (the answer comes in the
+    /// same order).
+    sent: Vec<PartitionFetch>,
     /// Waiting out `replica.fetch.backoff.ms` after an error.
     backing_off: bool,
 }
@@ -550,6 +553,7 @@ impl Broker {
         }
         let f = self.replicas.fetchers.get_mut(&leader).expect("looked up");
         f.in_flight = true;
+        f.sent.clone_from(&partitions);
         ctx.send(
             node,
             Msg::PartitionFetch(Box::new(PartitionFetchRequest {
@@ -573,17 +577,30 @@ impl Broker {
         let Some(leader) = self.cluster.broker_of(from) else {
             return;
         };
-        match self.replicas.fetchers.get_mut(&leader) {
-            Some(f) if f.in_flight => f.in_flight = false,
+        let sent = match self.replicas.fetchers.get_mut(&leader) {
+            Some(f) if f.in_flight => {
+                f.in_flight = false;
+                std::mem::take(&mut f.sent)
+            }
             _ => return,
-        }
+        };
         let mut retry = false;
-        for data in &resp.partitions {
+        for (i, data) in resp.partitions.iter().enumerate() {
             let config = &self.cluster.replication[data.tp.topic as usize];
             let Some(p) = self.replicas.partitions.get_mut(&data.tp) else {
                 continue;
             };
             if p.leader != Some(leader) || p.is_leader() {
+                continue;
+            }
+            // `AbstractFetcherThread.processFetchRequest`: an answer counts only while the
+            // partition is where the request left it (same fetch offset, same leader epoch).
+            // A FENCED_LEADER_EPOCH meant for the epoch before a metadata update would
+            // otherwise stop this partition's fetching for good.
+            let asked = sent.get(i).filter(|s| s.tp == data.tp);
+            if asked.is_none_or(|s| {
+                s.current_leader_epoch != p.leader_epoch || s.fetch_offset != p.log_end_offset()
+            }) {
                 continue;
             }
             let hw = p.high_watermark;
