@@ -191,9 +191,10 @@ fn bench_prints_one_json_line_per_workload() {
 
 #[test]
 fn bench_stops_a_cluster_workload_at_its_memory_limit() {
+    // The watchdog is asked every 65,536 events; the quick faulty run has several times that.
     let o = kafkasim(&[
         "bench",
-        "cluster-small",
+        "cluster-faulty",
         "--quick",
         "--runs",
         "1",
