@@ -664,7 +664,7 @@ impl Controller {
                         topic: t,
                         partition: p as u32,
                     },
-                    registration: Box::new(PartitionRegistration {
+                    registration: Rc::new(PartitionRegistration {
                         replicas: replicas.clone(),
                         isr: replicas.clone(),
                         elr: Vec::new(),

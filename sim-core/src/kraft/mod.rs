@@ -18,6 +18,7 @@ mod tests;
 
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use crate::engine::NodeId;
 
@@ -65,7 +66,8 @@ pub enum MetadataRecord {
     /// `PartitionRecord`: a new partition with its ordered replica assignment.
     Partition {
         tp: TopicPartition,
-        registration: Box<PartitionRegistration>,
+        /// Shared by every copy of the record (each broker's log and image) until a change.
+        registration: Rc<PartitionRegistration>,
     },
     /// `PartitionChangeRecord`.
     PartitionChange(Box<PartitionChange>),
@@ -170,7 +172,9 @@ impl BrokerRegistration {
 pub struct MetadataImage {
     pub brokers: BTreeMap<BrokerId, BrokerRegistration>,
     pub topics: Vec<u32>,
-    pub partitions: BTreeMap<TopicPartition, PartitionRegistration>,
+    /// Each registration is shared with the record that created it, and copied on change:
+    /// a thousand brokers' images of the same partitions are one set of registrations.
+    pub partitions: BTreeMap<TopicPartition, Rc<PartitionRegistration>>,
     /// Records applied so far: the next offset to apply.
     pub next_offset: u64,
 }
@@ -220,11 +224,11 @@ impl MetadataImage {
                 }
             }
             MetadataRecord::Partition { tp, registration } => {
-                self.partitions.insert(*tp, (**registration).clone());
+                self.partitions.insert(*tp, Rc::clone(registration));
             }
             MetadataRecord::PartitionChange(change) => {
                 if let Some(p) = self.partitions.get_mut(&change.tp) {
-                    p.merge(change);
+                    Rc::make_mut(p).merge(change);
                 }
             }
         }

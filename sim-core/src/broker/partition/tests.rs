@@ -500,7 +500,9 @@ fn the_controller_validates_alter_partition_in_kafkas_order() {
     use crate::kraft::controller::validate_alter_partition;
     use crate::proto::AlterPartitionRequest;
     let mut image = image();
-    image.partitions.insert(TP, registration(1, 3, &[1, 2]));
+    image
+        .partitions
+        .insert(TP, std::rc::Rc::new(registration(1, 3, &[1, 2])));
     let req = |broker_epoch, leader_epoch, partition_epoch, isr: &[(BrokerId, Option<u64>)]| {
         AlterPartitionRequest {
             broker: 1,
