@@ -73,9 +73,10 @@ pub struct BenchArgs {
     #[arg(long)]
     pub jobs: Option<usize>,
     /// Stop a cluster workload whose resident memory passes this many GiB; its line then says
-    /// `"finished": false` with the simulated time it reached.
-    #[arg(long, default_value_t = 8.0)]
-    pub memory_limit_gib: f64,
+    /// `"finished": false` with the simulated time it reached (default: three quarters of the
+    /// machine's memory, or 8 where that is unknown).
+    #[arg(long)]
+    pub memory_limit_gib: Option<f64>,
 }
 
 /// Peak resident set size of this process since the last reset, in bytes (Linux only).
@@ -90,6 +91,14 @@ fn peak_rss_bytes() -> Option<u64> {
 fn rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// The machine's memory, in bytes (Linux: MemTotal).
+fn machine_memory_bytes() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
@@ -166,6 +175,13 @@ fn round(x: f64, digits: i32) -> f64 {
 }
 
 pub fn bench(args: BenchArgs) -> Result<Verdict, CliError> {
+    if let Some(gib) = args.memory_limit_gib
+        && !(gib.is_finite() && gib > 0.0)
+    {
+        return Err(CliError::Input(format!(
+            "--memory-limit-gib: expected a positive number of GiB, found {gib}"
+        )));
+    }
     let workloads = if args.workloads.is_empty() {
         Workload::ALL.to_vec()
     } else {
@@ -215,7 +231,10 @@ pub fn bench(args: BenchArgs) -> Result<Verdict, CliError> {
                     c.brokers = (c.brokers / 10).max(3);
                     c.partitions = (c.partitions / 100).max(6);
                 }
-                let limit = (args.memory_limit_gib * (1u64 << 30) as f64) as u64;
+                let limit = match args.memory_limit_gib {
+                    Some(gib) => (gib * (1u64 << 30) as f64) as u64,
+                    None => machine_memory_bytes().map_or(8 << 30, |b| b / 4 * 3),
+                };
                 if !report_cluster(&c, runs, limit) {
                     verdict = Verdict::ExpectationsNotMet;
                 }
