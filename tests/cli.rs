@@ -206,6 +206,13 @@ fn bench_stops_a_cluster_workload_at_its_memory_limit() {
     assert_eq!(line["finished"], false, "{line}");
     assert!(line["events"].as_u64().unwrap() > 0, "{line}");
     assert!(stderr(&o).contains("--memory-limit-gib"), "{}", stderr(&o));
+    let bad = kafkasim(&["bench", "cluster-small", "--memory-limit-gib=0"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("positive number of GiB"),
+        "{}",
+        stderr(&bad)
+    );
 }
 
 fn json_run(args: &[&str]) -> serde_json::Value {
