@@ -175,7 +175,7 @@ impl PartitionLog {
     /// that start there or later. A batch that straddles `offset` keeps its head.
     pub fn truncate_to(&mut self, offset: u64) {
         let batches = self.batches.entries();
-        let keep = batches.partition_point(|b| b.end_offset() <= offset);
+        let keep = batch_index(batches, offset);
         let straddling = batches
             .get(keep)
             .filter(|b| b.base_offset < offset)
@@ -191,7 +191,7 @@ impl PartitionLog {
     /// The batch holding `offset`.
     pub fn batch_at(&self, offset: u64) -> Option<&RecordBatch> {
         let batches = self.batches.entries();
-        let i = batches.partition_point(|b| b.end_offset() <= offset);
+        let i = batch_index(batches, offset);
         batches.get(i).filter(|b| b.base_offset <= offset)
     }
 

@@ -577,7 +577,7 @@ impl Broker {
         let Some(leader) = self.cluster.broker_of(from) else {
             return;
         };
-        let sent = match self.replicas.fetchers.get_mut(&leader) {
+        let mut sent = match self.replicas.fetchers.get_mut(&leader) {
             Some(f) if f.in_flight => {
                 f.in_flight = false;
                 std::mem::take(&mut f.sent)
@@ -623,6 +623,11 @@ impl Broker {
                 });
             }
             retry |= out.retry;
+        }
+        // Hand the buffer back: the next fetch's entries are copied into it.
+        sent.clear();
+        if let Some(f) = self.replicas.fetchers.get_mut(&leader) {
+            f.sent = sent;
         }
         if retry {
             self.back_off(ctx, leader);

@@ -161,7 +161,7 @@ impl PartitionGround {
         if offset >= self.true_hw {
             return;
         }
-        let keep = self.committed.partition_point(|b| b.end_offset() <= offset);
+        let keep = batch_index(&self.committed, offset);
         self.committed.truncate(keep + 1);
         if let Some(last) = self.committed.last_mut() {
             if last.base_offset >= offset {
