@@ -327,9 +327,15 @@ impl engine::Message for Msg {
 /// Every timer of every role; each is one slot, re-armed in place.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Timer {
-    /// Unattached, Prospective, Candidate or Resigned: time to (re)try an election. Also the
-    /// Candidate's backoff.
+    /// Unattached, Prospective, Candidate or Resigned: the state's election timer
+    /// (`EpochState.remainingElectionTimeMs`).
     Election,
+    /// Candidate: the backoff before the next election (`CandidateState.startBackingOff`). A
+    /// timer of its own, because the election timer keeps running (or stays expired) beside it,
+    /// and a move to Unattached at a higher epoch keeps what is left of the election timer.
+    ElectionBackoff,
+    /// Broker: the process's first start (`BrokerServer.startup`) after its start-up delay.
+    BrokerStartup,
     /// Follower or observer: no successful fetch for `controller.quorum.fetch.timeout.ms`.
     FetchTimeout,
     /// Send the next fetch after a failed one.
@@ -402,6 +408,8 @@ impl engine::Timer for Timer {
             Timer::ClientRequestTimeout => 18,
             Timer::ClientRetry => 19,
             Timer::Poll => 20,
+            Timer::ElectionBackoff => 21,
+            Timer::BrokerStartup => 22,
             Timer::ReplicaFetch(broker) => FIXED_TIMER_SLOTS + *broker as usize,
         }
     }
@@ -415,6 +423,9 @@ pub enum FenceReason {
     SessionExpired,
     /// A new incarnation registered.
     Reregistered,
+    /// The controller granted a shutdown (SHUTDOWN_NOW) and fenced the broker in the same step
+    /// (`ReplicationControlManager.processBrokerHeartbeat`).
+    ShutdownNow,
 }
 
 /// The broker lifecycle (`BrokerLifecycleManager`).

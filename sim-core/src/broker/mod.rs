@@ -5,12 +5,16 @@
 //! - the broker fetches `__cluster_metadata` as an observer and applies only committed records
 //!   (below the HW the leader reports) to its [`MetadataImage`];
 //! - it registers with the active controller (a new incarnation each process start, and the
-//!   epoch of its last clean shutdown, if any), then heartbeats every
-//!   `broker.heartbeat.interval.ms`;
+//!   epoch of its last clean shutdown, if any), then heartbeats. One request is out at a time,
+//!   and the next is scheduled from the answer to the last (`BrokerLifecycleManager`): 10 ms
+//!   while STARTING, at once when ready to be unfenced, `broker.heartbeat.interval.ms` while
+//!   RUNNING, 50 ms after the first answer to a controlled-shutdown request, and an exponential
+//!   backoff after a failure. So each broker's heartbeat phase follows from when it started;
 //! - STARTING → RECOVERY once caught up to its registration, → RUNNING once unfenced. The
 //!   broker never fences itself: a partitioned broker keeps its last metadata;
 //! - a `shutdown` fault runs controlled shutdown: heartbeats with `want_shut_down` until the
-//!   controller has moved its leaderships away, then a clean-shutdown marker and exit.
+//!   controller has moved its leaderships away and answers SHUTDOWN_NOW (fencing it in the same
+//!   step), then a clean-shutdown marker and exit.
 //!
 //! - once caught up to its own registration (`BrokerServer` waits for this before it starts
 //!   the replica manager), it opens the partition replicas the metadata assigns it and acts on
@@ -41,6 +45,16 @@ use crate::world::ClusterConfig;
 /// How long a broker waits for the controller to allow its controlled shutdown before it
 /// exits anyway (`BrokerServer.shutdown`, 5 minutes [recollection]).
 pub const CONTROLLED_SHUTDOWN_TIMEOUT: SimDuration = SimDuration::from_secs(300);
+/// `BrokerLifecycleManager`: STARTING heartbeats again after 10 ms "so that in the case where
+/// there is no recovery work to be done, we start up a bit quicker".
+const STARTING_HEARTBEAT_DELAY: SimDuration = SimDuration::from_millis(10);
+/// `BrokerLifecycleManager`: after the first answer that does not yet let it shut down, a broker
+/// in PENDING_CONTROLLED_SHUTDOWN heartbeats again after 50 ms.
+const FIRST_PENDING_SHUTDOWN_DELAY: SimDuration = SimDuration::from_millis(50);
+/// `resendExponentialBackoff = ExponentialBackoff(100, 2, broker.session.timeout.ms, 0.02)`.
+const HEARTBEAT_BACKOFF_INITIAL: SimDuration = SimDuration::from_millis(100);
+/// `retry.backoff.ms`: resend after a NOT_CONTROLLER answer.
+const NOT_CONTROLLER_RETRY_BACKOFF: SimDuration = SimDuration::from_millis(100);
 
 /// What a broker keeps on disk.
 #[derive(Clone, Debug, Default)]
@@ -85,7 +99,16 @@ pub struct Broker {
     previous_broker_epoch: Option<u64>,
     /// The controller a registration or heartbeat is in flight to.
     in_flight: Option<NodeId>,
+    /// A request is due but no controller is known yet: the channel manager holds it until
+    /// one is (or until the request times out).
+    due: bool,
+    /// Failed attempts in a row, for the resend backoff.
+    failed_attempts: u32,
+    /// An answer to a heartbeat with `want_shut_down` has come (`gotControlledShutdownResponse`).
+    got_controlled_shutdown_response: bool,
     want_shut_down: bool,
+    /// `BrokerServer.startup` has run.
+    started: bool,
     /// The highest committed offset a controller response this broker acted on named.
     acted_on_offset: u64,
     replicas: ReplicaManager,
@@ -113,7 +136,11 @@ impl Broker {
             broker_epoch: None,
             previous_broker_epoch,
             in_flight: None,
+            due: false,
+            failed_attempts: 0,
+            got_controlled_shutdown_response: false,
             want_shut_down: false,
+            started: false,
             acted_on_offset: 0,
             replicas,
         }
@@ -167,8 +194,34 @@ impl Broker {
         SimDuration::from_millis(self.cluster.broker.broker_heartbeat_interval_ms)
     }
 
+    /// The heartbeat channel's retry timeout, `broker.session.timeout.ms` / 2 (`BrokerServer`,
+    /// KAFKA-14392): a request unanswered for that long has failed.
+    fn heartbeat_request_timeout(&self) -> SimDuration {
+        SimDuration::from_millis(self.cluster.broker.broker_session_timeout_ms / 2)
+    }
+
     pub fn on_start(&mut self, ctx: &mut Ctx<'_>) {
         self.replicas.touched.clear();
+        if self.incarnation == 0 {
+            // The brokers of a real cluster were not all started in the same millisecond, and
+            // each one's heartbeat phase follows from when it started: a crash then waits out
+            // anywhere from `broker.session.timeout.ms` to that plus one heartbeat interval
+            // before the controller fences it. kafkasim starts each broker's first process at a
+            // time drawn uniformly over one `broker.heartbeat.interval.ms`; a restart (a fault
+            // at a chosen time) starts at once.
+            ctx.set_timer_random(
+                Timer::BrokerStartup,
+                SimDuration::ZERO,
+                self.heartbeat_interval(),
+            );
+            return;
+        }
+        self.start(ctx);
+    }
+
+    /// `BrokerServer.startup`: the metadata observer, then the lifecycle manager.
+    fn start(&mut self, ctx: &mut Ctx<'_>) {
+        self.started = true;
         // The marker only describes the shutdown before this start.
         if self.clean_shutdown.get().copied().flatten().is_some() {
             self.clean_shutdown.write_sync(None);
@@ -177,12 +230,28 @@ impl Broker {
             state: BrokerState::Starting,
         });
         self.raft.start(ctx);
-        ctx.set_timer(Timer::Heartbeat, self.heartbeat_interval());
+        // StartupEvent: register at once.
+        self.communicate(ctx);
         self.sync(ctx);
+    }
+
+    /// Started (`BrokerServer.startup` has run): before that the process answers nothing.
+    pub fn started(&self) -> bool {
+        self.started
     }
 
     pub fn on_message(&mut self, ctx: &mut Ctx<'_>, from: NodeId, msg: Msg) {
         self.replicas.touched.clear();
+        if !self.started {
+            // Kafka refuses a connection to a broker that is not listening yet, and the client
+            // tries again shortly. kafkasim answers a client's Metadata request with what it
+            // knows (nothing), which sends the client back to retry the same way; anything
+            // else finds nobody.
+            if let Msg::Metadata { topic } = msg {
+                self.on_metadata_request(ctx, from, topic);
+            }
+            return;
+        }
         match msg {
             Msg::FetchResponse(resp) => self.raft.on_fetch_response(ctx, from, *resp),
             Msg::BrokerRegistrationResponse {
@@ -191,12 +260,18 @@ impl Broker {
                 committed_offset,
             } if self.in_flight == Some(from) => {
                 self.in_flight = None;
-                if error.is_none() {
-                    self.broker_epoch = Some(broker_epoch);
-                    self.acted_on_offset = self.acted_on_offset.max(committed_offset);
-                    self.send_heartbeat(ctx);
-                    // Fetchers that stopped while the broker had no epoch go on now.
-                    self.resume_fetchers(ctx);
+                match error {
+                    None => {
+                        self.failed_attempts = 0;
+                        self.broker_epoch = Some(broker_epoch);
+                        self.acted_on_offset = self.acted_on_offset.max(committed_offset);
+                        // "Immediately send a heartbeat".
+                        self.communicate(ctx);
+                        // Fetchers that stopped while the broker had no epoch go on now.
+                        self.resume_fetchers(ctx);
+                    }
+                    Some(ControllerError::NotController) => self.retry_after_not_controller(ctx),
+                    Some(_) => self.schedule_after_failure(ctx),
                 }
             }
             Msg::BrokerHeartbeatResponse(resp) if self.in_flight == Some(from) => {
@@ -217,14 +292,22 @@ impl Broker {
     pub fn on_timer(&mut self, ctx: &mut Ctx<'_>, timer: Timer) {
         self.replicas.touched.clear();
         match timer {
+            Timer::BrokerStartup => {
+                self.start(ctx);
+                return;
+            }
             Timer::FetchTimeout => self.raft.on_fetch_timeout(ctx),
             Timer::FetchRetry => self.raft.on_fetch_retry(ctx),
             Timer::FetchRequestTimeout => self.raft.on_fetch_request_timeout(ctx),
             Timer::Heartbeat => {
-                // An answer that has not come in a whole interval is not coming.
-                self.in_flight = None;
-                self.send_heartbeat(ctx);
-                ctx.set_timer(Timer::Heartbeat, self.heartbeat_interval());
+                if self.in_flight.is_some() || self.due {
+                    // The request timed out, sent or still waiting for a controller.
+                    self.in_flight = None;
+                    self.due = false;
+                    self.schedule_after_failure(ctx);
+                } else {
+                    self.communicate(ctx);
+                }
             }
             Timer::ShutdownTimeout => self.finish_shutdown(ctx),
             Timer::ReplicaFetch(leader) => self.on_replica_fetch_timer(ctx, leader),
@@ -244,6 +327,7 @@ impl Broker {
         self.on_replica_disconnect(ctx, peer);
         if self.in_flight == Some(peer) {
             self.in_flight = None;
+            self.schedule_after_failure(ctx);
         }
         self.sync(ctx);
     }
@@ -252,15 +336,19 @@ impl Broker {
     /// broker's leaderships away first.
     pub fn on_shutdown(&mut self, ctx: &mut Ctx<'_>) {
         self.replicas.touched.clear();
-        if !self.cluster.broker.controlled_shutdown_enable || self.broker_epoch.is_none() {
+        // BeginControlledShutdownEvent: only a RUNNING broker asks; any other skips it.
+        if !self.cluster.broker.controlled_shutdown_enable || self.state != BrokerState::Running {
             self.finish_shutdown(ctx);
             return;
         }
         self.want_shut_down = true;
         self.set_state(ctx, BrokerState::PendingControlledShutdown);
         ctx.set_timer(Timer::ShutdownTimeout, CONTROLLED_SHUTDOWN_TIMEOUT);
+        // "Send the next heartbeat immediately" (an answer still due to the last one is
+        // dropped: it did not ask to shut down).
         self.in_flight = None;
-        self.send_heartbeat(ctx);
+        self.due = false;
+        self.communicate(ctx);
     }
 
     fn finish_shutdown(&mut self, ctx: &mut Ctx<'_>) {
@@ -278,15 +366,28 @@ impl Broker {
         }
     }
 
-    /// Registers if not registered yet, else heartbeats, to the active controller as the
-    /// metadata quorum names it.
-    fn send_heartbeat(&mut self, ctx: &mut Ctx<'_>) {
-        if self.in_flight.is_some() {
+    /// `CommunicationEvent`: registers if not registered yet, else heartbeats, to the active
+    /// controller as the metadata quorum names it. With no controller known, the request waits
+    /// for one; either way it fails if unanswered within the request timeout.
+    fn communicate(&mut self, ctx: &mut Ctx<'_>) {
+        ctx.set_timer(Timer::Heartbeat, self.heartbeat_request_timeout());
+        self.due = true;
+        self.send_if_due(ctx);
+    }
+
+    /// Sends the due request if a controller is known.
+    fn send_if_due(&mut self, ctx: &mut Ctx<'_>) {
+        debug_assert!(
+            self.in_flight.is_none() || !self.due,
+            "one request at a time"
+        );
+        if !self.due {
             return;
         }
         let Some(controller) = self.raft.leader() else {
             return;
         };
+        self.due = false;
         let msg = match self.broker_epoch {
             None => Msg::BrokerRegistration {
                 broker: self.id,
@@ -297,7 +398,8 @@ impl Broker {
                 broker: self.id,
                 broker_epoch,
                 metadata_offset: self.image.next_offset,
-                want_fence: false,
+                // `setWantFence(!readyToUnfence)`: ready once caught up (RECOVERY).
+                want_fence: self.state == BrokerState::Starting,
                 want_shut_down: self.want_shut_down,
             }),
         };
@@ -305,30 +407,86 @@ impl Broker {
         ctx.send(controller, msg);
     }
 
+    /// `scheduleNextCommunication`: the next request after `delay`.
+    fn schedule_next(&mut self, ctx: &mut Ctx<'_>, delay: SimDuration) {
+        ctx.set_timer(Timer::Heartbeat, delay);
+    }
+
+    /// `scheduleNextCommunicationAfterFailure`: 100 ms × 2^attempts, at most
+    /// `broker.session.timeout.ms`, with 2% jitter.
+    fn schedule_after_failure(&mut self, ctx: &mut Ctx<'_>) {
+        let max = self.cluster.broker.broker_session_timeout_ms * 1000;
+        let base = HEARTBEAT_BACKOFF_INITIAL.as_micros() << self.failed_attempts.min(20);
+        let backoff = base.min(max);
+        self.failed_attempts = self.failed_attempts.saturating_add(1);
+        let jitter = backoff / 50;
+        ctx.set_timer_random(
+            Timer::Heartbeat,
+            SimDuration::from_micros(backoff - jitter),
+            SimDuration::from_micros(backoff + jitter + 1),
+        );
+    }
+
+    /// NOT_CONTROLLER: the channel manager forgets the controller's address and sends the
+    /// request again to whichever controller the quorum then names (`NodeToControllerRequestThread`),
+    /// which is not a failure of the request. kafkasim waits `retry.backoff.ms` (100 ms) first,
+    /// where Kafka resends as soon as it has an address: a simplification that keeps a controller
+    /// that has won its election but not yet activated from being asked in a tight loop.
+    fn retry_after_not_controller(&mut self, ctx: &mut Ctx<'_>) {
+        self.schedule_next(ctx, NOT_CONTROLLER_RETRY_BACKOFF);
+    }
+
     fn on_heartbeat_response(&mut self, ctx: &mut Ctx<'_>, resp: BrokerHeartbeatResponse) {
         match resp.error {
             Some(ControllerError::StaleBrokerEpoch) => {
                 // The controller does not know this registration: register again.
                 self.broker_epoch = None;
-                self.send_heartbeat(ctx);
+                self.communicate(ctx);
                 return;
             }
-            Some(_) => return,
+            Some(ControllerError::NotController) => {
+                self.retry_after_not_controller(ctx);
+                return;
+            }
+            Some(_) => {
+                self.schedule_after_failure(ctx);
+                return;
+            }
             None => {}
         }
+        self.failed_attempts = 0;
         self.acted_on_offset = self.acted_on_offset.max(resp.committed_offset);
-        if self.want_shut_down {
-            if resp.should_shut_down {
-                self.finish_shutdown(ctx);
+        let interval = self.heartbeat_interval();
+        let next = match self.state {
+            BrokerState::PendingControlledShutdown => {
+                if resp.should_shut_down {
+                    self.finish_shutdown(ctx);
+                    return;
+                }
+                let first = !self.got_controlled_shutdown_response;
+                self.got_controlled_shutdown_response = true;
+                if first {
+                    FIRST_PENDING_SHUTDOWN_DELAY
+                } else {
+                    interval
+                }
             }
-            return;
-        }
-        if self.state == BrokerState::Starting && resp.is_caught_up {
-            self.set_state(ctx, BrokerState::Recovery);
-        }
-        if self.state == BrokerState::Recovery && !resp.is_fenced {
-            self.set_state(ctx, BrokerState::Running);
-        }
+            BrokerState::Starting if resp.is_caught_up => {
+                // Caught up: RECOVERY. kafkasim has no log recovery to wait for, so the broker
+                // is ready to be unfenced at once (SetReadyToUnfenceEvent: "immediately").
+                self.set_state(ctx, BrokerState::Recovery);
+                SimDuration::ZERO
+            }
+            BrokerState::Starting => STARTING_HEARTBEAT_DELAY,
+            BrokerState::Recovery => {
+                if !resp.is_fenced {
+                    self.set_state(ctx, BrokerState::Running);
+                }
+                interval
+            }
+            BrokerState::Running => interval,
+        };
+        self.schedule_next(ctx, next);
     }
 
     /// After every step: apply newly committed metadata; register as soon as a controller is
@@ -362,8 +520,7 @@ impl Broker {
         if caught_up {
             self.apply_partition_metadata(ctx, changed);
         }
-        if self.broker_epoch.is_none() && self.in_flight.is_none() && self.raft.leader().is_some() {
-            self.send_heartbeat(ctx);
-        }
+        // A request waiting for a controller goes as soon as one is known.
+        self.send_if_due(ctx);
     }
 }

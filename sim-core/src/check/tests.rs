@@ -175,3 +175,38 @@ fn violations_of_one_invariant_are_capped_but_counted() {
         MAX_VIOLATIONS_PER_INVARIANT + 5
     );
 }
+
+#[test]
+fn stable_leadership_ignores_epochs_that_name_no_leader() {
+    // RaftEventSimulationTest.StableLeadership counts only election states with a leader: an
+    // isolated voter bumping its epoch as a Candidate changes no leadership.
+    let mut g = ground(3);
+    let mut out = Violations::default();
+    let leader = disk(1, Some(0), Some(0));
+    let candidate = disk(5, Some(2), None);
+    for (id, d) in [(0, &leader), (2, &candidate)] {
+        single_leader_per_epoch::check(&mut g, &mut out, &down(id, d));
+        stable_leadership::check(&mut g, &mut out, &down(id, d));
+    }
+    assert!(ids(&out).is_empty(), "{:?}", out.list);
+}
+
+#[test]
+fn stable_leadership_reports_a_newer_epoch_even_under_the_same_leader() {
+    let mut g = ground(3);
+    let mut out = Violations::default();
+    let first = disk(1, Some(0), Some(0));
+    let again = disk(4, Some(0), Some(0));
+    for (id, d) in [(0, &first), (1, &again)] {
+        single_leader_per_epoch::check(&mut g, &mut out, &down(id, d));
+        stable_leadership::check(&mut g, &mut out, &down(id, d));
+    }
+    assert_eq!(ids(&out), vec!["stable_leadership"]);
+    assert!(
+        out.list[0]
+            .explanation
+            .contains("controller-1 as leader of epoch 4"),
+        "{}",
+        out.list[0].explanation
+    );
+}

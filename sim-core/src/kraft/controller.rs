@@ -146,6 +146,7 @@ impl Controller {
     pub fn on_timer(&mut self, ctx: &mut Ctx<'_>, timer: Timer) {
         match timer {
             Timer::Election => self.raft.on_election_timeout(ctx),
+            Timer::ElectionBackoff => self.raft.on_election_backoff_timeout(ctx),
             Timer::FetchTimeout => self.raft.on_fetch_timeout(ctx),
             Timer::FetchRetry => self.raft.on_fetch_retry(ctx),
             Timer::FetchRequestTimeout => self.raft.on_fetch_request_timeout(ctx),
@@ -448,9 +449,17 @@ impl Controller {
         // The broker has applied its own registration record.
         let caught_up = req.metadata_offset > reg.broker_epoch;
         let mut unfenced = false;
+        let mut shutdown_now = false;
         if req.want_shut_down {
-            if !reg.fenced && !reg.in_controlled_shutdown {
-                // Controlled shutdown: leave every ISR, hand leaderships over.
+            // BrokerHeartbeatManager.calculateNextBrokerState, and what
+            // ReplicationControlManager.processBrokerHeartbeat writes for the next state.
+            let leads = active.image.led_by(req.broker).next().is_some();
+            if reg.fenced {
+                // FENCED -> SHUTDOWN_NOW: it may go at once; it is fenced already.
+                shutdown_now = true;
+            } else if !reg.in_controlled_shutdown && leads {
+                // UNFENCED -> CONTROLLED_SHUTDOWN (handleBrokerInControlledShutdown): leave
+                // every ISR, hand leaderships over.
                 let changes = self
                     .cluster
                     .changes_removing(&active.image, req.broker, None);
@@ -467,6 +476,14 @@ impl Controller {
                 if let Some(s) = active.sessions.get_mut(&req.broker) {
                     s.controlled_shutdown_offset = Some(cs_offset);
                 }
+            } else if !leads
+                && (!reg.in_controlled_shutdown || cs_applied_by_others(active, req.broker))
+            {
+                // UNFENCED (leading nothing) or CONTROLLED_SHUTDOWN (done) -> SHUTDOWN_NOW:
+                // `handleBrokerFenced` in this same step, so the broker leaves fenced and a new
+                // incarnation can register at once, instead of waiting out its session.
+                stage_fence(&self.cluster, active, req.broker, FenceReason::ShutdownNow);
+                shutdown_now = true;
             }
         } else if reg.fenced && !req.want_fence && caught_up && !reg.in_controlled_shutdown {
             active.stage(MetadataRecord::BrokerRegistrationChange {
@@ -482,30 +499,14 @@ impl Controller {
             }
             unfenced = true;
         }
-        let reg = active.image.brokers[&req.broker].clone();
-        let should_shut_down = req.want_shut_down
-            && (reg.fenced || {
-                let leads_nothing = active.image.led_by(req.broker).next().is_none();
-                // Every other active broker has applied the controlled-shutdown record. A
-                // controller that took over after the shutdown began does not know that
-                // record's offset (BrokerHeartbeatState's -1) and lets the broker go.
-                let others_caught_up = match active.sessions[&req.broker].controlled_shutdown_offset
-                {
-                    None => true,
-                    Some(cs_offset) => active
-                        .sessions
-                        .iter()
-                        .filter(|(b, _)| **b != req.broker && active.image.is_active(**b))
-                        .all(|(_, s)| s.metadata_offset > cs_offset),
-                };
-                leads_nothing && others_caught_up
-            });
+        let reg = &active.image.brokers[&req.broker];
+        let is_fenced = reg.fenced;
         let end = self.write_staged(ctx);
         let response = BrokerHeartbeatResponse {
             error: None,
             is_caught_up: caught_up,
-            is_fenced: reg.fenced,
-            should_shut_down,
+            is_fenced,
+            should_shut_down: shutdown_now,
             committed_offset: end,
         };
         self.respond_when_committed(end, from, Msg::BrokerHeartbeatResponse(response));
@@ -604,26 +605,7 @@ impl Controller {
             self.arm_fence_check(ctx);
             return;
         };
-        let broker_epoch = active.image.brokers[&broker].broker_epoch;
-        // handleBrokerFenced: leave every ISR, re-elect where it led, then fence.
-        let changes = if self.cluster.test_fence_keeps_isr {
-            Vec::new()
-        } else {
-            self.cluster.changes_removing(&active.image, broker, None)
-        };
-        for c in changes {
-            active.stage(c);
-        }
-        let offset = active.image.next_offset;
-        active
-            .fence_reasons
-            .insert(offset, FenceReason::SessionExpired);
-        active.stage(MetadataRecord::BrokerRegistrationChange {
-            broker,
-            broker_epoch,
-            fenced: Some(true),
-            in_controlled_shutdown: None,
-        });
+        stage_fence(&self.cluster, active, broker, FenceReason::SessionExpired);
         self.write_staged(ctx);
         ctx.set_timer(Timer::FenceStaleBroker, SimDuration::ZERO);
     }
@@ -730,6 +712,48 @@ pub fn validate_alter_partition(
 }
 
 /// Reports a committed record as a protocol event (the active controller does this, once).
+/// `handleBrokerFenced`: `broker` leaves every ISR, a new leader is elected where it led, then
+/// its registration is fenced, all in one batch.
+fn stage_fence(
+    cluster: &ClusterConfig,
+    active: &mut Active,
+    broker: BrokerId,
+    reason: FenceReason,
+) {
+    let broker_epoch = active.image.brokers[&broker].broker_epoch;
+    let changes = if cluster.test_fence_keeps_isr {
+        Vec::new()
+    } else {
+        cluster.changes_removing(&active.image, broker, None)
+    };
+    for c in changes {
+        active.stage(c);
+    }
+    let offset = active.image.next_offset;
+    active.fence_reasons.insert(offset, reason);
+    active.stage(MetadataRecord::BrokerRegistrationChange {
+        broker,
+        broker_epoch,
+        fenced: Some(true),
+        in_controlled_shutdown: None,
+    });
+}
+
+/// A broker in controlled shutdown may go once every other active broker (unfenced, not shutting
+/// down) has reported applying its controlled-shutdown record
+/// (`BrokerHeartbeatManager.lowestActiveOffset`). A controller that took over after the shutdown
+/// began does not know that record's offset (`BrokerHeartbeatState`'s -1) and lets it go.
+fn cs_applied_by_others(active: &Active, broker: BrokerId) -> bool {
+    match active.sessions[&broker].controlled_shutdown_offset {
+        None => true,
+        Some(cs_offset) => active
+            .sessions
+            .iter()
+            .filter(|(b, _)| **b != broker && active.image.is_active(**b))
+            .all(|(_, s)| s.metadata_offset > cs_offset),
+    }
+}
+
 fn report_commit(
     ctx: &mut Ctx<'_>,
     image: &MetadataImage,

@@ -120,7 +120,10 @@ enum State {
         granted: Vec<NodeId>,
         rejected: Vec<NodeId>,
         retries: u32,
+        /// Waiting out `ElectionBackoff` before the next election.
         backing_off: bool,
+        /// The election timer has fired: nothing of it is left to keep.
+        election_timer_expired: bool,
     },
     Leader(Box<LeaderState>),
     Follower {
@@ -218,6 +221,7 @@ impl Raft {
                 rejected: Vec::new(),
                 retries: 1,
                 backing_off: false,
+                election_timer_expired: false,
             }
         } else if let Some(leader) = persisted.leader {
             State::Follower {
@@ -406,7 +410,32 @@ impl Raft {
         }
     }
 
+    /// A higher epoch with no known leader (`QuorumState.transitionToUnattached`). The election
+    /// timer is not simply re-armed: a voter that was already waiting to elect (Unattached, a
+    /// Candidate, a Prospective whose pre-vote was not rejected, or a Resigned leader) keeps
+    /// what was left of its timer, and only a Follower or a Leader draws a fresh one
+    /// (`QuorumStateTest.testUnattachedToUnattached`, `testCandidateToUnattached`). Re-arming it
+    /// on every bump would let one rejected candidate, retrying every second, hold every other
+    /// voter back for ever.
     fn become_unattached(&mut self, ctx: &mut Ctx<'_>, epoch: u32) {
+        debug_assert!(
+            epoch > self.epoch,
+            "Unattached in the same epoch only from Prospective"
+        );
+        let keep_election_timer = match &self.state {
+            State::Unattached { .. } | State::Prospective { .. } | State::Candidate { .. } => true,
+            // Before KIP-996 (Kafka 3.x) a Resigned leader drew a fresh timeout here.
+            State::Resigned { .. } => self.config.prevote,
+            State::Follower { .. } | State::Leader(_) => false,
+        };
+        let was_candidate = matches!(self.state, State::Candidate { .. });
+        let election_timer_expired = matches!(
+            self.state,
+            State::Candidate {
+                election_timer_expired: true,
+                ..
+            }
+        );
         self.transition(
             ctx,
             epoch,
@@ -416,8 +445,16 @@ impl Raft {
             },
         );
         ctx.cancel_timer(Timer::FetchTimeout);
+        if was_candidate {
+            ctx.cancel_timer(Timer::ElectionBackoff);
+        }
         if self.voter {
-            self.arm_election_timeout(ctx);
+            if !keep_election_timer {
+                self.arm_election_timeout(ctx);
+            } else if election_timer_expired {
+                // Nothing remains: the election timer is due now.
+                ctx.set_timer(Timer::Election, SimDuration::ZERO);
+            }
         } else {
             ctx.set_timer(Timer::FetchTimeout, self.config.fetch_timeout);
             if self.fetch_in_flight.is_none() {
@@ -436,6 +473,7 @@ impl Raft {
             },
         );
         ctx.cancel_timer(Timer::Election);
+        ctx.cancel_timer(Timer::ElectionBackoff);
         ctx.set_timer(Timer::FetchTimeout, self.config.fetch_timeout);
         // Whatever was in flight went to someone else or an older epoch.
         self.fetch_in_flight = None;
@@ -484,6 +522,7 @@ impl Raft {
                 rejected: Vec::new(),
                 retries,
                 backing_off: false,
+                election_timer_expired: false,
             },
         );
         ctx.cancel_timer(Timer::FetchTimeout);
@@ -510,6 +549,7 @@ impl Raft {
             })),
         );
         ctx.cancel_timer(Timer::Election);
+        ctx.cancel_timer(Timer::ElectionBackoff);
         ctx.cancel_timer(Timer::FetchTimeout);
         self.fetch_in_flight = None;
         // A new leader does not know the HW until a majority has fetched past its epoch start
@@ -634,7 +674,11 @@ impl Raft {
                 }
             }
             State::Follower { fetched, .. } => req.pre_vote && !fetched && up_to_date,
-            State::Candidate { .. } | State::Leader(_) | State::Resigned { .. } => false,
+            // KAFKA-17642: a Candidate or a Resigned leader has voted for itself in this epoch,
+            // but a pre-vote bumps nothing, so it is granted on the log alone
+            // (`CandidateState.canGrantVote`, `ResignedState.canGrantVote`).
+            State::Candidate { .. } | State::Resigned { .. } => req.pre_vote && up_to_date,
+            State::Leader(_) => false,
         };
         let newly_voted = granted
             && !req.pre_vote
@@ -725,7 +769,7 @@ impl Raft {
                     let retries = *retries;
                     self.become_candidate(ctx, retries);
                 } else if rejected.len() > voters - majority {
-                    self.prospective_transition_after_election_loss(ctx);
+                    self.prospective_transition_after_election_loss(ctx, true);
                 }
             }
             State::Candidate {
@@ -733,12 +777,13 @@ impl Raft {
                 rejected,
                 retries,
                 backing_off,
+                ..
             } if !resp.pre_vote && !*backing_off => {
                 record(granted, rejected, from, resp.granted);
                 if granted.len() >= majority {
                     self.become_leader(ctx);
                 } else if rejected.len() > voters - majority {
-                    // A majority said no: back off at once.
+                    // A majority said no: back off at once, while the election timer runs on.
                     *retries += 1;
                     *backing_off = true;
                     let retries = *retries;
@@ -750,8 +795,16 @@ impl Raft {
     }
 
     /// A lost pre-vote: back to following the leader it knew, or to waiting, in the same epoch
-    /// and keeping its vote (`prospectiveTransitionAfterElectionLoss`).
-    fn prospective_transition_after_election_loss(&mut self, ctx: &mut Ctx<'_>) {
+    /// and keeping its vote (`prospectiveTransitionAfterElectionLoss`). Unattached keeps what is
+    /// left of the Prospective's election timer unless a majority rejected the pre-vote
+    /// (`QuorumState.transitionToUnattached`): after a timeout nothing is left, so the node is
+    /// Prospective again at once, and an isolated voter cycles Unattached -> Prospective every
+    /// election timeout.
+    fn prospective_transition_after_election_loss(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        vote_rejected: bool,
+    ) {
         let State::Prospective {
             leader, voted_for, ..
         } = self.state.clone()
@@ -769,7 +822,11 @@ impl Raft {
                         leader: None,
                     },
                 );
-                self.arm_election_timeout(ctx);
+                if vote_rejected {
+                    self.arm_election_timeout(ctx);
+                } else {
+                    ctx.set_timer(Timer::Election, SimDuration::ZERO);
+                }
             }
         }
     }
@@ -779,10 +836,10 @@ impl Raft {
         let count = 1u64 << retries.clamp(1, 20);
         let max = self.config.election_backoff_max;
         if self.config.election_jitter {
-            ctx.set_timer_steps(Timer::Election, ELECTION_BACKOFF_BASE, count, max);
+            ctx.set_timer_steps(Timer::ElectionBackoff, ELECTION_BACKOFF_BASE, count, max);
         } else {
             let fixed = SimDuration::from_micros(ELECTION_BACKOFF_BASE.as_micros() * (count - 1));
-            ctx.set_timer(Timer::Election, fixed.min(max));
+            ctx.set_timer(Timer::ElectionBackoff, fixed.min(max));
         }
     }
 
@@ -792,26 +849,42 @@ impl Raft {
                 self.start_election(ctx, 0)
             }
             // The pre-vote did not win in time.
-            State::Prospective { .. } => self.prospective_transition_after_election_loss(ctx),
+            State::Prospective { .. } => {
+                self.prospective_transition_after_election_loss(ctx, false)
+            }
+            // `pollCandidate`: an election that timed out backs off before the next one; one
+            // already backing off (a majority said no) waits for the backoff alone.
             State::Candidate {
                 retries,
                 backing_off,
                 granted,
                 rejected,
+                ..
             } => {
-                if backing_off {
-                    self.start_election(ctx, retries);
-                } else {
-                    self.state = State::Candidate {
-                        granted,
-                        rejected,
-                        retries: retries + 1,
-                        backing_off: true,
-                    };
+                self.state = State::Candidate {
+                    granted,
+                    rejected,
+                    retries: if backing_off { retries } else { retries + 1 },
+                    backing_off: true,
+                    election_timer_expired: true,
+                };
+                if !backing_off {
                     self.arm_backoff(ctx, retries + 1);
                 }
             }
             _ => {}
+        }
+    }
+
+    /// The Candidate's backoff is over: the next election.
+    pub fn on_election_backoff_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        if let State::Candidate {
+            retries,
+            backing_off: true,
+            ..
+        } = self.state
+        {
+            self.start_election(ctx, retries);
         }
     }
 

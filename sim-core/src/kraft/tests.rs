@@ -111,13 +111,14 @@ fn an_unattached_voter_grants_an_up_to_date_candidate_and_fsyncs_the_vote_first(
     assert_eq!(
         effects,
         vec![
-            // The higher epoch first: Unattached in epoch 1, a fresh election timer.
+            // The higher epoch first: Unattached in epoch 1. Already Unattached, it keeps what
+            // is left of its election timer (QuorumState.transitionToUnattached).
             Effect::Emit(state(RaftRole::Unattached, 1, None, None)),
             Effect::CancelTimer {
                 timer: Timer::FetchTimeout
             },
-            election_timer(),
-            // Then the vote, persisted before the response goes out.
+            // Then the vote, persisted before the response goes out, and only now a fresh
+            // election timer (QuorumState.unattachedAddVotedState).
             Effect::Emit(state(RaftRole::Unattached, 1, None, Some(N0))),
             election_timer(),
             Effect::Send {
@@ -311,7 +312,7 @@ fn a_majority_of_refusals_sends_a_candidate_straight_to_backoff() {
     assert_eq!(
         effects,
         vec![Effect::SetTimer {
-            timer: Timer::Election,
+            timer: Timer::ElectionBackoff,
             delay: Delay::Steps {
                 step: SimDuration::from_millis(100),
                 count: 2,
@@ -319,9 +320,186 @@ fn a_majority_of_refusals_sends_a_candidate_straight_to_backoff() {
             }
         }]
     );
+    // The election timer running out during the backoff changes nothing.
+    assert!(step(N0, 1550, |cx| raft.on_election_timeout(cx)).is_empty());
+    assert_eq!((raft.role(), raft.epoch()), (RaftRole::Candidate, 1));
     // After the backoff (no pre-vote here): a candidate again, one epoch up.
-    step(N0, 1600, |cx| raft.on_election_timeout(cx));
+    step(N0, 1600, |cx| raft.on_election_backoff_timeout(cx));
     assert_eq!((raft.role(), raft.epoch()), (RaftRole::Candidate, 2));
+}
+
+/// The timer effects on `Timer::Election` among `effects`.
+fn election_timer_effects(effects: &[EffectOf<Process>]) -> Vec<EffectOf<Process>> {
+    effects
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Effect::SetTimer {
+                    timer: Timer::Election,
+                    ..
+                } | Effect::CancelTimer {
+                    timer: Timer::Election
+                }
+            )
+        })
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn an_unattached_voter_that_refuses_a_higher_epoch_keeps_its_election_timer() {
+    // QuorumStateTest.testUnattachedToUnattached: the timer is not reset by the epoch bump, so a
+    // rejected candidate retrying every second cannot hold this voter back for ever.
+    let mut raft = Raft::boot(config(false), N1, RaftDisk::default());
+    step(N1, 0, |cx| raft.start(cx));
+    for (t, epoch) in [(400, 3), (800, 4), (1200, 5)] {
+        // N2 asks with an empty log while N1's is not: refused, but its epoch is taken.
+        let effects = step(N1, t, |cx| {
+            raft.on_vote(cx, N2, vote_req(vote(epoch, 0, 0, false)))
+        });
+        assert_eq!(raft.epoch(), epoch);
+        assert_eq!(raft.role(), RaftRole::Unattached);
+        if raft.log_end_offset() == 0 {
+            // An empty log is up to date with an empty log: the vote is granted, and voting
+            // does draw a fresh timer (unattachedAddVotedState).
+            assert_eq!(election_timer_effects(&effects), vec![election_timer()]);
+            return;
+        }
+        assert!(election_timer_effects(&effects).is_empty(), "{effects:?}");
+    }
+}
+
+#[test]
+fn a_refused_higher_epoch_leaves_the_timer_of_an_unattached_voter_with_a_longer_log() {
+    // Same rule, with a log that makes the asker out of date: no timer effect at all.
+    let mut raft = leader();
+    // The leader steps down (a Leader draws a fresh timer: transitionToUnattached's last branch).
+    let effects = step(N0, 2000, |cx| {
+        raft.on_vote(cx, N2, vote_req(vote(5, 0, 0, false)))
+    });
+    assert_eq!(raft.role(), RaftRole::Unattached);
+    assert_eq!(election_timer_effects(&effects), vec![election_timer()]);
+    // Now Unattached: each further refused bump keeps the timer.
+    for epoch in 6..9 {
+        let effects = step(N0, 2000 + 300 * u64::from(epoch), |cx| {
+            raft.on_vote(cx, N2, vote_req(vote(epoch, 0, 0, false)))
+        });
+        assert_eq!(raft.epoch(), epoch);
+        assert!(election_timer_effects(&effects).is_empty(), "{effects:?}");
+    }
+}
+
+#[test]
+fn a_follower_that_learns_a_higher_epoch_draws_a_fresh_election_timer() {
+    let mut raft = Raft::boot(config(true), N1, RaftDisk::default());
+    step(N1, 0, |cx| raft.start(cx));
+    step(N1, 5, |cx| raft.on_begin_quorum_epoch(cx, N0, 1));
+    assert_eq!(raft.role(), RaftRole::Follower);
+    let effects = step(N1, 100, |cx| {
+        raft.on_vote(cx, N2, vote_req(vote(3, 0, 0, false)))
+    });
+    assert_eq!(raft.epoch(), 3);
+    assert_eq!(election_timer_effects(&effects)[0], election_timer());
+}
+
+#[test]
+fn a_candidate_whose_election_timed_out_is_due_at_once_when_unattached_at_a_higher_epoch() {
+    // QuorumState.transitionToUnattached takes candidateState.remainingElectionTimeMs: zero
+    // once the election timer has run out (the Candidate is backing off).
+    let mut raft = Raft::boot(config(false), N0, RaftDisk::default());
+    step(N0, 0, |cx| raft.start(cx));
+    step(N0, 1500, |cx| raft.on_election_timeout(cx));
+    assert_eq!(raft.role(), RaftRole::Candidate);
+    step(N0, 3500, |cx| raft.on_election_timeout(cx));
+    // A response in a higher epoch with no leader (the voter moved on without us).
+    let newer = VoteResponse {
+        epoch: 4,
+        leader: None,
+        granted: false,
+        pre_vote: false,
+    };
+    let effects = step(N0, 3510, |cx| raft.on_vote_response(cx, N2, newer));
+    assert_eq!(raft.role(), RaftRole::Unattached);
+    assert!(effects.contains(&Effect::CancelTimer {
+        timer: Timer::ElectionBackoff
+    }));
+    assert_eq!(
+        election_timer_effects(&effects),
+        vec![Effect::SetTimer {
+            timer: Timer::Election,
+            delay: Delay::Fixed(SimDuration::ZERO)
+        }]
+    );
+}
+
+#[test]
+fn a_prospective_whose_pre_vote_timed_out_is_prospective_again_at_once() {
+    // Isolated, a voter cycles Unattached -> Prospective every election timeout: the lost
+    // pre-vote leaves nothing of the timer (QuorumState.transitionToUnattached).
+    let mut raft = Raft::boot(config(true), N1, RaftDisk::default());
+    step(N1, 0, |cx| raft.start(cx));
+    step(N1, 1500, |cx| raft.on_election_timeout(cx));
+    assert_eq!(raft.role(), RaftRole::Prospective);
+    let effects = step(N1, 3200, |cx| raft.on_election_timeout(cx));
+    assert_eq!(raft.role(), RaftRole::Unattached);
+    assert_eq!(
+        election_timer_effects(&effects),
+        vec![Effect::SetTimer {
+            timer: Timer::Election,
+            delay: Delay::Fixed(SimDuration::ZERO)
+        }]
+    );
+    step(N1, 3200, |cx| raft.on_election_timeout(cx));
+    assert_eq!((raft.role(), raft.epoch()), (RaftRole::Prospective, 0));
+}
+
+#[test]
+fn a_prospective_refused_by_a_majority_waits_a_fresh_election_timeout() {
+    let mut raft = Raft::boot(config(true), N1, RaftDisk::default());
+    step(N1, 0, |cx| raft.start(cx));
+    step(N1, 1500, |cx| raft.on_election_timeout(cx));
+    let no = VoteResponse {
+        epoch: 0,
+        leader: None,
+        granted: false,
+        pre_vote: true,
+    };
+    step(N1, 1501, |cx| raft.on_vote_response(cx, N0, no.clone()));
+    let effects = step(N1, 1502, |cx| raft.on_vote_response(cx, N2, no));
+    assert_eq!(raft.role(), RaftRole::Unattached);
+    assert_eq!(election_timer_effects(&effects), vec![election_timer()]);
+}
+
+#[test]
+fn a_candidate_and_a_resigned_leader_grant_an_up_to_date_pre_vote() {
+    // KAFKA-17642: a pre-vote bumps nothing, so a replica that voted for itself in this epoch
+    // may still grant it; a leader never does.
+    let mut raft = leader();
+    let pre = |epoch| vote_req(vote(epoch, 1, 1, true));
+    let effects = step(N0, 1600, |cx| raft.on_vote(cx, N1, pre(1)));
+    assert!(matches!(&sends(&effects)[0].1, Msg::VoteResponse(r) if !r.granted));
+    step(N0, 1700, |cx| {
+        raft.shutdown(cx);
+    });
+    assert_eq!(raft.role(), RaftRole::Resigned);
+    let effects = step(N0, 1800, |cx| raft.on_vote(cx, N1, pre(1)));
+    assert!(matches!(&sends(&effects)[0].1, Msg::VoteResponse(r) if r.granted));
+    let mut candidate = Raft::boot(config(true), N2, RaftDisk::default());
+    step(N2, 0, |cx| candidate.start(cx));
+    step(N2, 1500, |cx| candidate.on_election_timeout(cx));
+    let yes = VoteResponse {
+        epoch: 0,
+        leader: None,
+        granted: true,
+        pre_vote: true,
+    };
+    step(N2, 1501, |cx| candidate.on_vote_response(cx, N0, yes));
+    assert_eq!(candidate.role(), RaftRole::Candidate);
+    let effects = step(N2, 1600, |cx| {
+        candidate.on_vote(cx, N1, vote_req(vote(1, 0, 0, true)))
+    });
+    assert!(matches!(&sends(&effects)[0].1, Msg::VoteResponse(r) if r.granted));
 }
 
 #[test]

@@ -1,0 +1,96 @@
+//! The broker lifecycle against `BrokerLifecycleManager` and the controller's
+//! `ReplicationControlManager.processBrokerHeartbeat` / `BrokerHeartbeatManager`: when a broker
+//! is fenced after a crash, how fast a controlled shutdown ends, and how fast a broker that
+//! starts is unfenced. Each test reads the `kraft` section of `run --format json`.
+
+mod support;
+
+use serde_json::Value;
+use support::{kafkasim, stderr, stdout};
+
+fn run(scenario: &str, seed: u64) -> Value {
+    let seed = seed.to_string();
+    let o = kafkasim(&["run", scenario, "--seed", &seed, "--format", "json"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{scenario} seed {seed}: {}",
+        stderr(&o)
+    );
+    serde_json::from_str(&stdout(&o)).expect("one JSON object")
+}
+
+/// The first `event` of `broker` after `after_ms`: (time in ms, reason).
+fn first_event(v: &Value, broker: &str, event: &str, after_ms: f64) -> Option<(f64, Value)> {
+    v["kraft"]["brokers"]
+        .as_array()
+        .expect("brokers")
+        .iter()
+        .find(|e| {
+            e["broker"] == broker
+                && e["event"] == event
+                && e["time_ms"].as_f64().is_some_and(|t| t > after_ms)
+        })
+        .map(|e| (e["time_ms"].as_f64().unwrap_or(0.0), e["reason"].clone()))
+}
+
+#[test]
+fn a_crashed_broker_is_fenced_a_session_after_its_last_heartbeat_whose_phase_varies_by_seed() {
+    // broker-fencing crashes broker-2 at 10 s. Its last heartbeat fell somewhere in the 2 s
+    // before, depending on when it started, so the fence comes 7 to 9 s after the crash.
+    let mut fenced_at = Vec::new();
+    for seed in 1..=20 {
+        let v = run("scenarios/kraft/broker-fencing.json", seed);
+        let (t, reason) = first_event(&v, "broker-2", "fenced", 10_000.0).expect("fenced");
+        assert_eq!(reason, "session_expired");
+        assert!(
+            t > 17_000.0 && t <= 19_100.0,
+            "seed {seed}: fenced at {t} ms"
+        );
+        fenced_at.push(t);
+    }
+    let min = fenced_at.iter().copied().fold(f64::MAX, f64::min);
+    let max = fenced_at.iter().copied().fold(f64::MIN, f64::max);
+    // Brokers that start before the first controller election all register just after it, so
+    // the phases cluster; still they differ by seed (with every broker started at t = 0 they
+    // were the same to the millisecond in every seed).
+    assert!(
+        max - min > 500.0,
+        "the fence time should vary with the heartbeat phase: {fenced_at:?}"
+    );
+}
+
+#[test]
+fn a_broker_leading_nothing_is_fenced_by_its_shutdown_at_once_and_registers_again_at_once() {
+    let v = run("scenarios/kraft/shutdown-and-quick-restart.json", 1);
+    let (fenced, reason) = first_event(&v, "broker-3", "fenced", 20_000.0).expect("fenced");
+    assert_eq!(
+        reason, "shutdown_now",
+        "fenced by the SHUTDOWN_NOW answer itself"
+    );
+    assert!(fenced < 20_100.0, "fenced at {fenced} ms, SIGTERM at 20000");
+    // Restarted at 20.2 s: no live session of the old incarnation stands in the way.
+    let (registered, _) = first_event(&v, "broker-3", "registered", 20_000.0).expect("registered");
+    assert!(registered < 20_300.0, "registered again at {registered} ms");
+    let (unfenced, _) = first_event(&v, "broker-3", "unfenced", registered).expect("unfenced");
+    // STARTING heartbeats every 10 ms, then at once when ready: not a whole interval later.
+    assert!(
+        unfenced - registered < 100.0,
+        "unfenced {} ms after registering",
+        unfenced - registered
+    );
+}
+
+#[test]
+fn a_leader_broker_ends_controlled_shutdown_fenced_within_one_heartbeat_interval() {
+    // kraft/controlled-shutdown stops broker-1, which leads a partition, at 10 s. It may go once
+    // it leads nothing and every other active broker has reported applying its
+    // controlled-shutdown record (BrokerHeartbeatManager.lowestActiveOffset), which their next
+    // heartbeats do: within one interval (2 s), then its own next heartbeat is answered.
+    for seed in 1..=5 {
+        let v = run("scenarios/kraft/controlled-shutdown.json", seed);
+        let (t, reason) = first_event(&v, "broker-1", "fenced", 10_000.0).expect("fenced");
+        assert_eq!(reason, "shutdown_now", "seed {seed}");
+        assert!(t < 12_200.0, "seed {seed}: fenced at {t} ms");
+    }
+}
