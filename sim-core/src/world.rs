@@ -258,6 +258,13 @@ pub enum Disk {
 }
 
 impl Durable for Disk {
+    fn write_back(&mut self, now: SimTime) {
+        match self {
+            Disk::Controller(d) => d.write_back(now),
+            Disk::Broker(d) => d.write_back(now),
+            Disk::Client => {}
+        }
+    }
     fn lose_unflushed(&mut self) {
         match self {
             Disk::Controller(d) => d.lose_unflushed(),
@@ -437,7 +444,10 @@ fn build_with(
         .map(|member| {
             let disk = match member.role {
                 Role::Controller => Disk::Controller(RaftDisk::default()),
-                Role::Broker => Disk::Broker(BrokerDisk::default()),
+                Role::Broker => Disk::Broker(BrokerDisk {
+                    page_cache: cluster.broker.page_cache(),
+                    ..BrokerDisk::default()
+                }),
                 Role::Producer | Role::Consumer => Disk::Client,
             };
             let spec = Spec {

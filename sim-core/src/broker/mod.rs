@@ -32,14 +32,14 @@ use self::log::PartitionLog;
 use self::partition::Partition;
 use self::replicas::ReplicaManager;
 
-use crate::engine::{NodeId, SimDuration};
+use crate::engine::{NodeId, SimDuration, SimTime};
 use crate::kraft::raft::{Raft, RaftDisk};
 use crate::kraft::{BrokerId, MetadataImage, MetadataRecord, TopicPartition};
 use crate::proto::{
     BrokerHeartbeatRequest, BrokerHeartbeatResponse, BrokerState, ControllerError, Ctx, Event, Msg,
     Timer,
 };
-use crate::storage::{Durable, DurableCell};
+use crate::storage::{Durable, DurableCell, PageCache};
 use crate::world::ClusterConfig;
 
 /// How long a broker waits for the controller to allow its controlled shutdown before it
@@ -69,6 +69,8 @@ pub struct BrokerDisk {
     /// `replication-offset-checkpoint`: each partition's HW, written every
     /// `replica.high.watermark.checkpoint.interval.ms` (with fsync), so it is stale after a crash.
     pub hw_checkpoint: DurableCell<BTreeMap<TopicPartition, u64>>,
+    /// The host's page-cache write-back, which decides what of the logs a power loss keeps.
+    pub page_cache: PageCache,
 }
 
 impl Durable for BrokerDisk {
@@ -83,6 +85,13 @@ impl Durable for BrokerDisk {
         self.clean_shutdown.wipe();
         self.logs.clear();
         self.hw_checkpoint.wipe();
+    }
+    fn write_back(&mut self, now: SimTime) {
+        // The metadata log, the HW checkpoint and the marker are fsynced when written; the
+        // partition logs are left to the kernel.
+        for log in self.logs.values_mut() {
+            log.write_back(now, &self.page_cache);
+        }
     }
 }
 
@@ -153,6 +162,7 @@ impl Broker {
             clean_shutdown: self.clean_shutdown,
             logs,
             hw_checkpoint,
+            page_cache: self.cluster.broker.page_cache(),
         }
     }
     pub fn id(&self) -> BrokerId {

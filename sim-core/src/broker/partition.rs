@@ -357,6 +357,7 @@ impl Partition {
         batch: &ProduceBatch,
         acks: Acks,
         config: &PartitionConfig,
+        now: SimTime,
     ) -> Result<u64, ProduceError> {
         let Some(state) = &self.leader_state else {
             return Err(ProduceError::NotLeaderOrFollower);
@@ -391,12 +392,12 @@ impl Partition {
             base_sequence: batch.base_sequence,
             idempotent: batch.idempotent,
         };
-        self.append(record, config);
+        self.append(record, config, now);
         Ok(record.base_offset)
     }
 
-    fn append(&mut self, batch: RecordBatch, config: &PartitionConfig) {
-        self.log.append(batch, config.flush_messages);
+    fn append(&mut self, batch: RecordBatch, config: &PartitionConfig, now: SimTime) {
+        self.log.append(batch, config.flush_messages, now);
         if batch.idempotent {
             self.producers
                 .entry(batch.producer_id)
@@ -757,6 +758,7 @@ impl Partition {
         &mut self,
         data: &PartitionFetchData,
         config: &PartitionConfig,
+        now: SimTime,
     ) -> FollowerOutcome {
         let mut out = FollowerOutcome::default();
         match data.error {
@@ -813,7 +815,7 @@ impl Partition {
                 if b.base_offset != self.log.end_offset() {
                     break;
                 }
-                self.append(b, config);
+                self.append(b, config, now);
             }
             out.appended = true;
         }

@@ -293,7 +293,7 @@ impl Broker {
                 None => Err(ProduceError::NotLeaderOrFollower),
                 Some(p) => {
                     let leo = p.log_end_offset();
-                    let r = p.append_as_leader(b, req.acks, config);
+                    let r = p.append_as_leader(b, req.acks, config, ctx.now());
                     if p.log_end_offset() > leo {
                         appended.push(b.tp);
                     }
@@ -604,7 +604,7 @@ impl Broker {
                 continue;
             }
             let hw = p.high_watermark;
-            let out = p.on_fetch_data(data, config);
+            let out = p.on_fetch_data(data, config, ctx.now());
             // The checkers look again only at replicas that changed: an empty answer that
             // leaves the HW alone (most of a large fetch session) changes nothing they see.
             let quiet = data.error.is_none()

@@ -672,7 +672,7 @@ impl<N: Node> Simulation<N> {
         let node = proc.node.take().expect("only an up node goes down");
         let mut disk = node.into_disk();
         if let DownCause::Crash(kind) = cause {
-            disk.crash(kind);
+            disk.crash(kind, self.now);
         }
         proc.disk = Some(disk);
         proc.status = NodeStatus::Down(cause);

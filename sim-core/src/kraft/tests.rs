@@ -177,7 +177,11 @@ fn a_vote_survives_a_crash_in_quorum_state() {
         raft.on_vote(cx, N0, vote_req(vote(1, 0, 0, false)))
     });
     let mut disk = raft.into_disk();
-    crate::storage::Durable::crash(&mut disk, crate::storage::CrashKind::PowerLoss);
+    crate::storage::Durable::crash(
+        &mut disk,
+        crate::storage::CrashKind::PowerLoss,
+        SimTime::ZERO,
+    );
     let mut raft = Raft::boot(config(true), N1, disk);
     let effects = step(N1, 20, |cx| {
         raft.on_vote(cx, N2, vote_req(vote(1, 0, 0, false)))

@@ -11,6 +11,8 @@ use serde_json::{Map, Value};
 use std::fmt;
 
 use super::suggest::closest;
+use crate::engine::SimDuration;
+use crate::storage::PageCache;
 
 /// A config value's JSON form.
 pub trait ConfigValue: Sized {
@@ -260,6 +262,12 @@ kafka_config! {
         /// Default for topics: fsync after this many messages; Long.MAX_VALUE means never
         /// (ServerLogConfigs): Kafka relies on replication, not fsync.
         log_flush_interval_messages: u64 = "log.flush.interval.messages", i64::MAX as u64;
+        /// The host's page cache (Linux): a file dirty this long is written back at the flusher's
+        /// next wake-up, so a power loss loses only newer writes.
+        vm_dirty_expire_centisecs: u64 = "vm.dirty_expire_centisecs", 3_000;
+        /// The host's page cache (Linux): how often the flusher wakes; 0 turns periodic
+        /// write-back off (only an fsync or a clean shutdown makes partition data durable).
+        vm_dirty_writeback_centisecs: u64 = "vm.dirty_writeback_centisecs", 500;
         /// Replication factor of topics that do not set one (ReplicationConfigs).
         default_replication_factor: u32 = "default.replication.factor", 1;
         /// Partition count of topics that do not set one (ServerLogConfigs).
@@ -268,6 +276,16 @@ kafka_config! {
 }
 
 impl BrokerConfig {
+    /// The page-cache write-back the `vm.dirty_*` keys describe.
+    pub fn page_cache(&self) -> PageCache {
+        let centis = |c: u64| SimDuration::from_millis(c.saturating_mul(10));
+        PageCache {
+            dirty_expire: centis(self.vm_dirty_expire_centisecs),
+            writeback_interval: (self.vm_dirty_writeback_centisecs > 0)
+                .then(|| centis(self.vm_dirty_writeback_centisecs)),
+        }
+    }
+
     fn validate(&self) -> Result<(), String> {
         for (key, value) in [
             (

@@ -14,9 +14,13 @@
 //! | power loss (`power_loss`) | lost | lost | kept |
 //! | disk loss (`disk_loss`) | lost | lost | lost |
 //!
-//! A clean shutdown is not a crash: the process flushes and exits on its own.
+//! "Flushed" is not only what a process fsynced: the kernel writes dirty pages back on its own
+//! ([`PageCache`]), so a power loss loses only what had not been written back by then. A clean
+//! shutdown is not a crash: the process flushes and exits on its own.
 
 use serde::{Deserialize, Serialize};
+
+use crate::engine::{SimDuration, SimTime};
 
 /// The three ways a process can die without its consent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,14 +40,62 @@ pub trait Durable {
     fn lose_unflushed(&mut self);
     /// Disk loss: drop everything.
     fn wipe(&mut self);
+    /// Marks flushed what the kernel had written back on its own by `now` ([`PageCache`]).
+    /// Nothing, for data that only an fsync makes durable.
+    fn write_back(&mut self, now: SimTime) {
+        let _ = now;
+    }
 
-    /// Applies a crash of the given kind.
-    fn crash(&mut self, kind: CrashKind) {
+    /// Applies a crash of the given kind at `now`.
+    fn crash(&mut self, kind: CrashKind, now: SimTime) {
         match kind {
             CrashKind::Process => {}
-            CrashKind::PowerLoss => self.lose_unflushed(),
+            CrashKind::PowerLoss => {
+                self.write_back(now);
+                self.lose_unflushed();
+            }
             CrashKind::DiskLoss => self.wipe(),
         }
+    }
+}
+
+/// The kernel's write-back of dirty pages (Linux `vm.dirty_expire_centisecs`,
+/// `vm.dirty_writeback_centisecs`). The flusher threads wake every `writeback_interval` (from the
+/// host's boot, taken as t = 0) and write out every file that has been dirty for at least
+/// `dirty_expire`; a file is written whole (its `dirtied_when` is when it first became dirty), and
+/// is clean again until its next write. So a file appended to all the time is written back every
+/// 30 to 35 s by default, and a power loss loses what was appended since its last write-back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageCache {
+    /// `vm.dirty_expire_centisecs` (default 3000: 30 s).
+    pub dirty_expire: SimDuration,
+    /// `vm.dirty_writeback_centisecs` (default 500: 5 s); `None` (0) turns periodic write-back
+    /// off, so only an fsync makes data durable.
+    pub writeback_interval: Option<SimDuration>,
+}
+
+impl Default for PageCache {
+    fn default() -> Self {
+        PageCache {
+            dirty_expire: SimDuration::from_secs(30),
+            writeback_interval: Some(SimDuration::from_secs(5)),
+        }
+    }
+}
+
+impl PageCache {
+    /// When a file dirty since `dirty_since` is written back: the first flusher wake-up at least
+    /// `dirty_expire` later, if it came by `now`.
+    pub fn written_back_at(&self, dirty_since: SimTime, now: SimTime) -> Option<SimTime> {
+        let interval = self.writeback_interval?.as_micros();
+        if interval == 0 {
+            return None;
+        }
+        let due = dirty_since
+            .as_micros()
+            .saturating_add(self.dirty_expire.as_micros());
+        let wake = due.div_ceil(interval).saturating_mul(interval);
+        (wake <= now.as_micros()).then(|| SimTime::from_micros(wake))
     }
 }
 
@@ -106,6 +158,10 @@ impl<T> DurableLog<T> {
     /// Makes every entry durable (fsync).
     pub fn flush(&mut self) {
         self.flushed = self.entries.len();
+    }
+    /// Makes the first `len` entries durable (a write-back of what was written by then).
+    pub fn flush_to(&mut self, len: usize) {
+        self.flushed = self.flushed.max(len.min(self.entries.len()));
     }
 }
 
@@ -183,7 +239,7 @@ mod tests {
     #[test]
     fn process_crash_keeps_the_page_cache() {
         let mut log = log_with(&[1, 2], &[3]);
-        log.crash(CrashKind::Process);
+        log.crash(CrashKind::Process, SimTime::ZERO);
         assert_eq!(log.entries(), &[1, 2, 3]);
         assert_eq!(log.flushed_len(), 2);
     }
@@ -191,7 +247,7 @@ mod tests {
     #[test]
     fn power_loss_loses_exactly_the_unflushed_tail() {
         let mut log = log_with(&[1, 2], &[3, 4]);
-        log.crash(CrashKind::PowerLoss);
+        log.crash(CrashKind::PowerLoss, SimTime::ZERO);
         assert_eq!(log.entries(), &[1, 2]);
         log.append(5);
         assert_eq!(log.entries(), &[1, 2, 5]);
@@ -200,7 +256,7 @@ mod tests {
     #[test]
     fn disk_loss_loses_everything() {
         let mut log = log_with(&[1, 2], &[3]);
-        log.crash(CrashKind::DiskLoss);
+        log.crash(CrashKind::DiskLoss, SimTime::ZERO);
         assert!(log.is_empty());
         assert_eq!(log.flushed_len(), 0);
     }
@@ -210,8 +266,24 @@ mod tests {
         let mut log = log_with(&[1, 2, 3], &[]);
         log.truncate(1);
         log.append(9);
-        log.crash(CrashKind::PowerLoss);
+        log.crash(CrashKind::PowerLoss, SimTime::ZERO);
         assert_eq!(log.entries(), &[1]);
+    }
+
+    #[test]
+    fn the_page_cache_writes_a_file_back_at_the_first_wake_up_after_it_expires() {
+        let pc = PageCache::default();
+        let t = SimTime::from_millis;
+        // Dirty at 1 s: due at 31 s, written at the 35 s wake-up.
+        assert_eq!(pc.written_back_at(t(1_000), t(34_999)), None);
+        assert_eq!(pc.written_back_at(t(1_000), t(40_000)), Some(t(35_000)));
+        // Exactly on a wake-up.
+        assert_eq!(pc.written_back_at(t(5_000), t(35_000)), Some(t(35_000)));
+        let never = PageCache {
+            writeback_interval: None,
+            ..pc
+        };
+        assert_eq!(never.written_back_at(t(0), t(1_000_000)), None);
     }
 
     #[test]
@@ -221,11 +293,11 @@ mod tests {
         cell.write(2);
         assert_eq!(cell.get(), Some(&2));
         let mut after_process_crash = cell.clone();
-        after_process_crash.crash(CrashKind::Process);
+        after_process_crash.crash(CrashKind::Process, SimTime::ZERO);
         assert_eq!(after_process_crash.get(), Some(&2));
-        cell.crash(CrashKind::PowerLoss);
+        cell.crash(CrashKind::PowerLoss, SimTime::ZERO);
         assert_eq!(cell.get(), Some(&1));
-        cell.crash(CrashKind::DiskLoss);
+        cell.crash(CrashKind::DiskLoss, SimTime::ZERO);
         assert_eq!(cell.get(), None);
     }
 }

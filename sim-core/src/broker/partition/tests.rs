@@ -92,7 +92,7 @@ fn fetch(offset: u64, last_epoch: Option<u32>, leader_epoch: u32) -> PartitionFe
 fn leader() -> Partition {
     let mut p = Partition::open(TP, vec![1, 2, 3], PartitionLog::default(), 0);
     assert!(p.make_leader(at(0), 1, &registration(1, 1, &[1, 2, 3])));
-    p.append_as_leader(&produce(0, 10), Acks::All, &config())
+    p.append_as_leader(&produce(0, 10), Acks::All, &config(), SimTime::ZERO)
         .expect("appended");
     p
 }
@@ -101,7 +101,7 @@ fn leader() -> Partition {
 fn becoming_leader_starts_the_epoch_at_the_leo_and_forgets_follower_progress() {
     let mut p = Partition::open(TP, vec![1, 2, 3], PartitionLog::default(), 0);
     let mut log = PartitionLog::default();
-    log.append(batch(0, 4, 1), u64::MAX);
+    log.append(batch(0, 4, 1), u64::MAX, SimTime::ZERO);
     p.log = log;
     assert!(p.make_leader(at(5), 2, &registration(2, 3, &[2, 3])));
     let state = p.leader_state.as_ref().unwrap();
@@ -126,27 +126,27 @@ fn becoming_leader_starts_the_epoch_at_the_leo_and_forgets_follower_progress() {
 fn acks_all_is_refused_below_min_isr_before_append_and_duplicates_answer_the_first_offset() {
     let mut p = leader();
     assert_eq!(
-        p.append_as_leader(&produce(10, 5), Acks::All, &config()),
+        p.append_as_leader(&produce(10, 5), Acks::All, &config(), SimTime::ZERO),
         Ok(10)
     );
     assert_eq!(
-        p.append_as_leader(&produce(10, 5), Acks::All, &config()),
+        p.append_as_leader(&produce(10, 5), Acks::All, &config(), SimTime::ZERO),
         Ok(10),
         "a retried batch is not written twice"
     );
     assert_eq!(p.log_end_offset(), 15);
     assert_eq!(
-        p.append_as_leader(&produce(20, 1), Acks::All, &config()),
+        p.append_as_leader(&produce(20, 1), Acks::All, &config(), SimTime::ZERO),
         Err(ProduceError::OutOfOrderSequenceNumber)
     );
     p.make_leader(at(1), 1, &registration(1, 1, &[1]));
     assert_eq!(
-        p.append_as_leader(&produce(15, 1), Acks::All, &config()),
+        p.append_as_leader(&produce(15, 1), Acks::All, &config(), SimTime::ZERO),
         Err(ProduceError::NotEnoughReplicas)
     );
     assert_eq!(p.log_end_offset(), 15, "nothing appended");
     assert_eq!(
-        p.append_as_leader(&produce(15, 1), Acks::Leader, &config()),
+        p.append_as_leader(&produce(15, 1), Acks::Leader, &config(), SimTime::ZERO),
         Ok(15)
     );
 }
@@ -190,7 +190,7 @@ fn the_hw_waits_for_the_slowest_maximal_isr_member_and_not_below_min_isr() {
     assert_eq!(p.maybe_increment_hw(at(2), &image, &c), Some(10));
     // ISR of one with min ISR 2: the HW stays put (KAFKA-15583), even with data to commit.
     p.make_leader(at(3), 1, &registration(1, 1, &[1]));
-    p.append_as_leader(&produce(10, 2), Acks::Leader, &c)
+    p.append_as_leader(&produce(10, 2), Acks::Leader, &c, SimTime::ZERO)
         .unwrap();
     p.on_replica_fetch(
         at(40),
@@ -267,14 +267,14 @@ fn a_shrink_drops_only_followers_behind_for_longer_than_the_lag_time() {
 fn expansion_needs_the_hw_the_leso_and_an_eligible_current_incarnation() {
     let mut p = Partition::open(TP, vec![1, 2, 3], PartitionLog::default(), 0);
     let mut log = PartitionLog::default();
-    log.append(batch(0, 10, 1), u64::MAX);
+    log.append(batch(0, 10, 1), u64::MAX, SimTime::ZERO);
     p.log = log;
     p.make_leader(at(0), 1, &registration(1, 2, &[1, 2]));
     let other_producer = ProduceBatch {
         producer_id: 8,
         ..produce(0, 5)
     };
-    p.append_as_leader(&other_producer, Acks::All, &config())
+    p.append_as_leader(&other_producer, Acks::All, &config(), SimTime::ZERO)
         .unwrap();
     let image = image();
     // LESO is 10: a follower at 8 is not in sync even when the HW is 0.
@@ -391,9 +391,9 @@ fn a_follower_truncates_iteratively_by_epoch_kip_279() {
     // Follower: epochs 1 at 0, 2 at 5, 3 at 8; LEO 10. Leader: epochs 1 at 0, 4 at 6.
     let mut f = Partition::open(TP, vec![1, 2, 3], PartitionLog::default(), 0);
     let mut log = PartitionLog::default();
-    log.append(batch(0, 5, 1), u64::MAX);
-    log.append(batch(5, 3, 2), u64::MAX);
-    log.append(batch(8, 2, 3), u64::MAX);
+    log.append(batch(0, 5, 1), u64::MAX, SimTime::ZERO);
+    log.append(batch(5, 3, 2), u64::MAX, SimTime::ZERO);
+    log.append(batch(8, 2, 3), u64::MAX, SimTime::ZERO);
     f.log = log;
     f.high_watermark = 5;
     f.make_follower(&registration(1, 4, &[1, 2, 3]), &config());
@@ -407,7 +407,7 @@ fn a_follower_truncates_iteratively_by_epoch_kip_279() {
         diverging: Some((epoch, end)),
         batches: Vec::new(),
     };
-    let out = f.on_fetch_data(&diverging(1, 6), &c);
+    let out = f.on_fetch_data(&diverging(1, 6), &c, SimTime::ZERO);
     // The follower's epoch 1 ends at 5 (epoch 2 starts there): min(5, 6) = 5.
     assert_eq!(out.truncated, Some((10, 5)));
     assert_eq!(f.log.latest_epoch(), Some(1));
@@ -415,10 +415,10 @@ fn a_follower_truncates_iteratively_by_epoch_kip_279() {
     // largest epoch below, then asks again (truncation not complete).
     let mut g = Partition::open(TP, vec![1, 2, 3], PartitionLog::default(), 0);
     let mut log = PartitionLog::default();
-    log.append(batch(0, 5, 1), u64::MAX);
-    log.append(batch(5, 5, 3), u64::MAX);
+    log.append(batch(0, 5, 1), u64::MAX, SimTime::ZERO);
+    log.append(batch(5, 5, 3), u64::MAX, SimTime::ZERO);
     g.log = log;
-    let out = g.on_fetch_data(&diverging(2, 7), &c);
+    let out = g.on_fetch_data(&diverging(2, 7), &c, SimTime::ZERO);
     assert_eq!(out.truncated, Some((10, 5)), "epoch 1 ends at 5 here");
     // Appending continues at the LEO, and the HW is min(leader HW, LEO).
     let data = PartitionFetchData {
@@ -428,7 +428,7 @@ fn a_follower_truncates_iteratively_by_epoch_kip_279() {
         diverging: None,
         batches: vec![batch(5, 2, 2)],
     };
-    let out = g.on_fetch_data(&data, &c);
+    let out = g.on_fetch_data(&data, &c, SimTime::ZERO);
     assert!(out.appended);
     assert_eq!(g.log_end_offset(), 7);
     assert_eq!(g.high_watermark, 7);
@@ -438,7 +438,7 @@ fn a_follower_truncates_iteratively_by_epoch_kip_279() {
 fn pre_kip_101_followers_truncate_to_their_own_hw() {
     let mut f = Partition::open(TP, vec![1, 2, 3], PartitionLog::default(), 0);
     let mut log = PartitionLog::default();
-    log.append(batch(0, 10, 1), u64::MAX);
+    log.append(batch(0, 10, 1), u64::MAX, SimTime::ZERO);
     f.log = log;
     f.high_watermark = 7;
     f.make_follower(&registration(1, 1, &[1, 2, 3]), &config());
@@ -564,8 +564,8 @@ fn offsets_for_epoch_v0_truncates_to_the_leaders_offset_once_and_keeps_a_diverge
     let follower = || {
         let mut f = Partition::open(TP, vec![1, 2, 3], PartitionLog::default(), 0);
         let mut log = PartitionLog::default();
-        log.append(batch(0, 5, 1), u64::MAX);
-        log.append(batch(5, 3, 2), u64::MAX);
+        log.append(batch(0, 5, 1), u64::MAX, SimTime::ZERO);
+        log.append(batch(5, 3, 2), u64::MAX, SimTime::ZERO);
         f.log = log;
         f.make_follower(&registration(1, 3, &[1, 2, 3]), &config());
         f
@@ -580,7 +580,9 @@ fn offsets_for_epoch_v0_truncates_to_the_leaders_offset_once_and_keeps_a_diverge
     // KIP-279: agree on epoch 1, which ends at 5 here.
     let mut modern = follower();
     assert_eq!(
-        modern.on_fetch_data(&answer, &config()).truncated,
+        modern
+            .on_fetch_data(&answer, &config(), SimTime::ZERO)
+            .truncated,
         Some((8, 5))
     );
     // v0: the offset alone (10) is past the LEO, so nothing is cut, and later fetches carry
@@ -591,7 +593,10 @@ fn offsets_for_epoch_v0_truncates_to_the_leaders_offset_once_and_keeps_a_diverge
     });
     let mut old = follower();
     assert_eq!(old.fetch_entry(&v0).last_fetched_epoch, Some(2));
-    assert_eq!(old.on_fetch_data(&answer, &v0).truncated, None);
+    assert_eq!(
+        old.on_fetch_data(&answer, &v0, SimTime::ZERO).truncated,
+        None
+    );
     assert_eq!(old.log_end_offset(), 8);
     assert_eq!(old.fetch_entry(&v0).last_fetched_epoch, None);
     // Becoming follower of a new epoch asks again.
@@ -655,12 +660,15 @@ fn without_the_min_isr_check_acks_all_is_accepted_by_the_leader_alone() {
     let mut p = Partition::open(TP, vec![1, 2, 3], PartitionLog::default(), 0);
     assert!(p.make_leader(at(0), 1, &registration(1, 1, &[1])));
     assert_eq!(
-        p.append_as_leader(&produce(0, 1), Acks::All, &config()),
+        p.append_as_leader(&produce(0, 1), Acks::All, &config(), SimTime::ZERO),
         Err(ProduceError::NotEnoughReplicas)
     );
     let old = with_rules(ReplicationRules {
         min_isr_on_produce: false,
         ..ReplicationRules::default()
     });
-    assert_eq!(p.append_as_leader(&produce(0, 1), Acks::All, &old), Ok(0));
+    assert_eq!(
+        p.append_as_leader(&produce(0, 1), Acks::All, &old, SimTime::ZERO),
+        Ok(0)
+    );
 }
