@@ -530,3 +530,38 @@ fn check_speaks_json_lines_and_rejects_unknown_variants_and_paths() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no/such/dir"), "{}", stderr(&o));
 }
+
+#[test]
+fn writes_lost_outside_the_durability_promise_are_counted_and_explained_not_hidden() {
+    // Every replica loses power: Kafka does not promise to keep acknowledged writes then, so
+    // no invariant fails, but the summary, the JSON and explain all say what was lost and why.
+    let scenario = "scenarios/replication/all-replicas-lose-power.json";
+    let v = json_run(&["run", scenario, "--format", "json"]);
+    assert_eq!(v["expectations_met"], true, "{v}");
+    assert_eq!(v["violations"].as_array().map(Vec::len), Some(0));
+    let lost = v["clients"]["acked_writes_lost_outside_promise"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(lost > 0, "{}", v["clients"]);
+    assert_eq!(v["clients"]["acked_writes_lost"].as_u64(), Some(lost));
+    let losses = v["losses_outside_promise"].as_array().expect("losses");
+    let explanation = losses[0]["explanation"].as_str().unwrap_or("");
+    assert!(
+        explanation.contains("last-known-leader election") && explanation.contains("orders-0"),
+        "{explanation}"
+    );
+    let text = stdout(&kafkasim(&["run", scenario]));
+    assert!(
+        text.contains(&format!(
+            "{lost} acknowledged acks=all record(s) lost outside Kafka's durability promise"
+        )),
+        "{text}"
+    );
+    let told = stdout(&kafkasim(&["explain", scenario]));
+    assert!(
+        told.contains(&format!(
+            "{lost} acknowledged write(s) were lost outside Kafka's durability promise"
+        )),
+        "{told}"
+    );
+}

@@ -195,3 +195,96 @@ fn acks1_losses_are_counted_not_reported() {
     );
     assert_eq!(summary.clients.acked_writes_lost, 0);
 }
+
+#[test]
+fn log_matching_keeps_checking_outside_the_durability_promise() {
+    // broker-3 loses power twice: with min.insync.replicas=2 that is more lossy shutdowns than
+    // Kafka promises to survive, so the data-loss invariants leave orders-0 alone. Log matching
+    // does not depend on that promise. broker-1 then leads with records its followers never got
+    // (their fetch answers are cut), crashes, and comes back holding them while broker-2 leads
+    // a new epoch over the same offsets: without the divergence check it never truncates them.
+    let s = json!({
+        "name": "log-matching-outside-the-promise",
+        "duration_ms": 80000,
+        "cluster": {
+            "controllers": 3,
+            "brokers": 3,
+            "topics": [{"name": "orders", "partitions": 1, "replication_factor": 3,
+                        "assignment": [[1, 2, 3]], "config": {"min.insync.replicas": 2}}],
+            "config": {"replica.lag.time.max.ms": 10000}
+        },
+        "workload": {"producers": [{"topic": "orders", "records_per_s": 100}]},
+        "faults": [
+            {"at_ms": 5000, "power_loss": "broker-3"},
+            {"at_ms": 6000, "restart": "broker-3"},
+            {"at_ms": 12000, "power_loss": "broker-3"},
+            {"at_ms": 13000, "restart": "broker-3"},
+            {"at_ms": 30000, "one_way": {"from": ["broker-1"], "to": ["broker-2", "broker-3"]}},
+            {"at_ms": 33000, "crash": "broker-1"},
+            {"at_ms": 34000, "heal": true},
+            {"at_ms": 50000, "restart": "broker-1"}
+        ]
+    });
+    proves(s, "test_no_divergence_check", &["log_matching"]);
+}
+
+#[test]
+fn a_producer_retrying_under_min_isr_is_not_a_liveness_failure_within_its_delivery_timeout() {
+    // Two of three replicas die for good: the ISR is [1], below min.insync.replicas=2, and
+    // acks=all writes are refused (NOT_ENOUGH_REPLICAS). A correct producer retries them until
+    // delivery.timeout.ms (120 s), which the run does not reach.
+    let s = json!({
+        "name": "retrying-under-min-isr",
+        "duration_ms": 60000,
+        "cluster": {
+            "controllers": 3,
+            "brokers": 3,
+            "topics": [{"name": "orders", "partitions": 1, "replication_factor": 3,
+                        "assignment": [[1, 2, 3]], "config": {"min.insync.replicas": 2}}]
+        },
+        "workload": {"producers": [{"topic": "orders", "records_per_s": 50}]},
+        "faults": [
+            {"at_ms": 10000, "crash": "broker-2"},
+            {"at_ms": 10000, "crash": "broker-3"},
+            {"at_ms": 15000, "heal": true}
+        ]
+    });
+    let summary = run_json(s.clone(), &[]);
+    assert!(summary.violations.is_empty(), "{:#?}", summary.violations);
+    // With a delivery timeout the run does pass, every send is answered by then: failed.
+    let mut short = s;
+    short["workload"]["producers"][0]["config"] =
+        json!({"delivery.timeout.ms": 20000, "request.timeout.ms": 5000});
+    let summary = run_json(short, &[]);
+    assert!(summary.violations.is_empty(), "{:#?}", summary.violations);
+    assert!(summary.clients.sends_failed > 0, "{:?}", summary.clients);
+}
+
+#[test]
+fn an_offline_partition_demands_no_replication_of_its_running_replica() {
+    // broker-2 loses power and comes back without its log; it re-registers after an unclean
+    // shutdown, so it is out of ISR and ELR. Then both other replicas die for good: orders-0
+    // has nobody eligible and stays offline. broker-2 is running but cannot fetch from anyone,
+    // so Kafka cannot replicate to it, and eventually_fully_replicated must not ask it to.
+    let s = json!({
+        "name": "offline-with-a-running-replica",
+        "duration_ms": 60000,
+        "cluster": {
+            "controllers": 3,
+            "brokers": 3,
+            "topics": [{"name": "orders", "partitions": 1, "replication_factor": 3,
+                        "assignment": [[1, 2, 3]], "config": {"min.insync.replicas": 2}}]
+        },
+        "workload": {"producers": [{"topic": "orders", "records_per_s": 50}]},
+        "faults": [
+            {"at_ms": 10000, "power_loss": "broker-2"},
+            {"at_ms": 11000, "restart": "broker-2"},
+            {"at_ms": 11000, "crash": "broker-1"},
+            {"at_ms": 11000, "crash": "broker-3"}
+        ]
+    });
+    let summary = run_json(s, &[]);
+    assert!(summary.violations.is_empty(), "{:#?}", summary.violations);
+    let p = &summary.partitions[0];
+    assert_eq!(p.leader, None, "the partition is offline: {p:?}");
+}

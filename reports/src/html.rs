@@ -202,6 +202,23 @@ pub fn html(input: &HtmlInput<'_>) -> String {
          id=\"verdict-line\">{}</p>",
         escape(&words)
     );
+    if s.clients.acked_writes_lost_outside_promise > 0 {
+        let _ = writeln!(
+            out,
+            "<p class=\"verdict fail\" id=\"losses-outside-promise\">{} acknowledged acks=all \
+             record(s) lost outside Kafka's durability promise (not a violation)</p>\n<ul>",
+            s.clients.acked_writes_lost_outside_promise
+        );
+        for l in &s.losses_outside_promise {
+            let _ = writeln!(
+                out,
+                "<li>t={:.3}s {}</li>",
+                l.time_ms / 1000.0,
+                escape(&l.explanation)
+            );
+        }
+        out.push_str("</ul>\n");
+    }
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for v in &s.violations {
         *counts.entry(v.invariant).or_default() += 1;

@@ -315,6 +315,21 @@ fn data_summary(out: &mut String, s: &RunSummary) {
             c.acked_writes_lost, c.acks1_writes_lost, c.acks0_writes_lost
         );
     }
+    if c.acked_writes_lost_outside_promise > 0 {
+        let _ = writeln!(
+            out,
+            "          {} acknowledged acks=all record(s) lost outside Kafka's durability promise (not a violation):",
+            c.acked_writes_lost_outside_promise
+        );
+        for l in &s.losses_outside_promise {
+            let _ = writeln!(
+                out,
+                "          t={:.3}s {}",
+                l.time_ms / 1000.0,
+                l.explanation
+            );
+        }
+    }
 }
 
 /// The run summary as a person reads it in a terminal.

@@ -170,12 +170,29 @@ fn fault_text(trace: &Trace, f: &Value) -> (String, Vec<String>) {
         }
         "one_way" => {
             let from = names(trace, &f["from"]);
-            let to = names(trace, &f["to"]);
-            let text = format!(
-                "messages from {} to {} are lost (the other direction still works)",
-                from.join(", "),
-                to.join(", ")
-            );
+            let mut to = names(trace, &f["to"]);
+            // A node always reaches itself: no link from a node to itself is cut.
+            if let [only] = from.as_slice() {
+                to.retain(|n| n != only);
+            }
+            let overlap = to.iter().any(|n| from.contains(n));
+            let text = if to.is_empty() {
+                format!(
+                    "{} cannot cut itself off from itself: no link is cut",
+                    from.join(", ")
+                )
+            } else {
+                format!(
+                    "messages from {} to {} are lost{} (the other direction still works)",
+                    from.join(", "),
+                    to.join(", "),
+                    if overlap {
+                        ", between different nodes"
+                    } else {
+                        ""
+                    }
+                )
+            };
             (text, from.into_iter().chain(to).collect())
         }
         "heal" => (
@@ -191,7 +208,9 @@ fn fault_text(trace: &Trace, f: &Value) -> (String, Vec<String>) {
             let from = names(trace, &f["from"]);
             let to = names(trace, &f["to"]);
             let (a, b) = (from.join(""), to.join(""));
-            let text = if extra_ms == 0 {
+            let text = if a == b {
+                format!("{a} to itself: no network link, nothing slows down")
+            } else if extra_ms == 0 {
                 format!("the link {a} -> {b} is fast again")
             } else {
                 format!("messages from {a} to {b} take {extra_ms} ms longer")
@@ -411,9 +430,16 @@ impl<'a> Narrator<'a> {
             "replica_truncated" => {
                 let from = line.field("from_offset").as_u64().unwrap_or(0);
                 let to = line.field("to_offset").as_u64().unwrap_or(0);
+                let why = match line.field("reason").as_str() {
+                    Some("high_watermark") => {
+                        "its own high watermark, as a follower did before KIP-101 (the HW, not \
+                         the leader's log, decides what is kept)"
+                    }
+                    _ => "where it diverged from the leader",
+                };
                 self.about_partition(line, MomentKind::Truncation, &node, |tp| {
                     format!(
-                        "{tp}: {node} truncated its log from offset {from} to {to}, where it diverged from the leader ({} records gone)",
+                        "{tp}: {node} truncated its log from offset {from} to {to}, {why} ({} records gone)",
                         from.saturating_sub(to)
                     )
                 });
@@ -677,10 +703,29 @@ pub fn narrate(trace: &Trace, options: &NarrateOptions) -> String {
     out
 }
 
+/// Acknowledged writes Kafka lost where it does not promise to keep them: not violations, but
+/// told first, so a run that loses data never reads as a clean one.
+fn losses_outside_promise(trace: &Trace) -> String {
+    let mut out = String::new();
+    let records: u64 = trace.losses.iter().map(|l| l.records).sum();
+    if records == 0 {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "{records} acknowledged write(s) were lost outside Kafka's durability promise (not a violation: Kafka does not promise to keep them here):"
+    );
+    for l in &trace.losses {
+        let _ = writeln!(out, "  t={:<10} {}", secs(l.t_us), l.explanation);
+    }
+    out.push('\n');
+    out
+}
+
 /// What the checkers concluded: every invariant that was violated, with its causal chain,
 /// and how many held.
 pub fn conclusion(trace: &Trace, moments: &[Moment]) -> String {
-    let mut out = String::new();
+    let mut out = losses_outside_promise(trace);
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for v in &trace.violations {
         *counts.entry(v.invariant.as_str()).or_default() += 1;
@@ -733,4 +778,57 @@ pub fn conclusion(trace: &Trace, moments: &[Moment]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A trace of three brokers with the given lines after the start line.
+    fn trace(lines: &[&str]) -> Trace {
+        let mut text = String::from(
+            r#"{"t_us":0,"type":"start","seed":1,"nodes":["broker-1","broker-2","broker-3"],"topics":["orders"]}"#,
+        );
+        for l in lines {
+            text.push('\n');
+            text.push_str(l);
+        }
+        Trace::parse(&text).expect("a valid trace")
+    }
+
+    #[test]
+    fn a_one_way_cut_never_names_a_node_cut_from_itself() {
+        let t = trace(&[]);
+        let f = serde_json::json!({"action": "one_way", "from": [0], "to": [0, 1]});
+        let (text, _) = fault_text(&t, &f);
+        assert_eq!(
+            text,
+            "messages from broker-1 to broker-2 are lost (the other direction still works)"
+        );
+        let f = serde_json::json!({"action": "one_way", "from": [0], "to": [0]});
+        assert!(fault_text(&t, &f).0.contains("no link is cut"));
+        let f = serde_json::json!({"action": "one_way", "from": [0, 1], "to": [1, 2]});
+        assert!(fault_text(&t, &f).0.contains("between different nodes"));
+    }
+
+    #[test]
+    fn a_truncation_to_the_hw_is_not_told_as_a_divergence() {
+        let line = |reason: &str| {
+            format!(
+                r#"{{"t_us":5,"type":"node","node":1,"event":{{"event":"replica_truncated","tp":{{"topic":0,"partition":0}},"from_offset":9,"to_offset":7,"high_watermark":7,"reason":"{reason}"}}}}"#
+            )
+        };
+        let options = NarrateOptions {
+            verbose: false,
+            session_timeout_ms: None,
+        };
+        let hw = narrate(&trace(&[&line("high_watermark")]), &options);
+        assert!(hw.contains("its own high watermark"), "{hw}");
+        assert!(!hw.contains("diverged"), "{hw}");
+        let diverged = narrate(&trace(&[&line("diverged")]), &options);
+        assert!(
+            diverged.contains("where it diverged from the leader"),
+            "{diverged}"
+        );
+    }
 }

@@ -58,6 +58,16 @@ pub struct TraceViolation {
     pub explanation: String,
 }
 
+/// Acknowledged writes lost outside Kafka's durability promise (the trace's `loss` lines).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceLoss {
+    pub t_us: u64,
+    pub partition: String,
+    pub records: u64,
+    pub nodes: Vec<String>,
+    pub explanation: String,
+}
+
 /// A whole trace.
 #[derive(Clone, Debug)]
 pub struct Trace {
@@ -69,6 +79,7 @@ pub struct Trace {
     /// Every line but the start, the violations and the end, in time order.
     pub lines: Vec<Line>,
     pub violations: Vec<TraceViolation>,
+    pub losses: Vec<TraceLoss>,
     /// When the run ended (the last line's time when the trace has no end line).
     pub end_us: u64,
     /// Why it ended (`time_limit`, ...), when the trace says.
@@ -121,6 +132,7 @@ impl Trace {
             topics: Vec::new(),
             lines: Vec::new(),
             violations: Vec::new(),
+            losses: Vec::new(),
             end_us: 0,
             end_reason: None,
         };
@@ -164,6 +176,13 @@ impl Trace {
                     nodes: strings(&line.v["nodes"]),
                     explanation: line.v["explanation"].as_str().unwrap_or("").to_string(),
                 }),
+                "loss" => trace.losses.push(TraceLoss {
+                    t_us,
+                    partition: line.v["partition"].as_str().unwrap_or("").to_string(),
+                    records: line.v["records"].as_u64().unwrap_or(0),
+                    nodes: strings(&line.v["nodes"]),
+                    explanation: line.v["explanation"].as_str().unwrap_or("").to_string(),
+                }),
                 "end" => {
                     trace.end_reason = line.v["reason"].as_str().map(str::to_string);
                 }
@@ -178,6 +197,7 @@ impl Trace {
             });
         }
         trace.violations.sort_by_key(|v| v.t_us);
+        trace.losses.sort_by_key(|l| l.t_us);
         Ok(trace)
     }
 

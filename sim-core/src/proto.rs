@@ -415,6 +415,16 @@ impl engine::Timer for Timer {
     }
 }
 
+/// Why a replica cut its log back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TruncationReason {
+    /// Its log diverged from the leader's: the leader epochs say where (KIP-101, KIP-279).
+    Diverged,
+    /// Pre-KIP-101: to its own high watermark, trusted blindly, on becoming follower.
+    HighWatermark,
+}
+
 /// Why a broker was fenced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -517,6 +527,7 @@ pub enum Event {
         from_offset: u64,
         to_offset: u64,
         high_watermark: u64,
+        reason: TruncationReason,
     },
     /// A leader's HW advanced.
     HighWatermark {

@@ -14,7 +14,7 @@ use std::rc::Rc;
 use crate::broker::partition::{FollowerTruncation, PartitionConfig, ReplicationRules};
 use crate::broker::{Broker, BrokerDisk};
 use crate::check::data::{ClientStats, DataCx};
-use crate::check::{Checker, Timeline, Violation};
+use crate::check::{Checker, LossOutsidePromise, Timeline, Violation};
 use crate::client::consumer::Consumer;
 use crate::client::producer::Producer;
 use crate::engine::{
@@ -520,6 +520,8 @@ pub struct RunSummary {
     /// What the producers and consumers did, and what was lost by acks level.
     pub clients: ClientStats,
     pub violations: Vec<Violation>,
+    /// Acknowledged writes lost where Kafka does not promise to keep them, and why.
+    pub losses_outside_promise: Vec<LossOutsidePromise>,
     /// Expected violations that did not occur.
     pub missing_violations: Vec<String>,
     pub expectations_met: bool,
@@ -663,8 +665,9 @@ pub fn run_watched(
     watch.checker.finish(&sim);
     let partitions = partition_summaries(&cluster, &watch.checker, &sim);
     let clients = watch.checker.data().stats.clone();
+    let losses_outside_promise = watch.checker.losses_outside_promise().to_vec();
     let violations = watch.checker.into_violations();
-    write_outcome(&mut sim, &violations, stop_reason);
+    write_outcome(&mut sim, &violations, &losses_outside_promise, stop_reason);
     let trace_hash = sim.finish_trace()?;
     let members = scenario.members();
     let nodes = members
@@ -703,14 +706,31 @@ pub fn run_watched(
         expectations_met: missing_violations.is_empty() && !unexpected,
         missing_violations,
         violations,
+        losses_outside_promise,
     })
 }
 
 /// Ends the trace with what the checkers found and why the run stopped, so a trace alone is
 /// enough to draw and narrate the run.
-fn write_outcome(sim: &mut Simulation<Process>, violations: &[Violation], stop: StopReason) {
+fn write_outcome(
+    sim: &mut Simulation<Process>,
+    violations: &[Violation],
+    losses: &[LossOutsidePromise],
+    stop: StopReason,
+) {
     let end = sim.now().as_micros();
     let trace = sim.trace_mut();
+    for l in losses {
+        trace.write_only::<NoEvent>(
+            (l.time_ms * 1000.0).round() as u64,
+            &Body::Loss {
+                partition: &l.partition,
+                records: l.records,
+                nodes: &l.nodes,
+                explanation: &l.explanation,
+            },
+        );
+    }
     for v in violations {
         trace.write_only::<NoEvent>(
             (v.time_ms * 1000.0).round() as u64,

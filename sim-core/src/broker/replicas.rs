@@ -13,7 +13,7 @@ use crate::kraft::{BrokerId, TopicPartition};
 use crate::proto::{
     AlterPartitionRequest, AlterPartitionResponse, Ctx, Event, Msg, PartitionFetch,
     PartitionFetchData, PartitionFetchRequest, PartitionFetchResponse, PartitionMetadata,
-    ProduceError, ProducePartitionResponse, ProduceRequest, ProduceResponse,
+    ProduceError, ProducePartitionResponse, ProduceRequest, ProduceResponse, TruncationReason,
 };
 use crate::scenario::Acks;
 use crate::storage::DurableCell;
@@ -206,6 +206,7 @@ impl Broker {
                         from_offset: from,
                         to_offset: to,
                         high_watermark: p.high_watermark,
+                        reason: TruncationReason::HighWatermark,
                     });
                 }
                 if changed {
@@ -620,6 +621,7 @@ impl Broker {
                     from_offset,
                     to_offset,
                     high_watermark: p.high_watermark,
+                    reason: TruncationReason::Diverged,
                 });
             }
             retry |= out.retry;

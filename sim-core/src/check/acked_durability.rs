@@ -3,7 +3,8 @@
 //!
 //! Scope (kafka-protocol.md §3.5 item 1): at most `min.insync.replicas - 1` lossy shutdowns
 //! (power or disk loss) of the partition's replicas; past that, Kafka without fsync may lose
-//! acknowledged data by design, and the partition is left unchecked. An unclean election is in
+//! acknowledged data by design: such a loss is not a violation, but it is reported as a
+//! [`LossOutsidePromise`] with its reason, so it is never silent. An unclean election is in
 //! scope: it is exactly how acknowledged data is lost, and the lessons show it. acks=1 and
 //! acks=0 writes are not covered; the run summary counts their losses.
 //!
@@ -11,7 +12,7 @@
 //! Jepsen's lost writes.
 
 use super::data::{DataCx, DataGround, write_text};
-use super::{InvariantInfo, InvariantKind, Violations};
+use super::{InvariantInfo, InvariantKind, LossOutsidePromise, Violations};
 use crate::kraft::{BrokerId, TopicPartition};
 
 pub const INFO: InvariantInfo = InvariantInfo {
@@ -47,10 +48,30 @@ pub fn on_loss(
     }
     let records: u64 = lost.iter().map(|w| u64::from(w.count)).sum();
     dg.stats.acked_writes_lost += records;
-    if !pg.in_scope() {
+    let first = &lost[0];
+    if let Some(reason) = pg.outside_promise_reason() {
+        // Not a violation, but never silent.
+        dg.stats.acked_writes_lost_outside_promise += records;
+        out.report_loss(LossOutsidePromise {
+            time_ms: cx.g.now.as_micros() as f64 / 1000.0,
+            partition: name.to_string(),
+            records,
+            nodes: vec![
+                cx.broker_name(leader).to_string(),
+                cx.g.name(first.producer).to_string(),
+            ],
+            explanation: format!(
+                "{name}: {records} acknowledged acks=all record(s) lost outside Kafka's \
+                 durability promise, because of {reason}: {}, is not in the log of {}, leader in \
+                 epoch {} ({election}){}",
+                write_text(cx.g, first),
+                cx.broker_name(leader),
+                pg.leader_epoch,
+                cx.lossy_note(pg),
+            ),
+        });
         return;
     }
-    let first = &lost[0];
     out.report(
         &INFO,
         cx.g.now,

@@ -108,9 +108,10 @@ pub struct PartitionGround {
     /// An unclean election happened (`unclean.leader.election.enable=true`): replicas may
     /// hold divergent records below stale HWs until they truncate.
     pub unclean_elected: bool,
-    /// The leader epoch of the latest unclean election: a replica whose log has a record of
-    /// that epoch or later has reconciled with the lineage it started.
-    pub unclean_epoch: Option<u32>,
+    /// The leader epoch that started a lineage without some committed records (the latest
+    /// unclean election, or a leader elected outside Kafka's durability promise without them):
+    /// a replica whose log has a record of that epoch or later has reconciled with it.
+    pub lineage_epoch: Option<u32>,
     /// Brokers back from a lossy shutdown that must catch up to this offset before they may
     /// be in the ISR or ELR or lead (`unclean_exclusion`).
     pub must_catch_up: BTreeMap<BrokerId, u64>,
@@ -132,6 +133,26 @@ impl PartitionGround {
     /// `unclean.leader.election.enable=true` stay in scope: what they lose is the lesson.
     pub fn in_scope(&self) -> bool {
         (self.lossy_shutdowns as usize) < self.config.min_isr.max(1) && !self.unclean_recovery
+    }
+
+    /// Why Kafka no longer promises this partition's committed data, when it does not.
+    pub fn outside_promise_reason(&self) -> Option<String> {
+        if self.unclean_recovery {
+            return Some(
+                "a KIP-966 last-known-leader election (every replica had an unclean shutdown; \
+                 Kafka elects the last leader it knew, accepting what it lost)"
+                    .to_string(),
+            );
+        }
+        let min_isr = self.config.min_isr.max(1);
+        ((self.lossy_shutdowns as usize) >= min_isr).then(|| {
+            format!(
+                "{} lossy shutdown(s) (power or disk loss) of its replicas, while Kafka keeps \
+                 acknowledged writes through at most min.insync.replicas - 1 = {}",
+                self.lossy_shutdowns,
+                min_isr - 1
+            )
+        })
     }
 
     /// In scope and never elected uncleanly: replica logs and HWs are held to the committed
@@ -337,6 +358,8 @@ pub struct DataGround {
     pub poll_positions: BTreeMap<(NodeId, TopicPartition), u64>,
     /// Sends invoked and not completed: (producer, tp, producer id, base sequence) → when.
     pub pending_sends: BTreeMap<(NodeId, TopicPartition, u64, u32), SimTime>,
+    /// Each producer's `delivery.timeout.ms`, by node: how long it may take to answer a send.
+    pub delivery_timeouts: BTreeMap<NodeId, crate::engine::SimDuration>,
     pub stats: ClientStats,
 }
 
@@ -357,6 +380,9 @@ pub struct ClientStats {
     pub acks0_writes_lost: u64,
     /// acks=all records acknowledged and then lost (a violation, unless out of scope).
     pub acked_writes_lost: u64,
+    /// Of those, lost outside Kafka's durability promise (not a violation; see
+    /// `RunSummary::losses_outside_promise` for why).
+    pub acked_writes_lost_outside_promise: u64,
     pub polls: u64,
     pub records_read: u64,
     pub truncations_detected: u64,
@@ -381,9 +407,22 @@ impl DataGround {
                 );
             }
         }
+        let delivery_timeouts = cluster
+            .names
+            .iter()
+            .enumerate()
+            .filter_map(|(id, name)| {
+                let n: usize = name.strip_prefix("producer-")?.parse().ok()?;
+                let plan = cluster.producers.get(n.checked_sub(1)?)?;
+                let timeout =
+                    crate::engine::SimDuration::from_millis(plan.config.delivery_timeout_ms);
+                Some((NodeId(id as u32), timeout))
+            })
+            .collect();
         DataGround {
             partitions,
             topic_names: cluster.topics.iter().map(|t| t.name.clone()).collect(),
+            delivery_timeouts,
             ..DataGround::default()
         }
     }

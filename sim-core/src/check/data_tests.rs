@@ -162,11 +162,25 @@ fn liveness_catches_a_leaderless_partition_a_stuck_send_and_an_unreplicated_writ
 
     dg.partitions.get_mut(&TP).unwrap().leader = Some(1);
     let producer = NodeId(6);
+    dg.delivery_timeouts
+        .insert(producer, crate::engine::SimDuration::from_secs(10));
     dg.pending_sends
         .insert((producer, TP, 1, 0), SimTime::from_millis(1000));
-    eventually_produce_answered::check(&cx, &dg, &mut out, SimTime::from_millis(500));
-    assert_eq!(out.list.len(), 1, "sent after the last fault: not yet due");
-    eventually_produce_answered::check(&cx, &dg, &mut out, SimTime::from_millis(2000));
+    // Within its delivery.timeout.ms a correct producer may still be retrying.
+    let (_, mut g_at, _) = setup();
+    g_at.now = SimTime::from_millis(11_000);
+    let at_deadline = DataCx {
+        g: &g_at,
+        sim: &sim,
+    };
+    eventually_produce_answered::check(&at_deadline, &dg, &mut out);
+    assert_eq!(out.list.len(), 1, "not yet past delivery.timeout.ms");
+    g_at.now = SimTime::from_millis(11_002);
+    let past = DataCx {
+        g: &g_at,
+        sim: &sim,
+    };
+    eventually_produce_answered::check(&past, &dg, &mut out);
     assert_eq!(
         out.list.last().unwrap().invariant,
         "eventually_produce_answered"
@@ -176,9 +190,15 @@ fn liveness_catches_a_leaderless_partition_a_stuck_send_and_an_unreplicated_writ
     let pg = dg.partitions.get_mut(&TP).unwrap();
     pg.true_hw = 5;
     pg.committed = vec![batch(0, 5, 1, 0)];
+    let before = out.list.len();
     eventually_fully_replicated::check(&cx, &mut dg, &mut out, &[(TP, 5)]);
     assert_eq!(
         out.list.last().unwrap().invariant,
         "eventually_fully_replicated"
     );
+    // Offline (no leader): nothing can replicate, so nothing is demanded.
+    let mut out = Violations::default();
+    dg.partitions.get_mut(&TP).unwrap().leader = None;
+    eventually_fully_replicated::check(&cx, &mut dg, &mut out, &[(TP, 5)]);
+    assert!(out.list.is_empty(), "{:?} (before: {before})", out.list);
 }

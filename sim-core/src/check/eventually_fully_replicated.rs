@@ -1,5 +1,8 @@
 //! `eventually_fully_replicated` (liveness): within [`super::LIVENESS_BOUND`] of the last fault,
-//! every acknowledged acks=all write is on every running replica of its partition.
+//! every acknowledged acks=all write is on every running replica of a partition that has a
+//! leader. It asks only for replication Kafka can do: followers fetch from the leader, so a
+//! partition with none (offline: nobody eligible in ISR or ELR) replicates nothing, and its
+//! running replicas outside ISR and ELR wait with it.
 //!
 //! Source: TLA+ `EventuallyAcknowledgedValueFullyReplicated` (Vanlightly kip-966).
 
@@ -25,7 +28,7 @@ pub fn check(
         let Some(pg) = dg.partitions.get_mut(&tp) else {
             continue;
         };
-        if !pg.in_scope() || acked_end > pg.true_hw {
+        if !pg.in_scope() || acked_end > pg.true_hw || pg.leader.is_none() {
             continue;
         }
         let replicas = pg.replicas.clone();

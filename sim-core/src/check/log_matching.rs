@@ -1,8 +1,9 @@
 //! `log_matching`: any two replicas agree below the smaller of their HWs. Checked as: every
 //! replica's log below its HW equals the committed log, which is the same for all of them.
-//! A replica that differs is reported once, until it truncates. After an unclean election a
-//! replica is held to this once it holds records of the new leader's epoch (before that it
-//! has not yet reconciled with the new lineage).
+//! A replica that differs is reported once, until it truncates. After an unclean election, or a
+//! loss outside Kafka's durability promise, a replica is held to this once it holds records of
+//! the new leader's epoch (before that it has not yet reconciled with the new lineage). It
+//! does not depend on the durability promise: whatever Kafka lost, its replicas must converge.
 //!
 //! Source: TLA+ `LogMatchingProperty` (Vanlightly kip-966); kafka-protocol.md §3.5 item 3.
 
@@ -31,14 +32,11 @@ pub fn check(
     let Some(pg) = dg.partitions.get_mut(&tp) else {
         return;
     };
-    if !pg.in_scope() {
-        return;
-    }
-    // After an unclean election replicas may hold records the new lineage never had, until
-    // they reconcile with it; once a replica holds a record of that epoch or later, its log
-    // below its HW must match again (KIP-279 is what makes it so).
-    if let Some(unclean) = pg.unclean_epoch
-        && p.log.latest_epoch().is_none_or(|e| e < unclean)
+    // After an unclean election (or a loss outside the promise) replicas may hold records the
+    // new lineage never had, until they reconcile with it; once a replica holds a record of
+    // that epoch or later, its log below its HW must match again (KIP-279 is what makes it so).
+    if let Some(lineage) = pg.lineage_epoch
+        && p.log.latest_epoch().is_none_or(|e| e < lineage)
     {
         return;
     }

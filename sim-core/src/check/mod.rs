@@ -139,6 +139,24 @@ pub struct Violation {
     pub explanation: String,
 }
 
+/// Acknowledged acks=all writes that Kafka lost where it does not promise to keep them (more
+/// lossy shutdowns of a partition's replicas than `min.insync.replicas - 1`, or a KIP-966
+/// last-known-leader election). Not a violation, but never silent: the run summary, `explain`
+/// and the reports say how many and why.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LossOutsidePromise {
+    /// Simulated time, in milliseconds (microsecond precision).
+    pub time_ms: f64,
+    /// The partition, e.g. `orders-0`.
+    pub partition: String,
+    /// acks=all records lost.
+    pub records: u64,
+    /// Names of the nodes involved (the new leader, the first writer).
+    pub nodes: Vec<String>,
+    /// Which writes, and why Kafka did not promise to keep them.
+    pub explanation: String,
+}
+
 /// Liveness is required this long after the last scheduled fault.
 pub const LIVENESS_BOUND: SimDuration = SimDuration::from_secs(30);
 /// At most this many violations of one invariant are kept (the count goes on).
@@ -271,9 +289,19 @@ pub fn crash_name(kind: CrashKind) -> &'static str {
 pub struct Violations {
     list: Vec<Violation>,
     counts: BTreeMap<&'static str, usize>,
+    /// Not violations: acknowledged writes lost outside Kafka's durability promise.
+    losses: Vec<LossOutsidePromise>,
 }
 
 impl Violations {
+    /// Records acknowledged writes lost outside Kafka's durability promise (at most
+    /// `MAX_VIOLATIONS_PER_INVARIANT` are kept; the record count goes on in the client stats).
+    pub fn report_loss(&mut self, loss: LossOutsidePromise) {
+        if self.losses.len() < MAX_VIOLATIONS_PER_INVARIANT {
+            self.losses.push(loss);
+        }
+    }
+
     pub fn report(
         &mut self,
         info: &InvariantInfo,
@@ -442,7 +470,7 @@ impl Checker {
             let cx = data::DataCx { g, sim };
             let dg = &mut self.data;
             eventually_partition_leader::check(&cx, dg, out);
-            eventually_produce_answered::check(&cx, dg, out, self.last_fault);
+            eventually_produce_answered::check(&cx, dg, out);
             let acked_ends: Vec<(TopicPartition, u64)> = dg
                 .partitions
                 .iter()
@@ -521,7 +549,7 @@ impl Checker {
                             }
                             Some(crate::kraft::Election::Unclean) => {
                                 pg.unclean_elected = true;
-                                pg.unclean_epoch = Some(*leader_epoch);
+                                pg.lineage_epoch = Some(*leader_epoch);
                             }
                             _ => {}
                         }
@@ -602,6 +630,11 @@ impl Checker {
                             acked_durability::on_loss(&cx, dg, out, *tp, b, m, &election);
                             consistent_read::on_loss(&cx, dg, out, *tp, b, m);
                             if let Some(pg) = dg.partitions.get_mut(tp) {
+                                if !pg.in_scope() {
+                                    // A new lineage, as after an unclean election: replicas are
+                                    // held to log matching again once they reconcile with it.
+                                    pg.lineage_epoch = Some(*leader_epoch);
+                                }
                                 pg.lose_from(m);
                                 for w in pg.acked.values_mut() {
                                     w.lost |= w.end_offset() > m;
@@ -855,6 +888,15 @@ impl Checker {
             sim,
         };
         lost_write::finish(&cx, &self.data, &mut self.violations);
+        // Sends whose delivery timeout passed after the liveness moment (reported once).
+        if !self
+            .violations
+            .list
+            .iter()
+            .any(|v| v.invariant == eventually_produce_answered::INFO.id)
+        {
+            eventually_produce_answered::check(&cx, &self.data, &mut self.violations);
+        }
         // acks=1 and acks=0 losses: the write is not at its offset (or anywhere, for acks=0)
         // in the final committed log.
         let mut acks1_lost = 0;
@@ -894,5 +936,10 @@ impl Checker {
 
     pub fn into_violations(self) -> Vec<Violation> {
         self.violations.list
+    }
+
+    /// Acknowledged writes lost outside Kafka's durability promise so far.
+    pub fn losses_outside_promise(&self) -> &[LossOutsidePromise] {
+        &self.violations.losses
     }
 }

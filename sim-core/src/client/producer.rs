@@ -4,7 +4,9 @@
 //! and gathered per partition until `linger.ms` passes or a batch is full. One batch per
 //! partition is in flight at a time (the ordering an idempotent producer guarantees), all of
 //! a leader's batches going in one `Produce`. A retriable error sends the batch again after
-//! `retry.backoff.ms`, with the same sequence numbers, until `delivery.timeout.ms`. An
+//! `retry.backoff.ms`, with the same sequence numbers, until `delivery.timeout.ms`, which
+//! fails a batch whether it waits or is in flight (`Sender.getExpiredInflightBatches`, KIP-91),
+//! so every send is answered within `delivery.timeout.ms` of its first record. An
 //! idempotent batch that fails for good bumps the partition's producer id, which restarts its
 //! sequence numbers (KIP-360's epoch bump).
 //!
@@ -206,11 +208,15 @@ impl Producer {
         while let Some(&p) = self.active.get(k) {
             k += 1;
             let i = p as usize;
-            // A batch waiting past its delivery timeout fails.
-            if let Some(b) = &self.batches[i]
-                && matches!(b.state, BatchState::Ready { .. })
+            // A batch past its delivery timeout fails, waiting or in flight (KIP-91: the Sender
+            // expires in-flight batches too; an answer that comes later is ignored). One that
+            // was sent may have been written.
+            if let Some(b) = &mut self.batches[i]
                 && b.created + delivery <= now
             {
+                if matches!(b.state, BatchState::InFlight { .. }) {
+                    b.maybe_appended = true;
+                }
                 self.complete_failed(ctx, p, ProduceError::DeliveryTimeout);
             }
             let (count, first) = self.accumulated[i];
@@ -239,6 +245,7 @@ impl Producer {
         self.active
             .retain(|&p| accumulated[p as usize].0 > 0 || batches[p as usize].is_some());
         self.send_ready(ctx);
+        self.arm_request_timeout(ctx);
     }
 
     fn take_batch(&mut self, ctx: &mut Ctx<'_>, p: u32, now: SimTime) -> Batch {
@@ -395,12 +402,21 @@ impl Producer {
         self.arm_request_timeout(ctx);
     }
 
+    /// Wakes the producer at the earliest request deadline or delivery timeout.
     fn arm_request_timeout(&self, ctx: &mut Ctx<'_>) {
+        let delivery = SimDuration::from_millis(self.plan.config.delivery_timeout_ms);
+        let expiries = self.active.iter().filter_map(|&p| {
+            let i = p as usize;
+            let batch = self.batches[i].as_ref().map(|b| b.created);
+            let waiting = (self.accumulated[i].0 > 0).then_some(self.accumulated[i].1);
+            batch.into_iter().chain(waiting).min().map(|t| t + delivery)
+        });
         let at = self
             .requests
             .values()
             .map(|r| r.deadline)
             .chain(self.metadata.deadline())
+            .chain(expiries)
             .min();
         if let Some(at) = at {
             ctx.set_timer(Timer::ClientRequestTimeout, at.saturating_sub(ctx.now()));

@@ -117,6 +117,14 @@ pub enum Body<'a, E> {
         nodes: &'a [String],
         explanation: &'a str,
     },
+    /// Acknowledged writes lost outside Kafka's durability promise (not a violation), written
+    /// after the run like violations (not hashed), at the time of the loss.
+    Loss {
+        partition: &'a str,
+        records: u64,
+        nodes: &'a [String],
+        explanation: &'a str,
+    },
     /// Last line: the run ended here (not hashed).
     End {
         reason: &'a str,
