@@ -38,7 +38,7 @@ pub const VARIANTS: &[VariantInfo] = &[
     },
     VariantInfo {
         name: "truncate_to_hw_on_follow",
-        summary: "A replica that becomes a follower truncates its log to its own HW, which lags the leader's, so it can drop committed records and then be elected",
+        summary: "Kafka before 0.11: a replica truncates its log to its own HW (which lags the leader's) when it becomes a follower and when its broker starts, and no leader epochs reconcile diverged logs, so it can drop committed records and then be elected, or keep records the new leader never had",
         reference: "KIP-101 (leader epoch truncation, Kafka 0.11; KAFKA-1211)",
         test_only: false,
     },

@@ -132,7 +132,9 @@ impl ClusterConfig {
         let rules = ReplicationRules {
             strict_min_isr: !variant("hw_advances_under_min_isr"),
             keep_log_on_follow: !variant("truncate_to_hw_on_follow"),
-            divergence_check: !variant("test_no_divergence_check"),
+            // Before KIP-101 there were no leader epochs to reconcile by.
+            divergence_check: !variant("test_no_divergence_check")
+                && !variant("truncate_to_hw_on_follow"),
             hw_waits_for_followers: !variant("test_hw_ignores_followers"),
             isr_through_controller: !variant("local_isr_shrink"),
             dedupe_producers: !variant("test_no_dedup"),

@@ -46,7 +46,9 @@ pub struct ReplicationRules {
     /// KAFKA-15583 (3.7): the HW does not advance while the ISR is below min ISR.
     pub strict_min_isr: bool,
     /// KIP-101: on becoming follower, keep the log; truncate only by leader epoch.
-    /// Off = pre-KIP-101: truncate to the local HW on becoming follower.
+    /// Off = pre-KIP-101: truncate to the local HW on becoming follower and when the broker
+    /// starts (and, having no leader epochs, never reconcile by epoch: `divergence_check` is
+    /// off with it).
     pub keep_log_on_follow: bool,
     /// Followers send their last fetched epoch so the leader can detect divergence.
     /// Off (test only): a follower appends whatever the leader has from its LEO on.
@@ -266,6 +268,13 @@ impl Partition {
         p
     }
 
+    /// Pre-KIP-101 (Kafka before 0.11, KAFKA-1211): cut the log back to the local HW, the only
+    /// point a replica then knew to be committed, on becoming follower and when the broker
+    /// starts (with the HW from its checkpoint, up to 5 s stale). Returns the cut, if any.
+    pub fn truncate_to_high_watermark(&mut self) -> Option<(u64, u64)> {
+        (self.high_watermark < self.log.end_offset()).then(|| self.truncate_to(self.high_watermark))
+    }
+
     pub fn log_end_offset(&self) -> u64 {
         self.log.end_offset()
     }
@@ -342,9 +351,9 @@ impl Partition {
         if changed {
             self.fenced = false;
             self.truncation_done = false;
-            if !config.rules.keep_log_on_follow && self.high_watermark < self.log.end_offset() {
+            if !config.rules.keep_log_on_follow {
                 // Pre-KIP-101: trust the HW, which lags the leader's by a fetch round trip.
-                truncated = Some(self.truncate_to(self.high_watermark));
+                truncated = self.truncate_to_high_watermark();
             }
         }
         (changed, truncated)

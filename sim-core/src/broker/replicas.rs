@@ -170,7 +170,9 @@ impl Broker {
             }
             let config = self.partition_config(tp).clone();
             let rm = &mut self.replicas;
+            let mut opened = false;
             let p = rm.partitions.entry(tp).or_insert_with(|| {
+                opened = true;
                 let log = rm.stored.remove(&tp).unwrap_or_default();
                 let hw = rm
                     .hw_checkpoint
@@ -180,6 +182,20 @@ impl Broker {
                     .unwrap_or(0);
                 Partition::open(tp, reg.replicas.clone(), log, hw)
             });
+            if opened
+                && !config.rules.keep_log_on_follow
+                && let Some((from, to)) = p.truncate_to_high_watermark()
+            {
+                // Pre-KIP-101: a starting broker cuts each log back to its HW checkpoint,
+                // whether it will lead or follow.
+                ctx.emit(Event::ReplicaTruncated {
+                    tp,
+                    from_offset: from,
+                    to_offset: to,
+                    high_watermark: p.high_watermark,
+                    reason: TruncationReason::HighWatermark,
+                });
+            }
             let old_leader = p.leader;
             rm.touched.push(tp);
             if reg.leader == Some(self.id) {
