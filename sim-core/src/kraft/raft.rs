@@ -653,9 +653,11 @@ impl Raft {
             reject(self, ctx);
             return;
         }
-        if !req.pre_vote && req.epoch > self.epoch {
+        if req.epoch > self.epoch {
             // A higher epoch always wins, even over a leader: the "disruptive server" that
-            // pre-vote exists to tame.
+            // pre-vote exists to tame. A pre-vote carries its sender's current epoch, so it bumps
+            // the receiver only to an epoch the sender already legitimately knows
+            // (KafkaRaftClientPreVoteTest.testHandlePreVoteRequestAsFollower, ...AsCandidate).
             self.become_unattached(ctx, req.epoch);
         }
         let up_to_date =

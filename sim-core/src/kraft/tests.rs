@@ -215,7 +215,7 @@ fn an_invalid_vote_is_refused_without_changing_state() {
 }
 
 #[test]
-fn a_pre_vote_bumps_no_epoch_and_a_follower_that_fetched_refuses_it() {
+fn a_pre_vote_in_the_same_epoch_bumps_nothing_and_a_follower_that_fetched_refuses_it() {
     let mut raft = Raft::boot(config(true), N1, RaftDisk::default());
     step(N1, 0, |cx| raft.start(cx));
     step(N1, 5, |cx| raft.on_begin_quorum_epoch(cx, N0, 1));
@@ -244,12 +244,15 @@ fn a_pre_vote_bumps_no_epoch_and_a_follower_that_fetched_refuses_it() {
         raft.on_vote(cx, N2, vote_req(vote(1, 1, 1, true)))
     });
     assert!(matches!(&sends(&after)[0].1, Msg::VoteResponse(r) if !r.granted));
-    // A pre-vote with a higher epoch does not move the follower either.
-    step(N1, 9, |cx| {
+    // A pre-vote with a higher epoch does move it: its sender already knows that epoch, so
+    // the follower becomes Unattached there and grants it (KafkaRaftClientPreVoteTest.
+    // testHandlePreVoteRequestAsFollower; this test asserted the opposite before).
+    let higher = step(N1, 9, |cx| {
         raft.on_vote(cx, N2, vote_req(vote(4, 1, 1, true)))
     });
-    assert_eq!(raft.epoch(), 1);
-    assert_eq!(raft.role(), RaftRole::Follower);
+    assert_eq!(raft.epoch(), 4);
+    assert_eq!(raft.role(), RaftRole::Unattached);
+    assert!(matches!(&sends(&higher)[0].1, Msg::VoteResponse(r) if r.granted && r.epoch == 4));
 }
 
 #[test]
