@@ -8,12 +8,13 @@ use std::rc::Rc;
 
 use serde_json::Value;
 use sim_core::engine::{Delay, Effect, EffectOf, NodeId, SimDuration, SimTime};
+use sim_core::kraft::controller::validate_alter_partition;
 use sim_core::kraft::raft::{ElectionState, Raft, RaftConfig, RaftDisk, RaftRole};
 use sim_core::kraft::{
     BrokerRegistration, ChangeContext, LeaderRecoveryState, MetadataImage, PartitionRegistration,
     TopicPartition, partition_change,
 };
-use sim_core::proto::{Ctx, Msg, Timer, VoteRequest, VoteResponse};
+use sim_core::proto::{AlterPartitionRequest, Ctx, Msg, Timer, VoteRequest, VoteResponse};
 use sim_core::world::Process;
 
 fn ids(v: &Value) -> Vec<u32> {
@@ -134,6 +135,148 @@ fn partition_case(case: &Value, expect: &Value) -> Result<(), String> {
     Ok(())
 }
 
+// ---- ReplicationControlManagerTest: validate_alter_partition, and fencing sequences ----
+
+fn broker_image(brokers: &[u32]) -> MetadataImage {
+    let mut image = MetadataImage::default();
+    for &b in brokers {
+        image.brokers.insert(
+            b,
+            BrokerRegistration {
+                broker_epoch: 100 + u64::from(b),
+                incarnation: 0,
+                fenced: false,
+                in_controlled_shutdown: false,
+            },
+        );
+    }
+    image
+}
+
+fn alter_partition_case(case: &Value, expect: &Value) -> Result<(), String> {
+    let tp = TopicPartition {
+        topic: 0,
+        partition: 0,
+    };
+    let mut image = broker_image(&[0, 1, 2]);
+    image.partitions.insert(
+        tp,
+        Rc::new(PartitionRegistration {
+            replicas: vec![0, 1, 2],
+            isr: vec![0, 1, 2],
+            elr: vec![],
+            last_known_elr: vec![],
+            leader: Some(0),
+            leader_epoch: 0,
+            partition_epoch: 0,
+            leader_recovery_state: LeaderRecoveryState::Recovered,
+        }),
+    );
+    let a = &case["alter_partition"];
+    let req = AlterPartitionRequest {
+        broker: a["broker"].as_u64().ok_or("alter_partition.broker")? as u32,
+        broker_epoch: a["broker_epoch"]
+            .as_u64()
+            .ok_or("alter_partition.broker_epoch")?,
+        tp: TopicPartition {
+            topic: a["topic"].as_u64().unwrap_or(0) as u32,
+            partition: 0,
+        },
+        leader_epoch: a["leader_epoch"].as_u64().unwrap_or(0) as u32,
+        partition_epoch: a["partition_epoch"].as_u64().unwrap_or(0) as u32,
+        // The broker epochs the leader saw fetching: the registered ones.
+        new_isr: ids(&a["new_isr"])
+            .into_iter()
+            .map(|b| (b, Some(100 + u64::from(b))))
+            .collect(),
+    };
+    let got = validate_alter_partition(&image, &req)
+        .err()
+        .map(|e| format!("{e:?}"));
+    same("error", got, expect["error"].as_str().map(str::to_string))
+}
+
+/// One broker event on the partition, as the controller applies it.
+fn apply_change(p: &mut PartitionRegistration, cx: &ChangeContext<'_>, target: Vec<u32>) {
+    let tp = TopicPartition {
+        topic: 0,
+        partition: 0,
+    };
+    if let Some(c) = partition_change(tp, p, target, cx) {
+        p.merge(&c);
+    }
+}
+
+fn fencing_case(case: &Value, steps: &Value) -> Result<(), String> {
+    let f = &case["fencing"];
+    let mut p = registration(&f["partition"]);
+    let mut image = broker_image(&p.replicas);
+    let min_isr = f["min_isr"].as_u64().unwrap_or(1) as usize;
+    let elr_enabled = f["elr"] == true;
+    // Which broker is leaving (fenced, or shut down uncleanly) and which is coming back.
+    let event = |image: &MetadataImage,
+                 p: &mut PartitionRegistration,
+                 target: Vec<u32>,
+                 removing: Option<u32>,
+                 adding: Option<u32>,
+                 unclean_shutdown: Option<u32>| {
+        let cx = ChangeContext {
+            image,
+            min_isr,
+            unclean_enabled: false,
+            elr_enabled,
+            removing,
+            adding,
+            unclean_shutdown,
+        };
+        apply_change(p, &cx, target);
+    };
+    let steps = steps
+        .as_array()
+        .filter(|s| !s.is_empty())
+        .ok_or("no steps")?;
+    for (i, step) in steps.iter().enumerate() {
+        for b in ids(&step["fence"]) {
+            // handleBrokerFenced: out of the ISR, a new leader if it led, then fenced.
+            let target: Vec<u32> = p.isr.iter().copied().filter(|&r| r != b).collect();
+            event(&image, &mut p, target, Some(b), None, None);
+            if let Some(reg) = image.brokers.get_mut(&b) {
+                reg.fenced = true;
+            }
+        }
+        for b in ids(&step["unfence"]) {
+            // handleBrokerUnfenced: a leaderless partition may elect it.
+            if let Some(reg) = image.brokers.get_mut(&b) {
+                reg.fenced = false;
+            }
+            if p.leader.is_none() {
+                let target = p.isr.clone();
+                event(&image, &mut p, target, None, Some(b), None);
+            }
+        }
+        if let Some(b) = step["unclean_shutdown"].as_u64().map(|b| b as u32) {
+            // handleBrokerUncleanShutdown: out of ISR and ELR, never chosen.
+            let target: Vec<u32> = p.isr.iter().copied().filter(|&r| r != b).collect();
+            event(&image, &mut p, target, Some(b), None, Some(b));
+        }
+        let e = &step["expect"];
+        let at = |r: Result<(), String>| r.map_err(|err| format!("step {i}: {err}"));
+        if let Some(l) = e.get("leader") {
+            at(same("leader", p.leader, l.as_u64().map(|l| l as u32)))?;
+        }
+        if let Some(isr) = e.get("isr") {
+            at(same("isr", p.isr.clone(), ids(isr)))?;
+        }
+        if let Some(elr) = e.get("elr") {
+            at(same("elr", p.elr.clone(), ids(elr)))?;
+        }
+        if let Some(lk) = e.get("last_known_elr") {
+            at(same("last known elr", p.last_known_elr.clone(), ids(lk)))?;
+        }
+    }
+    Ok(())
+}
+
 // ---- QuorumStateTest and KafkaRaftClient*Test: kraft::raft::Raft ----
 
 const ELECTION_TIMEOUT_MS: u64 = 1000;
@@ -202,7 +345,11 @@ fn raft_case(case: &Value, steps: &Value) -> Result<(), String> {
         });
     }
     let mut raft = Raft::boot(raft_config(case["prevote"] != false), me, disk);
-    for (i, step) in steps.as_array().into_iter().flatten().enumerate() {
+    let steps = steps
+        .as_array()
+        .filter(|s| !s.is_empty())
+        .ok_or("no steps")?;
+    for (i, step) in steps.iter().enumerate() {
         let at = SimTime::from_millis(step["at_ms"].as_u64().unwrap_or(0));
         let input = &step["input"];
         let mut effects = Vec::new();
@@ -310,10 +457,19 @@ fn run_file(path: &std::path::Path) -> Vec<Outcome> {
                 let expect = differs.map_or(&case["expect"], |d| &d["expect"]);
                 partition_case(case, expect)
             }
-            _ => {
+            "ReplicationControlManagerTest" if case.get("alter_partition").is_some() => {
+                let expect = differs.map_or(&case["expect"], |d| &d["expect"]);
+                alter_partition_case(case, expect)
+            }
+            "ReplicationControlManagerTest" => {
+                let steps = differs.map_or(&case["fencing"]["steps"], |d| &d["steps"]);
+                fencing_case(case, steps)
+            }
+            "QuorumStateTest" | "KafkaRaftClientPreVoteTest" => {
                 let steps = differs.map_or(&case["steps"], |d| &d["steps"]);
                 raft_case(case, steps)
             }
+            other => Err(format!("no runner for Kafka test class {other:?}")),
         };
         if let Some(d) = differs {
             assert!(
@@ -366,7 +522,7 @@ fn kafkas_own_unit_tests_hold_in_kafkasim() {
         failed.join("\n")
     );
     assert!(
-        outcomes.len() >= 30,
+        outcomes.len() >= 50,
         "the suite shrank to {} cases",
         outcomes.len()
     );
