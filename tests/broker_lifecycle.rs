@@ -94,3 +94,21 @@ fn a_leader_broker_ends_controlled_shutdown_fenced_within_one_heartbeat_interval
         assert!(t < 12_200.0, "seed {seed}: fenced at {t} ms");
     }
 }
+
+#[test]
+fn a_stuck_alter_partition_connection_does_not_hold_back_heartbeats() {
+    // Kafka's brokers keep separate connections to the controller for heartbeats and for
+    // AlterPartition: 8 s of delay on the second leaves the first alone, so broker-1 is never
+    // fenced, and its ISR shrink lands 8 s after it was sent.
+    let v = run("scenarios/kraft/slow-alter-partition-connection.json", 1);
+    assert_eq!(first_event(&v, "broker-1", "fenced", 0.0), None);
+    let shrink = v["kraft"]["partitions"]
+        .as_array()
+        .expect("partitions")
+        .iter()
+        .find(|p| p["isr"] == serde_json::json!(["broker-1", "broker-2"]))
+        .and_then(|p| p["time_ms"].as_f64())
+        .expect("the ISR shrinks to [1,2]");
+    // replica.lag.time.max.ms 5 s after 10 s, checked every 2.5 s: sent by 17.5 s, +8 s.
+    assert!(shrink > 23_000.0, "the shrink landed at {shrink} ms");
+}

@@ -369,7 +369,7 @@ impl<'a> Builder<'a> {
                 self.open_span(OpenKey::Network, span(FaultKind::OneWay, all, label));
             }
             "heal" => self.close_spans(t, &OpenKey::Network),
-            "slow_link" | "slow_node" => {
+            "slow_link" | "slow_node" | "slow_channel" => {
                 let key = OpenKey::Slow(json_key(f));
                 self.close_spans(t, &key);
                 let extra_ms = f["extra"].as_u64().unwrap_or(0) / 1000;
@@ -382,7 +382,10 @@ impl<'a> Builder<'a> {
                             .chain(names(&f["to"]))
                             .collect()
                     };
-                    let label = format!("{} +{extra_ms} ms", nodes.join(" -> "));
+                    let on = f["name"]
+                        .as_str()
+                        .map_or(String::new(), |c| format!(" ({c})"));
+                    let label = format!("{} +{extra_ms} ms{on}", nodes.join(" -> "));
                     self.open_span(key, span(FaultKind::Slow, nodes, label));
                 }
             }

@@ -204,6 +204,21 @@ fn fault_text(trace: &Trace, f: &Value) -> (String, Vec<String>) {
             format!("every message to or from {one} takes {extra_ms} ms longer"),
             node,
         ),
+        "slow_channel" => {
+            let from = names(trace, &f["from"]);
+            let to = names(trace, &f["to"]);
+            let channel = f["name"].as_str().unwrap_or("one");
+            let (a, b) = (from.join(""), to.join(""));
+            let text = if extra_ms == 0 {
+                format!("the {channel} connection {a} -> {b} is fast again")
+            } else {
+                format!(
+                    "messages from {a} to {b} on the {channel} connection take {extra_ms} ms \
+                     longer (its other connections are unaffected)"
+                )
+            };
+            (text, from.into_iter().chain(to).collect())
+        }
         "slow_link" => {
             let from = names(trace, &f["from"]);
             let to = names(trace, &f["to"]);

@@ -322,7 +322,47 @@ impl engine::Message for Msg {
             Msg::MetadataResponse { .. } => "MetadataResponse",
         }
     }
+
+    /// One connection per purpose, as Kafka keeps them (`BrokerServer`'s `heartbeat` and
+    /// `alter-partition` node-to-controller channel managers, the `RaftManager`'s network
+    /// channel, `ReplicaFetcherManager`'s fetchers; clients are other nodes).
+    fn channel(&self) -> usize {
+        match self {
+            Msg::Vote(_)
+            | Msg::VoteResponse(_)
+            | Msg::BeginQuorumEpoch { .. }
+            | Msg::BeginQuorumEpochResponse { .. }
+            | Msg::EndQuorumEpoch { .. }
+            | Msg::Fetch(_)
+            | Msg::FetchResponse(_) => CHANNEL_RAFT,
+            Msg::BrokerRegistration { .. }
+            | Msg::BrokerRegistrationResponse { .. }
+            | Msg::BrokerHeartbeat(_)
+            | Msg::BrokerHeartbeatResponse(_) => CHANNEL_HEARTBEAT,
+            Msg::AlterPartition(_) | Msg::AlterPartitionResponse(_) => CHANNEL_ALTER_PARTITION,
+            Msg::PartitionFetch(_) | Msg::PartitionFetchResponse(_) => CHANNEL_REPLICA_FETCH,
+            Msg::Produce(_)
+            | Msg::ProduceResponse(_)
+            | Msg::Metadata { .. }
+            | Msg::MetadataResponse { .. } => CHANNEL_CLIENT,
+        }
+    }
 }
+
+const CHANNEL_CLIENT: usize = 0;
+const CHANNEL_RAFT: usize = 1;
+const CHANNEL_HEARTBEAT: usize = 2;
+const CHANNEL_ALTER_PARTITION: usize = 3;
+const CHANNEL_REPLICA_FETCH: usize = 4;
+
+/// The connections a `slow_channel` fault can name, by the names scenario files use.
+pub const CHANNELS: [(&str, usize); 5] = [
+    ("client", CHANNEL_CLIENT),
+    ("raft", CHANNEL_RAFT),
+    ("heartbeat", CHANNEL_HEARTBEAT),
+    ("alter_partition", CHANNEL_ALTER_PARTITION),
+    ("replica_fetch", CHANNEL_REPLICA_FETCH),
+];
 
 /// Every timer of every role; each is one slot, re-armed in place.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -177,6 +177,12 @@ pub trait Node: Sized {
 pub trait Message: fmt::Debug {
     /// The Kafka API or message name, for traces (`Fetch`, `Vote`, `BrokerHeartbeat`, ...).
     fn name(&self) -> &'static str;
+    /// Which of the sender's connections to the receiver carries it, below
+    /// [`crate::net::MAX_CHANNELS`]. Messages keep their order within a connection only, so a
+    /// delayed message holds back the ones behind it on its own connection and no other.
+    fn channel(&self) -> usize {
+        0
+    }
 }
 
 /// The event type of a node that reports no protocol events.

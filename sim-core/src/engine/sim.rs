@@ -570,7 +570,10 @@ impl<N: Node> Simulation<N> {
             self.lose(from, to, &msg, LossCause::Refused);
             return;
         }
-        match self.net.send(from, to, self.now, &mut self.net_rng) {
+        match self
+            .net
+            .send(from, to, msg.channel(), self.now, &mut self.net_rng)
+        {
             Send::Deliver { at, generation } => self.push(
                 at,
                 Event::Deliver {
@@ -826,6 +829,13 @@ impl<N: Node> Simulation<N> {
             }
             Fault::SlowNode { node, extra } => self.net.set_node_delay(node, extra),
             Fault::SlowLink { from, to, extra } => self.net.set_link_delay(from, to, extra),
+            Fault::SlowChannel {
+                from,
+                to,
+                channel,
+                extra,
+                ..
+            } => self.net.set_channel_delay(from, to, channel, extra),
         }
         if connectivity {
             let body = Body::Network {

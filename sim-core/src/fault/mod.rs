@@ -45,6 +45,16 @@ pub enum Fault {
         to: NodeId,
         extra: SimDuration,
     },
+    /// Every message from `from` to `to` on one connection (a stuck request, a slow handler)
+    /// takes `extra` longer, holding back only what follows it on that connection; zero makes
+    /// it normal again. `channel` is the connection's index, `name` what the protocol calls it.
+    SlowChannel {
+        from: NodeId,
+        to: NodeId,
+        channel: usize,
+        name: &'static str,
+        extra: SimDuration,
+    },
 }
 
 impl Fault {
@@ -72,6 +82,7 @@ impl Fault {
             Fault::Heal => "heal",
             Fault::SlowNode { .. } => "slow",
             Fault::SlowLink { .. } => "slow_link",
+            Fault::SlowChannel { .. } => "slow_channel",
         }
     }
 }
@@ -88,7 +99,9 @@ impl Fault {
             | Fault::SlowNode { node, .. } => vec![node],
             Fault::Partition { groups } => groups.iter_mut().flatten().collect(),
             Fault::OneWay { from, to } => from.iter_mut().chain(to.iter_mut()).collect(),
-            Fault::SlowLink { from, to, .. } => vec![from, to],
+            Fault::SlowLink { from, to, .. } | Fault::SlowChannel { from, to, .. } => {
+                vec![from, to]
+            }
             Fault::Heal => Vec::new(),
         }
     }

@@ -135,6 +135,10 @@ fn role(f: &FaultSpec) -> (&'static str, String, bool) {
     if let Some(s) = &f.slow_link {
         return ("slow_link", format!("{}>{}", s.from, s.to), s.extra_ms == 0);
     }
+    if let Some(s) = &f.slow_channel {
+        let target = format!("{}>{}:{}", s.from, s.to, s.channel);
+        return ("slow_channel", target, s.extra_ms == 0);
+    }
     if f.heal.is_some() {
         return ("net", String::new(), true);
     }

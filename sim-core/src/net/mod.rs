@@ -103,7 +103,12 @@ impl LatencyModel {
     }
 }
 
-/// One direction of a connection.
+/// How many connections one node may hold to another (one per purpose: Kafka's brokers keep
+/// separate channels to the controller for heartbeats and for AlterPartition, and fetchers of
+/// their own; each protocol message names its own, [`crate::engine::Message::channel`]).
+pub const MAX_CHANNELS: usize = 6;
+
+/// One direction of the connections between two nodes.
 #[derive(Clone, Copy, Debug, Default)]
 struct Link {
     /// Bumped whenever the connection breaks; messages carry the generation they were sent on.
@@ -114,8 +119,9 @@ struct Link {
     open: bool,
     /// A disconnect notice about this link is already on its way to its sending end.
     notice_pending: bool,
-    /// Arrival time of the last message sent on this connection (keeps FIFO order).
-    last_arrival: SimTime,
+    /// Arrival time of the last message sent on each connection of this pair (keeps FIFO
+    /// order within one connection).
+    last_arrival: [SimTime; MAX_CHANNELS],
     extra: SimDuration,
 }
 
@@ -134,6 +140,9 @@ pub struct Network {
     links: Vec<Link>,
     latency: LatencyModel,
     node_extra: Vec<SimDuration>,
+    /// Extra delay on one connection of one link (a stuck request or a slow handler), by
+    /// (from, to, channel); usually empty.
+    channel_extra: std::collections::BTreeMap<(NodeId, NodeId, usize), SimDuration>,
     /// How long until an end notices a broken connection.
     pub disconnect_detection: SimDuration,
 }
@@ -145,6 +154,7 @@ impl Network {
             links: vec![Link::default(); nodes * nodes],
             latency,
             node_extra: vec![SimDuration::ZERO; nodes],
+            channel_extra: std::collections::BTreeMap::new(),
             disconnect_detection,
         }
     }
@@ -161,11 +171,31 @@ impl Network {
         &mut self.links[from.index() * self.nodes + to.index()]
     }
 
-    /// Sends one message now, drawing its latency from `rng`.
+    /// Sends one message now on connection `channel`, drawing its latency from `rng`.
     #[inline]
-    pub fn send(&mut self, from: NodeId, to: NodeId, now: SimTime, rng: &mut SimRng) -> Send {
+    pub fn send(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        channel: usize,
+        now: SimTime,
+        rng: &mut SimRng,
+    ) -> Send {
+        debug_assert!(
+            channel < MAX_CHANNELS,
+            "a message names a connection that exists"
+        );
+        let channel = channel.min(MAX_CHANNELS - 1);
         let latency = self.latency.sample(rng);
-        let node_extra = self.node_extra[from.index()] + self.node_extra[to.index()];
+        let mut extra = self.node_extra[from.index()] + self.node_extra[to.index()];
+        if !self.channel_extra.is_empty() {
+            extra = extra
+                + self
+                    .channel_extra
+                    .get(&(from, to, channel))
+                    .copied()
+                    .unwrap_or(SimDuration::ZERO);
+        }
         let link = self.link_mut(from, to);
         if link.blocked {
             let notify_sender = !link.notice_pending;
@@ -173,8 +203,8 @@ impl Network {
             return Send::Blocked { notify_sender };
         }
         // TCP: never earlier than the message before it on this connection.
-        let at = (now + latency + link.extra + node_extra).max(link.last_arrival);
-        link.last_arrival = at;
+        let at = (now + latency + link.extra + extra).max(link.last_arrival[channel]);
+        link.last_arrival[channel] = at;
         link.open = true;
         Send::Deliver {
             at,
@@ -209,7 +239,7 @@ impl Network {
     fn break_link(&mut self, from: NodeId, to: NodeId) -> bool {
         let link = self.link_mut(from, to);
         link.generation = link.generation.wrapping_add(1);
-        link.last_arrival = SimTime::ZERO;
+        link.last_arrival = [SimTime::ZERO; MAX_CHANNELS];
         std::mem::replace(&mut link.open, false)
     }
 
@@ -261,6 +291,21 @@ impl Network {
     /// Extra delay on one direction of one link; zero clears it.
     pub fn set_link_delay(&mut self, from: NodeId, to: NodeId, extra: SimDuration) {
         self.link_mut(from, to).extra = extra;
+    }
+
+    /// Extra delay on one connection (`channel`) of one direction of one link; zero clears it.
+    pub fn set_channel_delay(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        channel: usize,
+        extra: SimDuration,
+    ) {
+        if extra == SimDuration::ZERO {
+            self.channel_extra.remove(&(from, to, channel));
+        } else {
+            self.channel_extra.insert((from, to, channel), extra);
+        }
     }
 
     /// Groups of nodes joined by links that work in both directions, each sorted, in order of
@@ -325,7 +370,7 @@ mod tests {
         let mut rng = SimRng::new(1, Stream::Network);
         let mut last = SimTime::ZERO;
         for t in 0..1_000u64 {
-            match net.send(n(0), n(1), SimTime::from_micros(t), &mut rng) {
+            match net.send(n(0), n(1), 0, SimTime::from_micros(t), &mut rng) {
                 Send::Deliver { at, .. } => {
                     assert!(at >= last, "message {t} overtakes its predecessor");
                     last = at;
@@ -336,25 +381,53 @@ mod tests {
     }
 
     #[test]
+    fn a_slow_connection_holds_back_only_its_own_messages() {
+        let mut net = Network::new(
+            2,
+            LatencyModel::Fixed { us: 1000 },
+            SimDuration::from_millis(100),
+        );
+        let mut rng = SimRng::new(1, Stream::Network);
+        net.set_channel_delay(n(0), n(1), 3, SimDuration::from_secs(5));
+        let arrival = |net: &mut Network, rng: &mut SimRng, channel| match net.send(
+            n(0),
+            n(1),
+            channel,
+            SimTime::ZERO,
+            rng,
+        ) {
+            Send::Deliver { at, .. } => at,
+            Send::Blocked { .. } => panic!("the link is up"),
+        };
+        let slow = arrival(&mut net, &mut rng, 3);
+        assert_eq!(slow, SimTime::from_millis(5001));
+        // Behind it on the same connection: held back (TCP order).
+        net.set_channel_delay(n(0), n(1), 3, SimDuration::ZERO);
+        assert_eq!(arrival(&mut net, &mut rng, 3), slow);
+        // On another connection of the same pair: not held back.
+        assert_eq!(arrival(&mut net, &mut rng, 2), SimTime::from_millis(1));
+    }
+
+    #[test]
     fn one_way_cut_blocks_only_its_direction() {
         let mut net = Network::new(2, LatencyModel::Fixed { us: 100 }, SimDuration::ZERO);
         let mut rng = SimRng::new(1, Stream::Network);
         assert_eq!(net.cut(n(0), n(1)), Some(false));
         assert_eq!(net.cut(n(0), n(1)), None);
         assert_eq!(
-            net.send(n(0), n(1), SimTime::ZERO, &mut rng),
+            net.send(n(0), n(1), 0, SimTime::ZERO, &mut rng),
             Send::Blocked {
                 notify_sender: true
             }
         );
         assert_eq!(
-            net.send(n(0), n(1), SimTime::ZERO, &mut rng),
+            net.send(n(0), n(1), 0, SimTime::ZERO, &mut rng),
             Send::Blocked {
                 notify_sender: false
             }
         );
         assert!(matches!(
-            net.send(n(1), n(0), SimTime::ZERO, &mut rng),
+            net.send(n(1), n(0), 0, SimTime::ZERO, &mut rng),
             Send::Deliver { .. }
         ));
         // One-way: the two are no longer mutually connected.
@@ -365,7 +438,8 @@ mod tests {
     fn a_cut_invalidates_messages_in_flight_and_heal_does_not_revive_them() {
         let mut net = Network::new(2, LatencyModel::Fixed { us: 100 }, SimDuration::ZERO);
         let mut rng = SimRng::new(1, Stream::Network);
-        let Send::Deliver { generation, .. } = net.send(n(0), n(1), SimTime::ZERO, &mut rng) else {
+        let Send::Deliver { generation, .. } = net.send(n(0), n(1), 0, SimTime::ZERO, &mut rng)
+        else {
             panic!("link is not cut");
         };
         assert!(net.is_current(n(0), n(1), generation));
@@ -393,11 +467,11 @@ mod tests {
         let mut net = Network::new(2, LatencyModel::Fixed { us: 100 }, SimDuration::ZERO);
         let mut rng = SimRng::new(1, Stream::Network);
         net.set_node_delay(n(1), SimDuration::from_millis(50));
-        let Send::Deliver { at, .. } = net.send(n(0), n(1), SimTime::ZERO, &mut rng) else {
+        let Send::Deliver { at, .. } = net.send(n(0), n(1), 0, SimTime::ZERO, &mut rng) else {
             panic!()
         };
         assert_eq!(at, SimTime::from_micros(50_100));
-        let Send::Deliver { at, .. } = net.send(n(1), n(0), SimTime::ZERO, &mut rng) else {
+        let Send::Deliver { at, .. } = net.send(n(1), n(0), 0, SimTime::ZERO, &mut rng) else {
             panic!()
         };
         assert_eq!(at, SimTime::from_micros(50_100));

@@ -19,6 +19,7 @@ use crate::check;
 use crate::engine::{NodeId, SimDuration, SimTime};
 use crate::fault::{Fault, ScheduledFault};
 use crate::net::LatencyModel;
+use crate::proto::CHANNELS;
 use crate::storage::CrashKind;
 use crate::variants;
 pub use config::{Acks, BrokerConfig, ConsumerConfig, OffsetReset, ProducerConfig, TopicConfig};
@@ -227,6 +228,10 @@ pub struct FaultSpec {
     pub slow: Option<SlowSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slow_link: Option<SlowLinkSpec>,
+    /// Messages from `from` to `to` on one connection take longer (a stuck request or a slow
+    /// handler); the node pair's other connections are unaffected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_channel: Option<SlowChannelSpec>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -249,6 +254,16 @@ pub struct SlowSpec {
 pub struct SlowLinkSpec {
     pub from: String,
     pub to: String,
+    pub extra_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlowChannelSpec {
+    pub from: String,
+    pub to: String,
+    /// The connection: `raft`, `heartbeat`, `alter_partition`, `replica_fetch` or `client`.
+    pub channel: String,
     pub extra_ms: u64,
 }
 
@@ -867,6 +882,38 @@ impl Scenario {
                     },
                 ));
             }
+            if let Some(s) = &spec.slow_channel {
+                let (from, to) = (
+                    node(".slow_channel.from", &s.from)?,
+                    node(".slow_channel.to", &s.to)?,
+                );
+                let Some(&(name, channel)) = CHANNELS.iter().find(|(name, _)| *name == s.channel)
+                else {
+                    let names: Vec<&str> = CHANNELS.iter().map(|(n, _)| *n).collect();
+                    let hint = match suggest::closest(&s.channel, names.iter().copied()) {
+                        Some(best) => format!(" (did you mean \"{best}\"?)"),
+                        None => String::new(),
+                    };
+                    return Err(bad(
+                        ".slow_channel.channel",
+                        format!(
+                            "no connection \"{}\"{hint}; connections are {}",
+                            s.channel,
+                            names.join(", ")
+                        ),
+                    ));
+                };
+                actions.push((
+                    "slow_channel",
+                    Fault::SlowChannel {
+                        from,
+                        to,
+                        channel,
+                        name,
+                        extra: SimDuration::from_millis(s.extra_ms),
+                    },
+                ));
+            }
             match actions.len() {
                 1 => out.push(ScheduledFault {
                     at: SimTime::from_millis(spec.at_ms),
@@ -954,6 +1001,7 @@ pub const FAULT_ACTIONS: &[&str] = &[
     "heal",
     "slow",
     "slow_link",
+    "slow_channel",
 ];
 
 fn unknown_node_message(name: &str, names: &[&str]) -> String {
