@@ -279,24 +279,11 @@ fn fencing_case(case: &Value, steps: &Value) -> Result<(), String> {
 
 // ---- QuorumStateTest and KafkaRaftClient*Test: kraft::raft::Raft ----
 
-const ELECTION_TIMEOUT_MS: u64 = 1000;
-
 fn raft_config(prevote: bool) -> Rc<RaftConfig> {
-    let ms = SimDuration::from_millis;
-    Rc::new(RaftConfig {
-        voters: vec![NodeId(0), NodeId(1), NodeId(2)],
-        election_timeout: ms(ELECTION_TIMEOUT_MS),
-        fetch_timeout: ms(2000),
-        election_backoff_max: ms(1000),
-        request_timeout: ms(2000),
-        retry_backoff: ms(20),
-        fetch_max_wait: ms(500),
+    Rc::new(RaftConfig::kafka_defaults(
+        vec![NodeId(0), NodeId(1), NodeId(2)],
         prevote,
-        check_quorum: true,
-        election_jitter: true,
-        forget_vote: false,
-        commit_without_majority: false,
-    })
+    ))
 }
 
 fn node(v: &Value) -> Option<NodeId> {

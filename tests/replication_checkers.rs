@@ -228,13 +228,10 @@ fn log_matching_keeps_checking_outside_the_durability_promise() {
     proves(s, "test_no_divergence_check", &["log_matching"]);
 }
 
-#[test]
-fn a_producer_retrying_under_min_isr_is_not_a_liveness_failure_within_its_delivery_timeout() {
-    // Two of three replicas die for good: the ISR is [1], below min.insync.replicas=2, and
-    // acks=all writes are refused (NOT_ENOUGH_REPLICAS). A correct producer retries them until
-    // delivery.timeout.ms (120 s), which the run does not reach.
-    let s = json!({
-        "name": "retrying-under-min-isr",
+/// orders-0 on brokers [1,2,3] with min.insync.replicas=2, one producer at 50 records/s, 60 s.
+fn one_partition_for_60s(name: &str, faults: Value) -> Value {
+    json!({
+        "name": name,
         "duration_ms": 60000,
         "cluster": {
             "controllers": 3,
@@ -243,12 +240,23 @@ fn a_producer_retrying_under_min_isr_is_not_a_liveness_failure_within_its_delive
                         "assignment": [[1, 2, 3]], "config": {"min.insync.replicas": 2}}]
         },
         "workload": {"producers": [{"topic": "orders", "records_per_s": 50}]},
-        "faults": [
+        "faults": faults
+    })
+}
+
+#[test]
+fn a_producer_retrying_under_min_isr_is_not_a_liveness_failure_within_its_delivery_timeout() {
+    // Two of three replicas die for good: the ISR is [1], below min.insync.replicas=2, and
+    // acks=all writes are refused (NOT_ENOUGH_REPLICAS). A correct producer retries them until
+    // delivery.timeout.ms (120 s), which the run does not reach.
+    let s = one_partition_for_60s(
+        "retrying-under-min-isr",
+        json!([
             {"at_ms": 10000, "crash": "broker-2"},
             {"at_ms": 10000, "crash": "broker-3"},
             {"at_ms": 15000, "heal": true}
-        ]
-    });
+        ]),
+    );
     let summary = run_json(s.clone(), &[]);
     assert!(summary.violations.is_empty(), "{:#?}", summary.violations);
     // With a delivery timeout the run does pass, every send is answered by then: failed.
@@ -266,23 +274,15 @@ fn an_offline_partition_demands_no_replication_of_its_running_replica() {
     // shutdown, so it is out of ISR and ELR. Then both other replicas die for good: orders-0
     // has nobody eligible and stays offline. broker-2 is running but cannot fetch from anyone,
     // so Kafka cannot replicate to it, and eventually_fully_replicated must not ask it to.
-    let s = json!({
-        "name": "offline-with-a-running-replica",
-        "duration_ms": 60000,
-        "cluster": {
-            "controllers": 3,
-            "brokers": 3,
-            "topics": [{"name": "orders", "partitions": 1, "replication_factor": 3,
-                        "assignment": [[1, 2, 3]], "config": {"min.insync.replicas": 2}}]
-        },
-        "workload": {"producers": [{"topic": "orders", "records_per_s": 50}]},
-        "faults": [
+    let s = one_partition_for_60s(
+        "offline-with-a-running-replica",
+        json!([
             {"at_ms": 10000, "power_loss": "broker-2"},
             {"at_ms": 11000, "restart": "broker-2"},
             {"at_ms": 11000, "crash": "broker-1"},
             {"at_ms": 11000, "crash": "broker-3"}
-        ]
-    });
+        ]),
+    );
     let summary = run_json(s, &[]);
     assert!(summary.violations.is_empty(), "{:#?}", summary.violations);
     let p = &summary.partitions[0];

@@ -188,13 +188,7 @@ impl Broker {
             {
                 // Pre-KIP-101: a starting broker cuts each log back to its HW checkpoint,
                 // whether it will lead or follow.
-                ctx.emit(Event::ReplicaTruncated {
-                    tp,
-                    from_offset: from,
-                    to_offset: to,
-                    high_watermark: p.high_watermark,
-                    reason: TruncationReason::HighWatermark,
-                });
+                ctx.emit(hw_truncation(tp, from, to, p.high_watermark));
             }
             let old_leader = p.leader;
             rm.touched.push(tp);
@@ -217,13 +211,7 @@ impl Broker {
             } else {
                 let (changed, truncated) = p.make_follower(&reg, &config);
                 if let Some((from, to)) = truncated {
-                    ctx.emit(Event::ReplicaTruncated {
-                        tp,
-                        from_offset: from,
-                        to_offset: to,
-                        high_watermark: p.high_watermark,
-                        reason: TruncationReason::HighWatermark,
-                    });
+                    ctx.emit(hw_truncation(tp, from, to, p.high_watermark));
                 }
                 if changed {
                     ctx.emit(Event::BecameFollower {
@@ -911,4 +899,15 @@ fn respond_produce(ctx: &mut Ctx<'_>, to: NodeId, request_id: u64, parts: Vec<Pr
             partitions,
         })),
     );
+}
+
+/// A pre-KIP-101 truncation to the local HW, as the trace reports it.
+fn hw_truncation(tp: TopicPartition, from: u64, to: u64, high_watermark: u64) -> Event {
+    Event::ReplicaTruncated {
+        tp,
+        from_offset: from,
+        to_offset: to,
+        high_watermark,
+        reason: TruncationReason::HighWatermark,
+    }
 }

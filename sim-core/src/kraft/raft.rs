@@ -56,6 +56,26 @@ pub struct RaftConfig {
 }
 
 impl RaftConfig {
+    /// Kafka's `QuorumConfig` defaults (election timeout 1 s, fetch timeout 2 s, backoff max
+    /// 1 s, request timeout 2 s, retry backoff 20 ms), randomised, with check-quorum on.
+    pub fn kafka_defaults(voters: Vec<NodeId>, prevote: bool) -> RaftConfig {
+        let ms = SimDuration::from_millis;
+        RaftConfig {
+            voters,
+            election_timeout: ms(1000),
+            fetch_timeout: ms(2000),
+            election_backoff_max: ms(1000),
+            request_timeout: ms(2000),
+            retry_backoff: ms(20),
+            fetch_max_wait: ms(500),
+            prevote,
+            check_quorum: true,
+            election_jitter: true,
+            forget_vote: false,
+            commit_without_majority: false,
+        }
+    }
+
     pub fn majority(&self) -> usize {
         self.voters.len() / 2 + 1
     }

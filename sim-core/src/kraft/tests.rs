@@ -16,21 +16,7 @@ const N1: NodeId = NodeId(1);
 const N2: NodeId = NodeId(2);
 
 fn config(prevote: bool) -> Rc<RaftConfig> {
-    let ms = SimDuration::from_millis;
-    Rc::new(RaftConfig {
-        voters: vec![N0, N1, N2],
-        election_timeout: ms(1000),
-        fetch_timeout: ms(2000),
-        election_backoff_max: ms(1000),
-        request_timeout: ms(2000),
-        retry_backoff: ms(20),
-        fetch_max_wait: ms(500),
-        prevote,
-        check_quorum: true,
-        election_jitter: true,
-        forget_vote: false,
-        commit_without_majority: false,
-    })
+    Rc::new(RaftConfig::kafka_defaults(vec![N0, N1, N2], prevote))
 }
 
 /// Runs one handler at `t_ms` and returns what it asked for.
