@@ -384,6 +384,10 @@ fn raft_case(case: &Value, steps: &Value) -> Result<(), String> {
         if let Some(l) = expect.get("leader") {
             at_step(same("leader", raft.leader(), node(l)))?;
         }
+        if let Some(l) = expect.get("persisted_leader") {
+            let persisted = raft.disk().quorum_state.get().and_then(|s| s.leader);
+            at_step(same("persisted leader", persisted, node(l)))?;
+        }
         if let Some(v) = expect.get("persisted_voted_for") {
             let persisted = raft.disk().quorum_state.get().and_then(|s| s.voted_for);
             at_step(same("persisted vote", persisted, node(v)))?;
@@ -509,7 +513,7 @@ fn kafkas_own_unit_tests_hold_in_kafkasim() {
         failed.join("\n")
     );
     assert!(
-        outcomes.len() >= 50,
+        outcomes.len() >= 60,
         "the suite shrank to {} cases",
         outcomes.len()
     );

@@ -874,7 +874,14 @@ impl Raft {
             State::Prospective { .. } => {
                 self.prospective_transition_after_election_loss(ctx, false)
             }
-            // `pollCandidate`: an election that timed out backs off before the next one; one
+            // KIP-996 `pollCandidate`: an election that timed out goes straight back to
+            // Prospective, with a fresh timeout (QuorumStateTest.testCandidateToProspective).
+            State::Candidate {
+                retries,
+                backing_off: false,
+                ..
+            } if self.config.prevote => self.become_prospective(ctx, retries + 1),
+            // Before KIP-996: an election that timed out backs off before the next one; one
             // already backing off (a majority said no) waits for the backoff alone.
             State::Candidate {
                 retries,
