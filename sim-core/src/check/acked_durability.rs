@@ -62,8 +62,8 @@ pub fn on_loss(
             ],
             explanation: format!(
                 "{name}: {records} acknowledged acks=all record(s) lost outside Kafka's \
-                 durability promise, because of {reason}: {}, is not in the log of {}, leader in \
-                 epoch {} ({election}){}",
+                 durability promise, because of {reason}. The first, {}, is not in the log of \
+                 {}, leader in epoch {} ({election}){}",
                 write_text(cx.g, first),
                 cx.broker_name(leader),
                 pg.leader_epoch,
