@@ -354,6 +354,8 @@ const CHANNEL_RAFT: usize = 1;
 const CHANNEL_HEARTBEAT: usize = 2;
 const CHANNEL_ALTER_PARTITION: usize = 3;
 const CHANNEL_REPLICA_FETCH: usize = 4;
+// Every connection the protocol names exists in the network.
+const _: () = assert!(CHANNEL_REPLICA_FETCH < crate::net::MAX_CHANNELS);
 
 /// The connections a `slow_channel` fault can name, by the names scenario files use.
 pub const CHANNELS: [(&str, usize); 5] = [

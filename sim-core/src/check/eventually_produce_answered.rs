@@ -10,7 +10,7 @@
 
 use super::data::{DataCx, DataGround};
 use super::{InvariantInfo, InvariantKind, Violations};
-use crate::engine::{NodeStatus, SimDuration};
+use crate::engine::{NodeId, NodeStatus, SimDuration};
 
 pub const INFO: InvariantInfo = InvariantInfo {
     id: "eventually_produce_answered",
@@ -23,25 +23,27 @@ pub const INFO: InvariantInfo = InvariantInfo {
 /// answers in the same step, but the answer is seen by the checkers after it.
 const SLACK: SimDuration = SimDuration::from_millis(1);
 
+/// How long `producer` may take to answer a send: its `delivery.timeout.ms`.
+fn bound(dg: &DataGround, producer: NodeId) -> SimDuration {
+    // Every producer of the cluster is in the map; the default is ProducerConfig's.
+    dg.delivery_timeouts
+        .get(&producer)
+        .copied()
+        .unwrap_or(SimDuration::from_secs(120))
+}
+
 pub fn check(cx: &DataCx<'_>, dg: &DataGround, out: &mut Violations) {
     let now = cx.g.now;
     let stuck: Vec<_> = dg
         .pending_sends
         .iter()
         .filter(|((producer, ..), at)| {
-            let bound = dg
-                .delivery_timeouts
-                .get(producer)
-                .copied()
-                .unwrap_or(SimDuration::from_secs(120));
-            **at + bound + SLACK < now && cx.sim.status(*producer) == NodeStatus::Running
+            **at + bound(dg, *producer) + SLACK < now
+                && cx.sim.status(*producer) == NodeStatus::Running
         })
         .collect();
     if let Some(((producer, tp, pid, seq), at)) = stuck.first() {
-        let bound_ms = dg
-            .delivery_timeouts
-            .get(producer)
-            .map_or(120_000, |d| d.as_millis());
+        let bound_ms = bound(dg, *producer).as_millis();
         out.report(
             &INFO,
             now,

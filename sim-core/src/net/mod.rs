@@ -106,7 +106,7 @@ impl LatencyModel {
 /// How many connections one node may hold to another (one per purpose: Kafka's brokers keep
 /// separate channels to the controller for heartbeats and for AlterPartition, and fetchers of
 /// their own; each protocol message names its own, [`crate::engine::Message::channel`]).
-pub const MAX_CHANNELS: usize = 6;
+pub const MAX_CHANNELS: usize = 5;
 
 /// One direction of the connections between two nodes.
 #[derive(Clone, Copy, Debug, Default)]
