@@ -92,7 +92,7 @@ fn a_violations_narration_ends_with_its_causal_chain() {
     let b1 = chain
         .find("put broker-1 in controlled shutdown")
         .expect("broker-1 shutdown");
-    let join = chain.find("ISR [2] -> [2,3]").expect("broker-3 joins");
+    let join = chain.find("ISR [2,4] -> [2,4,3]").expect("broker-3 joins");
     let elected = chain
         .find("leader broker-2 -> broker-3")
         .expect("broker-3 elected");
