@@ -117,7 +117,8 @@ fn run_once(scenario: &Scenario) -> RunOutcome {
         max_events: u64::MAX,
         trace: TraceSink::hash_only(),
     };
-    let summary = world::run(scenario, options).expect("a hash-only trace cannot fail to write");
+    let summary =
+        world::run(&scenario.resolve(), options).expect("a hash-only trace cannot fail to write");
     let mut violated: Vec<String> = Vec::new();
     for v in &summary.violations {
         if !violated.iter().any(|id| id == v.invariant) {

@@ -57,7 +57,7 @@ pub fn run_traced(
         max_events: u64::MAX,
         trace: TraceSink::to_writer(Box::new(buffer.clone()), verbosity),
     };
-    let summary = world::run(scenario, options)
+    let summary = world::run(&scenario.resolve(), options)
         .map_err(|e| CliError::Output(format!("trace: cannot write: {e}")))?;
     let text = String::from_utf8_lossy(&buffer.0.borrow()).into_owned();
     let parse = if verbosity == Verbosity::Messages {

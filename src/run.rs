@@ -135,7 +135,7 @@ pub const OUT_FILES: [&str; 5] = [
 
 /// Refuses `--partitions` names the scenario does not have, before anything runs.
 pub fn check_partitions(scenario: &Scenario, names: &[String]) -> Result<(), CliError> {
-    let cluster = world::ClusterConfig::from_scenario(scenario);
+    let cluster = scenario.cluster_config();
     let known: Vec<String> = cluster
         .topics
         .iter()
@@ -229,7 +229,7 @@ pub fn run(args: RunArgs) -> Result<Verdict, CliError> {
         max_events: args.max_events,
         trace,
     };
-    let summary = world::run(&scenario, options)
+    let summary = world::run(&scenario.resolve(), options)
         .map_err(|e| CliError::Output(format!("trace.jsonl: cannot write: {e}")))?;
 
     if let (Some(dir), Some(file)) = (&args.out, trace_file) {

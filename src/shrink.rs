@@ -63,7 +63,7 @@ fn judge(s: &Scenario, target: &Target) -> Option<u64> {
 /// Runs a scenario on its own seed with no trace file.
 pub fn run_hash_only(s: &Scenario) -> RunSummary {
     world::run(
-        s,
+        &s.resolve(),
         RunOptions {
             seed: s.seed,
             max_events: u64::MAX,

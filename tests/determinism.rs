@@ -6,7 +6,8 @@ use std::io::Write;
 use std::rc::Rc;
 
 use sim_core::engine::{
-    Ctx, Limits, Message, NoEvent, Node, NodeId, SimConfig, SimDuration, SimTime, Simulation, Timer,
+    Limits, Message, NoEvent, Node, NodeCtx, NodeId, SimConfig, SimDuration, SimTime, Simulation,
+    Timer,
 };
 use sim_core::fault::Fault;
 use sim_core::net::LatencyModel;
@@ -54,20 +55,20 @@ impl Node for Gossip {
     fn into_disk(self) -> DurableLog<u64> {
         self.heard
     }
-    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+    fn on_start(&mut self, ctx: &mut NodeCtx<'_, Self>) {
         ctx.set_timer_random(
             Tick,
             SimDuration::from_millis(5),
             SimDuration::from_millis(50),
         );
     }
-    fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, r: Rumour) {
+    fn on_message(&mut self, _: &mut NodeCtx<'_, Self>, _: NodeId, r: Rumour) {
         self.heard.append(r.0);
         if self.heard.len().is_multiple_of(4) {
             self.heard.flush();
         }
     }
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _: Tick) {
+    fn on_timer(&mut self, ctx: &mut NodeCtx<'_, Self>, _: Tick) {
         self.count += 1;
         let last = self.heard.last().copied().unwrap_or(0);
         let peer = (ctx.me().0 + 1 + (last % u64::from(self.nodes - 1)) as u32) % self.nodes;

@@ -28,7 +28,7 @@ fn config(cases: u32) -> Config {
 
 fn violations(s: &Scenario) -> Vec<Violation> {
     run(
-        s,
+        &s.resolve(),
         RunOptions {
             seed: s.seed,
             max_events: u64::MAX,

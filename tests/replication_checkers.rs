@@ -22,7 +22,7 @@ fn run_json(mut s: Value, variants: &[&str]) -> RunSummary {
     s["expect"] = json!({});
     let scenario = parse(&s.to_string(), "proof").expect("valid scenario");
     run(
-        &scenario,
+        &scenario.resolve(),
         RunOptions {
             seed: scenario.seed,
             max_events: u64::MAX,

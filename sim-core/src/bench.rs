@@ -9,7 +9,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use crate::engine::{
-    Ctx, Limits, Message, NoEvent, Node, NodeId, SimConfig, SimDuration, SimRng, SimTime,
+    Limits, Message, NoEvent, Node, NodeCtx, NodeId, SimConfig, SimDuration, SimRng, SimTime,
     Simulation, Stream,
 };
 use crate::fault::swarm::FuzzBase;
@@ -90,7 +90,7 @@ impl Node for Passer {
         Passer { nodes, serve }
     }
     fn into_disk(self) {}
-    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+    fn on_start(&mut self, ctx: &mut NodeCtx<'_, Self>) {
         for _ in 0..self.serve {
             ctx.send(
                 NodeId(next_hop(ctx.me().0, 0, self.nodes)),
@@ -99,14 +99,14 @@ impl Node for Passer {
         }
     }
     #[inline]
-    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, _from: NodeId, ball: Ball) {
+    fn on_message(&mut self, ctx: &mut NodeCtx<'_, Self>, _from: NodeId, ball: Ball) {
         let hops = ball.hops + 1;
         ctx.send(
             NodeId(next_hop(ctx.me().0, hops, self.nodes)),
             Ball { hops },
         );
     }
-    fn on_timer(&mut self, _: &mut Ctx<'_, Self>, timer: NoTimer) {
+    fn on_timer(&mut self, _: &mut NodeCtx<'_, Self>, timer: NoTimer) {
         match timer {}
     }
 }
@@ -253,16 +253,16 @@ impl Node for Follower {
         }
     }
     fn into_disk(self) {}
-    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+    fn on_start(&mut self, ctx: &mut NodeCtx<'_, Self>) {
         ctx.set_timer(
             HeartbeatTimer::Heartbeat,
             SimDuration::from_millis(self.t.heartbeat_ms),
         );
         self.reset_election(ctx);
     }
-    fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: Ball) {}
+    fn on_message(&mut self, _: &mut NodeCtx<'_, Self>, _: NodeId, _: Ball) {}
     #[inline]
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: HeartbeatTimer) {
+    fn on_timer(&mut self, ctx: &mut NodeCtx<'_, Self>, timer: HeartbeatTimer) {
         match timer {
             HeartbeatTimer::Heartbeat => {
                 ctx.set_timer(
@@ -280,7 +280,7 @@ impl Node for Follower {
 }
 
 impl Follower {
-    fn reset_election(&self, ctx: &mut Ctx<'_, Self>) {
+    fn reset_election(&self, ctx: &mut NodeCtx<'_, Self>) {
         ctx.set_timer_random(
             HeartbeatTimer::Election,
             SimDuration::from_millis(self.t.election_min_ms),
@@ -513,7 +513,7 @@ pub struct ClusterOutcome {
 /// and then whether to stop (see [`crate::world::run_watched`]).
 pub fn run_scenario(scenario: &Scenario, watchdog: &mut dyn FnMut() -> bool) -> ClusterOutcome {
     let summary = crate::world::run_watched(
-        scenario,
+        &scenario.resolve(),
         RunOptions {
             seed: scenario.seed,
             max_events: u64::MAX,

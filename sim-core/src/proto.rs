@@ -7,13 +7,16 @@
 use serde::Serialize;
 
 use crate::broker::log::RecordBatch;
+use crate::config::Acks;
 use crate::engine::{self, NodeId};
 use crate::kraft::raft::RaftRole;
 use crate::kraft::{BrokerId, Election, LogEntry, TopicPartition};
-use crate::scenario::Acks;
 
 /// A handler's view of the world, for every Kafka role.
-pub type Ctx<'a> = engine::Ctx<'a, crate::world::Process>;
+pub type Ctx<'a> = engine::Ctx<'a, Msg, Timer, Event>;
+
+/// What a handler of any Kafka role asks the engine to do.
+pub type Effect = engine::Effect<Msg, Timer, Event>;
 
 /// KIP-595 `Vote`; with `pre_vote` it is KIP-996's pre-vote, which bumps nobody's epoch.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -11,244 +11,100 @@
 use serde::Serialize;
 use std::rc::Rc;
 
-use crate::broker::partition::{FollowerTruncation, PartitionConfig, ReplicationRules};
 use crate::broker::{Broker, BrokerDisk};
 use crate::check::data::{ClientStats, DataCx};
 use crate::check::{Checker, LossOutsidePromise, Timeline, Violation};
 use crate::client::consumer::Consumer;
 use crate::client::producer::Producer;
+use crate::config::ClusterConfig;
 use crate::engine::{
-    Ctx, Flow, Limits, NoEvent, Node, NodeId, NodeStatus, Observer, SimConfig, SimDuration,
+    Flow, Limits, NoEvent, Node, NodeCtx, NodeId, NodeStatus, Observer, SimConfig, SimDuration,
     SimTime, Simulation, StopReason,
 };
 use crate::fault::{Fault, ScheduledFault};
 use crate::kraft::BrokerId;
 use crate::kraft::controller::Controller;
-use crate::kraft::raft::{RaftConfig, RaftDisk};
+use crate::kraft::raft::RaftDisk;
+use crate::net::LatencyModel;
 use crate::proto::{Event, Msg, Timer};
-use crate::scenario::{
-    ACTIVE_CONTROLLER, BrokerConfig, ConsumerConfig, Member, ProducerConfig, Role, Scenario,
-};
 use crate::storage::Durable;
 use crate::trace::{Body, TraceSink};
+use std::fmt;
 
-/// A topic as the controller creates it.
-#[derive(Clone, Debug)]
-pub struct TopicLayout {
+/// The role of a simulated process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Controller,
+    Broker,
+    Producer,
+    Consumer,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Controller => "controller",
+            Role::Broker => "broker",
+            Role::Producer => "producer",
+            Role::Consumer => "consumer",
+        })
+    }
+}
+
+/// One process of the scenario: its node id, role, and number within the role (from 1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub id: NodeId,
+    pub role: Role,
+    pub number: u32,
     pub name: String,
-    /// Replicas of each partition, by broker id, preferred leader first.
-    pub assignment: Vec<Vec<BrokerId>>,
-    pub min_insync_replicas: u32,
-    pub unclean_leader_election_enable: bool,
 }
 
-/// What one producer of the workload does.
+/// Whom a planned fault hits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    Node(NodeId),
+    /// Whichever controller is active when the fault fires (for `restart` and `resume`, the node
+    /// the previous such fault resolved to). Lessons need it, because which controller wins an
+    /// election depends on the seed.
+    ActiveController,
+}
+
+/// The invariants a run must break, and those it names as holding (with every other one).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Expected {
+    pub violate: Vec<&'static str>,
+    pub hold: Vec<&'static str>,
+}
+
+/// A scenario resolved for the world: everything one run needs, typed, with every default filled
+/// in and no file format left. The scenario layer makes it (`Scenario::resolve`).
 #[derive(Clone, Debug)]
-pub struct ProducerPlan {
-    pub topic: u32,
-    pub partitions: u32,
-    pub records_per_s: u32,
-    pub start: SimTime,
-    pub stop: Option<SimTime>,
-    pub config: ProducerConfig,
+pub struct ResolvedScenario {
+    pub name: String,
+    pub duration: SimDuration,
+    /// The processes, in node-id order: controllers, brokers, producers, consumers.
+    pub members: Vec<Member>,
+    pub cluster: Rc<ClusterConfig>,
+    pub latency: LatencyModel,
+    /// The fault schedule in time order (ties keep file order).
+    pub faults: Vec<ScheduledFault<Target>>,
+    /// Teaching notes, written into the trace at their time.
+    pub notes: Vec<(SimTime, String)>,
+    pub expect: Expected,
 }
 
-/// What one consumer of the workload does.
-#[derive(Clone, Debug)]
-pub struct ConsumerPlan {
-    pub topic: u32,
-    pub partitions: u32,
-    pub start: SimTime,
-    pub config: ConsumerConfig,
-}
-
-/// What every process of one run shares: the quorum, the broker config, the topics.
-#[derive(Clone, Debug)]
-pub struct ClusterConfig {
-    pub raft: Rc<RaftConfig>,
-    pub broker: BrokerConfig,
-    pub topics: Vec<TopicLayout>,
-    /// How each topic's partitions replicate, by topic index.
-    pub replication: Vec<PartitionConfig>,
-    /// Producers and consumers, by number - 1.
-    pub producers: Vec<ProducerPlan>,
-    pub consumers: Vec<ConsumerPlan>,
-    /// Node of each broker id: `brokers[id - 1]`.
-    pub brokers: Vec<NodeId>,
-    /// KIP-966 eligible leader replicas (on by default since Kafka 4.1).
-    pub elr_enabled: bool,
-    /// Test-only controller faults that prove checkers (see `variants`).
-    pub test_fence_keeps_isr: bool,
-    pub test_keep_isr_on_reregistration: bool,
-    /// Names of the processes, by node id.
-    pub names: Vec<String>,
-    /// How long after a connection breaks its ends are told (`network.disconnect_detection_ms`):
-    /// a notice at `t` is about a connection that broke at `t` minus this.
-    pub disconnect_detection: SimDuration,
-}
-
-impl ClusterConfig {
-    pub fn from_scenario(scenario: &Scenario) -> ClusterConfig {
-        let members = scenario.members();
-        let config = &scenario.cluster.config;
-        let variant = |name: &str| scenario.variants.iter().any(|v| v == name);
-        let voters = members
+impl ResolvedScenario {
+    /// When the last fault is planned.
+    pub fn last_fault_at(&self) -> SimTime {
+        self.faults
             .iter()
-            .filter(|m| m.role == Role::Controller)
-            .map(|m| m.id)
-            .collect();
-        let ms = SimDuration::from_millis;
-        let raft = RaftConfig {
-            voters,
-            election_timeout: ms(config.controller_quorum_election_timeout_ms),
-            fetch_timeout: ms(config.controller_quorum_fetch_timeout_ms),
-            election_backoff_max: ms(config.controller_quorum_election_backoff_max_ms),
-            request_timeout: ms(config.controller_quorum_request_timeout_ms),
-            retry_backoff: ms(config.controller_quorum_retry_backoff_ms),
-            fetch_max_wait: ms(500),
-            prevote: !variant("prevote=false"),
-            check_quorum: !variant("no_check_quorum"),
-            election_jitter: !variant("election_jitter=false"),
-            forget_vote: variant("test_forget_vote"),
-            commit_without_majority: variant("test_commit_without_majority"),
-        };
-        let topics: Vec<TopicLayout> = scenario
-            .cluster
-            .topics
-            .iter()
-            .map(|t| TopicLayout {
-                name: t.name.clone(),
-                assignment: t.assignment.clone().unwrap_or_default(),
-                min_insync_replicas: t
-                    .config
-                    .min_insync_replicas
-                    .unwrap_or(config.min_insync_replicas),
-                unclean_leader_election_enable: variant("allow_unclean")
-                    || t.config
-                        .unclean_leader_election_enable
-                        .unwrap_or(config.unclean_leader_election_enable),
-            })
-            .collect();
-        let rules = ReplicationRules {
-            strict_min_isr: !variant("hw_advances_under_min_isr"),
-            keep_log_on_follow: !variant("truncate_to_hw_on_follow"),
-            // Before KIP-101 there were no leader epochs to reconcile by.
-            divergence_check: !variant("test_no_divergence_check")
-                && !variant("truncate_to_hw_on_follow"),
-            hw_waits_for_followers: !variant("test_hw_ignores_followers"),
-            isr_through_controller: !variant("local_isr_shrink"),
-            dedupe_producers: !variant("test_no_dedup"),
-            min_isr_on_produce: !variant("no_min_isr_check"),
-            hw_over_maximal_isr: !variant("no_maximal_isr"),
-            leso_rule: !variant("no_leso_rule"),
-            epoch_fencing_on_fetch: !variant("no_epoch_fencing_on_fetch"),
-            broker_epoch_in_isr: !variant("no_broker_epoch_in_isr"),
-            skip_state_on_diverging_fetch: !variant("update_state_on_diverging_fetch"),
-            truncation: if variant("offsets_for_epoch_v0") {
-                FollowerTruncation::OffsetsForEpochV0
-            } else if variant("no_truncate_on_fetch") {
-                FollowerTruncation::OnBecomeFollower
-            } else {
-                FollowerTruncation::OnEveryFetch
-            },
-        };
-        let replication = scenario
-            .cluster
-            .topics
-            .iter()
-            .zip(&topics)
-            .map(|(spec, layout): (_, &TopicLayout)| PartitionConfig {
-                min_isr: (layout.min_insync_replicas as usize)
-                    .min(layout.assignment.first().map_or(1, Vec::len)),
-                flush_messages: spec
-                    .config
-                    .flush_messages
-                    .unwrap_or(config.log_flush_interval_messages),
-                replica_lag_time_max: ms(config.replica_lag_time_max_ms),
-                rules,
-            })
-            .collect();
-        let topic_index = |name: &str| {
-            scenario
-                .cluster
-                .topics
-                .iter()
-                .position(|t| t.name == name)
-                .expect("validated: the topic exists")
-        };
-        let partitions_of = |t: usize| topics[t].assignment.len() as u32;
-        let producers = scenario
-            .workload
-            .producers
-            .iter()
-            .flat_map(|p| {
-                let t = topic_index(&p.topic);
-                let plan = ProducerPlan {
-                    topic: t as u32,
-                    partitions: partitions_of(t),
-                    records_per_s: p.records_per_s,
-                    start: SimTime::from_millis(p.start_ms),
-                    stop: p.stop_ms.map(SimTime::from_millis),
-                    config: p.config.clone(),
-                };
-                std::iter::repeat_n(plan, p.count as usize)
-            })
-            .collect();
-        let consumers = scenario
-            .workload
-            .consumers
-            .iter()
-            .flat_map(|c| {
-                let t = topic_index(&c.topic);
-                let plan = ConsumerPlan {
-                    topic: t as u32,
-                    partitions: partitions_of(t),
-                    start: SimTime::from_millis(c.start_ms),
-                    config: c.config.clone(),
-                };
-                std::iter::repeat_n(plan, c.count as usize)
-            })
-            .collect();
-        ClusterConfig {
-            raft: Rc::new(raft),
-            broker: config.clone(),
-            replication,
-            producers,
-            consumers,
-            topics,
-            brokers: members
-                .iter()
-                .filter(|m| m.role == Role::Broker)
-                .map(|m| m.id)
-                .collect(),
-            elr_enabled: !variant("elr=false"),
-            test_fence_keeps_isr: variant("test_fence_keeps_isr"),
-            test_keep_isr_on_reregistration: variant("test_keep_isr_on_reregistration"),
-            names: members.iter().map(|m| m.name.clone()).collect(),
-            disconnect_detection: ms(scenario.network.disconnect_detection_ms),
-        }
+            .map(|f| f.at)
+            .max()
+            .unwrap_or(SimTime::ZERO)
     }
-
-    pub fn broker_node(&self, broker: BrokerId) -> Option<NodeId> {
-        self.brokers.get((broker as usize).checked_sub(1)?).copied()
-    }
-
-    /// The broker id of a broker's node.
-    pub fn broker_of(&self, node: NodeId) -> Option<BrokerId> {
-        broker_id_of(&self.brokers, node)
-    }
-
-    pub fn name(&self, node: NodeId) -> &str {
-        &self.names[node.index()]
-    }
-}
-
-/// The broker id of `node`, given the brokers' nodes in id order (they are consecutive node
-/// ids: `Scenario::members` numbers controllers, then brokers).
-pub fn broker_id_of(brokers: &[NodeId], node: NodeId) -> Option<BrokerId> {
-    let first = brokers.first()?;
-    let i = node.0.checked_sub(first.0)? as usize;
-    (i < brokers.len()).then_some(i as BrokerId + 1)
 }
 
 /// What a process keeps on disk.
@@ -370,7 +226,7 @@ impl Node for Process {
             Process::Producer(_) | Process::Consumer(_) => Disk::Client,
         }
     }
-    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+    fn on_start(&mut self, ctx: &mut NodeCtx<'_, Self>) {
         match self {
             Process::Controller(c) => c.on_start(ctx),
             Process::Broker(b) => b.on_start(ctx),
@@ -378,7 +234,7 @@ impl Node for Process {
             Process::Consumer(c) => c.on_start(ctx),
         }
     }
-    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Msg) {
+    fn on_message(&mut self, ctx: &mut NodeCtx<'_, Self>, from: NodeId, msg: Msg) {
         match self {
             Process::Controller(c) => c.on_message(ctx, from, msg),
             Process::Broker(b) => b.on_message(ctx, from, msg),
@@ -386,7 +242,7 @@ impl Node for Process {
             Process::Consumer(c) => c.on_message(ctx, from, msg),
         }
     }
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Timer) {
+    fn on_timer(&mut self, ctx: &mut NodeCtx<'_, Self>, timer: Timer) {
         match self {
             Process::Controller(c) => c.on_timer(ctx, timer),
             Process::Broker(b) => b.on_timer(ctx, timer),
@@ -394,7 +250,7 @@ impl Node for Process {
             Process::Consumer(c) => c.on_timer(ctx, timer),
         }
     }
-    fn on_disconnect(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
+    fn on_disconnect(&mut self, ctx: &mut NodeCtx<'_, Self>, peer: NodeId) {
         match self {
             Process::Controller(c) => c.on_disconnect(ctx, peer),
             Process::Broker(b) => b.on_disconnect(ctx, peer),
@@ -402,7 +258,7 @@ impl Node for Process {
             Process::Consumer(c) => c.on_disconnect(ctx, peer),
         }
     }
-    fn on_shutdown(&mut self, ctx: &mut Ctx<'_, Self>) {
+    fn on_shutdown(&mut self, ctx: &mut NodeCtx<'_, Self>) {
         match self {
             Process::Controller(c) => c.on_shutdown(ctx),
             Process::Broker(b) => b.on_shutdown(ctx),
@@ -412,18 +268,8 @@ impl Node for Process {
 }
 
 /// Builds the simulation of a resolved scenario with `seed`, writing the trace to `trace`.
-pub fn build(scenario: &Scenario, seed: u64, trace: TraceSink) -> Simulation<Process> {
-    let cluster = Rc::new(ClusterConfig::from_scenario(scenario));
-    build_with(scenario, cluster, seed, trace)
-}
-
-fn build_with(
-    scenario: &Scenario,
-    cluster: Rc<ClusterConfig>,
-    seed: u64,
-    mut trace: TraceSink,
-) -> Simulation<Process> {
-    let members = scenario.members();
+pub fn build(scenario: &ResolvedScenario, seed: u64, mut trace: TraceSink) -> Simulation<Process> {
+    let cluster = &scenario.cluster;
     trace.record::<NoEvent>(
         0,
         &Body::Start {
@@ -438,11 +284,13 @@ fn build_with(
     );
     let config = SimConfig {
         seed,
-        latency: scenario.network.latency,
-        disconnect_detection: SimDuration::from_millis(scenario.network.disconnect_detection_ms),
+        latency: scenario.latency,
+        disconnect_detection: cluster.disconnect_detection,
     };
-    let nodes = members
-        .into_iter()
+    let nodes = scenario
+        .members
+        .iter()
+        .cloned()
         .map(|member| {
             let disk = match member.role {
                 Role::Controller => Disk::Controller(RaftDisk::default()),
@@ -460,27 +308,26 @@ fn build_with(
         })
         .collect();
     let mut sim = Simulation::new(config, nodes, trace);
-    // `validate` resolved the faults once already; the scenario is resolved, so this cannot fail.
-    let faults = scenario
-        .resolved_faults(&scenario.name)
-        .expect("a validated scenario resolves its faults");
-    // Faults naming `active-controller` are resolved when they fire, by `run`.
-    for f in faults.into_iter().filter(|f| !is_dynamic(&f.fault)) {
-        sim.schedule_fault(f.at, f.fault);
+    // Faults on the active controller are resolved when they fire, by `run`.
+    for f in &scenario.faults {
+        if let Some(fault) = on_nodes(&f.fault, None) {
+            sim.schedule_fault(f.at, fault);
+        }
     }
-    for note in &scenario.notes {
-        sim.schedule_note(SimTime::from_millis(note.at_ms), note.text.clone());
+    for (at, text) in &scenario.notes {
+        sim.schedule_note(*at, text.clone());
     }
     sim.start();
     sim
 }
 
-fn is_dynamic(fault: &Fault) -> bool {
-    fault
-        .clone()
-        .nodes_mut()
-        .iter()
-        .any(|n| **n == ACTIVE_CONTROLLER)
+/// The fault on node ids, with `active` as the active controller: `None` if it names the active
+/// controller and `active` is `None`.
+fn on_nodes(fault: &Fault<Target>, active: Option<NodeId>) -> Option<Fault> {
+    fault.clone().try_map_nodes(|t| match t {
+        Target::Node(n) => Some(n),
+        Target::ActiveController => active,
+    })
 }
 
 /// The active controller now: the newest-epoch controller that has claimed leadership.
@@ -591,7 +438,7 @@ impl Observer<Process> for Watch<'_> {
 }
 
 /// Runs a resolved scenario to its duration. Returns the summary, or the trace writer's error.
-pub fn run(scenario: &Scenario, options: RunOptions) -> std::io::Result<RunSummary> {
+pub fn run(scenario: &ResolvedScenario, options: RunOptions) -> std::io::Result<RunSummary> {
     run_watched(scenario, options, &mut || false)
 }
 
@@ -599,27 +446,26 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> std::io::Result<RunSumma
 /// reason `halted`): how a caller enforces its own memory or time limit, since sim-core reads
 /// neither a clock nor the process's memory.
 pub fn run_watched(
-    scenario: &Scenario,
+    scenario: &ResolvedScenario,
     options: RunOptions,
     watchdog: &mut dyn FnMut() -> bool,
 ) -> std::io::Result<RunSummary> {
-    let cluster = Rc::new(ClusterConfig::from_scenario(scenario));
-    let mut sim = build_with(scenario, cluster.clone(), options.seed, options.trace);
+    let cluster = scenario.cluster.clone();
+    let mut sim = build(scenario, options.seed, options.trace);
     let limits = Limits {
-        until: SimTime::ZERO + scenario.duration(),
+        until: SimTime::ZERO + scenario.duration,
         max_events: options.max_events,
     };
     let mut watch = Watch {
-        checker: Checker::new(scenario, &cluster),
+        checker: Checker::new(scenario),
         timeline: Timeline::new(&cluster),
         watchdog,
     };
-    // Run up to each fault that names `active-controller`, resolve it, and go on.
-    let mut dynamic: Vec<ScheduledFault> = scenario
-        .resolved_faults(&scenario.name)
-        .expect("a validated scenario resolves its faults")
-        .into_iter()
-        .filter(|f| is_dynamic(&f.fault))
+    // Run up to each fault on the active controller, resolve it, and go on.
+    let mut dynamic: Vec<&ScheduledFault<Target>> = scenario
+        .faults
+        .iter()
+        .filter(|f| on_nodes(&f.fault, None).is_none())
         .collect();
     dynamic.reverse();
     let mut last_active: Option<NodeId> = None;
@@ -637,28 +483,22 @@ pub fn run_watched(
         if !matches!(reason, StopReason::TimeLimit | StopReason::Idle) {
             break reason;
         }
-        let mut fault = next.fault;
-        let reuse = matches!(fault, Fault::Restart { .. } | Fault::Resume { .. });
+        let reuse = matches!(next.fault, Fault::Restart { .. } | Fault::Resume { .. });
         let target = if reuse {
             last_active
         } else {
             active_controller(&sim)
         };
-        match target {
-            Some(node) => {
-                last_active = Some(node);
-                for n in fault.nodes_mut() {
-                    if *n == ACTIVE_CONTROLLER {
-                        *n = node;
-                    }
-                }
+        match on_nodes(&next.fault, target) {
+            Some(fault) => {
+                last_active = target;
                 sim.schedule_fault(next.at, fault);
             }
             None => sim.schedule_note(
                 next.at,
                 format!(
                     "{}: there is no active controller now, so this fault does nothing",
-                    fault.name()
+                    next.fault.name()
                 ),
             ),
         }
@@ -671,8 +511,8 @@ pub fn run_watched(
     let violations = watch.checker.into_violations();
     write_outcome(&mut sim, &violations, &losses_outside_promise, stop_reason);
     let trace_hash = sim.finish_trace()?;
-    let members = scenario.members();
-    let nodes = members
+    let nodes = scenario
+        .members
         .iter()
         .map(|m| NodeSummary {
             name: m.name.clone(),
@@ -686,13 +526,13 @@ pub fn run_watched(
         .violate
         .iter()
         .filter(|id| !violated(id))
-        .cloned()
+        .map(|id| id.to_string())
         .collect();
     // Every violation is unexpected unless the scenario says it must happen (a lesson or a
     // bug reproduction); `hold` names what a scenario is about, and holds with the rest.
     let unexpected = violations
         .iter()
-        .any(|v| !scenario.expect.violate.iter().any(|id| id == v.invariant));
+        .any(|v| !scenario.expect.violate.contains(&v.invariant));
     Ok(RunSummary {
         scenario: scenario.name.clone(),
         seed: options.seed,

@@ -24,7 +24,7 @@ pub fn run_seed(
     let mut s = scenario.clone();
     s.faults = random_faults(&s.members(), seed, options);
     let summary = run(
-        &s,
+        &s.resolve(),
         RunOptions {
             seed,
             max_events: u64::MAX,

@@ -32,6 +32,7 @@ use self::log::PartitionLog;
 use self::partition::Partition;
 use self::replicas::ReplicaManager;
 
+use crate::config::ClusterConfig;
 use crate::engine::{NodeId, SimDuration, SimTime};
 use crate::kraft::raft::{Raft, RaftDisk};
 use crate::kraft::{BrokerId, MetadataImage, MetadataRecord, TopicPartition};
@@ -40,7 +41,6 @@ use crate::proto::{
     Timer,
 };
 use crate::storage::{Durable, DurableCell, PageCache};
-use crate::world::ClusterConfig;
 
 /// How long a broker waits for the controller to allow its controlled shutdown before it
 /// exits anyway (`BrokerServer.shutdown`, 5 minutes [recollection]).

@@ -15,13 +15,13 @@
 use std::collections::BTreeMap;
 
 use super::log::{PartitionLog, RecordBatch};
+use crate::config::Acks;
 use crate::engine::{SimDuration, SimTime};
 use crate::kraft::{BrokerId, MetadataImage, PartitionRegistration, TopicPartition};
 use crate::proto::{
     AlterPartitionError, AlterPartitionResponse, FetchError, PartitionFetch, PartitionFetchData,
     ProduceBatch, ProduceError,
 };
-use crate::scenario::Acks;
 
 /// Most batches one fetch response carries per partition (`replica.fetch.max.bytes` stands
 /// behind this in Kafka).

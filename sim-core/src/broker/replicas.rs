@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::Broker;
 use super::log::PartitionLog;
 use super::partition::{Partition, PartitionConfig};
+use crate::config::Acks;
 use crate::engine::{NodeId, SimDuration, SimTime};
 use crate::kraft::{BrokerId, TopicPartition};
 use crate::proto::{
@@ -15,7 +16,6 @@ use crate::proto::{
     PartitionFetchData, PartitionFetchRequest, PartitionFetchResponse, PartitionMetadata,
     ProduceError, ProducePartitionResponse, ProduceRequest, ProduceResponse, TruncationReason,
 };
-use crate::scenario::Acks;
 use crate::storage::DurableCell;
 
 /// `replica.socket.timeout.ms`: a follower's fetch with no answer this long is given up.

@@ -16,10 +16,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::broker::log::{RecordBatch, Value, batch_index};
+use crate::config::Acks;
+use crate::config::ClusterConfig;
 use crate::engine::{NodeId, SimTime};
 use crate::kraft::{BrokerId, TopicPartition};
-use crate::scenario::Acks;
-use crate::world::ClusterConfig;
 
 /// An acknowledged write, for explanations and the durability checks.
 #[derive(Clone, Copy, Debug)]

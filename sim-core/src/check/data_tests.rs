@@ -22,7 +22,8 @@ fn setup() -> (Simulation<Process>, Ground, DataGround) {
         "t",
     )
     .expect("valid");
-    let cluster = ClusterConfig::from_scenario(&scenario);
+    let scenario = scenario.resolve();
+    let cluster = scenario.cluster.clone();
     let mut sim = crate::world::build(&scenario, 1, TraceSink::hash_only());
     sim.run(
         Limits {

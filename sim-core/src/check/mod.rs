@@ -58,16 +58,15 @@ pub use timeline::Timeline;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+use crate::config::Acks;
 use crate::engine::{Flow, NodeId, NodeStatus, SimDuration, SimTime, Simulation};
 use crate::kraft::LogEntry;
 use crate::kraft::raft::{ElectionState, Raft, RaftDisk};
 use crate::kraft::{BrokerId, TopicPartition};
 use crate::proto::{Event, SendOp};
-use crate::scenario::Acks;
-use crate::scenario::Scenario;
 use crate::storage::CrashKind;
 use crate::trace::DownCause;
-use crate::world::{ClusterConfig, Process};
+use crate::world::{Process, ResolvedScenario};
 
 /// Where an invariant's statement comes from, and what it says.
 #[derive(Clone, Copy, Debug)]
@@ -350,10 +349,11 @@ pub struct Checker {
 }
 
 impl Checker {
-    pub fn new(scenario: &Scenario, cluster: &ClusterConfig) -> Checker {
+    pub fn new(scenario: &ResolvedScenario) -> Checker {
+        let cluster = &*scenario.cluster;
         let n = cluster.names.len();
-        let last_fault_ms = scenario.faults.iter().map(|f| f.at_ms).max().unwrap_or(0);
-        let liveness_at = SimTime::from_millis(last_fault_ms) + LIVENESS_BOUND;
+        let last_fault = scenario.last_fault_at();
+        let liveness_at = last_fault + LIVENESS_BOUND;
         Checker {
             ground: Ground::new(
                 cluster.names.clone(),
@@ -364,18 +364,17 @@ impl Checker {
             elr_enabled: cluster.elr_enabled,
             lossy_pending: Default::default(),
             registered: BTreeMap::new(),
-            last_fault: SimTime::from_millis(last_fault_ms),
+            last_fault,
             violations: Violations::default(),
             statuses: vec![NodeStatus::Down(DownCause::Shutdown); n],
-            liveness_at: (liveness_at <= SimTime::ZERO + scenario.duration())
-                .then_some(liveness_at),
+            liveness_at: (liveness_at <= SimTime::ZERO + scenario.duration).then_some(liveness_at),
             liveness_done: false,
             check_stability: scenario
                 .expect
                 .hold
                 .iter()
                 .chain(&scenario.expect.violate)
-                .any(|id| id == stable_leadership::INFO.id),
+                .any(|id| *id == stable_leadership::INFO.id),
         }
     }
 
@@ -496,7 +495,7 @@ impl Checker {
         };
         let dg = &mut self.data;
         let out = &mut self.violations;
-        let broker_of = |id: NodeId| crate::world::broker_id_of(&cx.g.brokers, id);
+        let broker_of = |id: NodeId| crate::config::broker_id_of(&cx.g.brokers, id);
         let mut changed: Vec<TopicPartition> = Vec::new();
         for (id, event) in sim.step_events() {
             match event {
@@ -853,7 +852,7 @@ impl Checker {
     /// sends in flight become indeterminate; a consumer starts its reads over.
     fn note_data_crash(&mut self, sim: &Simulation<Process>, id: NodeId, kind: CrashKind) {
         let dg = &mut self.data;
-        if let Some(b) = crate::world::broker_id_of(&self.ground.brokers, id) {
+        if let Some(b) = crate::config::broker_id_of(&self.ground.brokers, id) {
             if kind == CrashKind::Process {
                 return;
             }

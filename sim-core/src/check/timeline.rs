@@ -5,11 +5,12 @@
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+use crate::config::ClusterConfig;
 use crate::engine::{NodeId, Simulation};
 use crate::kraft::raft::RaftRole;
 use crate::kraft::{BrokerId, Election, TopicPartition};
 use crate::proto::{BrokerState, Event, FenceReason};
-use crate::world::{ClusterConfig, Process};
+use crate::world::Process;
 
 /// Most entries kept in each list (the rest are counted in `dropped`).
 pub const MAX_TIMELINE_ENTRIES: usize = 10_000;

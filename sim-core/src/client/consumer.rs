@@ -13,14 +13,14 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use super::Metadata;
+use crate::config::OffsetReset;
+use crate::config::{ClusterConfig, ConsumerPlan};
 use crate::engine::{NodeId, SimDuration, SimTime};
 use crate::kraft::{BrokerId, TopicPartition};
 use crate::proto::{
     Ctx, Event, FetchError, Msg, PartitionFetch, PartitionFetchRequest, PartitionFetchResponse,
     Timer,
 };
-use crate::scenario::OffsetReset;
-use crate::world::{ClusterConfig, ConsumerPlan};
 
 /// A `fetch_offset` that asks only for the HW: how `auto.offset.reset=latest` finds the end
 /// of the log (Kafka asks `ListOffsets(LATEST)`).

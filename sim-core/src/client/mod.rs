@@ -11,10 +11,10 @@
 pub mod consumer;
 pub mod producer;
 
+use crate::config::ClusterConfig;
 use crate::engine::{NodeId, SimTime};
 use crate::kraft::BrokerId;
 use crate::proto::{Ctx, Msg, PartitionMetadata};
-use crate::world::ClusterConfig;
 
 /// A partition's leader as a client knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

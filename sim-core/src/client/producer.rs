@@ -17,13 +17,13 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use super::Metadata;
+use crate::config::Acks;
+use crate::config::{ClusterConfig, ProducerPlan};
 use crate::engine::{NodeId, SimDuration, SimTime};
 use crate::kraft::{BrokerId, TopicPartition};
 use crate::proto::{
     Ctx, Event, Msg, ProduceBatch, ProduceError, ProduceRequest, ProduceResponse, SendOp, Timer,
 };
-use crate::scenario::Acks;
-use crate::world::{ClusterConfig, ProducerPlan};
 
 /// Most records in one batch (`batch.size` is 16 KiB; kafkasim counts records, not bytes).
 pub const MAX_BATCH_RECORDS: u32 = 100;

@@ -13,7 +13,7 @@ pub mod rng;
 pub mod sim;
 pub mod time;
 
-pub use node::{Ctx, Delay, Effect, EffectOf, Message, NoEvent, Node, NodeId, Timer};
+pub use node::{Ctx, Delay, Effect, EffectOf, Message, NoEvent, Node, NodeCtx, NodeId, Timer};
 pub use rng::{SimRng, Stream};
 pub use sim::{Flow, Limits, NodeStatus, Observer, SimConfig, Simulation, StopReason};
 pub use time::{SimDuration, SimTime};

@@ -81,15 +81,19 @@ pub enum Effect<M, T, E> {
 /// The effect type of node `N`.
 pub type EffectOf<N> = Effect<<N as Node>::Msg, <N as Node>::Timer, <N as Node>::Event>;
 
-/// What a handler sees of the world: the time, its own id, and the effect buffer.
-pub struct Ctx<'a, N: Node> {
+/// What a handler sees of the world: the time, its own id, and the effect buffer. Generic over
+/// the message, timer and event types only, so the contract names no protocol's node type.
+pub struct Ctx<'a, M, T, E> {
     now: SimTime,
     me: NodeId,
-    effects: &'a mut Vec<EffectOf<N>>,
+    effects: &'a mut Vec<Effect<M, T, E>>,
 }
 
-impl<'a, N: Node> Ctx<'a, N> {
-    pub fn new(now: SimTime, me: NodeId, effects: &'a mut Vec<EffectOf<N>>) -> Self {
+/// The handler context of node `N`.
+pub type NodeCtx<'a, N> = Ctx<'a, <N as Node>::Msg, <N as Node>::Timer, <N as Node>::Event>;
+
+impl<'a, M, T, E> Ctx<'a, M, T, E> {
+    pub fn new(now: SimTime, me: NodeId, effects: &'a mut Vec<Effect<M, T, E>>) -> Self {
         Ctx { now, me, effects }
     }
     pub fn now(&self) -> SimTime {
@@ -98,39 +102,33 @@ impl<'a, N: Node> Ctx<'a, N> {
     pub fn me(&self) -> NodeId {
         self.me
     }
-    pub fn send(&mut self, to: NodeId, msg: N::Msg) {
+    pub fn send(&mut self, to: NodeId, msg: M) {
         self.effects.push(Effect::Send { to, msg });
     }
-    pub fn set_timer(&mut self, timer: N::Timer, after: SimDuration) {
+    pub fn set_timer(&mut self, timer: T, after: SimDuration) {
         self.effects.push(Effect::SetTimer {
             timer,
             delay: Delay::Fixed(after),
         });
     }
     /// Arms `timer` to fire after a delay drawn uniformly from `min..max`.
-    pub fn set_timer_random(&mut self, timer: N::Timer, min: SimDuration, max: SimDuration) {
+    pub fn set_timer_random(&mut self, timer: T, min: SimDuration, max: SimDuration) {
         self.effects.push(Effect::SetTimer {
             timer,
             delay: Delay::Uniform { min, max },
         });
     }
     /// Arms `timer` to fire after min(`step` × a whole number drawn from `0..count`, `max`).
-    pub fn set_timer_steps(
-        &mut self,
-        timer: N::Timer,
-        step: SimDuration,
-        count: u64,
-        max: SimDuration,
-    ) {
+    pub fn set_timer_steps(&mut self, timer: T, step: SimDuration, count: u64, max: SimDuration) {
         self.effects.push(Effect::SetTimer {
             timer,
             delay: Delay::Steps { step, count, max },
         });
     }
-    pub fn cancel_timer(&mut self, timer: N::Timer) {
+    pub fn cancel_timer(&mut self, timer: T) {
         self.effects.push(Effect::CancelTimer { timer });
     }
-    pub fn emit(&mut self, event: N::Event) {
+    pub fn emit(&mut self, event: E) {
         self.effects.push(Effect::Emit(event));
     }
     pub fn stop(&mut self) {
@@ -158,17 +156,17 @@ pub trait Node: Sized {
     fn into_disk(self) -> Self::Disk;
 
     /// Runs right after [`Node::boot`].
-    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>);
-    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Self::Msg);
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Self::Timer);
+    fn on_start(&mut self, ctx: &mut NodeCtx<'_, Self>);
+    fn on_message(&mut self, ctx: &mut NodeCtx<'_, Self>, from: NodeId, msg: Self::Msg);
+    fn on_timer(&mut self, ctx: &mut NodeCtx<'_, Self>, timer: Self::Timer);
     /// The connection to `peer` broke (peer crashed, or a network cut was detected). Requests in
     /// flight to it are lost; Kafka's clients fail them with a disconnect error.
-    fn on_disconnect(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
+    fn on_disconnect(&mut self, ctx: &mut NodeCtx<'_, Self>, peer: NodeId) {
         let _ = (ctx, peer);
     }
     /// A graceful shutdown was requested (SIGTERM). The default exits at once; a Kafka broker
     /// first runs controlled shutdown and then calls [`Ctx::stop`].
-    fn on_shutdown(&mut self, ctx: &mut Ctx<'_, Self>) {
+    fn on_shutdown(&mut self, ctx: &mut NodeCtx<'_, Self>) {
         ctx.stop();
     }
 }

@@ -16,48 +16,45 @@ use serde::Serialize;
 use crate::engine::{NodeId, SimDuration, SimTime};
 use crate::storage::CrashKind;
 
-/// One fault, with its targets resolved to node ids.
+/// One fault. `N` is how it names its targets: node ids (the default) by the time the engine
+/// applies it; a plan may name targets that are resolved only when the fault fires.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
-pub enum Fault {
+pub enum Fault<N = NodeId> {
     /// The node dies; what its disk keeps depends on `kind`.
-    Crash { node: NodeId, kind: CrashKind },
+    Crash { node: N, kind: CrashKind },
     /// A dead or stopped node boots again from what its disk kept.
-    Restart { node: NodeId },
+    Restart { node: N },
     /// Graceful shutdown (SIGTERM): a broker runs controlled shutdown first.
-    Shutdown { node: NodeId },
+    Shutdown { node: N },
     /// The process stops handling anything (SIGSTOP, a long GC pause); its connections stay up.
-    Pause { node: NodeId },
+    Pause { node: N },
     /// A paused process continues: what arrived meanwhile is handled, late timers fire at once.
-    Resume { node: NodeId },
+    Resume { node: N },
     /// No traffic between nodes of different groups, in either direction. Nodes named in no
     /// group form one more group together.
-    Partition { groups: Vec<Vec<NodeId>> },
+    Partition { groups: Vec<Vec<N>> },
     /// Traffic from any of `from` to any of `to` is lost; the other direction still works.
-    OneWay { from: Vec<NodeId>, to: Vec<NodeId> },
+    OneWay { from: Vec<N>, to: Vec<N> },
     /// Every cut link works again (slow nodes and links stay slow).
     Heal,
     /// Every message to or from `node` takes `extra` longer; zero makes it normal again.
-    SlowNode { node: NodeId, extra: SimDuration },
+    SlowNode { node: N, extra: SimDuration },
     /// Every message from `from` to `to` takes `extra` longer; zero makes it normal again.
-    SlowLink {
-        from: NodeId,
-        to: NodeId,
-        extra: SimDuration,
-    },
+    SlowLink { from: N, to: N, extra: SimDuration },
     /// Every message from `from` to `to` on one connection (a stuck request, a slow handler)
     /// takes `extra` longer, holding back only what follows it on that connection; zero makes
     /// it normal again. `channel` is the connection's index, `name` what the protocol calls it.
     SlowChannel {
-        from: NodeId,
-        to: NodeId,
+        from: N,
+        to: N,
         channel: usize,
         name: &'static str,
         extra: SimDuration,
     },
 }
 
-impl Fault {
+impl<N> Fault<N> {
     /// The action's name, as scenario files spell it.
     pub fn name(&self) -> &'static str {
         match self {
@@ -87,9 +84,59 @@ impl Fault {
     }
 }
 
-impl Fault {
-    /// Every node id the fault names, for rewriting (e.g. a target resolved at run time).
-    pub fn nodes_mut(&mut self) -> Vec<&mut NodeId> {
+impl<N> Fault<N> {
+    /// The same fault with each target mapped by `f`, or `None` if `f` maps one to `None`.
+    pub fn try_map_nodes<M>(self, mut f: impl FnMut(N) -> Option<M>) -> Option<Fault<M>> {
+        fn all<N, M>(v: Vec<N>, f: &mut impl FnMut(N) -> Option<M>) -> Option<Vec<M>> {
+            v.into_iter().map(f).collect()
+        }
+        Some(match self {
+            Fault::Crash { node, kind } => Fault::Crash {
+                node: f(node)?,
+                kind,
+            },
+            Fault::Restart { node } => Fault::Restart { node: f(node)? },
+            Fault::Shutdown { node } => Fault::Shutdown { node: f(node)? },
+            Fault::Pause { node } => Fault::Pause { node: f(node)? },
+            Fault::Resume { node } => Fault::Resume { node: f(node)? },
+            Fault::Partition { groups } => Fault::Partition {
+                groups: groups
+                    .into_iter()
+                    .map(|g| all(g, &mut f))
+                    .collect::<Option<_>>()?,
+            },
+            Fault::OneWay { from, to } => Fault::OneWay {
+                from: all(from, &mut f)?,
+                to: all(to, &mut f)?,
+            },
+            Fault::Heal => Fault::Heal,
+            Fault::SlowNode { node, extra } => Fault::SlowNode {
+                node: f(node)?,
+                extra,
+            },
+            Fault::SlowLink { from, to, extra } => Fault::SlowLink {
+                from: f(from)?,
+                to: f(to)?,
+                extra,
+            },
+            Fault::SlowChannel {
+                from,
+                to,
+                channel,
+                name,
+                extra,
+            } => Fault::SlowChannel {
+                from: f(from)?,
+                to: f(to)?,
+                channel,
+                name,
+                extra,
+            },
+        })
+    }
+
+    /// Every target the fault names.
+    pub fn nodes(&self) -> Vec<&N> {
         match self {
             Fault::Crash { node, .. }
             | Fault::Restart { node }
@@ -97,8 +144,8 @@ impl Fault {
             | Fault::Pause { node }
             | Fault::Resume { node }
             | Fault::SlowNode { node, .. } => vec![node],
-            Fault::Partition { groups } => groups.iter_mut().flatten().collect(),
-            Fault::OneWay { from, to } => from.iter_mut().chain(to.iter_mut()).collect(),
+            Fault::Partition { groups } => groups.iter().flatten().collect(),
+            Fault::OneWay { from, to } => from.iter().chain(to).collect(),
             Fault::SlowLink { from, to, .. } | Fault::SlowChannel { from, to, .. } => {
                 vec![from, to]
             }
@@ -109,7 +156,7 @@ impl Fault {
 
 /// A fault at a simulated time.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ScheduledFault {
+pub struct ScheduledFault<N = NodeId> {
     pub at: SimTime,
-    pub fault: Fault,
+    pub fault: Fault<N>,
 }

@@ -26,12 +26,12 @@ use super::{
     BrokerId, ChangeContext, Election, LeaderRecoveryState, MetadataImage, MetadataRecord,
     PartitionRegistration, TopicPartition, partition_change,
 };
+use crate::config::ClusterConfig;
 use crate::engine::{NodeId, SimDuration, SimTime};
 use crate::proto::{
     AlterPartitionError, AlterPartitionRequest, AlterPartitionResponse, BrokerHeartbeatRequest,
     BrokerHeartbeatResponse, ControllerError, Ctx, Event, FenceReason, Msg, Timer,
 };
-use crate::world::ClusterConfig;
 
 /// A broker's session as the active controller tracks it (`BrokerHeartbeatManager`); volatile,
 /// restarted for every broker when a controller activates.

@@ -5,11 +5,10 @@ use std::rc::Rc;
 
 use super::raft::{ElectionState, Raft, RaftConfig, RaftDisk, RaftRole};
 use super::*;
-use crate::engine::{Delay, Effect, EffectOf, NodeId, SimDuration, SimTime};
+use crate::engine::{Delay, NodeId, SimDuration, SimTime};
 use crate::proto::{
-    Ctx, Event, FetchRequest, FetchResponse, Msg, Timer, VoteRequest, VoteResponse,
+    Ctx, Effect, Event, FetchRequest, FetchResponse, Msg, Timer, VoteRequest, VoteResponse,
 };
-use crate::world::Process;
 
 const N0: NodeId = NodeId(0);
 const N1: NodeId = NodeId(1);
@@ -20,13 +19,13 @@ fn config(prevote: bool) -> Rc<RaftConfig> {
 }
 
 /// Runs one handler at `t_ms` and returns what it asked for.
-fn step(me: NodeId, t_ms: u64, f: impl FnOnce(&mut Ctx<'_>)) -> Vec<EffectOf<Process>> {
+fn step(me: NodeId, t_ms: u64, f: impl FnOnce(&mut Ctx<'_>)) -> Vec<Effect> {
     let mut effects = Vec::new();
     f(&mut Ctx::new(SimTime::from_millis(t_ms), me, &mut effects));
     effects
 }
 
-fn sends(effects: &[EffectOf<Process>]) -> Vec<(NodeId, Msg)> {
+fn sends(effects: &[Effect]) -> Vec<(NodeId, Msg)> {
     effects
         .iter()
         .filter_map(|e| match e {
@@ -61,7 +60,7 @@ fn state(role: RaftRole, epoch: u32, leader: Option<NodeId>, voted_for: Option<N
     }
 }
 
-fn election_timer() -> EffectOf<Process> {
+fn election_timer() -> Effect {
     Effect::SetTimer {
         timer: Timer::Election,
         delay: Delay::Uniform {
@@ -322,7 +321,7 @@ fn a_majority_of_refusals_sends_a_candidate_straight_to_backoff() {
 }
 
 /// The timer effects on `Timer::Election` among `effects`.
-fn election_timer_effects(effects: &[EffectOf<Process>]) -> Vec<EffectOf<Process>> {
+fn election_timer_effects(effects: &[Effect]) -> Vec<Effect> {
     effects
         .iter()
         .filter(|e| {

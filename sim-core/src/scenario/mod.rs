@@ -9,20 +9,22 @@
 //!
 //! The same format serves lessons, regression tests and fuzz findings.
 
-pub mod config;
-pub mod suggest;
-
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 use crate::check;
+pub use crate::config::{
+    Acks, BrokerConfig, ConsumerConfig, OffsetReset, ProducerConfig, TopicConfig,
+};
 use crate::engine::{NodeId, SimDuration, SimTime};
 use crate::fault::{Fault, ScheduledFault};
 use crate::net::LatencyModel;
 use crate::proto::CHANNELS;
 use crate::storage::CrashKind;
+use crate::suggest;
 use crate::variants;
-pub use config::{Acks, BrokerConfig, ConsumerConfig, OffsetReset, ProducerConfig, TopicConfig};
+pub use crate::world::{Member, Role, Target};
+
+mod resolve;
 
 /// A bad scenario: where, and what was expected.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -295,36 +297,6 @@ pub struct Without {
 pub struct Note {
     pub at_ms: u64,
     pub text: String,
-}
-
-/// The role of a simulated process.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Controller,
-    Broker,
-    Producer,
-    Consumer,
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Role::Controller => "controller",
-            Role::Broker => "broker",
-            Role::Producer => "producer",
-            Role::Consumer => "consumer",
-        })
-    }
-}
-
-/// One process of the scenario: its node id, role, and number within the role (from 1).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Member {
-    pub id: NodeId,
-    pub role: Role,
-    pub number: u32,
-    pub name: String,
 }
 
 /// Parses and validates a scenario document. `origin` names it in errors (usually the path).
@@ -747,7 +719,10 @@ impl Scenario {
     }
 
     /// The fault schedule with node names resolved, in time order (ties keep file order).
-    pub fn resolved_faults(&self, origin: &str) -> Result<Vec<ScheduledFault>, ScenarioError> {
+    pub fn resolved_faults(
+        &self,
+        origin: &str,
+    ) -> Result<Vec<ScheduledFault<Target>>, ScenarioError> {
         let members = self.members();
         let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
         let mut out = Vec::with_capacity(self.faults.len());
@@ -757,16 +732,16 @@ impl Scenario {
                 path: format!("faults[{i}]{field}"),
                 message,
             };
-            let node = |field: &str, name: &str| -> Result<NodeId, ScenarioError> {
+            let node = |field: &str, name: &str| -> Result<Target, ScenarioError> {
                 if name == ACTIVE_CONTROLLER_NAME {
-                    return Ok(ACTIVE_CONTROLLER);
+                    return Ok(Target::ActiveController);
                 }
                 match names.iter().position(|n| *n == name) {
-                    Some(i) => Ok(NodeId(i as u32)),
+                    Some(i) => Ok(Target::Node(NodeId(i as u32))),
                     None => Err(bad(field, unknown_node_message(name, &names))),
                 }
             };
-            let nodes = |field: &str, list: &[String]| -> Result<Vec<NodeId>, ScenarioError> {
+            let nodes = |field: &str, list: &[String]| -> Result<Vec<Target>, ScenarioError> {
                 if list.is_empty() {
                     return Err(bad(field, "expected at least one node".into()));
                 }
@@ -784,7 +759,7 @@ impl Scenario {
                     ),
                 ));
             }
-            let mut actions: Vec<(&str, Fault)> = Vec::new();
+            let mut actions: Vec<(&str, Fault<Target>)> = Vec::new();
             for (key, name, kind) in [
                 ("crash", &spec.crash, CrashKind::Process),
                 ("power_loss", &spec.power_loss, CrashKind::PowerLoss),
@@ -800,7 +775,7 @@ impl Scenario {
                     ));
                 }
             }
-            type Make = fn(NodeId) -> Fault;
+            type Make = fn(Target) -> Fault<Target>;
             for (key, name, make) in [
                 (
                     "restart",
@@ -835,7 +810,7 @@ impl Scenario {
                         if !seen.insert(*id) {
                             return Err(bad(
                                 &format!(".partition[{g}][{k}]"),
-                                format!("\"{}\" is in more than one group", names[id.index()]),
+                                format!("\"{}\" is in more than one group", group[k]),
                             ));
                         }
                     }
@@ -983,8 +958,6 @@ pub const MAX_PROCESSES: u64 = 4_096;
 /// `restart` and `resume`, the node it last resolved to). Lessons need it, because which
 /// controller wins an election depends on the seed.
 pub const ACTIVE_CONTROLLER_NAME: &str = "active-controller";
-/// The placeholder node id [`ACTIVE_CONTROLLER_NAME`] resolves to in a resolved schedule.
-pub const ACTIVE_CONTROLLER: NodeId = NodeId(u32::MAX);
 
 /// The action keys of a fault entry.
 pub const FAULT_ACTIONS: &[&str] = &[

@@ -1,7 +1,7 @@
 //! Engine tests: a scriptable test node driven through the real engine.
 
 use super::*;
-use crate::engine::NoEvent;
+use crate::engine::{NoEvent, NodeCtx};
 use crate::storage::{CrashKind, DurableLog};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +67,7 @@ impl Node for Probe {
     fn into_disk(self) -> DurableLog<u64> {
         self.disk
     }
-    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+    fn on_start(&mut self, ctx: &mut NodeCtx<'_, Self>) {
         if !self.disk.is_empty() {
             return; // a restart: the script ran in an earlier incarnation
         }
@@ -87,10 +87,10 @@ impl Node for Probe {
             ctx.set_timer(Slot(0), SimDuration::from_millis(period));
         }
     }
-    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Num) {
+    fn on_message(&mut self, ctx: &mut NodeCtx<'_, Self>, from: NodeId, msg: Num) {
         self.received.push((ctx.now().as_micros(), from.0, msg.0));
     }
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Slot) {
+    fn on_timer(&mut self, ctx: &mut NodeCtx<'_, Self>, timer: Slot) {
         self.fired.push((ctx.now().as_micros(), timer.0));
         if timer.0 == 9 {
             ctx.stop();
@@ -104,10 +104,10 @@ impl Node for Probe {
             }
         }
     }
-    fn on_disconnect(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
+    fn on_disconnect(&mut self, ctx: &mut NodeCtx<'_, Self>, peer: NodeId) {
         self.disconnects.push((ctx.now().as_micros(), peer.0));
     }
-    fn on_shutdown(&mut self, ctx: &mut Ctx<'_, Self>) {
+    fn on_shutdown(&mut self, ctx: &mut NodeCtx<'_, Self>) {
         match self.script.shutdown_ms {
             Some(ms) => ctx.set_timer(Slot(9), SimDuration::from_millis(ms)),
             None => ctx.stop(),

@@ -5,14 +5,17 @@
 //! unknown keys (with a suggestion) and values of the wrong type, and serializes back to the
 //! complete, resolved object so `--print-resolved` shows every value in force.
 
+mod cluster;
+pub use cluster::{ClusterConfig, ConsumerPlan, ProducerPlan, TopicLayout, broker_id_of};
+
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 use std::fmt;
 
-use super::suggest::closest;
 use crate::engine::SimDuration;
 use crate::storage::PageCache;
+use crate::suggest::closest;
 
 /// A config value's JSON form.
 pub trait ConfigValue: Sized {
