@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use sim_core::bench::{self, Cluster, ClusterOutcome, Outcome, PingPong, Timers};
-use sim_core::fault::swarm::FuzzBase;
+use sim_core::fuzz::swarm::FuzzBase;
 
 use crate::output::println_lossy;
 use crate::{CliError, Verdict};

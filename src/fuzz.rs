@@ -1,4 +1,4 @@
-//! `kafkasim fuzz`: seeds of random runs drawn from a base (`sim_core::fault::swarm`), in
+//! `kafkasim fuzz`: seeds of random runs drawn from a base (`sim_core::fuzz::swarm`), in
 //! parallel across cores (each simulation single-threaded), every result appended to
 //! `DIR/results.jsonl` and flushed as its seed finishes. A failing seed is saved as a scenario
 //! file, `DIR/failures/seed-N.json`, which `kafkasim run` replays, then shrunk to
@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use sim_core::fault::swarm::FuzzBase;
+use sim_core::fuzz::swarm::FuzzBase;
 use sim_core::scenario::Scenario;
 use sim_core::variants;
 

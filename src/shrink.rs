@@ -1,11 +1,11 @@
-//! `kafkasim shrink REPRO`: minimise a failing scenario (see `sim_core::fault::shrink`), and
+//! `kafkasim shrink REPRO`: minimise a failing scenario (see `sim_core::fuzz::shrink`), and
 //! the finding files `fuzz` writes: a failing run as a scenario a person can read and replay.
 
 use clap::Args;
 use std::path::{Path, PathBuf};
 
 use sim_core::check::Violation;
-use sim_core::fault::shrink::{ShrinkOptions, shrink as shrink_scenario};
+use sim_core::fuzz::shrink::{ShrinkOptions, shrink as shrink_scenario};
 use sim_core::scenario::Scenario;
 use sim_core::trace::TraceSink;
 use sim_core::world::{self, RunOptions, RunSummary};

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{seeds, sweep};
-use sim_core::fault::nemesis::NemesisOptions;
+use sim_core::fuzz::nemesis::NemesisOptions;
 use sim_core::scenario::{Scenario, parse};
 
 fn base(controllers: u32, variants: &[&str]) -> Scenario {

@@ -1,5 +1,5 @@
 //! Property tests over generated clusters, workloads and fault schedules
-//! (`sim_core::fault::strategy`): the modern protocol keeps every invariant, and with a
+//! (`sim_core::fuzz::strategy`): the modern protocol keeps every invariant, and with a
 //! historical bug switched on proptest finds a failing case and shrinks it to a few faults.
 //!
 //! The cases are drawn from a fixed seed so CI is repeatable; `PROPTEST_RNG_SEED=N` draws
@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
 
 use sim_core::check::Violation;
-use sim_core::fault::strategy::scenario;
+use sim_core::fuzz::strategy::scenario;
 use sim_core::scenario::Scenario;
 use sim_core::trace::TraceSink;
 use sim_core::world::{RunOptions, run};

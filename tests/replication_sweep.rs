@@ -6,7 +6,7 @@
 mod common;
 
 use common::{run_seed, seeds, sweep};
-use sim_core::fault::nemesis::NemesisOptions;
+use sim_core::fuzz::nemesis::NemesisOptions;
 use sim_core::scenario::{Scenario, parse};
 
 fn base() -> Scenario {

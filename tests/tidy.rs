@@ -63,3 +63,179 @@ fn the_tidy_scan_catches_what_it_forbids() {
     assert!(findings[0].ends_with(":2: `Instant::` reads the wall clock"));
     assert!(findings[1].contains(":3: `HashMap`"));
 }
+
+/// sim-core's modules by layer (ARCHITECTURE.md): each may import only its own layer and those
+/// below. Above them, the `reports` crate (6) and the CLI (7) are kept apart by Cargo itself.
+const LAYERS: &[(&str, u8)] = &[
+    // 1. engine: time, events, RNG, network, disks, the fault vocabulary, the trace.
+    ("engine", 1),
+    ("net", 1),
+    ("storage", 1),
+    ("fault", 1),
+    ("trace", 1),
+    ("suggest", 1),
+    // 2. the Kafka protocol.
+    ("proto", 2),
+    ("config", 2),
+    ("kraft", 2),
+    ("broker", 2),
+    ("client", 2),
+    ("variants", 2),
+    // 3. the world that runs a cluster, and the checkers that read it.
+    ("world", 3),
+    ("check", 3),
+    // 4. the scenario format.
+    ("scenario", 4),
+    // 5. fuzzing and benchmarks.
+    ("fuzz", 5),
+    ("bench", 5),
+];
+
+fn layer_of(module: &str) -> Option<u8> {
+    LAYERS.iter().find(|(m, _)| *m == module).map(|(_, l)| *l)
+}
+
+/// The top-level modules a source text names through `crate::` (and, in a top-level module's
+/// own file, through `super::`), with the line of each; comments are skipped.
+fn crate_imports(text: &str, top_level_file: bool) -> Vec<(usize, String)> {
+    let code: String = text
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let ident = |s: &str| -> String {
+        s.chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut out = Vec::new();
+    let mut prefixes = vec!["crate::"];
+    if top_level_file {
+        prefixes.push("super::");
+    }
+    for prefix in prefixes {
+        for (at, _) in code.match_indices(prefix) {
+            let before = code[..at].chars().next_back();
+            if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+                continue;
+            }
+            let line = code[..at].matches('\n').count() + 1;
+            let rest = code[at + prefix.len()..].trim_start();
+            if let Some(group) = rest.strip_prefix('{') {
+                // `crate::{a::X, b::{Y, Z}}`: the names at the group's top level.
+                let mut depth = 0;
+                let mut start = true;
+                for (i, c) in group.char_indices() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' if depth == 0 => break,
+                        '}' => depth -= 1,
+                        ',' if depth == 0 => start = true,
+                        c if start && depth == 0 && (c.is_ascii_alphabetic() || c == '_') => {
+                            out.push((line, ident(&group[i..])));
+                            start = false;
+                        }
+                        _ => {}
+                    }
+                }
+            } else {
+                out.push((line, ident(rest)));
+            }
+        }
+    }
+    out
+}
+
+/// Each import of a module from a higher layer, for a file at `rel` (relative to sim-core/src).
+/// Test modules are exempt: like Cargo's dev-dependencies, a test may build its fixtures with
+/// a higher layer (a scenario, say) without putting the layers in a loop.
+fn layer_violations(rel: &Path, text: &str) -> Vec<String> {
+    let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let is_test = name == "tests.rs" || name.ends_with("_tests.rs");
+    let mut parts = rel.iter().filter_map(|p| p.to_str());
+    let Some(first) = parts.next() else {
+        return Vec::new();
+    };
+    let module = first.trim_end_matches(".rs");
+    let Some(own) = layer_of(module) else {
+        return if module == "lib" {
+            Vec::new()
+        } else {
+            vec![format!(
+                "{}: module `{module}` is in no layer: add it to LAYERS",
+                rel.display()
+            )]
+        };
+    };
+    if is_test {
+        return Vec::new();
+    }
+    let top_level_file =
+        rel.components().count() == 1 || name == "mod.rs" && rel.components().count() == 2;
+    crate_imports(text, top_level_file)
+        .into_iter()
+        .filter_map(|(line, target)| {
+            let theirs = layer_of(&target)?;
+            (theirs > own).then(|| {
+                format!(
+                    "{}:{line}: `{module}` (layer {own}) imports `{target}` (layer {theirs})",
+                    rel.display()
+                )
+            })
+        })
+        .collect()
+}
+
+fn scan_layers(root: &Path, dir: &Path, findings: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).expect("readable source dir") {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            scan_layers(root, &path, findings);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).expect("readable source");
+            let rel = path.strip_prefix(root).expect("under the root");
+            findings.extend(layer_violations(rel, &text));
+        }
+    }
+}
+
+#[test]
+fn every_module_imports_only_its_own_layer_and_those_below() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("sim-core/src");
+    let mut findings = Vec::new();
+    scan_layers(&root, &root, &mut findings);
+    findings.sort();
+    assert!(
+        findings.is_empty(),
+        "imports against the layers (ARCHITECTURE.md):\n{}",
+        findings.join("\n")
+    );
+}
+
+#[test]
+fn the_layer_rule_catches_a_planted_back_import() {
+    let planted = "use crate::engine::NodeId;\n\
+                   // use crate::world::Process; (a comment is no import)\n\
+                   use crate::world::ClusterConfig;\n\
+                   use crate::{config::Acks, scenario::{Scenario, parse}};\n";
+    let found = layer_violations(Path::new("broker/replicas.rs"), planted);
+    assert_eq!(
+        found,
+        [
+            "broker/replicas.rs:3: `broker` (layer 2) imports `world` (layer 3)",
+            "broker/replicas.rs:4: `broker` (layer 2) imports `scenario` (layer 4)",
+        ],
+    );
+    // A top-level module's `super::` is the crate root.
+    let found = layer_violations(Path::new("proto.rs"), "use super::check::Violation;\n");
+    assert_eq!(
+        found,
+        ["proto.rs:1: `proto` (layer 2) imports `check` (layer 3)"]
+    );
+    // Downward imports pass; a test module may use higher layers for fixtures.
+    assert!(layer_violations(Path::new("scenario/mod.rs"), planted).is_empty());
+    assert!(layer_violations(Path::new("broker/tests.rs"), planted).is_empty());
+    // A new module must be placed in a layer.
+    let found = layer_violations(Path::new("explore/mod.rs"), "");
+    assert_eq!(found.len(), 1, "{found:?}");
+}

@@ -12,7 +12,7 @@ use crate::engine::{
     Limits, Message, NoEvent, Node, NodeCtx, NodeId, SimConfig, SimDuration, SimRng, SimTime,
     Simulation, Stream,
 };
-use crate::fault::swarm::FuzzBase;
+use crate::fuzz::swarm::FuzzBase;
 use crate::net::LatencyModel;
 use crate::scenario::Scenario;
 use crate::trace::TraceSink;

@@ -2,7 +2,7 @@
 //! runs the scenario with it; a failing schedule is kept as a scenario file anyone can replay.
 
 use sim_core::check::Violation;
-use sim_core::fault::nemesis::{NemesisOptions, random_faults};
+use sim_core::fuzz::nemesis::{NemesisOptions, random_faults};
 use sim_core::scenario::Scenario;
 use sim_core::trace::TraceSink;
 use sim_core::world::{RunOptions, RunSummary, run};

@@ -5,12 +5,6 @@
 //! down cleanly, stall (pause) and slow down; the network splits into groups, loses one
 //! direction of a link, and heals. Nothing here duplicates or corrupts a TCP stream.
 
-pub mod nemesis;
-pub mod shrink;
-#[cfg(feature = "proptest")]
-pub mod strategy;
-pub mod swarm;
-
 use serde::Serialize;
 
 use crate::engine::{NodeId, SimDuration, SimTime};

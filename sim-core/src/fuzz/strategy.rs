@@ -10,7 +10,7 @@
 //!
 //! ```no_run
 //! use proptest::prelude::*;
-//! use sim_core::fault::strategy::scenario;
+//! use sim_core::fuzz::strategy::scenario;
 //!
 //! proptest! {
 //!     #[test]

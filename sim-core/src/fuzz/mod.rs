@@ -1,0 +1,16 @@
+//! Fuzzing: random fault schedules over a base scenario, and shrinking what fails.
+//!
+//! - [`nemesis`]: Jepsen-style fault schedules (episodes of faults that heal), drawn from a seed;
+//! - [`swarm`]: a fuzz base (a scenario's cluster and workload, or a drawn one) and the scenario
+//!   of one seed;
+//! - [`shrink`]: the smallest schedule that still breaks the same invariant;
+//! - `strategy` (feature `proptest`): proptest strategies for whole scenarios.
+//!
+//! This layer sits above the scenario format: what it makes is an ordinary scenario that replays
+//! from t = 0.
+
+pub mod nemesis;
+pub mod shrink;
+#[cfg(feature = "proptest")]
+pub mod strategy;
+pub mod swarm;
