@@ -9,6 +9,17 @@
 //! committed ISR while the controller commits the expansion, and it is the caught-up clause
 //! that keeps the HW waiting for the new member then. kafkasim checks what the HW relies on.
 //!
+//! A follower that is not yet caught up loses even that clause. When the equal-epoch update
+//! (the metadata record of the leader's previous ISR change, arriving after its AlterPartition
+//! answer) lands while the next expansion is in flight, `updateAssignmentAndIsr` replaces the
+//! pending state by the committed ISR, and the in-flight answer is then ignored because the
+//! state it was proposed from is gone (`Partition.makeLeader`, `handleAlterPartitionUpdate`).
+//! Until the record of the expansion arrives, Kafka's leader waits for neither. That is Kafka's
+//! own code, not a kafkasim fault, so a leader with nothing in flight whose partition epoch is
+//! behind the controller's (it has not yet learnt the controller's latest change) is treated as
+//! stale, as the TLA+ property treats a leader of an older leader epoch. Whether the HW then
+//! outruns the new member is what `leader_candidate_completeness` checks.
+//!
 //! Source: TLA+ `ReplicationQuorumSupersetProperty` (Vanlightly kip-966);
 //! kafka-protocol.md §3.5 item 5.
 
@@ -39,6 +50,9 @@ pub fn check(cx: &DataCx<'_>, dg: &mut DataGround, out: &mut Violations, tp: Top
     };
     if p.leader_epoch != pg.leader_epoch {
         return; // not yet (or no longer) the controller's leader
+    }
+    if state.pending.is_none() && p.partition_epoch < pg.partition_epoch {
+        return; // it has not yet learnt the controller's latest ISR (see the module notes)
     }
     let maximal = state.maximal_isr();
     let Some(image) = cx.broker(leader).map(|b| b.image()) else {
