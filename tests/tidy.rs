@@ -239,3 +239,186 @@ fn the_layer_rule_catches_a_planted_back_import() {
     let found = layer_violations(Path::new("explore/mod.rs"), "");
     assert_eq!(found.len(), 1, "{found:?}");
 }
+
+/// The longest a function may be, in lines, outside declarative tables.
+const FN_LINES_LIMIT: usize = 100;
+
+/// The functions still longer than [`FN_LINES_LIMIT`], with the most lines each may have: a
+/// ratchet. None may grow, none may join, and one that shrinks under the limit must leave the
+/// list.
+const LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
+    ("reports/src/plot.rs", "draw", 431),
+    ("sim-core/src/check/mod.rs", "data_events", 338),
+    ("reports/src/html.rs", "html", 254),
+    ("sim-core/src/scenario/mod.rs", "validate", 230),
+    ("src/fuzz.rs", "fuzz", 201),
+    ("sim-core/src/scenario/mod.rs", "resolved_faults", 196),
+    ("sim-core/src/scenario/resolve.rs", "cluster_config", 141),
+    ("sim-core/src/engine/sim.rs", "dispatch", 140),
+    ("reports/src/narrate.rs", "event", 123),
+    ("sim-core/src/engine/sim.rs", "apply_fault", 117),
+    ("reports/src/narrate.rs", "fault_text", 108),
+    ("reports/src/model.rs", "build", 107),
+    ("sim-core/src/world.rs", "run_watched", 106),
+    (
+        "sim-core/src/kraft/controller.rs",
+        "on_broker_heartbeat",
+        104,
+    ),
+];
+
+/// Source text with comments, string literals and character literals blanked out (newlines
+/// kept), so that braces can be counted.
+fn code_only(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let blank = |out: &mut String, s: &[u8]| {
+        for &c in s {
+            out.push(if c == b'\n' { '\n' } else { ' ' });
+        }
+    };
+    while i < b.len() {
+        let rest = &b[i..];
+        let end = if rest.starts_with(b"//") {
+            i + rest.iter().position(|&c| c == b'\n').unwrap_or(rest.len())
+        } else if rest.starts_with(b"r#\"") || rest.starts_with(b"r\"") {
+            let hashes = rest[1..].iter().take_while(|&&c| c == b'#').count();
+            let close: Vec<u8> = std::iter::once(b'"')
+                .chain(std::iter::repeat_n(b'#', hashes))
+                .collect();
+            let body = 2 + hashes;
+            i + body
+                + rest[body..]
+                    .windows(close.len())
+                    .position(|w| w == close.as_slice())
+                    .map_or(rest.len() - body, |p| p + close.len())
+        } else if rest[0] == b'"' {
+            let mut j = 1;
+            while j < rest.len() && rest[j] != b'"' {
+                j += if rest[j] == b'\\' { 2 } else { 1 };
+            }
+            i + (j + 1).min(rest.len())
+        } else if rest[0] == b'\'' && rest.len() > 2 && (rest[2] == b'\'' || rest[1] == b'\\') {
+            // A character literal ('{', '\n'), not a lifetime.
+            let close = rest[1..]
+                .iter()
+                .position(|&c| c == b'\'')
+                .map_or(1, |p| p + 2);
+            i + close
+        } else {
+            out.push(rest[0] as char);
+            i += 1;
+            continue;
+        };
+        blank(&mut out, &b[i..end]);
+        i = end;
+    }
+    out
+}
+
+/// Every function in a source text with a body, as (name, first line, lines).
+fn functions(text: &str) -> Vec<(String, usize, usize)> {
+    let code = code_only(text);
+    let lines: Vec<&str> = code.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(at) = line.find("fn ") else { continue };
+        if at > 0 && !line[..at].ends_with(' ') {
+            continue;
+        }
+        let name: String = line[at + 3..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if name.is_empty() {
+            continue;
+        }
+        let mut depth = 0usize;
+        let mut opened = false;
+        'scan: for (j, l) in lines.iter().enumerate().skip(i) {
+            let from = if j == i { at } else { 0 };
+            for c in l[from..].chars() {
+                match c {
+                    '{' => {
+                        depth += 1;
+                        opened = true;
+                    }
+                    '}' => {
+                        depth = depth.saturating_sub(1);
+                        if opened && depth == 0 {
+                            out.push((name.clone(), i + 1, j - i + 1));
+                            break 'scan;
+                        }
+                    }
+                    ';' if !opened => break 'scan,
+                    _ => {}
+                }
+            }
+        }
+    }
+    out
+}
+
+fn scan_functions(root: &Path, dir: &Path, out: &mut Vec<(String, String, usize, usize)>) {
+    for entry in std::fs::read_dir(dir).expect("readable source dir") {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            scan_functions(root, &path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).expect("readable source");
+            let rel = path.strip_prefix(root).expect("under the root");
+            for (name, line, len) in functions(&text) {
+                out.push((rel.display().to_string(), name, line, len));
+            }
+        }
+    }
+}
+
+#[test]
+fn no_function_grows_past_the_ratchet() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut all = Vec::new();
+    for dir in ["sim-core/src", "reports/src", "src"] {
+        scan_functions(root, &root.join(dir), &mut all);
+    }
+    let mut problems = Vec::new();
+    for (file, name, line, len) in &all {
+        let listed = LONG_FUNCTIONS
+            .iter()
+            .find(|(f, n, _)| f == file && n == name);
+        match listed {
+            Some(&(_, _, max)) if *len > max => problems.push(format!(
+                "{file}:{line}: `{name}` grew to {len} lines (the ratchet allows {max}): split it into named steps"
+            )),
+            None if *len > FN_LINES_LIMIT => problems.push(format!(
+                "{file}:{line}: `{name}` has {len} lines (the limit is {FN_LINES_LIMIT}): split it into named steps"
+            )),
+            _ => {}
+        }
+    }
+    for (file, name, _) in LONG_FUNCTIONS {
+        let longest = all
+            .iter()
+            .filter(|(f, n, _, _)| f == file && n == name)
+            .map(|(_, _, _, len)| *len)
+            .max();
+        if longest.is_none_or(|len| len <= FN_LINES_LIMIT) {
+            problems.push(format!(
+                "{file}: `{name}` is no longer over {FN_LINES_LIMIT} lines: take it off LONG_FUNCTIONS"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_function_scan_measures_bodies_not_strings_or_comments() {
+    let text = "fn a() {\n    let s = \"}}\"; // }\n    let c = '{';\n}\n\
+                pub(crate) fn b<'x>(v: &'x str) -> &'x str {\n    v\n}\n\
+                trait T { fn c(&self); }\n";
+    assert_eq!(
+        functions(text),
+        [("a".to_string(), 1, 4), ("b".to_string(), 5, 3)]
+    );
+}
