@@ -60,10 +60,11 @@ fn judge(s: &Scenario, target: &Target) -> Option<u64> {
     }
 }
 
-/// Runs a scenario on its own seed with no trace file.
+/// Runs a scenario on its own seed with no trace file, every process checking its own
+/// invariants after each handler (the fuzzer's and the shrinker's runs).
 pub fn run_hash_only(s: &Scenario) -> RunSummary {
     world::run(
-        &s.resolve(),
+        &s.resolve().with_self_checks(),
         RunOptions {
             seed: s.seed,
             max_events: u64::MAX,

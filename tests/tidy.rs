@@ -253,7 +253,6 @@ const LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
     ("sim-core/src/scenario/mod.rs", "validate", 230),
     ("src/fuzz.rs", "fuzz", 201),
     ("sim-core/src/scenario/mod.rs", "resolved_faults", 196),
-    ("sim-core/src/scenario/resolve.rs", "cluster_config", 141),
     ("sim-core/src/engine/sim.rs", "dispatch", 140),
     ("reports/src/narrate.rs", "event", 123),
     ("sim-core/src/engine/sim.rs", "apply_fault", 117),

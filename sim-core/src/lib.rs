@@ -27,7 +27,17 @@
 //!    [`world::ResolvedScenario`].
 //! 5. Above the format:
 //!    - [`fuzz`]: random fault schedules (nemesis, swarm) and the shrinker;
-//!    - [`bench`]: the engine benchmark workloads and their bare baselines.
+//!    - [`mod@bench`]: the engine benchmark workloads and their bare baselines.
+
+/// Returns `Err` with a formatted message from a `check_invariants` unless `cond` holds: the
+/// state machines state what must always be true of their own state with it.
+macro_rules! ensure {
+    ($cond:expr, $($message:tt)+) => {
+        if !$cond {
+            return Err(format!($($message)+));
+        }
+    };
+}
 
 pub mod bench;
 pub mod broker;

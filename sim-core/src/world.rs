@@ -2,11 +2,11 @@
 //! under one fault schedule, run by the engine, checked after every event, and summarised in a
 //! [`RunSummary`].
 //!
-//! Map: [`ClusterConfig`] is the static configuration every process shares; [`Process`] is one
-//! simulated Kafka process, dispatching to its role (`kraft::controller`, `broker`; clients
-//! join with the replication work and idle until then); [`build`] turns a resolved
-//! [`Scenario`] into a [`Simulation`]; [`run`] runs it to the scenario's duration under the
-//! checkers and reports.
+//! Map: [`ResolvedScenario`] is what one run needs, typed (the scenario layer makes it), with
+//! the [`ClusterConfig`] every process shares; [`Process`] is one simulated Kafka process,
+//! dispatching to its role (`kraft::controller`, `broker`, `client`) and checking its own
+//! invariants after each handler when self-checks are on; [`build`] turns a resolved scenario
+//! into a [`Simulation`]; [`run`] runs it to its duration under the checkers and reports.
 
 use serde::Serialize;
 use std::rc::Rc;
@@ -97,6 +97,13 @@ pub struct ResolvedScenario {
 }
 
 impl ResolvedScenario {
+    /// The same run with every process checking its own invariants after each handler, in
+    /// release builds too (debug builds always do).
+    pub fn with_self_checks(mut self) -> ResolvedScenario {
+        Rc::make_mut(&mut self.cluster).self_checks = true;
+        self
+    }
+
     /// When the last fault is planned.
     pub fn last_fault_at(&self) -> SimTime {
         self.faults
@@ -166,6 +173,40 @@ pub enum Process {
 }
 
 impl Process {
+    pub fn cluster(&self) -> &ClusterConfig {
+        match self {
+            Process::Controller(c) => c.cluster(),
+            Process::Broker(b) => b.cluster(),
+            Process::Producer(p) => p.cluster(),
+            Process::Consumer(c) => c.cluster(),
+        }
+    }
+
+    /// The invariants of the process's state machines (the consumer keeps none of its own).
+    pub fn check_invariants(&self) -> Result<(), String> {
+        match self {
+            Process::Controller(c) => c.check_invariants(),
+            Process::Broker(b) => b.check_invariants(),
+            Process::Producer(p) => p.check_invariants(),
+            Process::Consumer(_) => Ok(()),
+        }
+    }
+
+    /// After a handler: with self-checks on, a broken invariant is a kafkasim bug, and stops
+    /// the run with what broke (the fuzzer reports a panic as a failure of its own).
+    fn checked(&self, ctx: &NodeCtx<'_, Self>, handler: &str) {
+        if !(cfg!(debug_assertions) || self.cluster().self_checks) {
+            return;
+        }
+        if let Err(broken) = self.check_invariants() {
+            panic!(
+                "{} at t={} after {handler}: {broken}",
+                self.cluster().name(ctx.me()),
+                ctx.now()
+            );
+        }
+    }
+
     pub fn controller(&self) -> Option<&Controller> {
         match self {
             Process::Controller(c) => Some(c),
@@ -233,6 +274,7 @@ impl Node for Process {
             Process::Producer(p) => p.on_start(ctx),
             Process::Consumer(c) => c.on_start(ctx),
         }
+        self.checked(ctx, "on_start");
     }
     fn on_message(&mut self, ctx: &mut NodeCtx<'_, Self>, from: NodeId, msg: Msg) {
         match self {
@@ -241,6 +283,7 @@ impl Node for Process {
             Process::Producer(p) => p.on_message(ctx, from, msg),
             Process::Consumer(c) => c.on_message(ctx, from, msg),
         }
+        self.checked(ctx, "on_message");
     }
     fn on_timer(&mut self, ctx: &mut NodeCtx<'_, Self>, timer: Timer) {
         match self {
@@ -249,6 +292,7 @@ impl Node for Process {
             Process::Producer(p) => p.on_timer(ctx, timer),
             Process::Consumer(c) => c.on_timer(ctx, timer),
         }
+        self.checked(ctx, "on_timer");
     }
     fn on_disconnect(&mut self, ctx: &mut NodeCtx<'_, Self>, peer: NodeId) {
         match self {
@@ -257,6 +301,7 @@ impl Node for Process {
             Process::Producer(p) => p.on_disconnect(ctx, peer),
             Process::Consumer(c) => c.on_disconnect(ctx, peer),
         }
+        self.checked(ctx, "on_disconnect");
     }
     fn on_shutdown(&mut self, ctx: &mut NodeCtx<'_, Self>) {
         match self {
@@ -264,6 +309,7 @@ impl Node for Process {
             Process::Broker(b) => b.on_shutdown(ctx),
             Process::Producer(_) | Process::Consumer(_) => ctx.stop(),
         }
+        self.checked(ctx, "on_shutdown");
     }
 }
 

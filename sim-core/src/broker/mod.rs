@@ -18,7 +18,7 @@
 //!
 //! - once caught up to its own registration (`BrokerServer` waits for this before it starts
 //!   the replica manager), it opens the partition replicas the metadata assigns it and acts on
-//!   every committed leader and ISR change: [`replicas`] (the `ReplicaManager`), with each
+//!   every committed leader and ISR change: `replicas` (the `ReplicaManager`), with each
 //!   replica's state machine in [`partition`] and its log in [`log`].
 
 pub mod log;
@@ -43,7 +43,7 @@ use crate::proto::{
 use crate::storage::{Durable, DurableCell, PageCache};
 
 /// How long a broker waits for the controller to allow its controlled shutdown before it
-/// exits anyway (`BrokerServer.shutdown`, 5 minutes [recollection]).
+/// exits anyway (`BrokerServer.shutdown`, 5 minutes, from recollection).
 pub const CONTROLLED_SHUTDOWN_TIMEOUT: SimDuration = SimDuration::from_secs(300);
 /// `BrokerLifecycleManager`: STARTING heartbeats again after 10 ms "so that in the case where
 /// there is no recovery work to be done, we start up a bit quicker".
@@ -181,6 +181,18 @@ impl Broker {
         }
     }
     /// Partitions whose log, HW or leadership the last step may have changed.
+    /// What must always hold of a broker between handlers: its metadata replica's and its
+    /// replica manager's invariants, and a well-formed metadata image.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.raft.check_invariants()?;
+        self.image.check_invariants()?;
+        self.replicas.check_invariants(self.id)
+    }
+
+    pub fn cluster(&self) -> &ClusterConfig {
+        &self.cluster
+    }
+
     pub fn touched(&self) -> &[TopicPartition] {
         &self.replicas.touched
     }

@@ -275,6 +275,67 @@ impl Partition {
         (self.high_watermark < self.log.end_offset()).then(|| self.truncate_to(self.high_watermark))
     }
 
+    /// What must always hold of a replica (`Partition`, `UnifiedLog`, `LeaderEpochFileCache`):
+    /// the HW within the log; an epoch cache whose epochs and start offsets only go forward
+    /// and start inside the log; and, while leading, a leader in its own ISR, followers for
+    /// every other replica and no more, an epoch that starts inside the log, and an
+    /// AlterPartition in flight that keeps the leader.
+    pub fn check_invariants(&self, me: BrokerId) -> Result<(), String> {
+        let tp = self.tp;
+        let leo = self.log.end_offset();
+        ensure!(
+            self.high_watermark <= leo,
+            "{tp:?} on broker {me}: HW {} is past the log end {leo}",
+            self.high_watermark
+        );
+        let epochs = self.log.epochs();
+        ensure!(
+            epochs
+                .windows(2)
+                .all(|w| w[0].epoch < w[1].epoch && w[0].start_offset <= w[1].start_offset),
+            "{tp:?} on broker {me}: the epoch cache goes back: {epochs:?}"
+        );
+        let Some(state) = &self.leader_state else {
+            return Ok(());
+        };
+        ensure!(
+            self.leader == Some(me),
+            "{tp:?} on broker {me}: leads, but names {:?} as leader",
+            self.leader
+        );
+        ensure!(
+            state.isr.contains(&me),
+            "{tp:?} on broker {me}: the leader is not in its own ISR {:?}",
+            state.isr
+        );
+        ensure!(
+            state.leso <= leo,
+            "{tp:?} on broker {me}: the leader epoch starts at {} past the log end {leo}",
+            state.leso
+        );
+        ensure!(
+            state
+                .followers
+                .keys()
+                .all(|r| *r != me && self.replicas.contains(r))
+                && self
+                    .replicas
+                    .iter()
+                    .all(|r| *r == me || state.followers.contains_key(r)),
+            "{tp:?} on broker {me}: followers {:?} are not the other replicas {:?}",
+            state.followers.keys().collect::<Vec<_>>(),
+            self.replicas
+        );
+        if let Some(p) = &state.pending {
+            ensure!(
+                p.proposed.contains(&me),
+                "{tp:?} on broker {me}: AlterPartition in flight proposes {:?} without the leader",
+                p.proposed
+            );
+        }
+        Ok(())
+    }
+
     pub fn log_end_offset(&self) -> u64 {
         self.log.end_offset()
     }

@@ -97,6 +97,40 @@ impl ReplicaManager {
         }
     }
 
+    /// What must always hold of the replica manager: each partition this step touched keeps its
+    /// own invariants; a partition is either open or stored, not both; a fetcher fetches only
+    /// partitions this broker follows, and none is both fetching and backing off.
+    pub fn check_invariants(&self, me: BrokerId) -> Result<(), String> {
+        for tp in &self.touched {
+            if let Some(p) = self.partitions.get(tp) {
+                p.check_invariants(me)?;
+            }
+        }
+        ensure!(
+            !self
+                .stored
+                .keys()
+                .any(|tp| self.partitions.contains_key(tp)),
+            "broker {me}: a partition both open and stored"
+        );
+        for (leader, f) in &self.fetchers {
+            ensure!(*leader != me, "broker {me}: fetches from itself");
+            for tp in &f.partitions {
+                ensure!(
+                    self.partitions
+                        .get(tp)
+                        .is_some_and(|p| p.leader == Some(*leader) && !p.is_leader()),
+                    "broker {me}: fetches {tp:?} from broker {leader}, which it does not follow there"
+                );
+            }
+            ensure!(
+                !(f.in_flight && f.backing_off),
+                "broker {me}: a fetch to broker {leader} in flight while backing off"
+            );
+        }
+        Ok(())
+    }
+
     pub fn partitions(&self) -> &BTreeMap<TopicPartition, Partition> {
         &self.partitions
     }

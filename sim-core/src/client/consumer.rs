@@ -47,6 +47,10 @@ pub struct Consumer {
 }
 
 impl Consumer {
+    pub fn cluster(&self) -> &ClusterConfig {
+        &self.cluster
+    }
+
     pub fn boot(cluster: Rc<ClusterConfig>, number: u32) -> Consumer {
         let plan = cluster.consumers[number as usize - 1].clone();
         let start = match plan.config.auto_offset_reset {

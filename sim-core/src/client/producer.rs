@@ -87,6 +87,49 @@ pub struct Producer {
 }
 
 impl Producer {
+    pub fn cluster(&self) -> &ClusterConfig {
+        &self.cluster
+    }
+
+    /// What must always hold of the producer (`RecordAccumulator`, `TransactionManager`'s
+    /// sequence numbers): it visits every partition with records or a batch, in ascending order
+    /// and once each; a batch's sequences lie below the partition's next sequence; and a batch
+    /// in flight belongs to a request that names its partition.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let me = self.number;
+        ensure!(
+            self.active.windows(2).all(|w| w[0] < w[1]),
+            "producer-{me}: visits partitions {:?}, not ascending once each",
+            self.active
+        );
+        for (p, batch) in self.batches.iter().enumerate() {
+            let busy = self.accumulated[p].0 > 0 || batch.is_some();
+            ensure!(
+                !busy || self.active.contains(&(p as u32)),
+                "producer-{me}: partition {p} has records or a batch but is not visited"
+            );
+            let Some(b) = batch else { continue };
+            ensure!(
+                b.count > 0
+                    && u64::from(b.base_sequence) + u64::from(b.count)
+                        <= u64::from(self.next_sequence[p]),
+                "producer-{me}: partition {p}'s batch at sequence {} of {} reaches past the next sequence {}",
+                b.base_sequence,
+                b.count,
+                self.next_sequence[p]
+            );
+            if let BatchState::InFlight { request_id } = b.state {
+                ensure!(
+                    self.requests
+                        .get(&request_id)
+                        .is_some_and(|r| r.partitions.contains(&(p as u32))),
+                    "producer-{me}: partition {p}'s batch is in flight in request {request_id}, which does not carry it"
+                );
+            }
+        }
+        Ok(())
+    }
+
     pub fn boot(cluster: Rc<ClusterConfig>, number: u32, incarnation: u32) -> Producer {
         let plan = cluster.producers[number as usize - 1].clone();
         let n = plan.partitions as usize;
@@ -526,3 +569,6 @@ impl Producer {
 fn plan_partitions(n: usize) -> u32 {
     (n as u32).max(1)
 }
+
+#[cfg(test)]
+mod tests;

@@ -64,6 +64,9 @@ pub struct ClusterConfig {
     /// How long after a connection breaks its ends are told (`network.disconnect_detection_ms`):
     /// a notice at `t` is about a connection that broke at `t` minus this.
     pub disconnect_detection: SimDuration,
+    /// Each process checks its own state machines' invariants after every handler and panics
+    /// on a broken one (always in debug builds; `kafkasim fuzz` turns it on in release).
+    pub self_checks: bool,
 }
 
 impl ClusterConfig {

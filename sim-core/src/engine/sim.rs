@@ -1,8 +1,8 @@
 //! [`Simulation`]: the run loop and everything the engine owns.
 //!
 //! Map of this file:
-//! - the queue: a binary heap of [`Scheduled`] events ordered by (time, seq);
-//! - timers: one [`TimerSlot`] per (node, timer). Re-arming a timer to a later deadline only
+//! - the queue: a binary heap of `Scheduled` events ordered by (time, seq);
+//! - timers: one `TimerSlot` per (node, timer). Re-arming a timer to a later deadline only
 //!   moves the slot's deadline; the entry already queued fires early, sees the later deadline
 //!   and re-queues itself once. So a timer reset on every heartbeat costs no heap work and leaves
 //!   no garbage. Moving a deadline earlier queues a new entry and the old one goes stale

@@ -94,6 +94,38 @@ impl Controller {
         }
     }
 
+    /// What must always hold of the quorum controller between handlers: its Raft replica's
+    /// invariants, well-formed metadata images, and (when active) no record staged and not yet
+    /// appended, an own image at least as far as the committed one, and sessions only for
+    /// registered brokers.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.raft.check_invariants()?;
+        self.committed.check_invariants()?;
+        if let Some(a) = &self.active {
+            ensure!(
+                a.staged.is_empty(),
+                "the active controller left {} record(s) staged",
+                a.staged.len()
+            );
+            ensure!(
+                a.image.next_offset >= self.committed.next_offset,
+                "the active controller's image ({}) is behind the committed one ({})",
+                a.image.next_offset,
+                self.committed.next_offset
+            );
+            a.image.check_invariants()?;
+            ensure!(
+                a.sessions.keys().all(|b| a.image.brokers.contains_key(b)),
+                "a broker session without a registration"
+            );
+        }
+        Ok(())
+    }
+
+    pub fn cluster(&self) -> &ClusterConfig {
+        &self.cluster
+    }
+
     pub fn into_disk(self) -> RaftDisk {
         self.raft.into_disk()
     }

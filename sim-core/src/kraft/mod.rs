@@ -180,6 +180,39 @@ pub struct MetadataImage {
 }
 
 impl MetadataImage {
+    /// What every partition registration must be, whatever record made it
+    /// (`PartitionRegistration`'s own checks and `PartitionChangeBuilder`'s): ISR and ELR are
+    /// sets of replicas and disjoint; a leader is in the ISR; the partition epoch counts every
+    /// change, so it is never behind the leader epoch.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for (tp, p) in &self.partitions {
+            let unique = |v: &[BrokerId]| v.iter().enumerate().all(|(i, r)| !v[..i].contains(r));
+            ensure!(
+                unique(&p.isr) && unique(&p.elr) && unique(&p.replicas),
+                "{tp:?}: a replica listed twice in {p:?}"
+            );
+            ensure!(
+                p.isr.iter().chain(&p.elr).all(|r| p.replicas.contains(r)),
+                "{tp:?}: ISR or ELR names a broker outside the replicas: {p:?}"
+            );
+            ensure!(
+                !p.isr.iter().any(|r| p.elr.contains(r)),
+                "{tp:?}: a broker both in the ISR and the ELR: {p:?}"
+            );
+            if let Some(leader) = p.leader {
+                ensure!(
+                    p.isr.contains(&leader),
+                    "{tp:?}: the leader is not in the ISR: {p:?}"
+                );
+            }
+            ensure!(
+                p.partition_epoch >= p.leader_epoch,
+                "{tp:?}: partition epoch behind the leader epoch: {p:?}"
+            );
+        }
+        Ok(())
+    }
+
     /// Applies the record at `next_offset`.
     pub fn apply(&mut self, record: &MetadataRecord) {
         match record {

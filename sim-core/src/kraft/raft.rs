@@ -269,6 +269,73 @@ impl Raft {
     pub fn is_voter(&self) -> bool {
         self.voter
     }
+    /// What must always hold of a replica's own state (`QuorumState` and the `EpochState`
+    /// classes): the HW within the log, epochs that never go back, a vote set that is a set, a
+    /// leader that is a voter of its own epoch, and no follower of itself.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let me = self.me;
+        let leo = self.log_end_offset();
+        if let Some(hw) = self.high_watermark {
+            ensure!(hw <= leo, "{me}: Raft HW {hw} is past its log end {leo}");
+        }
+        // Appends and truncations happen at the end. Checking the last two entries keeps the cost
+        // constant; a disorder deeper inside one appended batch goes unseen.
+        let entries = self.disk.log.entries();
+        let tail = &entries[entries.len().saturating_sub(2)..];
+        ensure!(
+            tail.windows(2).all(|w| w[0].epoch <= w[1].epoch),
+            "{me}: the metadata log's epochs go back at its end"
+        );
+        ensure!(
+            self.last_epoch() <= self.epoch,
+            "{me}: the log holds epoch {} beyond the current epoch {}",
+            self.last_epoch(),
+            self.epoch
+        );
+        let persisted = self.disk.quorum_state.get().map_or(0, |q| q.epoch);
+        ensure!(
+            persisted <= self.epoch,
+            "{me}: quorum-state has epoch {persisted}, past the current epoch {}",
+            self.epoch
+        );
+        match &self.state {
+            State::Prospective {
+                granted, rejected, ..
+            }
+            | State::Candidate {
+                granted, rejected, ..
+            } => {
+                ensure!(self.voter, "{me}: an observer is standing for election");
+                ensure!(
+                    granted.contains(&me),
+                    "{me}: a candidate without its own vote"
+                );
+                ensure!(
+                    !granted.iter().any(|v| rejected.contains(v)),
+                    "{me}: a voter both granted and rejected"
+                );
+            }
+            State::Leader(l) => {
+                ensure!(self.voter, "{me}: an observer leads");
+                ensure!(
+                    l.epoch_start_offset <= leo,
+                    "{me}: the leader's epoch starts at {} past its log end {leo}",
+                    l.epoch_start_offset
+                );
+                ensure!(
+                    l.voter_end_offsets.len() == self.config.voters.len()
+                        && l.acknowledged.len() == self.config.voters.len(),
+                    "{me}: the leader tracks a different number of voters"
+                );
+            }
+            State::Follower { leader, .. } => {
+                ensure!(*leader != me, "{me}: follows itself");
+            }
+            State::Unattached { .. } | State::Resigned { .. } => {}
+        }
+        Ok(())
+    }
+
     pub fn role(&self) -> RaftRole {
         match self.state {
             State::Unattached { .. } => RaftRole::Unattached,
@@ -1381,3 +1448,6 @@ fn record(granted: &mut Vec<NodeId>, rejected: &mut Vec<NodeId>, from: NodeId, y
         rejected.push(from);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -747,3 +747,61 @@ fn unclean_election_needs_the_topic_flag() {
         Some(LeaderRecoveryState::Recovering)
     );
 }
+
+#[test]
+fn a_metadata_image_checks_its_registrations() {
+    let tp = TopicPartition {
+        topic: 0,
+        partition: 0,
+    };
+    let well_formed = PartitionRegistration {
+        replicas: vec![1, 2, 3],
+        isr: vec![1, 2],
+        elr: vec![3],
+        last_known_elr: Vec::new(),
+        leader: Some(1),
+        leader_epoch: 2,
+        partition_epoch: 5,
+        leader_recovery_state: LeaderRecoveryState::Recovered,
+    };
+    let image = |reg: PartitionRegistration| {
+        let mut image = MetadataImage::default();
+        image.partitions.insert(tp, Rc::new(reg));
+        image
+    };
+    assert_eq!(image(well_formed.clone()).check_invariants(), Ok(()));
+    let broken = [
+        (
+            PartitionRegistration {
+                leader: Some(3),
+                ..well_formed.clone()
+            },
+            "the leader is not in the ISR",
+        ),
+        (
+            PartitionRegistration {
+                elr: vec![2],
+                ..well_formed.clone()
+            },
+            "both in the ISR and the ELR",
+        ),
+        (
+            PartitionRegistration {
+                isr: vec![1, 4],
+                ..well_formed.clone()
+            },
+            "outside the replicas",
+        ),
+        (
+            PartitionRegistration {
+                partition_epoch: 1,
+                ..well_formed.clone()
+            },
+            "partition epoch behind the leader epoch",
+        ),
+    ];
+    for (reg, why) in broken {
+        let err = image(reg).check_invariants().unwrap_err();
+        assert!(err.contains(why), "{err}");
+    }
+}

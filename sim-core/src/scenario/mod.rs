@@ -5,7 +5,8 @@
 //!   JSON path of any bad field, then [`Scenario::validate`] checks what types cannot (names
 //!   exist, counts fit, times are in order) and fills every default, so the [`Scenario`] that
 //!   comes back is fully resolved: printing it shows every value in force.
-//! - [`config`]: Kafka's config keys and defaults.
+//! - [`Scenario::resolve`] turns it into the typed [`crate::world::ResolvedScenario`] the world
+//!   runs; Kafka's config keys and defaults are the protocol's ([`crate::config`]).
 //!
 //! The same format serves lessons, regression tests and fuzz findings.
 

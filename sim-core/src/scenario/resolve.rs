@@ -8,6 +8,7 @@ use crate::check::INVARIANTS;
 use crate::config::{ClusterConfig, ConsumerPlan, ProducerPlan, TopicLayout};
 use crate::engine::{SimDuration, SimTime};
 use crate::kraft::raft::RaftConfig;
+use crate::variants::Variant;
 use crate::world::{Expected, ResolvedScenario};
 
 impl Scenario {
@@ -35,32 +36,76 @@ impl Scenario {
     /// The configuration every process of a run of this scenario shares, with each protocol
     /// variant resolved into the rule it switches.
     pub fn cluster_config(&self) -> ClusterConfig {
-        let scenario = self;
-        let members = scenario.members();
-        let config = &scenario.cluster.config;
-        let variant = |name: &str| scenario.variants.iter().any(|v| v == name);
-        let voters = members
+        let members = self.members();
+        let variants = self.variant_set();
+        let topics = self.topic_layouts(&variants);
+        let rules = replication_rules(&variants);
+        let replication = self.replication(&topics, rules);
+        let (producers, consumers) = self.client_plans(&topics);
+        let has = |v: Variant| variants.contains(&v);
+        ClusterConfig {
+            raft: Rc::new(self.raft_config(&variants)),
+            broker: self.cluster.config.clone(),
+            replication,
+            producers,
+            consumers,
+            topics,
+            brokers: members
+                .iter()
+                .filter(|m| m.role == Role::Broker)
+                .map(|m| m.id)
+                .collect(),
+            elr_enabled: !has(Variant::ElrFalse),
+            test_fence_keeps_isr: has(Variant::TestFenceKeepsIsr),
+            test_keep_isr_on_reregistration: has(Variant::TestKeepIsrOnReregistration),
+            names: members.iter().map(|m| m.name.clone()).collect(),
+            disconnect_detection: SimDuration::from_millis(self.network.disconnect_detection_ms),
+            self_checks: false,
+        }
+    }
+
+    /// The variants the scenario switches on (validated when it was parsed).
+    fn variant_set(&self) -> Vec<Variant> {
+        self.variants
             .iter()
-            .filter(|m| m.role == Role::Controller)
-            .map(|m| m.id)
-            .collect();
+            .map(|name| {
+                Variant::from_name(name).expect("a validated scenario names known variants")
+            })
+            .collect()
+    }
+
+    /// The quorum: the controllers as voters, Kafka's `controller.quorum.*` timings, and the
+    /// KRaft variants.
+    fn raft_config(&self, variants: &[Variant]) -> RaftConfig {
+        let config = &self.cluster.config;
+        let has = |v: Variant| variants.contains(&v);
         let ms = SimDuration::from_millis;
-        let raft = RaftConfig {
-            voters,
+        RaftConfig {
+            voters: self
+                .members()
+                .iter()
+                .filter(|m| m.role == Role::Controller)
+                .map(|m| m.id)
+                .collect(),
             election_timeout: ms(config.controller_quorum_election_timeout_ms),
             fetch_timeout: ms(config.controller_quorum_fetch_timeout_ms),
             election_backoff_max: ms(config.controller_quorum_election_backoff_max_ms),
             request_timeout: ms(config.controller_quorum_request_timeout_ms),
             retry_backoff: ms(config.controller_quorum_retry_backoff_ms),
             fetch_max_wait: ms(500),
-            prevote: !variant("prevote=false"),
-            check_quorum: !variant("no_check_quorum"),
-            election_jitter: !variant("election_jitter=false"),
-            forget_vote: variant("test_forget_vote"),
-            commit_without_majority: variant("test_commit_without_majority"),
-        };
-        let topics: Vec<TopicLayout> = scenario
-            .cluster
+            prevote: !has(Variant::PrevoteFalse),
+            check_quorum: !has(Variant::NoCheckQuorum),
+            election_jitter: !has(Variant::ElectionJitterFalse),
+            forget_vote: has(Variant::TestForgetVote),
+            commit_without_majority: has(Variant::TestCommitWithoutMajority),
+        }
+    }
+
+    /// Each topic as the controller creates it, with its topic configs over the cluster's.
+    fn topic_layouts(&self, variants: &[Variant]) -> Vec<TopicLayout> {
+        let config = &self.cluster.config;
+        let allow_unclean = variants.contains(&Variant::AllowUnclean);
+        self.cluster
             .topics
             .iter()
             .map(|t| TopicLayout {
@@ -70,61 +115,45 @@ impl Scenario {
                     .config
                     .min_insync_replicas
                     .unwrap_or(config.min_insync_replicas),
-                unclean_leader_election_enable: variant("allow_unclean")
+                unclean_leader_election_enable: allow_unclean
                     || t.config
                         .unclean_leader_election_enable
                         .unwrap_or(config.unclean_leader_election_enable),
             })
-            .collect();
-        let rules = ReplicationRules {
-            strict_min_isr: !variant("hw_advances_under_min_isr"),
-            keep_log_on_follow: !variant("truncate_to_hw_on_follow"),
-            // Before KIP-101 there were no leader epochs to reconcile by.
-            divergence_check: !variant("test_no_divergence_check")
-                && !variant("truncate_to_hw_on_follow"),
-            hw_waits_for_followers: !variant("test_hw_ignores_followers"),
-            isr_through_controller: !variant("local_isr_shrink"),
-            dedupe_producers: !variant("test_no_dedup"),
-            min_isr_on_produce: !variant("no_min_isr_check"),
-            hw_over_maximal_isr: !variant("no_maximal_isr"),
-            leso_rule: !variant("no_leso_rule"),
-            epoch_fencing_on_fetch: !variant("no_epoch_fencing_on_fetch"),
-            broker_epoch_in_isr: !variant("no_broker_epoch_in_isr"),
-            skip_state_on_diverging_fetch: !variant("update_state_on_diverging_fetch"),
-            truncation: if variant("offsets_for_epoch_v0") {
-                FollowerTruncation::OffsetsForEpochV0
-            } else if variant("no_truncate_on_fetch") {
-                FollowerTruncation::OnBecomeFollower
-            } else {
-                FollowerTruncation::OnEveryFetch
-            },
-        };
-        let replication = scenario
-            .cluster
+            .collect()
+    }
+
+    /// How each topic's partitions replicate, by topic index.
+    fn replication(&self, topics: &[TopicLayout], rules: ReplicationRules) -> Vec<PartitionConfig> {
+        let config = &self.cluster.config;
+        self.cluster
             .topics
             .iter()
-            .zip(&topics)
-            .map(|(spec, layout): (_, &TopicLayout)| PartitionConfig {
+            .zip(topics)
+            .map(|(spec, layout)| PartitionConfig {
                 min_isr: (layout.min_insync_replicas as usize)
                     .min(layout.assignment.first().map_or(1, Vec::len)),
                 flush_messages: spec
                     .config
                     .flush_messages
                     .unwrap_or(config.log_flush_interval_messages),
-                replica_lag_time_max: ms(config.replica_lag_time_max_ms),
+                replica_lag_time_max: SimDuration::from_millis(config.replica_lag_time_max_ms),
                 rules,
             })
-            .collect();
+            .collect()
+    }
+
+    /// One plan per producer and per consumer, in member order (`count` copies of each entry).
+    fn client_plans(&self, topics: &[TopicLayout]) -> (Vec<ProducerPlan>, Vec<ConsumerPlan>) {
         let topic_index = |name: &str| {
-            scenario
-                .cluster
+            self.cluster
                 .topics
                 .iter()
                 .position(|t| t.name == name)
                 .expect("validated: the topic exists")
         };
         let partitions_of = |t: usize| topics[t].assignment.len() as u32;
-        let producers = scenario
+        let producers = self
             .workload
             .producers
             .iter()
@@ -141,7 +170,7 @@ impl Scenario {
                 std::iter::repeat_n(plan, p.count as usize)
             })
             .collect();
-        let consumers = scenario
+        let consumers = self
             .workload
             .consumers
             .iter()
@@ -156,24 +185,35 @@ impl Scenario {
                 std::iter::repeat_n(plan, c.count as usize)
             })
             .collect();
-        ClusterConfig {
-            raft: Rc::new(raft),
-            broker: config.clone(),
-            replication,
-            producers,
-            consumers,
-            topics,
-            brokers: members
-                .iter()
-                .filter(|m| m.role == Role::Broker)
-                .map(|m| m.id)
-                .collect(),
-            elr_enabled: !variant("elr=false"),
-            test_fence_keeps_isr: variant("test_fence_keeps_isr"),
-            test_keep_isr_on_reregistration: variant("test_keep_isr_on_reregistration"),
-            names: members.iter().map(|m| m.name.clone()).collect(),
-            disconnect_detection: ms(scenario.network.disconnect_detection_ms),
-        }
+        (producers, consumers)
+    }
+}
+
+/// The replication rules in force: the modern protocol's, less what the variants switch off.
+fn replication_rules(variants: &[Variant]) -> ReplicationRules {
+    let has = |v: Variant| variants.contains(&v);
+    ReplicationRules {
+        strict_min_isr: !has(Variant::HwAdvancesUnderMinIsr),
+        keep_log_on_follow: !has(Variant::TruncateToHwOnFollow),
+        // Before KIP-101 there were no leader epochs to reconcile by.
+        divergence_check: !has(Variant::TestNoDivergenceCheck)
+            && !has(Variant::TruncateToHwOnFollow),
+        hw_waits_for_followers: !has(Variant::TestHwIgnoresFollowers),
+        isr_through_controller: !has(Variant::LocalIsrShrink),
+        dedupe_producers: !has(Variant::TestNoDedup),
+        min_isr_on_produce: !has(Variant::NoMinIsrCheck),
+        hw_over_maximal_isr: !has(Variant::NoMaximalIsr),
+        leso_rule: !has(Variant::NoLesoRule),
+        epoch_fencing_on_fetch: !has(Variant::NoEpochFencingOnFetch),
+        broker_epoch_in_isr: !has(Variant::NoBrokerEpochInIsr),
+        skip_state_on_diverging_fetch: !has(Variant::UpdateStateOnDivergingFetch),
+        truncation: if has(Variant::OffsetsForEpochV0) {
+            FollowerTruncation::OffsetsForEpochV0
+        } else if has(Variant::NoTruncateOnFetch) {
+            FollowerTruncation::OnBecomeFollower
+        } else {
+            FollowerTruncation::OnEveryFetch
+        },
     }
 }
 

@@ -672,3 +672,34 @@ fn without_the_min_isr_check_acks_all_is_accepted_by_the_leader_alone() {
         Ok(0)
     );
 }
+
+#[test]
+fn check_invariants_holds_for_a_leader_and_catches_planted_corruption() {
+    let p = leader();
+    assert_eq!(p.check_invariants(1), Ok(()));
+
+    let mut hw_past_leo = leader();
+    hw_past_leo.high_watermark = 11;
+    let err = hw_past_leo.check_invariants(1).unwrap_err();
+    assert!(err.contains("HW 11 is past the log end 10"), "{err}");
+
+    let mut not_in_isr = leader();
+    not_in_isr.leader_state.as_mut().unwrap().isr = vec![2, 3];
+    let err = not_in_isr.check_invariants(1).unwrap_err();
+    assert!(err.contains("the leader is not in its own ISR"), "{err}");
+
+    let mut stray_follower = leader();
+    stray_follower
+        .leader_state
+        .as_mut()
+        .unwrap()
+        .followers
+        .remove(&3);
+    let err = stray_follower.check_invariants(1).unwrap_err();
+    assert!(err.contains("are not the other replicas"), "{err}");
+
+    let mut epoch_past_leo = leader();
+    epoch_past_leo.leader_state.as_mut().unwrap().leso = 12;
+    let err = epoch_past_leo.check_invariants(1).unwrap_err();
+    assert!(err.contains("starts at 12 past the log end 10"), "{err}");
+}
