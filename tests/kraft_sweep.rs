@@ -1,11 +1,11 @@
 //! Seed sweeps of the KRaft quorum under the random nemesis: no invariant is ever violated, and
 //! the same seed gives the same trace hash twice.
 
-mod common;
+mod support;
 
-use common::{seeds, sweep};
 use sim_core::fuzz::nemesis::NemesisOptions;
 use sim_core::scenario::{Scenario, parse};
+use support::{seeds, sweep};
 
 fn base(controllers: u32, variants: &[&str]) -> Scenario {
     let text = format!(

@@ -3,11 +3,11 @@
 //! partitions. Under the modern protocol (unclean election off) no invariant breaks, and the
 //! same seed gives the same trace hash twice.
 
-mod common;
+mod support;
 
-use common::{run_seed, seeds, sweep};
 use sim_core::fuzz::nemesis::NemesisOptions;
 use sim_core::scenario::{Scenario, parse};
+use support::{run_seed, seeds, sweep};
 
 fn base() -> Scenario {
     let text = r#"{
@@ -54,7 +54,7 @@ fn the_data_plane_survives_200_seeds_of_crashes_power_losses_and_partitions_dete
         broken.is_empty(),
         "{} of {n} seeds broke an invariant (schedules saved in {}); first: seed {} {:#?}",
         broken.len(),
-        std::env::temp_dir().display(),
+        env!("CARGO_TARGET_TMPDIR"),
         broken[0].0,
         broken[0].2
     );

@@ -69,6 +69,15 @@ pub struct ClusterConfig {
     pub self_checks: bool,
 }
 
+impl TopicLayout {
+    /// `min.insync.replicas` as Kafka applies it to a partition: never more than its replicas
+    /// (`PartitionChangeBuilder` and the leader's HW rule both read it this way).
+    pub fn effective_min_isr(&self, partition: usize) -> usize {
+        let rf = self.assignment.get(partition).map_or(1, Vec::len);
+        (self.min_insync_replicas as usize).min(rf)
+    }
+}
+
 impl ClusterConfig {
     pub fn broker_node(&self, broker: BrokerId) -> Option<NodeId> {
         self.brokers.get((broker as usize).checked_sub(1)?).copied()

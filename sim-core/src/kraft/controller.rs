@@ -869,10 +869,9 @@ impl ClusterConfig {
         tp: TopicPartition,
     ) -> ChangeContext<'a> {
         let topic = &self.topics[tp.topic as usize];
-        let rf = topic.assignment[tp.partition as usize].len();
         ChangeContext {
             image,
-            min_isr: (topic.min_insync_replicas as usize).min(rf),
+            min_isr: topic.effective_min_isr(tp.partition as usize),
             unclean_enabled: topic.unclean_leader_election_enable,
             elr_enabled: self.elr_enabled,
             removing: None,

@@ -131,8 +131,7 @@ impl Scenario {
             .iter()
             .zip(topics)
             .map(|(spec, layout)| PartitionConfig {
-                min_isr: (layout.min_insync_replicas as usize)
-                    .min(layout.assignment.first().map_or(1, Vec::len)),
+                min_isr: layout.effective_min_isr(0),
                 flush_messages: spec
                     .config
                     .flush_messages
