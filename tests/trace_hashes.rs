@@ -1,0 +1,83 @@
+//! Every bundled scenario's trace hash (and its comparison run's), and those of the first fuzz
+//! seeds of the default base, held in a golden file: a refactor that changes none of Kafka's
+//! rules must keep each one. When a change of behaviour is intended, bless the new hashes with
+//! `KAFKASIM_BLESS=1 cargo test --test trace_hashes` and say why in the commit.
+
+use std::path::{Path, PathBuf};
+
+use sim_core::fuzz::swarm::FuzzBase;
+use sim_core::scenario::{Scenario, parse};
+use sim_core::trace::TraceSink;
+use sim_core::world::{RunOptions, run};
+
+/// Fuzz seeds of the default base held in the file (seeds 0 to this, exclusive).
+const FUZZ_SEEDS: u64 = 50;
+
+fn hash(s: &Scenario) -> String {
+    run(
+        &s.resolve(),
+        RunOptions {
+            seed: s.seed,
+            max_events: u64::MAX,
+            trace: TraceSink::hash_only(),
+        },
+    )
+    .expect("no trace file to fail")
+    .trace_hash
+}
+
+fn scenario_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("scenarios/ is readable") {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            scenario_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "json") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn trace_hashes_match_the_golden_file() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    scenario_files(&root.join("scenarios"), &mut files);
+    files.sort();
+    let mut lines = Vec::new();
+    for path in &files {
+        let rel = path.strip_prefix(root).unwrap().display().to_string();
+        let text = std::fs::read_to_string(path).unwrap();
+        let s = parse(&text, &rel).unwrap_or_else(|e| panic!("{e}"));
+        lines.push(format!("{rel} {}", hash(&s)));
+        if let Some(without) = s.without_variants() {
+            lines.push(format!("{rel} --without-variants {}", hash(&without)));
+        }
+    }
+    let base = FuzzBase::default_base();
+    for seed in 0..FUZZ_SEEDS {
+        lines.push(format!("fuzz-seed {seed} {}", hash(&base.draw(seed))));
+    }
+    let actual = lines.join("\n") + "\n";
+    let golden = root.join("tests/golden/trace-hashes.txt");
+    if std::env::var_os("KAFKASIM_BLESS").is_some() {
+        std::fs::write(&golden, &actual).expect("golden file written");
+        return;
+    }
+    let expected = std::fs::read_to_string(&golden)
+        .unwrap_or_else(|e| panic!("{}: {e} (bless it with KAFKASIM_BLESS=1)", golden.display()));
+    let changed: Vec<String> = expected
+        .lines()
+        .zip(actual.lines())
+        .filter(|(a, b)| a != b)
+        .map(|(a, b)| format!("  golden: {a}\n  now:    {b}"))
+        .collect();
+    assert!(
+        changed.is_empty() && expected.lines().count() == actual.lines().count(),
+        "trace hashes changed ({} lines; {} golden, {} now):\n{}\n\
+         (if the change of behaviour is intended: KAFKASIM_BLESS=1 cargo test --test trace_hashes)",
+        changed.len(),
+        expected.lines().count(),
+        actual.lines().count(),
+        changed.join("\n")
+    );
+}
