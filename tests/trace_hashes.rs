@@ -1,6 +1,8 @@
-//! Every bundled scenario's trace hash (and its comparison run's), and those of the first fuzz
-//! seeds of the default base, held in a golden file: a refactor that changes none of Kafka's
-//! rules must keep each one. When a change of behaviour is intended, bless the new hashes with
+//! Every bundled scenario, run as `kafkasim check scenarios/` runs it: its expectations (and its
+//! comparison run's) must be met, so `cargo test` alone checks the bundled scenarios too. Their
+//! trace hashes, and those of the first fuzz seeds of the default base, are held in a golden
+//! file: a refactor that changes none of Kafka's rules must keep each one. When a change of
+//! behaviour is intended, bless the new hashes with
 //! `KAFKASIM_BLESS=1 cargo test --test trace_hashes` and say why in the commit.
 
 use std::path::{Path, PathBuf};
@@ -14,7 +16,7 @@ use sim_core::world::{RunOptions, run};
 const FUZZ_SEEDS: u64 = 50;
 
 fn hash(s: &Scenario) -> String {
-    run(
+    let summary = run(
         &s.resolve(),
         RunOptions {
             seed: s.seed,
@@ -22,8 +24,13 @@ fn hash(s: &Scenario) -> String {
             trace: TraceSink::hash_only(),
         },
     )
-    .expect("no trace file to fail")
-    .trace_hash
+    .expect("no trace file to fail");
+    assert!(
+        summary.expectations_met,
+        "{}: expectations not met: missing {:?}, violations {:#?}",
+        s.name, summary.missing_violations, summary.violations
+    );
+    summary.trace_hash
 }
 
 fn scenario_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -38,7 +45,7 @@ fn scenario_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 #[test]
-fn trace_hashes_match_the_golden_file() {
+fn bundled_scenarios_meet_their_expectations_and_keep_their_trace_hashes() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
     scenario_files(&root.join("scenarios"), &mut files);
@@ -55,6 +62,7 @@ fn trace_hashes_match_the_golden_file() {
     }
     let base = FuzzBase::default_base();
     for seed in 0..FUZZ_SEEDS {
+        // A drawn seed expects every invariant to hold.
         lines.push(format!("fuzz-seed {seed} {}", hash(&base.draw(seed))));
     }
     let actual = lines.join("\n") + "\n";
