@@ -9,6 +9,7 @@
 //! into a [`Simulation`]; [`run`] runs it to its duration under the checkers and reports.
 
 use serde::Serialize;
+use std::fmt;
 use std::rc::Rc;
 
 use crate::broker::{Broker, BrokerDisk};
@@ -29,7 +30,6 @@ use crate::net::LatencyModel;
 use crate::proto::{Event, Msg, Timer};
 use crate::storage::Durable;
 use crate::trace::{Body, TraceSink};
-use std::fmt;
 
 /// The role of a simulated process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
