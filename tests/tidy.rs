@@ -252,7 +252,6 @@ const LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
     ("reports/src/html.rs", "html", 254),
     ("sim-core/src/scenario/mod.rs", "validate", 230),
     ("src/fuzz.rs", "fuzz", 201),
-    ("sim-core/src/scenario/mod.rs", "resolved_faults", 196),
     ("sim-core/src/engine/sim.rs", "dispatch", 140),
     ("reports/src/narrate.rs", "event", 123),
     ("sim-core/src/engine/sim.rs", "apply_fault", 117),

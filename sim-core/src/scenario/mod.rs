@@ -727,32 +727,14 @@ impl Scenario {
         let members = self.members();
         let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
         let mut out = Vec::with_capacity(self.faults.len());
-        for (i, spec) in self.faults.iter().enumerate() {
-            let bad = |field: &str, message: String| ScenarioError::Invalid {
-                origin: origin.to_string(),
-                path: format!("faults[{i}]{field}"),
-                message,
-            };
-            let node = |field: &str, name: &str| -> Result<Target, ScenarioError> {
-                if name == ACTIVE_CONTROLLER_NAME {
-                    return Ok(Target::ActiveController);
-                }
-                match names.iter().position(|n| *n == name) {
-                    Some(i) => Ok(Target::Node(NodeId(i as u32))),
-                    None => Err(bad(field, unknown_node_message(name, &names))),
-                }
-            };
-            let nodes = |field: &str, list: &[String]| -> Result<Vec<Target>, ScenarioError> {
-                if list.is_empty() {
-                    return Err(bad(field, "expected at least one node".into()));
-                }
-                list.iter()
-                    .enumerate()
-                    .map(|(k, n)| node(&format!("{field}[{k}]"), n))
-                    .collect()
+        for (index, spec) in self.faults.iter().enumerate() {
+            let entry = FaultEntry {
+                origin,
+                index,
+                names: &names,
             };
             if spec.at_ms > self.duration_ms {
-                return Err(bad(
+                return Err(entry.bad(
                     ".at_ms",
                     format!(
                         "{} is after the end of the run ({} ms)",
@@ -760,158 +742,13 @@ impl Scenario {
                     ),
                 ));
             }
-            let mut actions: Vec<(&str, Fault<Target>)> = Vec::new();
-            for (key, name, kind) in [
-                ("crash", &spec.crash, CrashKind::Process),
-                ("power_loss", &spec.power_loss, CrashKind::PowerLoss),
-                ("disk_loss", &spec.disk_loss, CrashKind::DiskLoss),
-            ] {
-                if let Some(n) = name {
-                    actions.push((
-                        key,
-                        Fault::Crash {
-                            node: node(&format!(".{key}"), n)?,
-                            kind,
-                        },
-                    ));
-                }
-            }
-            type Make = fn(Target) -> Fault<Target>;
-            for (key, name, make) in [
-                (
-                    "restart",
-                    &spec.restart,
-                    (|node| Fault::Restart { node }) as Make,
-                ),
-                ("shutdown", &spec.shutdown, |node| Fault::Shutdown { node }),
-                ("pause", &spec.pause, |node| Fault::Pause { node }),
-                ("resume", &spec.resume, |node| Fault::Resume { node }),
-            ] {
-                if let Some(n) = name {
-                    actions.push((key, make(node(&format!(".{key}"), n)?)));
-                }
-            }
-            if let Some(n) = &spec.isolate {
-                actions.push((
-                    "isolate",
-                    Fault::Partition {
-                        groups: vec![vec![node(".isolate", n)?]],
-                    },
-                ));
-            }
-            if let Some(groups) = &spec.partition {
-                if groups.is_empty() {
-                    return Err(bad(".partition", "expected at least one group".into()));
-                }
-                let mut resolved = Vec::new();
-                let mut seen = std::collections::BTreeSet::new();
-                for (g, group) in groups.iter().enumerate() {
-                    let ids = nodes(&format!(".partition[{g}]"), group)?;
-                    for (k, id) in ids.iter().enumerate() {
-                        if !seen.insert(*id) {
-                            return Err(bad(
-                                &format!(".partition[{g}][{k}]"),
-                                format!("\"{}\" is in more than one group", group[k]),
-                            ));
-                        }
-                    }
-                    resolved.push(ids);
-                }
-                actions.push(("partition", Fault::Partition { groups: resolved }));
-            }
-            if let Some(ow) = &spec.one_way {
-                actions.push((
-                    "one_way",
-                    Fault::OneWay {
-                        from: nodes(".one_way.from", &ow.from)?,
-                        to: nodes(".one_way.to", &ow.to)?,
-                    },
-                ));
-            }
-            match spec.heal {
-                Some(true) => actions.push(("heal", Fault::Heal)),
-                Some(false) => {
-                    return Err(bad(".heal", "expected true (heal every cut link)".into()));
-                }
-                None => {}
-            }
-            if let Some(s) = &spec.slow {
-                actions.push((
-                    "slow",
-                    Fault::SlowNode {
-                        node: node(".slow.node", &s.node)?,
-                        extra: SimDuration::from_millis(s.extra_ms),
-                    },
-                ));
-            }
-            if let Some(s) = &spec.slow_link {
-                let (from, to) = (
-                    node(".slow_link.from", &s.from)?,
-                    node(".slow_link.to", &s.to)?,
-                );
-                actions.push((
-                    "slow_link",
-                    Fault::SlowLink {
-                        from,
-                        to,
-                        extra: SimDuration::from_millis(s.extra_ms),
-                    },
-                ));
-            }
-            if let Some(s) = &spec.slow_channel {
-                let (from, to) = (
-                    node(".slow_channel.from", &s.from)?,
-                    node(".slow_channel.to", &s.to)?,
-                );
-                let Some(&(name, channel)) = CHANNELS.iter().find(|(name, _)| *name == s.channel)
-                else {
-                    let names: Vec<&str> = CHANNELS.iter().map(|(n, _)| *n).collect();
-                    let hint = match suggest::closest(&s.channel, names.iter().copied()) {
-                        Some(best) => format!(" (did you mean \"{best}\"?)"),
-                        None => String::new(),
-                    };
-                    return Err(bad(
-                        ".slow_channel.channel",
-                        format!(
-                            "no connection \"{}\"{hint}; connections are {}",
-                            s.channel,
-                            names.join(", ")
-                        ),
-                    ));
-                };
-                actions.push((
-                    "slow_channel",
-                    Fault::SlowChannel {
-                        from,
-                        to,
-                        channel,
-                        name,
-                        extra: SimDuration::from_millis(s.extra_ms),
-                    },
-                ));
-            }
-            match actions.len() {
-                1 => out.push(ScheduledFault {
-                    at: SimTime::from_millis(spec.at_ms),
-                    fault: actions.remove(0).1,
-                }),
-                0 => {
-                    return Err(bad(
-                        "",
-                        format!("expected one action; one of: {}", FAULT_ACTIONS.join(", ")),
-                    ));
-                }
-                _ => {
-                    let keys: Vec<&str> = actions.iter().map(|(k, _)| *k).collect();
-                    return Err(bad(
-                        "",
-                        format!(
-                            "expected one action per entry, found {} (split them into separate entries)",
-                            keys.join(" and ")
-                        ),
-                    ));
-                }
-            }
+            let mut actions = entry.process_actions(spec)?;
+            actions.extend(entry.network_actions(spec)?);
+            actions.extend(entry.slow_actions(spec)?);
+            out.push(ScheduledFault {
+                at: SimTime::from_millis(spec.at_ms),
+                fault: entry.the_one_action(actions)?,
+            });
         }
         out.sort_by_key(|f| f.at); // stable: ties keep file order
         Ok(out)
@@ -977,6 +814,215 @@ pub const FAULT_ACTIONS: &[&str] = &[
     "slow_link",
     "slow_channel",
 ];
+
+/// One entry of a scenario's fault list while its names are resolved: where it is, for errors,
+/// and the nodes it may name.
+struct FaultEntry<'a> {
+    origin: &'a str,
+    index: usize,
+    names: &'a [&'a str],
+}
+
+/// The actions one fault entry names, each with its key.
+type Actions = Vec<(&'static str, Fault<Target>)>;
+
+impl FaultEntry<'_> {
+    fn bad(&self, field: &str, message: String) -> ScenarioError {
+        ScenarioError::Invalid {
+            origin: self.origin.to_string(),
+            path: format!("faults[{}]{field}", self.index),
+            message,
+        }
+    }
+
+    fn node(&self, field: &str, name: &str) -> Result<Target, ScenarioError> {
+        if name == ACTIVE_CONTROLLER_NAME {
+            return Ok(Target::ActiveController);
+        }
+        match self.names.iter().position(|n| *n == name) {
+            Some(i) => Ok(Target::Node(NodeId(i as u32))),
+            None => Err(self.bad(field, unknown_node_message(name, self.names))),
+        }
+    }
+
+    fn nodes(&self, field: &str, list: &[String]) -> Result<Vec<Target>, ScenarioError> {
+        if list.is_empty() {
+            return Err(self.bad(field, "expected at least one node".into()));
+        }
+        list.iter()
+            .enumerate()
+            .map(|(k, n)| self.node(&format!("{field}[{k}]"), n))
+            .collect()
+    }
+
+    /// Crashes of each kind, restarts, shutdowns, pauses and resumes.
+    fn process_actions(&self, spec: &FaultSpec) -> Result<Actions, ScenarioError> {
+        let mut actions: Actions = Vec::new();
+        for (key, name, kind) in [
+            ("crash", &spec.crash, CrashKind::Process),
+            ("power_loss", &spec.power_loss, CrashKind::PowerLoss),
+            ("disk_loss", &spec.disk_loss, CrashKind::DiskLoss),
+        ] {
+            if let Some(n) = name {
+                let node = self.node(&format!(".{key}"), n)?;
+                actions.push((key, Fault::Crash { node, kind }));
+            }
+        }
+        type Make = fn(Target) -> Fault<Target>;
+        for (key, name, make) in [
+            (
+                "restart",
+                &spec.restart,
+                (|node| Fault::Restart { node }) as Make,
+            ),
+            ("shutdown", &spec.shutdown, |node| Fault::Shutdown { node }),
+            ("pause", &spec.pause, |node| Fault::Pause { node }),
+            ("resume", &spec.resume, |node| Fault::Resume { node }),
+        ] {
+            if let Some(n) = name {
+                actions.push((key, make(self.node(&format!(".{key}"), n)?)));
+            }
+        }
+        Ok(actions)
+    }
+
+    /// Cuts: isolate, partition, one_way, and heal.
+    fn network_actions(&self, spec: &FaultSpec) -> Result<Actions, ScenarioError> {
+        let mut actions: Actions = Vec::new();
+        if let Some(n) = &spec.isolate {
+            actions.push((
+                "isolate",
+                Fault::Partition {
+                    groups: vec![vec![self.node(".isolate", n)?]],
+                },
+            ));
+        }
+        if let Some(groups) = &spec.partition {
+            actions.push(("partition", self.partition(groups)?));
+        }
+        if let Some(ow) = &spec.one_way {
+            actions.push((
+                "one_way",
+                Fault::OneWay {
+                    from: self.nodes(".one_way.from", &ow.from)?,
+                    to: self.nodes(".one_way.to", &ow.to)?,
+                },
+            ));
+        }
+        match spec.heal {
+            Some(true) => actions.push(("heal", Fault::Heal)),
+            Some(false) => {
+                return Err(self.bad(".heal", "expected true (heal every cut link)".into()));
+            }
+            None => {}
+        }
+        Ok(actions)
+    }
+
+    /// A partition into groups, none naming a node twice.
+    fn partition(&self, groups: &[Vec<String>]) -> Result<Fault<Target>, ScenarioError> {
+        if groups.is_empty() {
+            return Err(self.bad(".partition", "expected at least one group".into()));
+        }
+        let mut resolved = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for (g, group) in groups.iter().enumerate() {
+            let ids = self.nodes(&format!(".partition[{g}]"), group)?;
+            for (k, id) in ids.iter().enumerate() {
+                if !seen.insert(*id) {
+                    return Err(self.bad(
+                        &format!(".partition[{g}][{k}]"),
+                        format!("\"{}\" is in more than one group", group[k]),
+                    ));
+                }
+            }
+            resolved.push(ids);
+        }
+        Ok(Fault::Partition { groups: resolved })
+    }
+
+    /// Slow nodes, links and connections.
+    fn slow_actions(&self, spec: &FaultSpec) -> Result<Actions, ScenarioError> {
+        let mut actions: Actions = Vec::new();
+        if let Some(s) = &spec.slow {
+            actions.push((
+                "slow",
+                Fault::SlowNode {
+                    node: self.node(".slow.node", &s.node)?,
+                    extra: SimDuration::from_millis(s.extra_ms),
+                },
+            ));
+        }
+        if let Some(s) = &spec.slow_link {
+            let (from, to) = (
+                self.node(".slow_link.from", &s.from)?,
+                self.node(".slow_link.to", &s.to)?,
+            );
+            actions.push((
+                "slow_link",
+                Fault::SlowLink {
+                    from,
+                    to,
+                    extra: SimDuration::from_millis(s.extra_ms),
+                },
+            ));
+        }
+        if let Some(s) = &spec.slow_channel {
+            let (from, to) = (
+                self.node(".slow_channel.from", &s.from)?,
+                self.node(".slow_channel.to", &s.to)?,
+            );
+            let Some(&(name, channel)) = CHANNELS.iter().find(|(name, _)| *name == s.channel)
+            else {
+                let names: Vec<&str> = CHANNELS.iter().map(|(n, _)| *n).collect();
+                let hint = match suggest::closest(&s.channel, names.iter().copied()) {
+                    Some(best) => format!(" (did you mean \"{best}\"?)"),
+                    None => String::new(),
+                };
+                return Err(self.bad(
+                    ".slow_channel.channel",
+                    format!(
+                        "no connection \"{}\"{hint}; connections are {}",
+                        s.channel,
+                        names.join(", ")
+                    ),
+                ));
+            };
+            actions.push((
+                "slow_channel",
+                Fault::SlowChannel {
+                    from,
+                    to,
+                    channel,
+                    name,
+                    extra: SimDuration::from_millis(s.extra_ms),
+                },
+            ));
+        }
+        Ok(actions)
+    }
+
+    /// An entry names exactly one action.
+    fn the_one_action(&self, mut actions: Actions) -> Result<Fault<Target>, ScenarioError> {
+        match actions.len() {
+            1 => Ok(actions.remove(0).1),
+            0 => Err(self.bad(
+                "",
+                format!("expected one action; one of: {}", FAULT_ACTIONS.join(", ")),
+            )),
+            _ => {
+                let keys: Vec<&str> = actions.iter().map(|(k, _)| *k).collect();
+                Err(self.bad(
+                    "",
+                    format!(
+                        "expected one action per entry, found {} (split them into separate entries)",
+                        keys.join(" and ")
+                    ),
+                ))
+            }
+        }
+    }
+}
 
 fn unknown_node_message(name: &str, names: &[&str]) -> String {
     match suggest::closest(name, names.iter().copied()) {
