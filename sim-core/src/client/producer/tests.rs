@@ -1,6 +1,8 @@
 //! The producer's own invariants, with planted corruption.
 
 use super::*;
+use crate::engine::Delay;
+use crate::proto::Effect;
 
 fn producer() -> Producer {
     let scenario = crate::scenario::parse(
@@ -59,4 +61,106 @@ fn check_invariants_holds_for_a_fresh_producer_and_catches_planted_corruption() 
         err.contains("in flight in request 9, which does not carry it"),
         "{err}"
     );
+}
+
+/// Runs one handler at `t_ms` and returns what it asked for.
+fn step(p: &mut Producer, t_ms: u64, f: impl FnOnce(&mut Producer, &mut Ctx<'_>)) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    let mut ctx = Ctx::new(SimTime::from_millis(t_ms), NodeId(4), &mut effects);
+    f(p, &mut ctx);
+    effects
+}
+
+fn timer(timer: Timer, us: u64) -> Effect {
+    Effect::SetTimer {
+        timer,
+        delay: Delay::Fixed(SimDuration::from_micros(us)),
+    }
+}
+
+/// A fresh producer of 10 records/s to `t` (one partition, led by broker-1 = node 3) with
+/// Kafka's defaults, step by step: each input gives exactly these effects.
+#[test]
+fn a_first_record_is_batched_lingered_and_sent_to_the_leader() {
+    let mut p = producer();
+    let broker1 = NodeId(3);
+    // Start: ask broker-1 (the bootstrap server) for metadata, make the first record at once,
+    // and time the metadata request out after request.timeout.ms.
+    assert_eq!(
+        step(&mut p, 0, |p, ctx| p.on_start(ctx)),
+        [
+            Effect::Send {
+                to: broker1,
+                msg: Msg::Metadata { topic: 0 },
+            },
+            timer(Timer::ProduceTick, 0),
+            timer(Timer::ClientRequestTimeout, 30_000_000),
+        ]
+    );
+    // The answer names the leader; with no record yet there is nothing to send or time out.
+    let answer = Msg::MetadataResponse {
+        topic: 0,
+        partitions: vec![crate::proto::PartitionMetadata {
+            partition: 0,
+            leader: Some(1),
+            leader_epoch: 0,
+        }],
+    };
+    assert_eq!(
+        step(&mut p, 3, |p, ctx| p.on_message(ctx, broker1, answer)),
+        []
+    );
+    // A record: the next in 100 ms, the batch lingers linger.ms (5 ms, Kafka 4.0's default),
+    // and the timeout timer moves to the record's delivery expiry (delivery.timeout.ms, 120 s).
+    // The expiry is armed twice (by the tick and by the drain it runs), to the same deadline.
+    assert_eq!(
+        step(&mut p, 5, |p, ctx| p.on_timer(ctx, Timer::ProduceTick)),
+        [
+            timer(Timer::ProduceTick, 100_000),
+            timer(Timer::Linger, 5_000),
+            timer(Timer::ClientRequestTimeout, 120_000_000),
+            timer(Timer::ClientRequestTimeout, 120_000_000),
+        ]
+    );
+    // Linger over: the history records the send, one Produce carries the batch (sequence 0,
+    // idempotent, acks=all) to the leader, and the request times out after request.timeout.ms.
+    let effects = step(&mut p, 10, |p, ctx| p.on_timer(ctx, Timer::Linger));
+    let tp = TopicPartition {
+        topic: 0,
+        partition: 0,
+    };
+    let Some(Effect::Emit(Event::Send {
+        tp: sent_tp,
+        base_sequence: 0,
+        count: 1,
+        producer_id,
+        ..
+    })) = effects.first().cloned()
+    else {
+        panic!("the send is recorded first: {effects:#?}");
+    };
+    assert_eq!(sent_tp, tp);
+    assert_eq!(
+        effects[1..],
+        [
+            Effect::Send {
+                to: broker1,
+                msg: Msg::Produce(Box::new(ProduceRequest {
+                    request_id: 0,
+                    acks: Acks::All,
+                    timeout_ms: 30_000,
+                    batches: vec![ProduceBatch {
+                        tp,
+                        producer_id,
+                        base_sequence: 0,
+                        count: 1,
+                        idempotent: true,
+                    }],
+                })),
+            },
+            timer(Timer::ClientRequestTimeout, 30_000_000),
+            timer(Timer::ClientRequestTimeout, 30_000_000),
+        ]
+    );
+    assert_eq!(p.check_invariants(), Ok(()));
 }
