@@ -128,24 +128,6 @@ impl<N> Fault<N> {
             },
         })
     }
-
-    /// Every target the fault names.
-    pub fn nodes(&self) -> Vec<&N> {
-        match self {
-            Fault::Crash { node, .. }
-            | Fault::Restart { node }
-            | Fault::Shutdown { node }
-            | Fault::Pause { node }
-            | Fault::Resume { node }
-            | Fault::SlowNode { node, .. } => vec![node],
-            Fault::Partition { groups } => groups.iter().flatten().collect(),
-            Fault::OneWay { from, to } => from.iter().chain(to).collect(),
-            Fault::SlowLink { from, to, .. } | Fault::SlowChannel { from, to, .. } => {
-                vec![from, to]
-            }
-            Fault::Heal => Vec::new(),
-        }
-    }
 }
 
 /// A fault at a simulated time.

@@ -1,18 +1,63 @@
-//! The producer's own invariants, with planted corruption.
+//! The producer with exact inputs and effects, and its own invariants with planted corruption.
+//! No engine and no scenario file: the cluster configuration is built here.
 
 use super::*;
+use crate::broker::partition::{PartitionConfig, ReplicationRules};
+use crate::config::{BrokerConfig, ProducerConfig, TopicLayout};
 use crate::engine::Delay;
+use crate::kraft::raft::RaftConfig;
 use crate::proto::Effect;
 
+/// Three controllers (nodes 0-2), broker-1 (node 3), and producer-1 (node 4) sending 10
+/// records/s to topic `t`: one partition on broker-1. Kafka's defaults throughout.
+fn cluster() -> ClusterConfig {
+    ClusterConfig {
+        raft: Rc::new(RaftConfig::kafka_defaults(
+            vec![NodeId(0), NodeId(1), NodeId(2)],
+            true,
+        )),
+        broker: BrokerConfig::default(),
+        topics: vec![TopicLayout {
+            name: "t".into(),
+            assignment: vec![vec![1]],
+            min_insync_replicas: 1,
+            unclean_leader_election_enable: false,
+        }],
+        replication: vec![PartitionConfig {
+            min_isr: 1,
+            flush_messages: u64::MAX,
+            replica_lag_time_max: SimDuration::from_secs(30),
+            rules: ReplicationRules::default(),
+        }],
+        producers: vec![ProducerPlan {
+            topic: 0,
+            partitions: 1,
+            records_per_s: 10,
+            start: SimTime::ZERO,
+            stop: None,
+            config: ProducerConfig::default(),
+        }],
+        consumers: Vec::new(),
+        brokers: vec![NodeId(3)],
+        elr_enabled: true,
+        test_fence_keeps_isr: false,
+        test_keep_isr_on_reregistration: false,
+        names: [
+            "controller-1",
+            "controller-2",
+            "controller-3",
+            "broker-1",
+            "producer-1",
+        ]
+        .map(String::from)
+        .to_vec(),
+        disconnect_detection: SimDuration::from_secs(1),
+        self_checks: false,
+    }
+}
+
 fn producer() -> Producer {
-    let scenario = crate::scenario::parse(
-        r#"{"name": "p", "duration_ms": 1000,
-            "cluster": {"brokers": 1, "topics": [{"name": "t", "replication_factor": 1}]},
-            "workload": {"producers": [{"topic": "t", "records_per_s": 10}]}}"#,
-        "p.json",
-    )
-    .expect("valid");
-    Producer::boot(Rc::new(scenario.cluster_config()), 1, 0)
+    Producer::boot(Rc::new(cluster()), 1, 0)
 }
 
 fn batch(base_sequence: u32, count: u32, state: BatchState) -> Batch {
