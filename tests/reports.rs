@@ -193,7 +193,7 @@ fn plot_redraws_a_trace_and_refuses_what_it_cannot_draw() {
     let broken = dir.join("broken.jsonl");
     std::fs::write(
         &broken,
-        "{\"t_us\":0,\"type\":\"start\",\"nodes\":[]}\n{oops\n",
+        "{\"t_us\":0,\"type\":\"start\",\"seed\":1,\"nodes\":[],\"topics\":[]}\n{oops\n",
     )
     .unwrap();
     bad(

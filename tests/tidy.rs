@@ -253,10 +253,6 @@ const LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
     ("sim-core/src/scenario/mod.rs", "validate", 230),
     ("src/fuzz.rs", "fuzz", 201),
     ("sim-core/src/engine/sim.rs", "dispatch", 140),
-    ("reports/src/narrate.rs", "event", 123),
-    ("sim-core/src/engine/sim.rs", "apply_fault", 117),
-    ("reports/src/narrate.rs", "fault_text", 108),
-    ("reports/src/model.rs", "build", 107),
     ("sim-core/src/world.rs", "run_watched", 106),
     (
         "sim-core/src/kraft/controller.rs",

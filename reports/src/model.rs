@@ -2,9 +2,15 @@
 //! fault periods and the moments worth marking. Built from a trace alone; the timeline plot,
 //! the HTML report and `report.json`'s histories all draw on it.
 
-use crate::trace::{Line, Trace, broker_name};
+use crate::trace::{Body, Line, Trace, broker_name, wire_name};
 use serde::Serialize;
-use serde_json::Value;
+use sim_core::engine::NodeId;
+use sim_core::fault::Fault;
+use sim_core::kraft::history::LeadershipChange;
+use sim_core::kraft::raft::RaftRole;
+use sim_core::proto::Event;
+use sim_core::storage::CrashKind;
+use sim_core::trace::DownCause;
 use std::collections::BTreeMap;
 
 /// What a controller or broker lane shows in one period.
@@ -248,20 +254,23 @@ impl NodeTrack {
     }
 }
 
-fn down_state(cause: &Value) -> NodeState {
-    match cause["crash"].as_str() {
-        Some("power_loss") => NodeState::PowerLost,
-        Some("disk_loss") => NodeState::DiskLost,
-        Some(_) => NodeState::Crashed,
-        None => NodeState::ShutDown,
+fn down_state(cause: DownCause) -> NodeState {
+    match cause {
+        DownCause::Crash(CrashKind::PowerLoss) => NodeState::PowerLost,
+        DownCause::Crash(CrashKind::DiskLoss) => NodeState::DiskLost,
+        DownCause::Crash(CrashKind::Process) => NodeState::Crashed,
+        DownCause::Shutdown => NodeState::ShutDown,
     }
 }
 
-/// Ids from a list, or a single id.
-fn ids(v: &Value) -> Vec<u64> {
-    match v {
-        Value::Array(a) => a.iter().filter_map(Value::as_u64).collect(),
-        v => v.as_u64().into_iter().collect(),
+fn raft_state(role: RaftRole) -> NodeState {
+    match role {
+        RaftRole::Leader => NodeState::Leader,
+        RaftRole::Follower => NodeState::Follower,
+        RaftRole::Candidate => NodeState::Candidate,
+        RaftRole::Prospective => NodeState::Prospective,
+        RaftRole::Resigned => NodeState::Resigned,
+        RaftRole::Unattached => NodeState::Unattached,
     }
 }
 
@@ -283,12 +292,17 @@ enum OpenKey {
     Node(usize),
     /// A heal.
     Network,
-    /// The same link or node made fast again.
-    Slow(Value),
+    /// The same node made fast again.
+    SlowNode(NodeId),
+    /// The same link made fast again.
+    SlowLink(NodeId, NodeId),
+    /// The same link's connection made fast again (any of its connections: the key is the
+    /// link).
+    SlowChannel(NodeId, NodeId),
 }
 
 impl<'a> Builder<'a> {
-    fn broker_track(&mut self, id: u64) -> Option<usize> {
+    fn broker_track(&mut self, id: u32) -> Option<usize> {
         let name = broker_name(id);
         self.trace.nodes.iter().position(|n| *n == name)
     }
@@ -310,16 +324,46 @@ impl<'a> Builder<'a> {
         });
     }
 
-    fn fault(&mut self, line: &Line) {
-        let f = &line.v["fault"];
+    /// One line of the trace, in order.
+    fn line(&mut self, line: &Line) {
         let t = line.t_us;
-        let node = f["node"].as_u64().map(|n| n as usize);
-        let name = node.map(|n| self.trace.node_name(n)).unwrap_or_default();
-        let names = |v: &Value| -> Vec<String> {
-            ids(v)
-                .into_iter()
-                .map(|n| self.trace.node_name(n as usize))
-                .collect()
+        let n = line.node().filter(|&n| n < self.nodes.len());
+        let is_controller = n.is_some_and(|n| self.controller[n]);
+        match (&line.body, n) {
+            (Body::Up { .. }, Some(n)) => {
+                self.close_spans(t, &OpenKey::Node(n));
+                let track = &mut self.nodes[n];
+                track.down = None;
+                track.paused = false;
+                track.registered = None;
+                track.fenced = !is_controller;
+                track.shutting_down = false;
+                track.raft = (NodeState::Unattached, track.raft.1);
+                track.update(t, is_controller);
+            }
+            (Body::Down { cause, .. }, Some(n)) => {
+                self.nodes[n].down = Some(down_state(*cause));
+                self.nodes[n].update(t, is_controller);
+            }
+            (Body::Paused { .. }, Some(n)) => {
+                self.nodes[n].paused = true;
+                self.nodes[n].update(t, is_controller);
+            }
+            (Body::Resumed { .. }, Some(n)) => {
+                self.nodes[n].paused = false;
+                self.close_spans(t, &OpenKey::Node(n));
+                self.nodes[n].update(t, is_controller);
+            }
+            (Body::Fault { fault }, _) => self.fault(t, fault),
+            (Body::Node { node, event }, _) => self.node_event(line, node.index(), event),
+            _ => {}
+        }
+    }
+
+    fn fault(&mut self, t: u64, fault: &Fault) {
+        let trace = self.trace;
+        let names = |v: &[NodeId]| -> Vec<String> {
+            v.iter().map(|n| trace.node_name(n.index())).collect()
         };
         let span = |kind: FaultKind, nodes: Vec<String>, label: String| FaultSpan {
             from_us: t,
@@ -328,91 +372,95 @@ impl<'a> Builder<'a> {
             nodes,
             label,
         };
-        match f["action"].as_str().unwrap_or("") {
-            "crash" => {
-                let kind = match f["kind"].as_str() {
-                    Some("power_loss") => FaultKind::PowerLoss,
-                    Some("disk_loss") => FaultKind::DiskLoss,
-                    _ => FaultKind::Crash,
+        let on_node = |node: &NodeId, kind: FaultKind, what: &str| {
+            let name = trace.node_name(node.index());
+            let label = format!("{name} {what}");
+            (OpenKey::Node(node.index()), span(kind, vec![name], label))
+        };
+        let (key, span) = match fault {
+            Fault::Crash { node, kind } => {
+                let kind = match kind {
+                    CrashKind::PowerLoss => FaultKind::PowerLoss,
+                    CrashKind::DiskLoss => FaultKind::DiskLoss,
+                    CrashKind::Process => FaultKind::Crash,
                 };
-                let label = format!("{name} {}", kind.name());
-                let key = OpenKey::Node(node.unwrap_or(usize::MAX));
-                self.open_span(key, span(kind, vec![name], label));
+                on_node(node, kind, kind.name())
             }
-            "shutdown" => {
-                let key = OpenKey::Node(node.unwrap_or(usize::MAX));
-                let label = format!("{name} shutdown");
-                self.open_span(key, span(FaultKind::Shutdown, vec![name], label));
-            }
-            "pause" => {
-                let key = OpenKey::Node(node.unwrap_or(usize::MAX));
-                let label = format!("{name} paused");
-                self.open_span(key, span(FaultKind::Pause, vec![name], label));
-            }
-            "partition" => {
-                let groups: Vec<Vec<String>> = f["groups"]
-                    .as_array()
-                    .map(|g| g.iter().map(names).collect())
-                    .unwrap_or_default();
+            Fault::Shutdown { node } => on_node(node, FaultKind::Shutdown, "shutdown"),
+            Fault::Pause { node } => on_node(node, FaultKind::Pause, "paused"),
+            Fault::Partition { groups } => {
+                let groups: Vec<Vec<String>> = groups.iter().map(|g| names(g)).collect();
                 let label = groups
                     .iter()
                     .map(|g| format!("{{{}}}", g.join(",")))
                     .collect::<Vec<_>>()
                     .join(" | ");
                 let all = groups.into_iter().flatten().collect();
-                self.open_span(OpenKey::Network, span(FaultKind::Partition, all, label));
+                (OpenKey::Network, span(FaultKind::Partition, all, label))
             }
-            "one_way" => {
-                let (from, to) = (names(&f["from"]), names(&f["to"]));
+            Fault::OneWay { from, to } => {
+                let (from, to) = (names(from), names(to));
                 let label = format!("{} -/-> {}", from.join(","), to.join(","));
                 let all = from.into_iter().chain(to).collect();
-                self.open_span(OpenKey::Network, span(FaultKind::OneWay, all, label));
+                (OpenKey::Network, span(FaultKind::OneWay, all, label))
             }
-            "heal" => self.close_spans(t, &OpenKey::Network),
-            "slow_link" | "slow_node" | "slow_channel" => {
-                let key = OpenKey::Slow(json_key(f));
-                self.close_spans(t, &key);
-                let extra_ms = f["extra"].as_u64().unwrap_or(0) / 1000;
-                if extra_ms > 0 {
-                    let nodes: Vec<String> = if f["action"] == "slow_node" {
-                        vec![name]
-                    } else {
-                        names(&f["from"])
-                            .into_iter()
-                            .chain(names(&f["to"]))
-                            .collect()
-                    };
-                    let on = f["name"]
-                        .as_str()
-                        .map_or(String::new(), |c| format!(" ({c})"));
-                    let label = format!("{} +{extra_ms} ms{on}", nodes.join(" -> "));
-                    self.open_span(key, span(FaultKind::Slow, nodes, label));
-                }
+            Fault::Heal => return self.close_spans(t, &OpenKey::Network),
+            Fault::SlowNode { node, extra } => {
+                let nodes = names(std::slice::from_ref(node));
+                return self.slow(t, OpenKey::SlowNode(*node), nodes, extra.as_micros(), None);
             }
-            _ => {}
-        }
+            Fault::SlowLink { from, to, extra } => {
+                let nodes = names(&[*from, *to]);
+                let key = OpenKey::SlowLink(*from, *to);
+                return self.slow(t, key, nodes, extra.as_micros(), None);
+            }
+            Fault::SlowChannel {
+                from,
+                to,
+                name,
+                extra,
+                ..
+            } => {
+                let nodes = names(&[*from, *to]);
+                let key = OpenKey::SlowChannel(*from, *to);
+                return self.slow(t, key, nodes, extra.as_micros(), Some(name));
+            }
+            Fault::Restart { .. } | Fault::Resume { .. } => return,
+        };
+        self.open_span(key, span);
     }
 
-    fn node_event(&mut self, line: &Line) {
+    /// A node, link or connection slowed down by `extra_us` (zero: fast again).
+    fn slow(&mut self, t: u64, key: OpenKey, nodes: Vec<String>, extra_us: u64, on: Option<&str>) {
+        self.close_spans(t, &key);
+        let extra_ms = extra_us / 1000;
+        if extra_ms == 0 {
+            return;
+        }
+        let on = on.map_or(String::new(), |c| format!(" ({c})"));
+        let label = format!("{} +{extra_ms} ms{on}", nodes.join(" -> "));
+        self.open_span(
+            key,
+            FaultSpan {
+                from_us: t,
+                to_us: u64::MAX,
+                kind: FaultKind::Slow,
+                nodes,
+                label,
+            },
+        );
+    }
+
+    fn node_event(&mut self, line: &Line, n: usize, event: &Event) {
         let t = line.t_us;
-        let Some(n) = line.node() else { return };
-        let Some(event) = line.event() else { return };
         match event {
-            "raft_state" if self.controller.get(n).copied().unwrap_or(false) => {
-                let state = match line.field("state").as_str().unwrap_or("") {
-                    "leader" => NodeState::Leader,
-                    "follower" => NodeState::Follower,
-                    "candidate" => NodeState::Candidate,
-                    "prospective" => NodeState::Prospective,
-                    "resigned" => NodeState::Resigned,
-                    _ => NodeState::Unattached,
-                };
-                let epoch = line.field("epoch").as_u64().unwrap_or(0);
-                self.nodes[n].raft = (state, epoch);
+            Event::RaftState { state, epoch, .. }
+                if self.controller.get(n).copied().unwrap_or(false) =>
+            {
+                self.nodes[n].raft = (raft_state(*state), u64::from(*epoch));
                 self.nodes[n].update(t, true);
             }
-            "controller_activated" => {
-                let epoch = line.field("epoch").as_u64().unwrap_or(0);
+            Event::ControllerActivated { epoch } => {
                 self.markers.push(Marker {
                     t_us: t,
                     kind: MarkerKind::Election,
@@ -420,67 +468,84 @@ impl<'a> Builder<'a> {
                     label: format!("active (epoch {epoch})"),
                 });
             }
-            "broker_registered"
-            | "broker_fenced"
-            | "broker_unfenced"
-            | "broker_controlled_shutdown" => {
-                let id = line.field("broker").as_u64().unwrap_or(0);
-                let Some(b) = self.broker_track(id) else {
-                    return;
-                };
-                let epoch = line.field("broker_epoch").as_u64();
-                let track = &mut self.nodes[b];
-                let marker = match event {
-                    "broker_registered" => {
-                        track.registered = epoch;
-                        track.fenced = true;
-                        track.shutting_down = false;
-                        None
-                    }
-                    "broker_fenced" => {
-                        track.fenced = true;
-                        Some((MarkerKind::Fenced, "fenced"))
-                    }
-                    "broker_unfenced" => {
-                        track.fenced = false;
-                        Some((MarkerKind::Unfenced, "unfenced"))
-                    }
-                    _ => {
-                        track.shutting_down = true;
-                        None
-                    }
-                };
-                track.update(t, false);
-                if let Some((kind, label)) = marker {
-                    self.markers.push(Marker {
-                        t_us: t,
-                        kind,
-                        lane: broker_name(id),
-                        label: label.into(),
-                    });
+            Event::BrokerRegistered {
+                broker,
+                broker_epoch,
+            } => self.broker_changed(t, *broker, None, |track| {
+                track.registered = Some(*broker_epoch);
+                track.fenced = true;
+                track.shutting_down = false;
+            }),
+            Event::BrokerFenced { broker, .. } => {
+                let marker = Some((MarkerKind::Fenced, "fenced"));
+                self.broker_changed(t, *broker, marker, |track| track.fenced = true);
+            }
+            Event::BrokerUnfenced { broker, .. } => {
+                let marker = Some((MarkerKind::Unfenced, "unfenced"));
+                self.broker_changed(t, *broker, marker, |track| track.fenced = false);
+            }
+            Event::BrokerControlledShutdown { broker } => {
+                self.broker_changed(t, *broker, None, |track| track.shutting_down = true);
+            }
+            Event::PartitionChanged { tp, .. } => {
+                if let Some(change) = &line.change {
+                    let name = self.trace.tp_name(*tp);
+                    self.partition_changed(t, name, change);
                 }
             }
-            "partition_changed" => self.partition_changed(line),
-            "high_watermark" => {
-                let name = self.trace.tp_name(line.field("tp"));
+            Event::HighWatermark {
+                tp,
+                high_watermark,
+                log_end_offset,
+                ..
+            } => {
+                let name = self.trace.tp_name(*tp);
                 let p = self.partition(&name);
-                let hw = line.field("high_watermark").as_u64().unwrap_or(0);
-                let leo = line.field("log_end_offset").as_u64().unwrap_or(0);
-                p.hw.push((t, hw));
-                p.leo.push((t, leo));
+                p.hw.push((t, *high_watermark));
+                p.leo.push((t, *log_end_offset));
             }
-            "replica_truncated" => {
-                let name = self.trace.tp_name(line.field("tp"));
-                let from = line.field("from_offset").as_u64().unwrap_or(0);
-                let to = line.field("to_offset").as_u64().unwrap_or(0);
+            Event::ReplicaTruncated {
+                tp,
+                from_offset,
+                to_offset,
+                ..
+            } => {
                 self.markers.push(Marker {
                     t_us: t,
                     kind: MarkerKind::Truncation,
-                    lane: name,
-                    label: format!("{} truncated {from}->{to}", self.trace.node_name(n)),
+                    lane: self.trace.tp_name(*tp),
+                    label: format!(
+                        "{} truncated {from_offset}->{to_offset}",
+                        self.trace.node_name(n)
+                    ),
                 });
             }
             _ => {}
+        }
+    }
+
+    /// The controller changed broker `id`'s registration: `change` updates its lane, and a
+    /// marker, if any, is put on it.
+    fn broker_changed(
+        &mut self,
+        t: u64,
+        id: u32,
+        marker: Option<(MarkerKind, &str)>,
+        change: impl FnOnce(&mut NodeTrack),
+    ) {
+        let Some(b) = self.broker_track(id) else {
+            return;
+        };
+        let track = &mut self.nodes[b];
+        change(track);
+        track.update(t, false);
+        if let Some((kind, label)) = marker {
+            self.markers.push(Marker {
+                t_us: t,
+                kind,
+                lane: broker_name(id),
+                label: label.into(),
+            });
         }
     }
 
@@ -498,58 +563,46 @@ impl<'a> Builder<'a> {
             })
     }
 
-    fn partition_changed(&mut self, line: &Line) {
-        let t = line.t_us;
-        let name = self.trace.tp_name(line.field("tp"));
-        let leader = line.field("leader").as_u64();
-        let leader_epoch = line.field("leader_epoch").as_u64().unwrap_or(0);
-        let partition_epoch = line.field("partition_epoch").as_u64().unwrap_or(0);
-        let isr = ids(line.field("isr"));
-        let elr = ids(line.field("elr"));
-        let election = line.field("election").as_str().map(str::to_string);
+    /// A committed change told for the first time (the trace's fold drops replays).
+    fn partition_changed(&mut self, t: u64, name: String, change: &LeadershipChange) {
+        let after = &change.after;
         let p = self.partition(&name);
-        let last = p.segments.last();
-        // A new active controller replays committed changes: keep the first telling.
-        if last.is_some_and(|s| partition_epoch <= s.partition_epoch) {
-            return;
-        }
-        let leader_moved =
-            last.is_none_or(|s| s.leader != leader || s.leader_epoch != leader_epoch);
-        let isr_moved = last.is_some_and(|s| s.isr != isr);
         if let Some(last) = p.segments.last_mut() {
             last.to_us = t;
         }
-        p.replicas = p.replicas.max(isr.len() + elr.len());
-        let first = p.segments.is_empty();
+        p.replicas = p.replicas.max(after.isr.len() + after.elr.len());
         p.segments.push(PartitionSegment {
             from_us: t,
             to_us: u64::MAX,
-            leader,
-            leader_epoch,
-            partition_epoch,
-            isr: isr.clone(),
-            elr,
+            leader: after.leader.map(u64::from),
+            leader_epoch: u64::from(after.leader_epoch),
+            partition_epoch: u64::from(after.partition_epoch),
+            isr: after.isr.iter().map(|&b| u64::from(b)).collect(),
+            elr: after.elr.iter().map(|&b| u64::from(b)).collect(),
         });
-        if first {
+        if change.is_creation() {
             return;
         }
+        let (leader_moved, isr_moved) = (change.leader_moved(), change.isr_moved());
         if leader_moved {
             p.leader_changes += 1;
         }
         if isr_moved {
             p.isr_changes += 1;
         }
-        let marker = match (&election, leader_moved) {
+        let leader_epoch = after.leader_epoch;
+        let marker = match (change.election, leader_moved) {
             (Some(how), _) => Some((
                 MarkerKind::Election,
                 format!(
-                    "{} e{leader_epoch} ({how})",
-                    leader.map_or("none".to_string(), |l| format!("b{l}"))
+                    "{} e{leader_epoch} ({})",
+                    after.leader.map_or("none".to_string(), |l| format!("b{l}")),
+                    wire_name(&how)
                 ),
             )),
             (None, true) => Some((MarkerKind::Election, format!("e{leader_epoch}"))),
             (None, false) if isr_moved => {
-                Some((MarkerKind::IsrChange, format!("ISR {}", isr.len())))
+                Some((MarkerKind::IsrChange, format!("ISR {}", after.isr.len())))
             }
             _ => None,
         };
@@ -562,11 +615,6 @@ impl<'a> Builder<'a> {
             });
         }
     }
-}
-
-/// A stable key for "the same slow link or node".
-fn json_key(f: &Value) -> Value {
-    serde_json::json!({"action": f["action"], "node": f["node"], "from": f["from"], "to": f["to"]})
 }
 
 /// Builds the lanes of a run from its trace.
@@ -591,42 +639,7 @@ pub fn build(trace: &Trace) -> Model {
         markers: Vec::new(),
     };
     for line in &trace.lines {
-        let t = line.t_us;
-        let n = line.node();
-        let is_controller = n.is_some_and(|n| b.controller.get(n).copied().unwrap_or(false));
-        match line.kind() {
-            "up" => {
-                let Some(n) = n.filter(|&n| n < b.nodes.len()) else {
-                    continue;
-                };
-                b.close_spans(t, &OpenKey::Node(n));
-                let track = &mut b.nodes[n];
-                track.down = None;
-                track.paused = false;
-                track.registered = None;
-                track.fenced = !is_controller;
-                track.shutting_down = false;
-                track.raft = (NodeState::Unattached, track.raft.1);
-                track.update(t, is_controller);
-            }
-            "down" | "paused" | "resumed" => {
-                let Some(n) = n.filter(|&n| n < b.nodes.len()) else {
-                    continue;
-                };
-                match line.kind() {
-                    "down" => b.nodes[n].down = Some(down_state(&line.v["cause"])),
-                    "paused" => b.nodes[n].paused = true,
-                    _ => {
-                        b.nodes[n].paused = false;
-                        b.close_spans(t, &OpenKey::Node(n));
-                    }
-                }
-                b.nodes[n].update(t, is_controller);
-            }
-            "fault" => b.fault(line),
-            "node" => b.node_event(line),
-            _ => {}
-        }
+        b.line(line);
     }
     let end = trace.end_us;
     let close = |to: &mut u64| *to = (*to).min(end);

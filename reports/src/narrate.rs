@@ -3,10 +3,17 @@
 //! The same moments feed `kafkasim explain`, the HTML report's event table and the causal
 //! chains of violations, so the three always tell one story.
 
-use crate::trace::{Line, Trace, TraceViolation, broker_name, id_list, secs};
+use crate::trace::{Body, Line, Trace, TraceViolation, broker_name, id_list, secs, wire_name};
 use serde::Serialize;
-use serde_json::Value;
 use sim_core::check::{INVARIANTS, InvariantKind};
+use sim_core::engine::NodeId;
+use sim_core::fault::Fault;
+use sim_core::kraft::history::LeadershipChange;
+use sim_core::kraft::raft::RaftRole;
+use sim_core::kraft::{Election, TopicPartition};
+use sim_core::proto::{Event, FenceReason, SendOp, TruncationReason};
+use sim_core::storage::CrashKind;
+use sim_core::trace::DownCause;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -80,16 +87,6 @@ pub struct NarrateOptions {
     pub session_timeout_ms: Option<u64>,
 }
 
-/// The partition state narration compares a change against.
-#[derive(Clone, Debug, Default)]
-struct PartitionSeen {
-    partition_epoch: Option<u64>,
-    leader: Option<u64>,
-    leader_epoch: u64,
-    isr: Value,
-    elr: Value,
-}
-
 /// A producer's outcome on a partition, to narrate only when it changes.
 type Outcome = Option<String>;
 
@@ -97,132 +94,100 @@ struct Narrator<'a> {
     trace: &'a Trace,
     options: &'a NarrateOptions,
     moments: Vec<Moment>,
-    partitions: BTreeMap<String, PartitionSeen>,
     outcomes: BTreeMap<(usize, String), Outcome>,
     /// When each node last went down, for "fenced N s after it went down".
     down_at: BTreeMap<String, u64>,
 }
 
-fn crash_words(kind: &str) -> &'static str {
+fn crash_words(kind: CrashKind) -> &'static str {
     match kind {
-        "process" => "process crash: memory lost, the OS page cache kept",
-        "power_loss" => "power loss: unflushed writes lost",
-        "disk_loss" => "disk loss: it will come back empty",
-        _ => "crash",
+        CrashKind::Process => "process crash: memory lost, the OS page cache kept",
+        CrashKind::PowerLoss => "power loss: unflushed writes lost",
+        CrashKind::DiskLoss => "disk loss: it will come back empty",
     }
 }
 
-fn names(trace: &Trace, v: &Value) -> Vec<String> {
-    match v {
-        Value::Array(a) => a
-            .iter()
-            .filter_map(|n| n.as_u64())
-            .map(|n| trace.node_name(n as usize))
-            .collect(),
-        Value::Number(n) => n
-            .as_u64()
-            .map(|n| vec![trace.node_name(n as usize)])
-            .unwrap_or_default(),
-        _ => Vec::new(),
-    }
+fn names(trace: &Trace, nodes: &[NodeId]) -> Vec<String> {
+    nodes.iter().map(|n| trace.node_name(n.index())).collect()
 }
 
-fn fault_text(trace: &Trace, f: &Value) -> (String, Vec<String>) {
-    let action = f["action"].as_str().unwrap_or("fault");
-    let node = names(trace, &f["node"]);
-    let one = node.first().cloned().unwrap_or_default();
-    let extra_ms = f["extra"].as_u64().unwrap_or(0) / 1000;
-    match action {
-        "crash" => {
-            let kind = f["kind"].as_str().unwrap_or("");
-            (format!("{one} dies ({})", crash_words(kind)), node)
-        }
-        "restart" => (format!("{one} restarts"), node),
-        "shutdown" => (
-            format!("{one} is asked to shut down (SIGTERM): controlled shutdown begins"),
-            node,
+/// A fault told in words, and the nodes it involves.
+fn fault_text(trace: &Trace, fault: &Fault) -> (String, Vec<String>) {
+    let one = |node: &NodeId| trace.node_name(node.index());
+    match fault {
+        Fault::Crash { node, kind } => (
+            format!("{} dies ({})", one(node), crash_words(*kind)),
+            vec![one(node)],
         ),
-        "pause" => (
-            format!("{one} pauses (a long GC pause or SIGSTOP): it handles nothing"),
-            node,
+        Fault::Restart { node } => (format!("{} restarts", one(node)), vec![one(node)]),
+        Fault::Shutdown { node } => (
+            format!(
+                "{} is asked to shut down (SIGTERM): controlled shutdown begins",
+                one(node)
+            ),
+            vec![one(node)],
         ),
-        "resume" => (format!("{one} resumes"), node),
-        "partition" => {
-            let groups: Vec<String> = f["groups"]
-                .as_array()
-                .map(|g| {
-                    g.iter()
-                        .map(|grp| format!("{{{}}}", names(trace, grp).join(", ")))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let all: Vec<String> = f["groups"]
-                .as_array()
-                .map(|g| g.iter().flat_map(|grp| names(trace, grp)).collect())
-                .unwrap_or_default();
+        Fault::Pause { node } => (
+            format!(
+                "{} pauses (a long GC pause or SIGSTOP): it handles nothing",
+                one(node)
+            ),
+            vec![one(node)],
+        ),
+        Fault::Resume { node } => (format!("{} resumes", one(node)), vec![one(node)]),
+        Fault::Partition { groups } => {
+            let told: Vec<String> = groups
+                .iter()
+                .map(|g| format!("{{{}}}", names(trace, g).join(", ")))
+                .collect();
+            let all = groups.iter().flat_map(|g| names(trace, g)).collect();
             (
                 format!(
                     "the network splits: {} cannot reach the rest",
-                    groups.join(" / ")
+                    told.join(" / ")
                 ),
                 all,
             )
         }
-        "one_way" => {
-            let from = names(trace, &f["from"]);
-            let mut to = names(trace, &f["to"]);
-            // A node always reaches itself: no link from a node to itself is cut.
-            if let [only] = from.as_slice() {
-                to.retain(|n| n != only);
-            }
-            let overlap = to.iter().any(|n| from.contains(n));
-            let text = if to.is_empty() {
-                format!(
-                    "{} cannot cut itself off from itself: no link is cut",
-                    from.join(", ")
-                )
-            } else {
-                format!(
-                    "messages from {} to {} are lost{} (the other direction still works)",
-                    from.join(", "),
-                    to.join(", "),
-                    if overlap {
-                        ", between different nodes"
-                    } else {
-                        ""
-                    }
-                )
-            };
-            (text, from.into_iter().chain(to).collect())
-        }
-        "heal" => (
+        Fault::OneWay { from, to } => one_way_text(names(trace, from), names(trace, to)),
+        Fault::Heal => (
             "the network heals: every cut link works again".into(),
             vec![],
         ),
-        "slow_node" if extra_ms == 0 => (format!("{one} is fast again"), node),
-        "slow_node" => (
-            format!("every message to or from {one} takes {extra_ms} ms longer"),
-            node,
-        ),
-        "slow_channel" => {
-            let from = names(trace, &f["from"]);
-            let to = names(trace, &f["to"]);
-            let channel = f["name"].as_str().unwrap_or("one");
-            let (a, b) = (from.join(""), to.join(""));
+        Fault::SlowNode { node, extra } => {
+            let extra_ms = extra.as_micros() / 1000;
             let text = if extra_ms == 0 {
-                format!("the {channel} connection {a} -> {b} is fast again")
+                format!("{} is fast again", one(node))
             } else {
                 format!(
-                    "messages from {a} to {b} on the {channel} connection take {extra_ms} ms \
+                    "every message to or from {} takes {extra_ms} ms longer",
+                    one(node)
+                )
+            };
+            (text, vec![one(node)])
+        }
+        Fault::SlowChannel {
+            from,
+            to,
+            name,
+            extra,
+            ..
+        } => {
+            let (a, b) = (one(from), one(to));
+            let extra_ms = extra.as_micros() / 1000;
+            let text = if extra_ms == 0 {
+                format!("the {name} connection {a} -> {b} is fast again")
+            } else {
+                format!(
+                    "messages from {a} to {b} on the {name} connection take {extra_ms} ms \
                      longer (its other connections are unaffected)"
                 )
             };
-            (text, from.into_iter().chain(to).collect())
+            (text, vec![a, b])
         }
-        "slow_link" => {
-            let from = names(trace, &f["from"]);
-            let to = names(trace, &f["to"]);
-            let (a, b) = (from.join(""), to.join(""));
+        Fault::SlowLink { from, to, extra } => {
+            let (a, b) = (one(from), one(to));
+            let extra_ms = extra.as_micros() / 1000;
             let text = if a == b {
                 format!("{a} to itself: no network link, nothing slows down")
             } else if extra_ms == 0 {
@@ -230,10 +195,36 @@ fn fault_text(trace: &Trace, f: &Value) -> (String, Vec<String>) {
             } else {
                 format!("messages from {a} to {b} take {extra_ms} ms longer")
             };
-            (text, from.into_iter().chain(to).collect())
+            (text, vec![a, b])
         }
-        other => (other.replace('_', " "), node),
     }
+}
+
+/// A one-way cut told in words: never a node cut from itself.
+fn one_way_text(from: Vec<String>, mut to: Vec<String>) -> (String, Vec<String>) {
+    // A node always reaches itself: no link from a node to itself is cut.
+    if let [only] = from.as_slice() {
+        to.retain(|n| n != only);
+    }
+    let overlap = to.iter().any(|n| from.contains(n));
+    let text = if to.is_empty() {
+        format!(
+            "{} cannot cut itself off from itself: no link is cut",
+            from.join(", ")
+        )
+    } else {
+        format!(
+            "messages from {} to {} are lost{} (the other direction still works)",
+            from.join(", "),
+            to.join(", "),
+            if overlap {
+                ", between different nodes"
+            } else {
+                ""
+            }
+        )
+    };
+    (text, from.into_iter().chain(to).collect())
 }
 
 impl<'a> Narrator<'a> {
@@ -256,68 +247,40 @@ impl<'a> Narrator<'a> {
 
     fn line(&mut self, line: &Line) {
         let trace = self.trace;
-        match line.kind() {
-            "fault" => {
-                let (text, nodes) = fault_text(trace, &line.v["fault"]);
-                self.push(
-                    line,
-                    MomentKind::Fault,
-                    nodes,
-                    None,
-                    format!("fault: {text}"),
-                );
+        match &line.body {
+            Body::Fault { fault } => {
+                let (text, nodes) = fault_text(trace, fault);
+                let text = format!("fault: {text}");
+                self.push(line, MomentKind::Fault, nodes, None, text);
             }
-            "fault_ignored" | "fault_deferred" => {
-                let (text, nodes) = fault_text(trace, &line.v["fault"]);
-                let why = line.v["why"].as_str().unwrap_or("").to_string();
-                let what = if line.kind() == "fault_ignored" {
+            Body::FaultIgnored { fault, why } | Body::FaultDeferred { fault, why } => {
+                let (text, nodes) = fault_text(trace, fault);
+                let what = if matches!(line.body, Body::FaultIgnored { .. }) {
                     "skipped"
                 } else {
                     "deferred"
                 };
-                self.push(
-                    line,
-                    MomentKind::Fault,
-                    nodes,
-                    None,
-                    format!("fault {what} ({why}): {text}"),
-                );
+                let text = format!("fault {what} ({why}): {text}");
+                self.push(line, MomentKind::Fault, nodes, None, text);
             }
-            "note" => {
-                let text = line.v["text"].as_str().unwrap_or("").to_string();
-                self.push(
-                    line,
-                    MomentKind::Note,
-                    vec![],
-                    None,
-                    format!("note: {text}"),
-                );
+            Body::Note { text } => {
+                let text = format!("note: {text}");
+                self.push(line, MomentKind::Note, vec![], None, text);
             }
-            "down" => {
+            Body::Down { cause, .. } => {
                 let node = trace.line_node(line);
                 self.down_at.insert(node.clone(), line.t_us);
-                if line.v["cause"] == "shutdown" {
-                    self.push(
-                        line,
-                        MomentKind::Process,
-                        vec![node.clone()],
-                        None,
-                        format!("{node} finished its shutdown and exited"),
-                    );
+                if *cause == DownCause::Shutdown {
+                    let text = format!("{node} finished its shutdown and exited");
+                    self.push(line, MomentKind::Process, vec![node], None, text);
                 }
             }
-            "up" if line.t_us > 0 => {
+            Body::Up { incarnation, .. } if line.t_us > 0 => {
                 let node = trace.line_node(line);
-                let incarnation = line.v["incarnation"].as_u64().unwrap_or(0);
-                self.push(
-                    line,
-                    MomentKind::Process,
-                    vec![node.clone()],
-                    None,
-                    format!("{node} is up again (incarnation {incarnation})"),
-                );
+                let text = format!("{node} is up again (incarnation {incarnation})");
+                self.push(line, MomentKind::Process, vec![node], None, text);
             }
-            "node" => self.event(line),
+            Body::Node { event, .. } => self.event(line, event),
             _ if self.options.verbose => self.detail(line),
             _ => {}
         }
@@ -325,172 +288,195 @@ impl<'a> Narrator<'a> {
 
     fn detail(&mut self, line: &Line) {
         let node = self.trace.line_node(line);
-        let text = match line.kind() {
-            "deliver" | "lost" => {
-                let from = names(self.trace, &line.v["from"]).join("");
-                let to = names(self.trace, &line.v["to"]).join("");
-                let msg = line.v["msg"].as_str().unwrap_or("");
-                if line.kind() == "lost" {
-                    let cause = line.v["cause"].as_str().unwrap_or("");
-                    format!("{msg} {from} -> {to} lost ({cause})")
-                } else {
-                    format!("{msg} {from} -> {to}")
-                }
+        let text = match &line.body {
+            Body::Deliver { from, to, msg } => {
+                let (from, to) = (
+                    self.trace.node_name(from.index()),
+                    self.trace.node_name(to.index()),
+                );
+                format!("{msg} {from} -> {to}")
             }
-            kind => {
-                let mut v = line.v.clone();
+            Body::Lost {
+                from,
+                to,
+                msg,
+                cause,
+            } => {
+                let (from, to) = (
+                    self.trace.node_name(from.index()),
+                    self.trace.node_name(to.index()),
+                );
+                format!("{msg} {from} -> {to} lost ({})", wire_name(cause))
+            }
+            body => {
+                // Any other line, as the trace has it (without its time and type).
+                let mut v = serde_json::to_value(body).unwrap_or_default();
                 if let Some(o) = v.as_object_mut() {
-                    o.remove("t_us");
                     o.remove("type");
                 }
-                format!("{kind} {v}")
+                format!("{} {v}", body.kind())
             }
         };
         let nodes = if node.is_empty() { vec![] } else { vec![node] };
         self.push(line, MomentKind::Detail, nodes, None, text);
     }
 
-    fn event(&mut self, line: &Line) {
-        let trace = self.trace;
-        let node = trace.line_node(line);
-        let Some(event) = line.event() else {
-            return;
-        };
-        let epoch = line.field("broker_epoch").as_u64().unwrap_or(0);
+    fn event(&mut self, line: &Line, event: &Event) {
+        let node = self.trace.line_node(line);
         match event {
-            "controller_activated" | "controller_renounced" | "raft_state"
+            Event::ControllerActivated { .. }
+            | Event::ControllerRenounced { .. }
+            | Event::RaftState { .. }
                 if Trace::is_controller(&node) =>
             {
-                let e = line.field("epoch").as_u64().unwrap_or(0);
-                let text = match (event, line.field("state").as_str().unwrap_or("")) {
-                    ("controller_activated", _) => Some(format!(
-                        "{node} won the KRaft election: leader of epoch {e}, the active controller"
-                    )),
-                    ("controller_renounced", _) => Some(format!(
-                        "{node} is no longer the active controller (epoch {e} is over)"
-                    )),
-                    (_, "candidate") => Some(format!(
-                        "{node} heard from no leader within its election timeout: candidate in epoch {e}, asking for votes"
-                    )),
-                    (_, "prospective") => Some(format!(
-                        "{node} heard from no leader: pre-vote (prospective) before standing in epoch {}",
-                        e + 1
-                    )),
-                    (_, "resigned") => Some(format!("{node} resigned as leader of epoch {e}")),
-                    _ => None,
-                };
-                match text {
+                match quorum_text(&node, event) {
                     Some(text) => self.push(line, MomentKind::Quorum, vec![node], None, text),
                     None if self.options.verbose => self.detail(line),
                     None => {}
                 }
             }
-            "broker_registered"
-            | "broker_fenced"
-            | "broker_unfenced"
-            | "broker_controlled_shutdown" => {
-                let b = broker_name(line.field("broker").as_u64().unwrap_or(0));
-                let (kind, what) = match event {
-                    "broker_registered" => (
-                        MomentKind::Registration,
-                        format!("registered {b} (broker epoch {epoch}); it starts fenced"),
-                    ),
-                    "broker_fenced" => (
-                        MomentKind::Fencing,
-                        format!(
-                            "fenced {b} (broker epoch {epoch}): {}",
-                            self.fence_reason(line, &b)
-                        ),
-                    ),
-                    "broker_unfenced" => (
-                        MomentKind::Registration,
-                        format!(
-                            "unfenced {b} (broker epoch {epoch}): it caught up with the metadata log"
-                        ),
-                    ),
-                    _ => (
-                        MomentKind::Fencing,
-                        format!(
-                            "put {b} in controlled shutdown: it leaves every ISR and its leaderships move"
-                        ),
-                    ),
-                };
-                self.push(
-                    line,
-                    kind,
-                    vec![node.clone(), b],
-                    None,
-                    format!("{node} {what}"),
-                );
+            Event::BrokerRegistered { .. }
+            | Event::BrokerFenced { .. }
+            | Event::BrokerUnfenced { .. }
+            | Event::BrokerControlledShutdown { .. } => {
+                if let Some((kind, b, what)) = self.broker_moment(line, event) {
+                    let text = format!("{node} {what}");
+                    self.push(line, kind, vec![node, b], None, text);
+                }
             }
-            "partition_changed" => self.partition_changed(line, &node),
-            "alter_partition_sent" => {
-                let (from, to) = (line.field("isr"), line.field("proposed_isr"));
-                let grow = to.as_array().map_or(0, Vec::len) > from.as_array().map_or(0, Vec::len);
-                let what = if grow { "expand" } else { "shrink" };
-                let (from, to) = (id_list(from), id_list(to));
-                self.about_partition(line, MomentKind::Isr, &node, |tp| {
+            Event::PartitionChanged { tp, .. } => {
+                if let Some(change) = &line.change {
+                    self.partition_changed(line, &node, self.trace.tp_name(*tp), change);
+                }
+            }
+            Event::AlterPartitionSent {
+                tp,
+                isr,
+                proposed_isr,
+                ..
+            } => {
+                let what = if proposed_isr.len() > isr.len() {
+                    "expand"
+                } else {
+                    "shrink"
+                };
+                let (from, to) = (id_list(isr), id_list(proposed_isr));
+                self.about_partition(line, *tp, MomentKind::Isr, &node, |tp| {
                     format!(
                         "{tp}: leader {node} asks the controller to {what} the ISR {from} -> {to} (AlterPartition)"
                     )
                 });
             }
-            "alter_partition_answered" => match line.field("error").as_str() {
-                Some(error) => self.about_partition(line, MomentKind::Isr, &node, |tp| {
-                    format!("{tp}: the controller refused {node}'s ISR change: {error}")
-                }),
+            Event::AlterPartitionAnswered { tp, error, .. } => match error {
+                Some(error) => {
+                    let error = wire_name(error);
+                    self.about_partition(line, *tp, MomentKind::Isr, &node, |tp| {
+                        format!("{tp}: the controller refused {node}'s ISR change: {error}")
+                    })
+                }
                 None if self.options.verbose => self.detail(line),
                 None => {}
             },
-            "replica_truncated" => {
-                let from = line.field("from_offset").as_u64().unwrap_or(0);
-                let to = line.field("to_offset").as_u64().unwrap_or(0);
-                let why = match line.field("reason").as_str() {
-                    Some("high_watermark") => {
+            Event::ReplicaTruncated {
+                tp,
+                from_offset,
+                to_offset,
+                reason,
+                ..
+            } => {
+                let why = match reason {
+                    TruncationReason::HighWatermark => {
                         "its own high watermark, as a follower did before KIP-101 (the HW, not \
                          the leader's log, decides what is kept)"
                     }
-                    _ => "where it diverged from the leader",
+                    TruncationReason::Diverged => "where it diverged from the leader",
                 };
-                self.about_partition(line, MomentKind::Truncation, &node, |tp| {
+                self.about_partition(line, *tp, MomentKind::Truncation, &node, |tp| {
                     format!(
-                        "{tp}: {node} truncated its log from offset {from} to {to}, {why} ({} records gone)",
-                        from.saturating_sub(to)
+                        "{tp}: {node} truncated its log from offset {from_offset} to {to_offset}, {why} ({} records gone)",
+                        from_offset.saturating_sub(*to_offset)
                     )
                 });
             }
-            "truncation_detected" => {
-                let position = line.field("position").as_u64().unwrap_or(0);
-                let end = line.field("end_offset").as_u64().unwrap_or(0);
-                self.about_partition(line, MomentKind::Client, &node, |tp| {
+            Event::TruncationDetected {
+                tp,
+                position,
+                end_offset,
+            } => {
+                self.about_partition(line, *tp, MomentKind::Client, &node, |tp| {
                     format!(
-                        "{tp}: {node} found the log truncated below its position {position} (KIP-320): records it read are gone; it seeks back to {end}"
+                        "{tp}: {node} found the log truncated below its position {position} (KIP-320): records it read are gone; it seeks back to {end_offset}"
                     )
                 });
             }
-            "send" => self.send(line, &node),
+            Event::Send { .. } => self.send(line, event, &node),
             _ if self.options.verbose => self.detail(line),
             _ => {}
         }
     }
 
-    /// A moment of `node` about the partition its event names (`tp`), told by `text`.
+    /// The active controller changed a broker's registration: what kind of moment, the
+    /// broker, and what the controller did, in words.
+    fn broker_moment(&self, line: &Line, event: &Event) -> Option<(MomentKind, String, String)> {
+        Some(match event {
+            Event::BrokerRegistered {
+                broker,
+                broker_epoch,
+            } => {
+                let b = broker_name(*broker);
+                let what =
+                    format!("registered {b} (broker epoch {broker_epoch}); it starts fenced");
+                (MomentKind::Registration, b, what)
+            }
+            Event::BrokerFenced {
+                broker,
+                broker_epoch,
+                reason,
+            } => {
+                let b = broker_name(*broker);
+                let why = self.fence_reason(line, *reason, &b);
+                let what = format!("fenced {b} (broker epoch {broker_epoch}): {why}");
+                (MomentKind::Fencing, b, what)
+            }
+            Event::BrokerUnfenced {
+                broker,
+                broker_epoch,
+            } => {
+                let b = broker_name(*broker);
+                let what = format!(
+                    "unfenced {b} (broker epoch {broker_epoch}): it caught up with the metadata log"
+                );
+                (MomentKind::Registration, b, what)
+            }
+            Event::BrokerControlledShutdown { broker } => {
+                let b = broker_name(*broker);
+                let what = format!(
+                    "put {b} in controlled shutdown: it leaves every ISR and its leaderships move"
+                );
+                (MomentKind::Fencing, b, what)
+            }
+            _ => return None,
+        })
+    }
+
+    /// A moment of `node` about partition `tp`, told by `text`.
     fn about_partition(
         &mut self,
         line: &Line,
+        tp: TopicPartition,
         kind: MomentKind,
         node: &str,
         text: impl FnOnce(&str) -> String,
     ) {
-        let tp = self.trace.tp_name(line.field("tp"));
+        let tp = self.trace.tp_name(tp);
         let text = text(&tp);
         self.push(line, kind, vec![node.to_string()], Some(tp), text);
     }
 
     /// Why the controller fenced broker `b`.
-    fn fence_reason(&self, line: &Line, b: &str) -> String {
-        match line.field("reason").as_str() {
-            Some("session_expired") => {
+    fn fence_reason(&self, line: &Line, reason: FenceReason, b: &str) -> String {
+        match reason {
+            FenceReason::SessionExpired => {
                 let timeout = self
                     .options
                     .session_timeout_ms
@@ -504,100 +490,100 @@ impl<'a> Narrator<'a> {
                     .unwrap_or_default();
                 format!("no heartbeat{timeout} (broker.session.timeout.ms){since}")
             }
-            Some("reregistered") => "a new incarnation of it registered".into(),
-            Some(other) => other.replace('_', " "),
-            None => String::new(),
+            FenceReason::Reregistered => "a new incarnation of it registered".into(),
+            other => wire_name(&other).replace('_', " "),
         }
     }
 
-    fn partition_changed(&mut self, line: &Line, node: &str) {
-        let tp = self.trace.tp_name(line.field("tp"));
-        let pe = line.field("partition_epoch").as_u64();
-        let seen = self.partitions.entry(tp.clone()).or_default();
-        // A new active controller replays what its predecessor committed: tell it once.
-        if pe.is_some() && seen.partition_epoch.is_some() && pe <= seen.partition_epoch {
-            return;
-        }
-        let first = seen.partition_epoch.is_none();
-        let leader = line.field("leader").as_u64();
-        let leader_epoch = line.field("leader_epoch").as_u64().unwrap_or(0);
-        let isr = line.field("isr").clone();
-        let elr = line.field("elr").clone();
-        let election = line.field("election").as_str().map(|e| match e {
-            "clean" => "a clean election from the ISR",
-            "elr" => "an ELR election (KIP-966)",
-            "last_known_leader" => "the last known leader (KIP-966)",
-            "unclean" => "an UNCLEAN election from outside the ISR",
-            "none" => "nobody eligible: the partition is offline",
-            _ => "an election",
-        });
-        let who = |l: Option<u64>| l.map_or_else(|| "none".to_string(), broker_name);
+    /// A committed change told for the first time (the trace's fold drops replays).
+    fn partition_changed(
+        &mut self,
+        line: &Line,
+        node: &str,
+        tp: String,
+        change: &LeadershipChange,
+    ) {
+        let after = &change.after;
+        let who = |l: Option<u32>| l.map_or_else(|| "none".to_string(), broker_name);
         let mut nodes = vec![node.to_string()];
-        nodes.extend(leader.map(broker_name));
-        let text = if first {
-            format!(
-                "{tp}: created with leader {} (epoch {leader_epoch}), ISR {}",
-                who(leader),
-                id_list(&isr)
-            )
-        } else {
-            let mut parts = Vec::new();
-            if leader != seen.leader || leader_epoch != seen.leader_epoch {
-                parts.push(format!(
-                    "leader {} -> {} (epoch {} -> {leader_epoch})",
-                    who(seen.leader),
-                    who(leader),
-                    seen.leader_epoch
-                ));
+        nodes.extend(after.leader.map(broker_name));
+        let text = match &change.before {
+            None => format!(
+                "{tp}: created with leader {} (epoch {}), ISR {}",
+                who(after.leader),
+                after.leader_epoch,
+                id_list(&after.isr)
+            ),
+            Some(before) => {
+                let mut parts = Vec::new();
+                if change.leader_moved() {
+                    parts.push(format!(
+                        "leader {} -> {} (epoch {} -> {})",
+                        who(before.leader),
+                        who(after.leader),
+                        before.leader_epoch,
+                        after.leader_epoch
+                    ));
+                }
+                if change.isr_moved() {
+                    parts.push(format!(
+                        "ISR {} -> {}",
+                        id_list(&before.isr),
+                        id_list(&after.isr)
+                    ));
+                }
+                if change.elr_moved() {
+                    parts.push(format!(
+                        "ELR {} -> {}",
+                        id_list(&before.elr),
+                        id_list(&after.elr)
+                    ));
+                }
+                if parts.is_empty() {
+                    parts.push(format!("partition epoch {}", after.partition_epoch));
+                }
+                let mut text = format!("{tp}: {}", parts.join(", "));
+                if let Some(how) = change.election {
+                    let _ = write!(text, " by {}", election_words(how));
+                }
+                text
             }
-            if isr != seen.isr {
-                parts.push(format!("ISR {} -> {}", id_list(&seen.isr), id_list(&isr)));
-            }
-            let elr_empty = |v: &Value| v.as_array().is_none_or(Vec::is_empty);
-            if elr != seen.elr && !(elr_empty(&elr) && elr_empty(&seen.elr)) {
-                parts.push(format!("ELR {} -> {}", id_list(&seen.elr), id_list(&elr)));
-            }
-            if parts.is_empty() {
-                parts.push(format!("partition epoch {}", pe.unwrap_or(0)));
-            }
-            let mut text = format!("{tp}: {}", parts.join(", "));
-            if let Some(how) = election {
-                let _ = write!(text, " by {how}");
-            }
-            text
         };
-        let kind = if first || leader != seen.leader || leader_epoch != seen.leader_epoch {
+        let kind = if change.leader_moved() {
             MomentKind::Leader
         } else {
             MomentKind::Isr
-        };
-        *seen = PartitionSeen {
-            partition_epoch: pe,
-            leader,
-            leader_epoch,
-            isr,
-            elr,
         };
         self.push(line, kind, nodes, Some(tp), text);
     }
 
     /// A producer's writes to a partition: narrated when their outcome changes (accepted,
     /// refused with an error), not write by write.
-    fn send(&mut self, line: &Line, node: &str) {
-        let op = line.field("op").as_str().unwrap_or("");
-        if op == "invoke" {
+    fn send(&mut self, line: &Line, event: &Event, node: &str) {
+        let Event::Send {
+            op,
+            tp,
+            acks,
+            error,
+            ..
+        } = event
+        else {
+            return;
+        };
+        if *op == SendOp::Invoke {
             if self.options.verbose {
                 self.detail(line);
             }
             return;
         }
-        let tp = self.trace.tp_name(line.field("tp"));
+        let tp = self.trace.tp_name(*tp);
         let outcome: Outcome = match op {
-            "ok" => None,
-            _ => Some(line.field("error").as_str().map_or_else(
-                || "no answer (indeterminate)".to_string(),
-                |e| e.to_string(),
-            )),
+            SendOp::Ok => None,
+            _ => Some(
+                error
+                    .as_ref()
+                    .map_or_else(|| "no answer (indeterminate)".to_string(), wire_name),
+            ),
         };
         let key = (line.node().unwrap_or(0), tp.clone());
         let before = self.outcomes.insert(key, outcome.clone());
@@ -611,7 +597,6 @@ impl<'a> Narrator<'a> {
             }
             return;
         }
-        let acks = line.field("acks").as_str().unwrap_or("?").to_string();
         let text = match &outcome {
             Some(error) => format!("{tp}: {node}'s acks={acks} writes fail: {error}"),
             None => format!("{tp}: {node}'s acks={acks} writes are acknowledged again"),
@@ -626,13 +611,47 @@ impl<'a> Narrator<'a> {
     }
 }
 
+/// A controller's KRaft moment in words, if it is one worth telling.
+fn quorum_text(node: &str, event: &Event) -> Option<String> {
+    match event {
+        Event::ControllerActivated { epoch } => Some(format!(
+            "{node} won the KRaft election: leader of epoch {epoch}, the active controller"
+        )),
+        Event::ControllerRenounced { epoch } => Some(format!(
+            "{node} is no longer the active controller (epoch {epoch} is over)"
+        )),
+        Event::RaftState { state, epoch, .. } => match state {
+            RaftRole::Candidate => Some(format!(
+                "{node} heard from no leader within its election timeout: candidate in epoch {epoch}, asking for votes"
+            )),
+            RaftRole::Prospective => Some(format!(
+                "{node} heard from no leader: pre-vote (prospective) before standing in epoch {}",
+                epoch + 1
+            )),
+            RaftRole::Resigned => Some(format!("{node} resigned as leader of epoch {epoch}")),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// How a leader was chosen, in words.
+fn election_words(how: Election) -> &'static str {
+    match how {
+        Election::Clean => "a clean election from the ISR",
+        Election::Elr => "an ELR election (KIP-966)",
+        Election::LastKnownLeader => "the last known leader (KIP-966)",
+        Election::Unclean => "an UNCLEAN election from outside the ISR",
+        Election::None => "nobody eligible: the partition is offline",
+    }
+}
+
 /// The moments of a run, in time order, violations included.
 pub fn moments(trace: &Trace, options: &NarrateOptions) -> Vec<Moment> {
     let mut n = Narrator {
         trace,
         options,
         moments: Vec::new(),
-        partitions: BTreeMap::new(),
         outcomes: BTreeMap::new(),
         down_at: BTreeMap::new(),
     };
@@ -814,16 +833,20 @@ mod tests {
     #[test]
     fn a_one_way_cut_never_names_a_node_cut_from_itself() {
         let t = trace(&[]);
-        let f = serde_json::json!({"action": "one_way", "from": [0], "to": [0, 1]});
-        let (text, _) = fault_text(&t, &f);
+        let cut = |from: &[u32], to: &[u32]| {
+            let ids = |v: &[u32]| v.iter().map(|&n| NodeId(n)).collect();
+            let f = Fault::OneWay {
+                from: ids(from),
+                to: ids(to),
+            };
+            fault_text(&t, &f).0
+        };
         assert_eq!(
-            text,
+            cut(&[0], &[0, 1]),
             "messages from broker-1 to broker-2 are lost (the other direction still works)"
         );
-        let f = serde_json::json!({"action": "one_way", "from": [0], "to": [0]});
-        assert!(fault_text(&t, &f).0.contains("no link is cut"));
-        let f = serde_json::json!({"action": "one_way", "from": [0, 1], "to": [1, 2]});
-        assert!(fault_text(&t, &f).0.contains("between different nodes"));
+        assert!(cut(&[0], &[0]).contains("no link is cut"));
+        assert!(cut(&[0, 1], &[1, 2]).contains("between different nodes"));
     }
 
     #[test]

@@ -1,51 +1,58 @@
 //! Reading a trace (`trace.jsonl`): one JSON object per line, the format `sim-core` writes.
 //!
-//! Reports read the trace as data, never the engine's state. Lines keep their JSON; the
-//! accessors here name the fields the reports use, so a line the reports do not know (from a
-//! newer simulator) is carried along and shown as it is, not rejected.
+//! Lines are read into the same types the simulator writes them from
+//! ([`sim_core::trace::Record`], with the protocol's [`Event`]), serde both ways: a field the
+//! simulator renames cannot be silently read as zero here, and a line this build does not know
+//! is an error naming the line. Each partition's committed history is folded once, while
+//! reading ([`PartitionHistory`]), and every report (timeline, narration, HTML) reads that fold.
 
-use serde_json::Value;
+use serde::Serialize;
+use sim_core::engine::NodeId;
+use sim_core::kraft::TopicPartition;
+use sim_core::kraft::history::{LeadershipChange, PartitionHistory};
+use sim_core::proto::{Event, SendOp};
+use sim_core::trace::Record;
 use std::fmt;
 
-/// One trace line: its time and its JSON object.
+/// A trace line's body, owned, with Kafka's protocol events.
+pub type Body = sim_core::trace::Body<'static, Event>;
+
+/// One trace line.
 #[derive(Clone, Debug)]
 pub struct Line {
     pub t_us: u64,
-    pub v: Value,
+    pub body: Body,
+    /// For a committed partition change told for the first time: what it changed. `None` for
+    /// every other line, and for a new active controller's replay of a change already told.
+    pub change: Option<LeadershipChange>,
 }
 
 impl Line {
-    /// The line's `type` (`node`, `fault`, `down`, ...).
-    pub fn kind(&self) -> &str {
-        self.v["type"].as_str().unwrap_or("")
-    }
-
-    /// A `node` line's protocol event name (`partition_changed`, ...).
-    pub fn event(&self) -> Option<&str> {
-        self.v["event"]["event"].as_str()
-    }
-
-    /// A field of a `node` line's event.
-    pub fn field(&self, key: &str) -> &Value {
-        &self.v["event"][key]
+    /// A `node` line's protocol event.
+    pub fn event(&self) -> Option<&Event> {
+        match &self.body {
+            Body::Node { event, .. } => Some(event),
+            _ => None,
+        }
     }
 
     /// Whether reports other than `--verbose` narration use this line.
     fn matters(&self) -> bool {
-        match self.kind() {
-            "deliver" | "lost" | "disconnect" | "network" => false,
-            "node" => match self.event() {
-                Some("poll") => false,
-                Some("send") => self.field("op") != "invoke",
+        match &self.body {
+            Body::Deliver { .. } | Body::Lost { .. } | Body::Disconnect { .. } => false,
+            Body::Network { .. } => false,
+            Body::Node { event, .. } => match event.as_ref() {
+                Event::Poll { .. } => false,
+                Event::Send { op, .. } => *op != SendOp::Invoke,
                 _ => true,
             },
             _ => true,
         }
     }
 
-    /// The node id a line is about (`node` field).
+    /// The node id a line is about.
     pub fn node(&self) -> Option<usize> {
-        self.v["node"].as_u64().map(|n| n as usize)
+        self.body.node().map(NodeId::index)
     }
 }
 
@@ -101,16 +108,6 @@ impl fmt::Display for TraceError {
 
 impl std::error::Error for TraceError {}
 
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .map(|s| s.as_str().unwrap_or_default().to_string())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 impl Trace {
     /// Parses a trace, every line kept (what `explain --verbose` shows). The first line must
     /// be the `start` line.
@@ -126,79 +123,97 @@ impl Trace {
     }
 
     fn parse_lines(text: &str, keep_all: bool) -> Result<Trace, TraceError> {
-        let mut trace = Trace {
-            seed: 0,
-            nodes: Vec::new(),
-            topics: Vec::new(),
-            lines: Vec::new(),
-            violations: Vec::new(),
-            losses: Vec::new(),
-            end_us: 0,
-            end_reason: None,
-        };
-        let mut started = false;
+        let mut trace: Option<Trace> = None;
+        let mut history = PartitionHistory::new();
         for (i, raw) in text.lines().enumerate() {
             let n = i + 1;
             if raw.trim().is_empty() {
                 continue;
             }
-            let v: Value = serde_json::from_str(raw).map_err(|e| TraceError {
-                line: n,
-                message: format!("not JSON: {e}"),
-            })?;
-            let t_us = v["t_us"].as_u64().ok_or_else(|| TraceError {
-                line: n,
-                message: "expected a \"t_us\" field (microseconds, a whole number)".into(),
-            })?;
-            let line = Line { t_us, v };
-            if !started {
-                if line.kind() != "start" {
-                    return Err(TraceError {
-                        line: n,
-                        message: format!(
-                            "expected the \"start\" line first, found type {:?}: is this a \
-                             kafkasim trace.jsonl?",
-                            line.kind()
-                        ),
-                    });
-                }
-                trace.seed = line.v["seed"].as_u64().unwrap_or(0);
-                trace.nodes = strings(&line.v["nodes"]);
-                trace.topics = strings(&line.v["topics"]);
-                started = true;
+            let record = read_line(raw, n)?;
+            let Some(trace) = trace.as_mut() else {
+                trace = Some(Trace::started(record, n)?);
                 continue;
-            }
-            trace.end_us = trace.end_us.max(t_us);
-            match line.kind() {
-                "violation" => trace.violations.push(TraceViolation {
-                    t_us,
-                    invariant: line.v["invariant"].as_str().unwrap_or("").to_string(),
-                    nodes: strings(&line.v["nodes"]),
-                    explanation: line.v["explanation"].as_str().unwrap_or("").to_string(),
-                }),
-                "loss" => trace.losses.push(TraceLoss {
-                    t_us,
-                    partition: line.v["partition"].as_str().unwrap_or("").to_string(),
-                    records: line.v["records"].as_u64().unwrap_or(0),
-                    nodes: strings(&line.v["nodes"]),
-                    explanation: line.v["explanation"].as_str().unwrap_or("").to_string(),
-                }),
-                "end" => {
-                    trace.end_reason = line.v["reason"].as_str().map(str::to_string);
-                }
-                _ if keep_all || line.matters() => trace.lines.push(line),
-                _ => {}
-            }
+            };
+            trace.take(record, keep_all, &mut history);
         }
-        if !started {
-            return Err(TraceError {
-                line: 1,
-                message: "the trace is empty".into(),
-            });
-        }
+        let mut trace = trace.ok_or_else(|| TraceError {
+            line: 1,
+            message: "the trace is empty".into(),
+        })?;
         trace.violations.sort_by_key(|v| v.t_us);
         trace.losses.sort_by_key(|l| l.t_us);
         Ok(trace)
+    }
+
+    /// A trace from its first line, which must be the `start` line.
+    fn started(record: Record<Event>, n: usize) -> Result<Trace, TraceError> {
+        let Body::Start {
+            seed,
+            nodes,
+            topics,
+        } = record.body
+        else {
+            return Err(TraceError {
+                line: n,
+                message: format!(
+                    "expected the \"start\" line first, found type {:?}: is this a kafkasim \
+                     trace.jsonl?",
+                    record.body.kind()
+                ),
+            });
+        };
+        Ok(Trace {
+            seed,
+            nodes: nodes.into_owned(),
+            topics: topics.into_owned(),
+            lines: Vec::new(),
+            violations: Vec::new(),
+            losses: Vec::new(),
+            end_us: 0,
+            end_reason: None,
+        })
+    }
+
+    /// Takes one line after the start line.
+    fn take(&mut self, record: Record<Event>, keep_all: bool, history: &mut PartitionHistory) {
+        let t_us = record.t_us;
+        self.end_us = self.end_us.max(t_us);
+        match record.body {
+            Body::Violation {
+                invariant,
+                nodes,
+                explanation,
+            } => self.violations.push(TraceViolation {
+                t_us,
+                invariant: invariant.into_owned(),
+                nodes: nodes.into_owned(),
+                explanation: explanation.into_owned(),
+            }),
+            Body::Loss {
+                partition,
+                records,
+                nodes,
+                explanation,
+            } => self.losses.push(TraceLoss {
+                t_us,
+                partition: partition.into_owned(),
+                records,
+                nodes: nodes.into_owned(),
+                explanation: explanation.into_owned(),
+            }),
+            Body::End { reason } => self.end_reason = Some(reason.into_owned()),
+            body => {
+                let change = match &body {
+                    Body::Node { event, .. } => history.apply(event),
+                    _ => None,
+                };
+                let line = Line { t_us, body, change };
+                if keep_all || line.matters() {
+                    self.lines.push(line);
+                }
+            }
+        }
     }
 
     /// A node's name (`node-N` for an id the start line does not list).
@@ -214,15 +229,15 @@ impl Trace {
         line.node().map_or_else(String::new, |n| self.node_name(n))
     }
 
-    /// A topic-partition's name (`orders-0`) from its `{"topic": i, "partition": p}` value.
-    pub fn tp_name(&self, tp: &Value) -> String {
-        let topic = tp["topic"].as_u64().unwrap_or(0) as usize;
+    /// A topic-partition's name (`orders-0`).
+    pub fn tp_name(&self, tp: TopicPartition) -> String {
+        let topic = tp.topic as usize;
         let name = self
             .topics
             .get(topic)
             .cloned()
             .unwrap_or_else(|| format!("topic{topic}"));
-        format!("{name}-{}", tp["partition"].as_u64().unwrap_or(0))
+        format!("{name}-{}", tp.partition)
     }
 
     /// Whether `name` is a controller (by the names kafkasim gives its nodes).
@@ -236,17 +251,39 @@ impl Trace {
     }
 }
 
+/// One line read into the simulator's own record type.
+fn read_line(raw: &str, n: usize) -> Result<Record<Event>, TraceError> {
+    serde_json::from_str(raw).map_err(|e| {
+        let what = if e.is_syntax() || e.is_eof() {
+            "not JSON"
+        } else {
+            "not a trace line this kafkasim writes (a trace from another version?)"
+        };
+        TraceError {
+            line: n,
+            message: format!("{what}: {e}"),
+        }
+    })
+}
+
+/// The name the trace gives a value of one of the protocol's enums (`session_expired`,
+/// `not_leader_or_follower`), for telling it in prose.
+pub fn wire_name<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
 /// A broker's node name from its broker id.
-pub fn broker_name(id: u64) -> String {
+pub fn broker_name(id: u32) -> String {
     format!("broker-{id}")
 }
 
 /// Broker ids as a Kafka-style list: `[1,2,3]`.
-pub fn id_list(v: &Value) -> String {
-    let ids: Vec<String> = v
-        .as_array()
-        .map(|a| a.iter().map(|x| x.to_string()).collect())
-        .unwrap_or_default();
+pub fn id_list(ids: &[u32]) -> String {
+    let ids: Vec<String> = ids.iter().map(u32::to_string).collect();
     format!("[{}]", ids.join(","))
 }
 
@@ -259,30 +296,52 @@ pub fn secs(t_us: u64) -> String {
 mod tests {
     use super::*;
 
+    const START: &str = r#"{"t_us":0,"type":"start","seed":7,"nodes":["controller-1","broker-1"],"topics":["orders"]}"#;
+
     #[test]
     fn a_trace_without_its_start_line_is_refused_with_the_line() {
-        let err = Trace::parse("{\"t_us\":0,\"type\":\"up\",\"node\":0}\n").unwrap_err();
+        let err = Trace::parse("{\"t_us\":0,\"type\":\"up\",\"node\":0,\"incarnation\":1}\n")
+            .unwrap_err();
         assert_eq!(err.line, 1);
         assert!(err.message.contains("start"), "{err}");
-        let err = Trace::parse("{\"t_us\":0,\"type\":\"start\"}\nnot json\n").unwrap_err();
+        let err = Trace::parse(&format!("{START}\nnot json\n")).unwrap_err();
         assert_eq!(err.line, 2);
+        assert!(err.message.starts_with("not JSON"), "{err}");
         assert!(Trace::parse("").is_err());
     }
 
     #[test]
+    fn a_line_whose_fields_do_not_match_the_simulators_types_is_an_error_not_a_zero() {
+        // A renamed field (`hw` for `high_watermark`) and a line type this build does not know.
+        let renamed = r#"{"t_us":5,"type":"node","node":1,"event":{"event":"high_watermark","tp":{"topic":0,"partition":2},"leader_epoch":1,"hw":7,"log_end_offset":9}}"#;
+        let err = Trace::parse(&format!("{START}\n{renamed}\n")).unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(err.message.contains("high_watermark"), "{err}");
+        let unknown = r#"{"t_us":5,"type":"teleport","node":1}"#;
+        let err = Trace::parse(&format!("{START}\n{unknown}\n")).unwrap_err();
+        assert!(err.message.contains("teleport"), "{err}");
+        let no_time = r#"{"type":"paused","node":1}"#;
+        let err = Trace::parse(&format!("{START}\n{no_time}\n")).unwrap_err();
+        assert!(err.message.contains("t_us"), "{err}");
+    }
+
+    #[test]
     fn violations_and_the_end_are_kept_apart_from_the_events() {
-        let text = concat!(
-            "{\"t_us\":0,\"type\":\"start\",\"seed\":7,\"nodes\":[\"controller-1\",\"broker-1\"],\"topics\":[\"orders\"]}\n",
-            "{\"t_us\":5,\"type\":\"node\",\"node\":1,\"event\":{\"event\":\"high_watermark\",\"tp\":{\"topic\":0,\"partition\":2}}}\n",
-            "{\"t_us\":9,\"type\":\"violation\",\"invariant\":\"x\",\"nodes\":[\"broker-1\"],\"explanation\":\"e\"}\n",
-            "{\"t_us\":3,\"type\":\"violation\",\"invariant\":\"y\",\"nodes\":[],\"explanation\":\"f\"}\n",
-            "{\"t_us\":10,\"type\":\"end\",\"reason\":\"time_limit\"}\n",
-        );
-        let t = Trace::parse(text).unwrap();
+        let text = [
+            START,
+            r#"{"t_us":5,"type":"node","node":1,"event":{"event":"high_watermark","tp":{"topic":0,"partition":2},"leader_epoch":1,"high_watermark":7,"log_end_offset":9}}"#,
+            r#"{"t_us":9,"type":"violation","invariant":"x","nodes":["broker-1"],"explanation":"e"}"#,
+            r#"{"t_us":3,"type":"violation","invariant":"y","nodes":[],"explanation":"f"}"#,
+            r#"{"t_us":10,"type":"end","reason":"time_limit"}"#,
+        ]
+        .join("\n");
+        let t = Trace::parse(&text).unwrap();
         assert_eq!(t.seed, 7);
         assert_eq!(t.lines.len(), 1);
-        assert_eq!(t.lines[0].event(), Some("high_watermark"));
-        assert_eq!(t.tp_name(t.lines[0].field("tp")), "orders-2");
+        let Some(Event::HighWatermark { tp, .. }) = t.lines[0].event() else {
+            panic!("a high watermark line: {:?}", t.lines[0]);
+        };
+        assert_eq!(t.tp_name(*tp), "orders-2");
         assert_eq!(t.line_node(&t.lines[0]), "broker-1");
         let ids: Vec<&str> = t.violations.iter().map(|v| v.invariant.as_str()).collect();
         assert_eq!(ids, ["y", "x"]);
@@ -291,7 +350,8 @@ mod tests {
             (10, Some("time_limit"))
         );
         assert_eq!(secs(14_021_500), "14.021s");
-        let with_poll = text.replace("\"event\":\"high_watermark\"", "\"event\":\"poll\"");
+        let poll = r#"{"t_us":6,"type":"node","node":1,"event":{"event":"poll","tp":{"topic":0,"partition":2},"batch":{"base_offset":0,"count":1,"leader_epoch":1,"producer_id":1,"base_sequence":0,"idempotent":true}}}"#;
+        let with_poll = format!("{START}\n{poll}\n");
         assert_eq!(Trace::parse(&with_poll).unwrap().lines.len(), 1);
         assert!(
             Trace::parse_for_reports(&with_poll)
@@ -299,5 +359,25 @@ mod tests {
                 .lines
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn a_replayed_partition_change_carries_no_change() {
+        let changed = |pe: u32, isr: &str| {
+            format!(
+                r#"{{"t_us":{pe},"type":"node","node":0,"event":{{"event":"partition_changed","tp":{{"topic":0,"partition":0}},"leader":1,"leader_epoch":0,"partition_epoch":{pe},"isr":{isr},"elr":[],"election":null}}}}"#
+            )
+        };
+        let text = [
+            START.to_string(),
+            changed(0, "[1,2]"),
+            changed(1, "[1]"),
+            changed(1, "[1]"),
+        ]
+        .join("\n");
+        let t = Trace::parse(&text).unwrap();
+        let told: Vec<bool> = t.lines.iter().map(|l| l.change.is_some()).collect();
+        assert_eq!(told, [true, true, false]);
+        assert!(t.lines[1].change.as_ref().unwrap().isr_moved());
     }
 }

@@ -4,7 +4,7 @@
 //! sets and emits its own. Message and field names follow Kafka's RPCs (`Vote`, `Fetch`,
 //! `BrokerHeartbeat`, ...), so a trace reads like Kafka's request log.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::broker::log::RecordBatch;
 use crate::config::Acks;
@@ -51,7 +51,7 @@ pub struct FetchRequest {
 }
 
 /// Kafka error codes a fetch can meet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum FetchError {
     NotLeaderOrFollower,
@@ -74,7 +74,7 @@ pub struct FetchResponse {
 }
 
 /// Errors of the broker-to-controller RPCs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ControllerError {
     NotController,
@@ -126,7 +126,7 @@ pub struct ProduceRequest {
 }
 
 /// Kafka error codes a produce can meet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ProduceError {
     NotLeaderOrFollower,
@@ -211,7 +211,7 @@ pub struct PartitionFetchResponse {
 }
 
 /// `AlterPartition` errors the controller answers with (`validateAlterPartitionData`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AlterPartitionError {
     NotController,
@@ -461,7 +461,7 @@ impl engine::Timer for Timer {
 }
 
 /// Why a replica cut its log back.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TruncationReason {
     /// Its log diverged from the leader's: the leader epochs say where (KIP-101, KIP-279).
@@ -471,7 +471,7 @@ pub enum TruncationReason {
 }
 
 /// Why a broker was fenced.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FenceReason {
     /// No heartbeat for `broker.session.timeout.ms`.
@@ -484,7 +484,7 @@ pub enum FenceReason {
 }
 
 /// The broker lifecycle (`BrokerLifecycleManager`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BrokerState {
     Starting,
@@ -494,7 +494,7 @@ pub enum BrokerState {
 }
 
 /// Protocol events, for the trace, the checkers and the report.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// A Raft replica changed state (every transition of `QuorumState`).
@@ -622,7 +622,7 @@ pub enum Event {
 }
 
 /// A producer operation's step, as Jepsen's histories name them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SendOp {
     Invoke,

@@ -320,12 +320,13 @@ pub fn build(scenario: &ResolvedScenario, seed: u64, mut trace: TraceSink) -> Si
         0,
         &Body::Start {
             seed,
-            nodes: &cluster.names,
-            topics: &cluster
+            nodes: cluster.names.as_slice().into(),
+            topics: cluster
                 .topics
                 .iter()
                 .map(|t| t.name.clone())
-                .collect::<Vec<_>>(),
+                .collect::<Vec<_>>()
+                .into(),
         },
     );
     let config = SimConfig {
@@ -612,10 +613,10 @@ fn write_outcome(
         trace.write_only::<NoEvent>(
             (l.time_ms * 1000.0).round() as u64,
             &Body::Loss {
-                partition: &l.partition,
+                partition: l.partition.as_str().into(),
                 records: l.records,
-                nodes: &l.nodes,
-                explanation: &l.explanation,
+                nodes: l.nodes.as_slice().into(),
+                explanation: l.explanation.as_str().into(),
             },
         );
     }
@@ -623,9 +624,9 @@ fn write_outcome(
         trace.write_only::<NoEvent>(
             (v.time_ms * 1000.0).round() as u64,
             &Body::Violation {
-                invariant: v.invariant,
-                nodes: &v.nodes,
-                explanation: &v.explanation,
+                invariant: v.invariant.into(),
+                nodes: v.nodes.as_slice().into(),
+                explanation: v.explanation.as_str().into(),
             },
         );
     }
@@ -633,7 +634,12 @@ fn write_outcome(
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default();
-    trace.write_only::<NoEvent>(end, &Body::End { reason: &reason });
+    trace.write_only::<NoEvent>(
+        end,
+        &Body::End {
+            reason: reason.into(),
+        },
+    );
 }
 
 fn partition_summaries(

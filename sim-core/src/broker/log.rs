@@ -14,7 +14,7 @@
 //! The epoch cache is a small file Kafka writes with fsync; on load, entries at or past the
 //! recovered log end are dropped (`LeaderEpochFileCache.truncateFromEnd`, `LogLoader`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::SimTime;
 use crate::storage::{Durable, DurableLog, PageCache};
@@ -28,7 +28,7 @@ pub struct Value {
 }
 
 /// A record batch as the log stores it (`DefaultRecordBatch` header fields).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordBatch {
     pub base_offset: u64,
     pub count: u32,

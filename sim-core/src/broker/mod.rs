@@ -25,6 +25,9 @@ pub mod log;
 pub mod partition;
 mod replicas;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::BTreeMap;
 use std::rc::Rc;
 

@@ -353,6 +353,8 @@ pub fn first_difference(a: &[RecordBatch], b: &[RecordBatch], from: u64, to: u64
 #[derive(Debug, Default)]
 pub struct DataGround {
     pub partitions: BTreeMap<TopicPartition, PartitionGround>,
+    /// The committed partition changes, each told once (replays dropped).
+    pub history: crate::kraft::history::PartitionHistory,
     pub topic_names: std::rc::Rc<[String]>,
     /// Per consumer and partition: the next offset its reads must continue from.
     pub poll_positions: BTreeMap<(NodeId, TopicPartition), u64>,

@@ -6,6 +6,7 @@
 
 use super::data::{DataCx, DataGround};
 use super::{InvariantInfo, InvariantKind, Violations};
+use crate::kraft::history::LeadershipChange;
 use crate::kraft::{BrokerId, TopicPartition};
 
 pub const INFO: InvariantInfo = InvariantInfo {
@@ -15,41 +16,33 @@ pub const INFO: InvariantInfo = InvariantInfo {
     source: "kafka-protocol.md §3.5 EpochMonotonicity",
 };
 
-/// A committed partition change with these epochs, checked before the ground takes them.
-/// Returns false for a record already seen: a controller that takes over re-reports records
-/// committed around its election, and a record's partition epoch names it (each committed
-/// change raises it by one).
+/// A committed change of a partition (replays already dropped by the fold): its leader epoch
+/// must not fall below the one before it (the partition epoch rises by construction: the fold
+/// tells a change only when it does).
 pub fn on_partition_changed(
     cx: &DataCx<'_>,
     dg: &DataGround,
     out: &mut Violations,
-    tp: TopicPartition,
-    leader_epoch: u32,
-    partition_epoch: u32,
-) -> bool {
-    let Some(pg) = dg.partitions.get(&tp) else {
-        return false;
+    change: &LeadershipChange,
+) {
+    let (Some(before), after) = (&change.before, &change.after) else {
+        return;
     };
-    if !pg.created {
-        return true;
-    }
-    if partition_epoch <= pg.partition_epoch {
-        return false;
-    }
-    if leader_epoch < pg.leader_epoch {
+    if after.leader_epoch < before.leader_epoch {
         out.report(
             &INFO,
             cx.g.now,
             Vec::new(),
             format!(
-                "{}: the controller moved from (leader epoch {}, partition epoch {}) to ({leader_epoch}, {partition_epoch})",
-                dg.tp_name(tp),
-                pg.leader_epoch,
-                pg.partition_epoch
+                "{}: the controller moved from (leader epoch {}, partition epoch {}) to ({}, {})",
+                dg.tp_name(change.tp),
+                before.leader_epoch,
+                before.partition_epoch,
+                after.leader_epoch,
+                after.partition_epoch
             ),
         );
     }
-    true
 }
 
 /// A broker acts as leader (or follower) of `tp` in `leader_epoch`.

@@ -499,26 +499,17 @@ impl Checker {
         let mut changed: Vec<TopicPartition> = Vec::new();
         for (id, event) in sim.step_events() {
             match event {
-                Event::PartitionChanged {
-                    tp,
-                    leader,
-                    leader_epoch,
-                    partition_epoch,
-                    isr,
-                    elr,
-                    election,
-                } => {
-                    let fresh = epoch_monotonicity::on_partition_changed(
-                        &cx,
-                        dg,
-                        out,
-                        *tp,
-                        *leader_epoch,
-                        *partition_epoch,
-                    );
-                    if !fresh {
+                Event::PartitionChanged { .. } => {
+                    let Some(change) = dg.history.apply(event) else {
+                        continue;
+                    };
+                    let tp = &change.tp;
+                    if !dg.partitions.contains_key(tp) {
                         continue;
                     }
+                    epoch_monotonicity::on_partition_changed(&cx, dg, out, &change);
+                    let (after, election) = (&change.after, &change.election);
+                    let leader = &after.leader;
                     if let Some(pg) = dg.partitions.get_mut(tp) {
                         if pg.leader != *leader || !pg.created {
                             pg.leader_changes += 1;
@@ -539,7 +530,7 @@ impl Checker {
                                 _ => String::new(),
                             };
                         }
-                        if pg.isr != *isr {
+                        if pg.isr != after.isr {
                             pg.isr_changes += 1;
                         }
                         match election {
@@ -548,16 +539,16 @@ impl Checker {
                             }
                             Some(crate::kraft::Election::Unclean) => {
                                 pg.unclean_elected = true;
-                                pg.lineage_epoch = Some(*leader_epoch);
+                                pg.lineage_epoch = Some(after.leader_epoch);
                             }
                             _ => {}
                         }
                         pg.created = true;
-                        pg.leader = *leader;
-                        pg.leader_epoch = *leader_epoch;
-                        pg.partition_epoch = *partition_epoch;
-                        pg.isr.clone_from(isr);
-                        pg.elr.clone_from(elr);
+                        pg.leader = after.leader;
+                        pg.leader_epoch = after.leader_epoch;
+                        pg.partition_epoch = after.partition_epoch;
+                        pg.isr.clone_from(&after.isr);
+                        pg.elr.clone_from(&after.elr);
                         pg.incomplete_reported.clear();
                     }
                     if let Some(c) = sim.node(*id).and_then(|p| p.controller()) {

@@ -3,10 +3,10 @@
 //! protocol events after every event, like the checkers, and bounded.
 
 use serde::Serialize;
-use std::collections::BTreeMap;
 
 use crate::config::ClusterConfig;
 use crate::engine::{NodeId, Simulation};
+use crate::kraft::history::{Leadership, PartitionHistory};
 use crate::kraft::raft::RaftRole;
 use crate::kraft::{BrokerId, Election, TopicPartition};
 use crate::proto::{BrokerState, Event, FenceReason};
@@ -83,10 +83,10 @@ pub struct Timeline {
     topics: Vec<String>,
     #[serde(skip)]
     brokers_by_id: Vec<NodeId>,
+    /// The committed partition changes, replays dropped: one entry per partition, however
+    /// long the run.
     #[serde(skip)]
-    /// The newest partition epoch told per partition: one entry per partition, however long
-    /// the run.
-    last_partition_epoch: BTreeMap<TopicPartition, u32>,
+    history: PartitionHistory,
 }
 
 fn push<T>(list: &mut Vec<T>, dropped: &mut u64, entry: T) {
@@ -109,7 +109,7 @@ impl Timeline {
             names: cluster.names.clone(),
             topics: cluster.topics.iter().map(|t| t.name.clone()).collect(),
             brokers_by_id: cluster.brokers.clone(),
-            last_partition_epoch: BTreeMap::new(),
+            history: PartitionHistory::new(),
         }
     }
 
@@ -124,19 +124,18 @@ impl Timeline {
         &self,
         time_ms: f64,
         tp: TopicPartition,
-        p: (&Option<BrokerId>, u32, u32, &[BrokerId], &[BrokerId]),
+        after: &Leadership,
         election: Option<Election>,
     ) -> PartitionEntry {
-        let (leader, leader_epoch, partition_epoch, isr, elr) = p;
         PartitionEntry {
             time_ms,
             topic: self.topics[tp.topic as usize].clone(),
             partition: tp.partition,
-            leader: leader.map(|b| self.broker_name(b)),
-            leader_epoch,
-            partition_epoch,
-            isr: isr.iter().map(|&b| self.broker_name(b)).collect(),
-            elr: elr.iter().map(|&b| self.broker_name(b)).collect(),
+            leader: after.leader.map(|b| self.broker_name(b)),
+            leader_epoch: after.leader_epoch,
+            partition_epoch: after.partition_epoch,
+            isr: after.isr.iter().map(|&b| self.broker_name(b)).collect(),
+            elr: after.elr.iter().map(|&b| self.broker_name(b)).collect(),
             election,
         }
     }
@@ -188,30 +187,13 @@ impl Timeline {
                 Event::BrokerControlledShutdown { broker } => {
                     self.broker_event(time_ms, *broker, "controlled_shutdown", None, None)
                 }
-                Event::PartitionChanged {
-                    tp,
-                    leader,
-                    leader_epoch,
-                    partition_epoch,
-                    isr,
-                    elr,
-                    election,
-                } => {
-                    // A record committed across a leader change may be reported twice; partition
-                    // epochs only grow, so anything not newer is a replay.
-                    let fresh = self
-                        .last_partition_epoch
-                        .get(tp)
-                        .is_none_or(|last| partition_epoch > last);
-                    if fresh {
-                        self.last_partition_epoch.insert(*tp, *partition_epoch);
-                    }
-                    if fresh {
+                Event::PartitionChanged { .. } => {
+                    if let Some(change) = self.history.apply(event) {
                         let e = self.partition_entry(
                             time_ms,
-                            *tp,
-                            (leader, *leader_epoch, *partition_epoch, isr, elr),
-                            *election,
+                            change.tp,
+                            &change.after,
+                            change.election,
                         );
                         push(&mut self.partitions, &mut self.dropped, e);
                     }
@@ -264,14 +246,7 @@ impl Timeline {
             .map(|im| {
                 im.partitions
                     .iter()
-                    .map(|(tp, p)| {
-                        self.partition_entry(
-                            time_ms,
-                            *tp,
-                            (&p.leader, p.leader_epoch, p.partition_epoch, &p.isr, &p.elr),
-                            None,
-                        )
-                    })
+                    .map(|(tp, p)| self.partition_entry(time_ms, *tp, &p.leadership(), None))
                     .collect()
             })
             .unwrap_or_default();

@@ -9,6 +9,9 @@
 //!
 //! History: `Event::Poll` for every batch read.
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::BTreeMap;
 use std::rc::Rc;
 

@@ -6,6 +6,8 @@
 //! complete, resolved object so `--print-resolved` shows every value in force.
 
 mod cluster;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub use cluster::{ClusterConfig, ConsumerPlan, ProducerPlan, TopicLayout, broker_id_of};
 
 use serde::de::Error as _;
@@ -492,6 +494,16 @@ impl ConsumerConfig {
 impl Serialize for Acks {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.to_json().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Acks {
+    /// Reads what [`Serialize`] writes (and every spelling a scenario may use).
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        Acks::from_json(&v).ok_or_else(|| {
+            D::Error::custom(format!("acks: expected {}, found {v}", Acks::EXPECTED))
+        })
     }
 }
 

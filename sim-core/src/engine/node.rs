@@ -141,7 +141,7 @@ pub trait Node: Sized {
     type Msg: Message;
     type Timer: Timer;
     /// Protocol events this node reports (leader elected, broker fenced, ...).
-    type Event: Serialize + fmt::Debug;
+    type Event: Serialize + fmt::Debug + Clone;
     /// What survives a crash, subject to the crash kind.
     type Disk: Durable;
     /// What the engine keeps to boot the node again: its identity and static configuration.

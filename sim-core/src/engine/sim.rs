@@ -14,6 +14,7 @@
 //!   checkers) after every event.
 
 use serde::Serialize;
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
@@ -399,7 +400,7 @@ impl<N: Node> Simulation<N> {
                         &Body::Deliver {
                             from,
                             to,
-                            msg: msg.name(),
+                            msg: msg.name().into(),
                         },
                     );
                 }
@@ -497,8 +498,8 @@ impl<N: Node> Simulation<N> {
                 true
             }
             Event::Note(text) => {
-                self.trace
-                    .record::<N::Event>(t, &Body::Note { text: &text });
+                let text = Cow::Borrowed(&*text);
+                self.trace.record::<N::Event>(t, &Body::Note { text });
                 true
             }
         }
@@ -513,7 +514,7 @@ impl<N: Node> Simulation<N> {
                 &Body::Lost {
                     from,
                     to,
-                    msg: msg.name(),
+                    msg: msg.name().into(),
                     cause,
                 },
             );
@@ -538,7 +539,7 @@ impl<N: Node> Simulation<N> {
                         self.now.as_micros(),
                         &Body::Node {
                             node: id,
-                            event: &event,
+                            event: Cow::Borrowed(&event),
                         },
                     );
                     self.step_events.push((id, event));
@@ -728,45 +729,63 @@ impl<N: Node> Simulation<N> {
         }
     }
 
-    fn apply_fault(&mut self, fault: Fault) {
+    /// A fault with nothing to act on is traced as skipped, and a restart of a node still
+    /// shutting down as deferred; either way it is not applied now.
+    fn fault_held_back(&mut self, fault: &Fault) -> bool {
         let t = self.now.as_micros();
-        let ignored = |why: &'static str| Some(why);
-        let outcome: Option<&'static str> = match &fault {
+        let proc = |node: &NodeId| &self.procs[node.index()];
+        let skipped: Option<&'static str> = match fault {
             Fault::Crash { node, .. } | Fault::Shutdown { node } | Fault::Pause { node }
-                if self.procs[node.index()].node.is_none() =>
+                if proc(node).node.is_none() =>
             {
-                ignored("the node is already down")
+                Some("the node is already down")
             }
-            Fault::Restart { node }
-                if self.procs[node.index()].node.is_some()
-                    && !self.procs[node.index()].stopping =>
-            {
-                ignored("the node is already up")
+            Fault::Restart { node } if proc(node).node.is_some() && !proc(node).stopping => {
+                Some("the node is already up")
             }
-            Fault::Resume { node } if self.procs[node.index()].status != NodeStatus::Paused => {
-                ignored("the node is not paused")
+            Fault::Resume { node } if proc(node).status != NodeStatus::Paused => {
+                Some("the node is not paused")
             }
-            Fault::Pause { node } if self.procs[node.index()].status == NodeStatus::Paused => {
-                ignored("the node is already paused")
+            Fault::Pause { node } if proc(node).status == NodeStatus::Paused => {
+                Some("the node is already paused")
             }
             _ => None,
         };
-        if let Some(why) = outcome {
-            self.trace
-                .record::<N::Event>(t, &Body::FaultIgnored { fault: &fault, why });
-            return;
+        let fault_cow = Cow::Borrowed(fault);
+        if let Some(why) = skipped {
+            let body = Body::FaultIgnored {
+                fault: fault_cow,
+                why: why.into(),
+            };
+            self.trace.record::<N::Event>(t, &body);
+            return true;
         }
         if let Fault::Restart { node } = fault
             && self.procs[node.index()].stopping
         {
             self.procs[node.index()].restart_on_exit = true;
             let why = "it is still shutting down; it restarts as soon as it exits";
-            self.trace
-                .record::<N::Event>(t, &Body::FaultDeferred { fault: &fault, why });
+            let body = Body::FaultDeferred {
+                fault: fault_cow,
+                why: why.into(),
+            };
+            self.trace.record::<N::Event>(t, &body);
+            return true;
+        }
+        false
+    }
+
+    fn apply_fault(&mut self, fault: Fault) {
+        if self.fault_held_back(&fault) {
             return;
         }
-        self.trace
-            .record::<N::Event>(t, &Body::Fault { fault: &fault });
+        let t = self.now.as_micros();
+        self.trace.record::<N::Event>(
+            t,
+            &Body::Fault {
+                fault: Cow::Borrowed(&fault),
+            },
+        );
         // Who can reach whom changes: the trace records the resulting groups.
         let connectivity = matches!(
             fault,

@@ -5,14 +5,15 @@
 //! down cleanly, stall (pause) and slow down; the network splits into groups, loses one
 //! direction of a link, and heals. Nothing here duplicates or corrupts a TCP stream.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 use crate::engine::{NodeId, SimDuration, SimTime};
 use crate::storage::CrashKind;
 
 /// One fault. `N` is how it names its targets: node ids (the default) by the time the engine
 /// applies it; a plan may name targets that are resolved only when the fault fires.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Fault<N = NodeId> {
     /// The node dies; what its disk keeps depends on `kind`.
@@ -43,7 +44,7 @@ pub enum Fault<N = NodeId> {
         from: N,
         to: N,
         channel: usize,
-        name: &'static str,
+        name: Cow<'static, str>,
         extra: SimDuration,
     },
 }

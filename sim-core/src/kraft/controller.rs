@@ -18,6 +18,9 @@
 //! runs controlled shutdown, creates the scenario's topics, and elects partition leaders
 //! (§2.8, §2.9).
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::BTreeMap;
 use std::rc::Rc;
 

@@ -11,12 +11,13 @@
 //! Brokers are Raft observers; their side lives in `broker/`.
 
 pub mod controller;
+pub mod history;
 pub mod raft;
 
 #[cfg(test)]
 mod tests;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -26,7 +27,7 @@ use crate::engine::NodeId;
 pub type BrokerId = u32;
 
 /// A partition of a topic; topics are numbered in scenario order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct TopicPartition {
     pub topic: u32,
     pub partition: u32,
@@ -112,7 +113,7 @@ pub struct PartitionChange {
 }
 
 /// How a partition leader was chosen (§2.9).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Election {
     /// The first acceptable ISR member in assignment order.
@@ -128,6 +129,17 @@ pub enum Election {
 }
 
 impl PartitionRegistration {
+    /// Its leader, epochs, ISR and ELR, as the partition history tells them.
+    pub fn leadership(&self) -> history::Leadership {
+        history::Leadership {
+            leader: self.leader,
+            leader_epoch: self.leader_epoch,
+            partition_epoch: self.partition_epoch,
+            isr: self.isr.clone(),
+            elr: self.elr.clone(),
+        }
+    }
+
     /// `PartitionRegistration.merge`: the partition epoch always goes up; the leader epoch goes
     /// up whenever the record sets the leader field, even to the same leader (§1.1).
     pub fn merge(&mut self, change: &PartitionChange) {

@@ -14,7 +14,7 @@
 //! fetch up to 500 ms until there is something new. The leader's HW is the largest offset a
 //! majority of voters has reached, and only counts once past its own epoch start.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::rc::Rc;
 
 use super::{LogEntry, MetadataRecord};
@@ -111,7 +111,7 @@ impl Durable for RaftDisk {
 }
 
 /// The states of `QuorumState`, as reported.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RaftRole {
     Unattached,

@@ -994,7 +994,7 @@ impl FaultEntry<'_> {
                     from,
                     to,
                     channel,
-                    name,
+                    name: name.into(),
                     extra: SimDuration::from_millis(s.extra_ms),
                 },
             ));

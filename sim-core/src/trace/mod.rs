@@ -14,7 +14,8 @@
 
 pub mod hasher;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use crate::engine::NodeId;
@@ -31,7 +32,7 @@ pub enum Verbosity {
 }
 
 /// Why a node went down.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DownCause {
     Crash(CrashKind),
@@ -40,7 +41,7 @@ pub enum DownCause {
 }
 
 /// Why a message was lost.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LossCause {
     /// The link was cut when it was sent.
@@ -51,29 +52,34 @@ pub enum LossCause {
     Broken,
 }
 
-/// The body of one trace line.
-#[derive(Debug, Serialize)]
+/// The body of one trace line: the trace's contract, written by the engine and read back by
+/// the reports through the same type (serde both ways), so a field one side renames is a
+/// compile error or a parse error, never a silent zero.
+///
+/// The engine writes borrowed bodies (`Cow::Borrowed`, nothing copied on the hot path); a
+/// reader gets owned ones ([`Record`]). `E` is the protocol's event type.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum Body<'a, E> {
+pub enum Body<'a, E: Clone> {
     /// First line: who is who. `nodes` by node id; `topics` by topic id.
     Start {
         seed: u64,
-        nodes: &'a [String],
-        topics: &'a [String],
+        nodes: Cow<'a, [String]>,
+        topics: Cow<'a, [String]>,
     },
     /// A fault from the schedule or the nemesis was applied.
     Fault {
-        fault: &'a Fault,
+        fault: Cow<'a, Fault>,
     },
     /// A fault that had nothing to act on (restart of a running node, ...).
     FaultIgnored {
-        fault: &'a Fault,
-        why: &'static str,
+        fault: Cow<'a, Fault>,
+        why: Cow<'static, str>,
     },
     /// A fault that waits for the node: a restart of a node still shutting down.
     FaultDeferred {
-        fault: &'a Fault,
-        why: &'static str,
+        fault: Cow<'a, Fault>,
+        why: Cow<'static, str>,
     },
     Down {
         node: NodeId,
@@ -104,48 +110,94 @@ pub enum Body<'a, E> {
     /// A protocol event reported by a node.
     Node {
         node: NodeId,
-        event: &'a E,
+        event: Cow<'a, E>,
     },
     /// A scenario's narration note.
     Note {
-        text: &'a str,
+        text: Cow<'a, str>,
     },
     /// An invariant violation the checkers found, written after the run (not hashed: it is
     /// derived from the lines above it), at the time it was found.
     Violation {
-        invariant: &'a str,
-        nodes: &'a [String],
-        explanation: &'a str,
+        invariant: Cow<'a, str>,
+        nodes: Cow<'a, [String]>,
+        explanation: Cow<'a, str>,
     },
     /// Acknowledged writes lost outside Kafka's durability promise (not a violation), written
     /// after the run like violations (not hashed), at the time of the loss.
     Loss {
-        partition: &'a str,
+        partition: Cow<'a, str>,
         records: u64,
-        nodes: &'a [String],
-        explanation: &'a str,
+        nodes: Cow<'a, [String]>,
+        explanation: Cow<'a, str>,
     },
     /// Last line: the run ended here (not hashed).
     End {
-        reason: &'a str,
+        reason: Cow<'a, str>,
     },
     /// A message was handled (verbose traces only).
     Deliver {
         from: NodeId,
         to: NodeId,
-        msg: &'static str,
+        msg: Cow<'static, str>,
     },
     /// A message was lost (verbose traces only).
     Lost {
         from: NodeId,
         to: NodeId,
-        msg: &'static str,
+        msg: Cow<'static, str>,
         cause: LossCause,
     },
 }
 
+/// One trace line as a reader gets it: its time and its owned body.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record<E: Clone + 'static> {
+    pub t_us: u64,
+    #[serde(flatten)]
+    pub body: Body<'static, E>,
+}
+
+impl<E: Clone> Body<'_, E> {
+    /// The line's `type`, as the trace spells it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Body::Start { .. } => "start",
+            Body::Fault { .. } => "fault",
+            Body::FaultIgnored { .. } => "fault_ignored",
+            Body::FaultDeferred { .. } => "fault_deferred",
+            Body::Down { .. } => "down",
+            Body::Up { .. } => "up",
+            Body::Paused { .. } => "paused",
+            Body::Resumed { .. } => "resumed",
+            Body::Network { .. } => "network",
+            Body::Disconnect { .. } => "disconnect",
+            Body::Node { .. } => "node",
+            Body::Note { .. } => "note",
+            Body::Violation { .. } => "violation",
+            Body::Loss { .. } => "loss",
+            Body::End { .. } => "end",
+            Body::Deliver { .. } => "deliver",
+            Body::Lost { .. } => "lost",
+        }
+    }
+
+    /// The node the line is about, for lines about one node.
+    pub fn node(&self) -> Option<NodeId> {
+        match self {
+            Body::Down { node, .. }
+            | Body::Up { node, .. }
+            | Body::Paused { node }
+            | Body::Resumed { node, .. }
+            | Body::Disconnect { node, .. }
+            | Body::Node { node, .. } => Some(*node),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Serialize)]
-struct Line<'a, 'b, E> {
+struct Line<'a, 'b, E: Clone> {
     t_us: u64,
     #[serde(flatten)]
     body: &'b Body<'a, E>,
@@ -248,7 +300,7 @@ impl TraceSink {
     }
 
     /// Hashes one event, and writes its line when there is a trace file.
-    pub fn record<E: Serialize>(&mut self, t_us: u64, body: &Body<'_, E>) {
+    pub fn record<E: Serialize + Clone>(&mut self, t_us: u64, body: &Body<'_, E>) {
         self.hash.word(t_us);
         hasher::hash_value(&mut self.hash, body);
         if self.out.is_some() {
@@ -258,14 +310,14 @@ impl TraceSink {
     }
 
     /// Writes one line without hashing it (message-level lines, already hashed as hot events).
-    pub fn write_only<E: Serialize>(&mut self, t_us: u64, body: &Body<'_, E>) {
+    pub fn write_only<E: Serialize + Clone>(&mut self, t_us: u64, body: &Body<'_, E>) {
         if self.out.is_some() {
             self.format(t_us, body);
             self.write_line();
         }
     }
 
-    fn format<E: Serialize>(&mut self, t_us: u64, body: &Body<'_, E>) {
+    fn format<E: Serialize + Clone>(&mut self, t_us: u64, body: &Body<'_, E>) {
         self.line.clear();
         // Serializing plain data to a Vec cannot fail; a custom Serialize that errors is a bug.
         serde_json::to_writer(&mut self.line, &Line { t_us, body })
@@ -338,7 +390,7 @@ mod tests {
                 &Body::Deliver {
                     from: NodeId(0),
                     to: NodeId(1),
-                    msg: "Fetch",
+                    msg: "Fetch".into(),
                 },
             );
         }

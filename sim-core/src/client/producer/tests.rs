@@ -2,58 +2,14 @@
 //! No engine and no scenario file: the cluster configuration is built here.
 
 use super::*;
-use crate::broker::partition::{PartitionConfig, ReplicationRules};
-use crate::config::{BrokerConfig, ProducerConfig, TopicLayout};
+use crate::config::fixtures;
 use crate::engine::Delay;
-use crate::kraft::raft::RaftConfig;
 use crate::proto::Effect;
 
 /// Three controllers (nodes 0-2), broker-1 (node 3), and producer-1 (node 4) sending 10
 /// records/s to topic `t`: one partition on broker-1. Kafka's defaults throughout.
 fn cluster() -> ClusterConfig {
-    ClusterConfig {
-        raft: Rc::new(RaftConfig::kafka_defaults(
-            vec![NodeId(0), NodeId(1), NodeId(2)],
-            true,
-        )),
-        broker: BrokerConfig::default(),
-        topics: vec![TopicLayout {
-            name: "t".into(),
-            assignment: vec![vec![1]],
-            min_insync_replicas: 1,
-            unclean_leader_election_enable: false,
-        }],
-        replication: vec![PartitionConfig {
-            min_isr: 1,
-            flush_messages: u64::MAX,
-            replica_lag_time_max: SimDuration::from_secs(30),
-            rules: ReplicationRules::default(),
-        }],
-        producers: vec![ProducerPlan {
-            topic: 0,
-            partitions: 1,
-            records_per_s: 10,
-            start: SimTime::ZERO,
-            stop: None,
-            config: ProducerConfig::default(),
-        }],
-        consumers: Vec::new(),
-        brokers: vec![NodeId(3)],
-        elr_enabled: true,
-        test_fence_keeps_isr: false,
-        test_keep_isr_on_reregistration: false,
-        names: [
-            "controller-1",
-            "controller-2",
-            "controller-3",
-            "broker-1",
-            "producer-1",
-        ]
-        .map(String::from)
-        .to_vec(),
-        disconnect_detection: SimDuration::from_secs(1),
-        self_checks: false,
-    }
+    fixtures::with_producer(fixtures::cluster(1, vec![vec![1]]), 10)
 }
 
 fn producer() -> Producer {
