@@ -6,13 +6,13 @@
 
 use clap::{Args, ValueEnum};
 use serde_json::json;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use sim_core::bench::{self, Cluster, ClusterOutcome, Outcome, PingPong, Timers};
 use sim_core::fuzz::swarm::FuzzBase;
 
 use crate::output::println_lossy;
+use crate::pool;
 use crate::{CliError, Verdict};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -241,10 +241,7 @@ pub fn bench(args: BenchArgs) -> Result<Verdict, CliError> {
             }
             Workload::FuzzThroughput => {
                 let seeds = if args.quick { 4 } else { args.seeds.max(1) };
-                let jobs = args
-                    .jobs
-                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-                    .max(1);
+                let jobs = pool::jobs(args.jobs, seeds as usize);
                 if !report_fuzz(seeds, jobs, runs) {
                     verdict = Verdict::ExpectationsNotMet;
                 }
@@ -320,32 +317,24 @@ fn report_fuzz(seeds: u64, jobs: usize, runs: u32) -> bool {
     let mut totals = (0u64, 0u64, 0u64);
     for _ in 0..runs {
         reset_peak_rss();
-        let next = AtomicU64::new(0);
+        let seed_list: Vec<u64> = (0..seeds).collect();
         let start = Instant::now();
-        // (events, simulated µs, failed seeds) summed over the threads.
-        let sums = std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..jobs)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut sum = (0u64, 0u64, 0u64);
-                        loop {
-                            let seed = next.fetch_add(1, Ordering::Relaxed);
-                            if seed >= seeds {
-                                break sum;
-                            }
-                            let out = bench::run_scenario(&base.draw(seed), &mut || false);
-                            sum.0 += out.outcome.events;
-                            sum.1 += out.outcome.sim_time.as_micros();
-                            sum.2 += u64::from(!out.violations.is_empty());
-                        }
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| w.join().expect("a fuzz worker does not panic"))
-                .fold((0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2))
-        });
+        // (events, simulated µs, failed seeds) summed over the seeds.
+        let mut sums = (0u64, 0u64, 0u64);
+        let run_seed = |&seed: &u64| {
+            let out = bench::run_scenario(&base.draw(seed), &mut || false);
+            let failed = u64::from(!out.violations.is_empty());
+            (out.outcome.events, out.outcome.sim_time.as_micros(), failed)
+        };
+        pool::run(
+            &seed_list,
+            jobs,
+            || true,
+            run_seed,
+            |_, r| {
+                sums = (sums.0 + r.0, sums.1 + r.1, sums.2 + r.2);
+            },
+        );
         walls.push(start.elapsed().as_secs_f64());
         peak = peak.max(peak_rss_bytes());
         totals = sums;

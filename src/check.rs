@@ -10,8 +10,6 @@
 use clap::Args;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::time::Instant;
 
 use sim_core::scenario::{self, Scenario};
@@ -20,6 +18,7 @@ use sim_core::variants;
 use sim_core::world::{self, RunOptions};
 
 use crate::output::{self, println_lossy};
+use crate::pool;
 use crate::{CliError, Format, Verdict, run};
 
 #[derive(Args, Debug)]
@@ -329,33 +328,18 @@ pub fn check(args: CheckArgs) -> Result<Verdict, CliError> {
                 .join(", ")
         )));
     }
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .clamp(1, files.len());
-
-    let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
+    let jobs = pool::jobs(args.jobs, files.len());
     let mut outcomes: Vec<Option<Outcome>> = vec![None; files.len()];
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            let tx = tx.clone();
-            let (next, files, forced) = (&next, &files, &args.force_variants);
-            scope.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(path) = files.get(i) else { break };
-                    if tx.send((i, check_file(path, forced))).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        // Print in path order, each line as soon as everything before it is done.
-        let mut printed = 0;
-        for (i, outcome) in rx {
+    let mut printed = 0;
+    let forced = &args.force_variants;
+    pool::run(
+        &files,
+        jobs,
+        || true,
+        |path| check_file(path, forced),
+        |i, outcome| {
             outcomes[i] = Some(outcome);
+            // Print in path order, each line as soon as everything before it is done.
             while let Some(Some(o)) = outcomes.get(printed) {
                 match args.format {
                     Format::Text => println_lossy(&line(o)),
@@ -365,8 +349,8 @@ pub fn check(args: CheckArgs) -> Result<Verdict, CliError> {
                 }
                 printed += 1;
             }
-        }
-    });
+        },
+    );
     let outcomes: Vec<Outcome> = outcomes
         .into_iter()
         .map(|o| o.expect("every scenario reports"))

@@ -16,7 +16,6 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use sim_core::fuzz::swarm::FuzzBase;
@@ -24,6 +23,7 @@ use sim_core::scenario::Scenario;
 use sim_core::variants;
 
 use crate::output::{self, println_lossy};
+use crate::pool;
 use crate::shrink::{Target, as_finding, run_hash_only, shrink_finding, write_scenario};
 use crate::{CliError, Format, Verdict, run};
 
@@ -650,10 +650,7 @@ pub fn fuzz(args: FuzzArgs) -> Result<Verdict, CliError> {
     let todo: Vec<u64> = shard_seeds(args.start, seeds, args.shard)
         .filter(|s| !results.contains_key(s))
         .collect();
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .clamp(1, todo.len().max(1));
+    let jobs = pool::jobs(args.jobs, todo.len());
 
     let mut replay_base = String::from("kafkasim fuzz");
     if let Some(s) = &args.scenario {
@@ -679,60 +676,44 @@ pub fn fuzz(args: FuzzArgs) -> Result<Verdict, CliError> {
     let earlier_failures = results.values().filter(|r| r.failed()).count() as u64;
     let failures = AtomicU64::new(earlier_failures);
     let stop = AtomicBool::new(false);
-    let next = AtomicU64::new(0);
     let started = Instant::now();
     let mut progress = Progress::new(todo.len() as u64, earlier_failures);
     let mut error: Option<CliError> = None;
-    std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::channel::<Result<SeedResult, CliError>>();
-        for _ in 0..jobs {
-            let tx = tx.clone();
-            let (sweep, todo, next, stop, failures) = (&sweep, &todo, &next, &stop, &failures);
-            let (budget, max_failures) = (args.time_budget, args.max_failures);
-            scope.spawn(move || {
-                loop {
-                    if stop.load(Ordering::Relaxed)
-                        || budget.is_some_and(|b| started.elapsed().as_secs_f64() >= b)
-                        || max_failures.is_some_and(|m| failures.load(Ordering::Relaxed) >= m)
-                    {
-                        break;
-                    }
-                    let i = next.fetch_add(1, Ordering::Relaxed) as usize;
-                    let Some(&seed) = todo.get(i) else { break };
-                    let result = sweep.run_seed(seed);
-                    if matches!(&result, Ok(r) if r.failed()) {
-                        failures.fetch_add(1, Ordering::Relaxed);
-                    }
-                    if tx.send(result).is_err() {
-                        break;
-                    }
-                }
-            });
+    let (budget, max_failures) = (args.time_budget, args.max_failures);
+    let keep_going = || {
+        !(stop.load(Ordering::Relaxed)
+            || budget.is_some_and(|b| started.elapsed().as_secs_f64() >= b)
+            || max_failures.is_some_and(|m| failures.load(Ordering::Relaxed) >= m))
+    };
+    let run_seed = |&seed: &u64| {
+        let result = sweep.run_seed(seed);
+        if matches!(&result, Ok(r) if r.failed()) {
+            failures.fetch_add(1, Ordering::Relaxed);
         }
-        drop(tx);
-        for result in rx {
-            let r = match result {
-                Ok(r) => r,
-                Err(e) => {
-                    stop.store(true, Ordering::Relaxed);
-                    error.get_or_insert(e);
-                    continue;
-                }
-            };
-            let mut line = serde_json::to_string(&r).expect("a result serializes");
-            line.push('\n');
-            // One write per line, flushed at once: a killed sweep keeps every finished seed.
-            if let Err(e) = file.write_all(line.as_bytes()).and_then(|_| file.flush()) {
+        result
+    };
+    pool::run(&todo, jobs, keep_going, run_seed, |_, result| {
+        let r = match result {
+            Ok(r) => r,
+            Err(e) => {
                 stop.store(true, Ordering::Relaxed);
-                error.get_or_insert(CliError::Output(format!(
-                    "{}: cannot write: {e}",
-                    results_path.display()
-                )));
+                error.get_or_insert(e);
+                return;
             }
-            let shown = r.failed().then(|| failure_line(&r, Some(dir)));
-            progress.seed_done(r.failed(), shown);
-            results.insert(r.seed, r);
+        };
+        let mut line = serde_json::to_string(&r).expect("a result serializes");
+        line.push('\n');
+        // One write per line, flushed at once: a killed sweep keeps every finished seed.
+        if let Err(e) = file.write_all(line.as_bytes()).and_then(|_| file.flush()) {
+            stop.store(true, Ordering::Relaxed);
+            error.get_or_insert(CliError::Output(format!(
+                "{}: cannot write: {e}",
+                results_path.display()
+            )));
         }
+        let shown = r.failed().then(|| failure_line(&r, Some(dir)));
+        progress.seed_done(r.failed(), shown);
+        results.insert(r.seed, r);
     });
     progress.finish();
     if let Some(e) = error {

@@ -13,6 +13,7 @@ mod fuzz;
 mod list;
 mod output;
 mod plot;
+mod pool;
 mod run;
 mod shrink;
 
