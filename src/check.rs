@@ -344,7 +344,7 @@ pub fn check(args: CheckArgs) -> Result<Verdict, CliError> {
                 match args.format {
                     Format::Text => println_lossy(&line(o)),
                     Format::Json => {
-                        println_lossy(&serde_json::to_string(o).expect("an outcome serializes"))
+                        println_lossy(&serde_json::to_string(o).expect("an outcome serializes"));
                     }
                 }
                 printed += 1;

@@ -218,8 +218,7 @@ impl Sweep<'_> {
         }
         if self.verify_every > 0 && seed.is_multiple_of(self.verify_every) {
             let again = run::catch_panic(false, || run_hash_only(&scenario))
-                .map(|s| s.trace_hash)
-                .unwrap_or_else(|m| format!("panic: {m}"));
+                .map_or_else(|m| format!("panic: {m}"), |s| s.trace_hash);
             if again != result.trace_hash {
                 result.outcome = "nondeterministic".into();
                 result.rerun_hash = Some(again);

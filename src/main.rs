@@ -79,6 +79,7 @@ impl std::fmt::Display for CliError {
 }
 
 /// The outcome of a command that ran.
+#[derive(Debug)]
 pub enum Verdict {
     Ok,
     ExpectationsNotMet,

@@ -10,7 +10,7 @@ use crate::CliError;
 fn temp_path(path: &Path) -> PathBuf {
     let mut name = path
         .file_name()
-        .map(|n| n.to_os_string())
+        .map(std::ffi::OsStr::to_os_string)
         .unwrap_or_default();
     name.push(".tmp");
     path.with_file_name(name)

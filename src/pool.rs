@@ -10,7 +10,7 @@ use std::sync::mpsc;
 /// are items, never fewer than one.
 pub fn jobs(requested: Option<usize>, items: usize) -> usize {
     requested
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
         .clamp(1, items.max(1))
 }
 

@@ -34,7 +34,7 @@ thread_local! {
 
 /// Whether the panic hook should stay quiet on this thread.
 pub fn panics_quiet() -> bool {
-    QUIET_PANICS.with(|q| q.get())
+    QUIET_PANICS.with(std::cell::Cell::get)
 }
 
 /// Runs `f`, turning a panic (a kafkasim bug) into its message. With `quiet`, the panic hook
@@ -46,7 +46,7 @@ pub fn catch_panic<T>(quiet: bool, f: impl FnOnce() -> T) -> Result<T, String> {
     result.map_err(|payload| {
         payload
             .downcast_ref::<&str>()
-            .map(|s| s.to_string())
+            .map(ToString::to_string)
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a panic".into())
     })
@@ -239,7 +239,7 @@ pub fn run(args: RunArgs) -> Result<Verdict, CliError> {
     }
     match args.format {
         Format::Json => {
-            output::println_lossy(&serde_json::to_string(&summary).expect("a summary serializes"))
+            output::println_lossy(&serde_json::to_string(&summary).expect("a summary serializes"));
         }
         Format::Text => {
             output::println_lossy(&reports::text_summary(&summary));

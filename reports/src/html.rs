@@ -113,6 +113,7 @@ const SCRIPT: &str = r#"
 "#;
 
 /// Everything the page shows.
+#[derive(Debug)]
 pub struct HtmlInput<'a> {
     pub summary: &'a RunSummary,
     pub scenario: &'a Scenario,

@@ -105,6 +105,7 @@ pub fn json_report(
 }
 
 /// Everything `kafkasim run --out` writes besides the trace.
+#[derive(Debug)]
 pub struct Rendered {
     pub json: Value,
     pub svg: String,

@@ -372,7 +372,7 @@ impl<'a> Narrator<'a> {
                     let error = wire_name(error);
                     self.about_partition(line, *tp, MomentKind::Isr, &node, |tp| {
                         format!("{tp}: the controller refused {node}'s ISR change: {error}")
-                    })
+                    });
                 }
                 None if self.options.verbose => self.detail(line),
                 None => {}

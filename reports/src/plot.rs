@@ -209,8 +209,9 @@ fn violation_rows(labels: &[(&str, i32, i32)]) -> i32 {
 fn text_width(s: &str, size: u32) -> i32 {
     FontDesc::new(FontFamily::Name(FONT), f64::from(size), FontStyle::Normal)
         .box_size(s)
-        .map(|(w, _)| w as i32)
-        .unwrap_or(s.chars().count() as i32 * size as i32 * 6 / 10)
+        .map_or(s.chars().count() as i32 * size as i32 * 6 / 10, |(w, _)| {
+            w as i32
+        })
 }
 
 /// Lays out fault spans in rows so labels do not overlap; returns each span's row.

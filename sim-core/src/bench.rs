@@ -74,6 +74,7 @@ impl Message for Ball {
 }
 
 /// A node that passes every ball it gets on to another node.
+#[derive(Debug)]
 pub struct Passer {
     nodes: u32,
     serve: u32,
@@ -233,6 +234,7 @@ impl crate::engine::Timer for HeartbeatTimer {
 }
 
 /// A follower that hears a heartbeat every period and resets its election timeout each time.
+#[derive(Debug)]
 pub struct Follower {
     t: Timers,
     /// Elections started (the timeout fired): zero unless a heartbeat is late.

@@ -454,6 +454,7 @@ pub struct NodeSummary {
 }
 
 /// Options of one run.
+#[derive(Debug)]
 pub struct RunOptions {
     pub seed: u64,
     pub max_events: u64,
@@ -573,7 +574,7 @@ pub fn run_watched(
         .violate
         .iter()
         .filter(|id| !violated(id))
-        .map(|id| id.to_string())
+        .map(ToString::to_string)
         .collect();
     // Every violation is unexpected unless the scenario says it must happen (a lesson or a
     // bug reproduction); `hold` names what a scenario is about, and holds with the rest.
@@ -669,7 +670,7 @@ fn partition_summaries(
                     let leo = cx
                         .log(b, *tp)
                         .and_then(|l| l.last())
-                        .map_or(0, |b| b.end_offset());
+                        .map_or(0, super::broker::log::RecordBatch::end_offset);
                     (name(b), leo)
                 })
                 .collect(),

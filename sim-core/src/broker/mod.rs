@@ -177,7 +177,7 @@ impl Broker {
     }
     /// `tp`'s log on this broker: its opened replica's, or the one on disk it has not
     /// opened yet.
-    pub fn log(&self, tp: TopicPartition) -> Option<&log::PartitionLog> {
+    pub fn log(&self, tp: TopicPartition) -> Option<&PartitionLog> {
         match self.replicas.partitions().get(&tp) {
             Some(p) => Some(&p.log),
             None => self.replicas.stored().get(&tp),

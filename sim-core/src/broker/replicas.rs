@@ -388,7 +388,7 @@ impl Broker {
         let replication = &self.cluster.replication;
         let mut done = Vec::new();
         for (i, d) in self.replicas.produces.iter_mut().enumerate() {
-            for part in d.parts.iter_mut() {
+            for part in &mut d.parts {
                 if part.result.is_some() || tp.is_some_and(|t| t != part.tp) {
                     continue;
                 }

@@ -439,6 +439,7 @@ impl DataGround {
 }
 
 /// What a data-plane check reads: the KRaft ground (names, crashes) and the simulation.
+#[derive(Debug)]
 pub struct DataCx<'a> {
     pub g: &'a super::Ground,
     pub sim: &'a crate::engine::Simulation<crate::world::Process>,
@@ -466,10 +467,15 @@ impl<'a> DataCx<'a> {
     /// `b`'s log of `tp`, running (opened or still only on disk) or down.
     pub fn log(&self, b: BrokerId, tp: TopicPartition) -> Option<&'a [RecordBatch]> {
         if let Some(broker) = self.broker(b) {
-            return broker.log(tp).map(|l| l.batches());
+            return broker
+                .log(tp)
+                .map(super::super::broker::log::PartitionLog::batches);
         }
         match self.sim.disk_of_down_node(self.node(b))? {
-            crate::world::Disk::Broker(d) => d.logs.get(&tp).map(|l| l.batches()),
+            crate::world::Disk::Broker(d) => d
+                .logs
+                .get(&tp)
+                .map(super::super::broker::log::PartitionLog::batches),
             _ => None,
         }
     }
@@ -513,6 +519,7 @@ pub fn write_text(g: &super::Ground, w: &AckedWrite) -> String {
 
 /// A partition's name as a violation prints it (`orders-0`); checkers take one before they
 /// know whether they will report, so it is formatted only on use.
+#[derive(Debug)]
 pub struct TpName {
     topics: std::rc::Rc<[String]>,
     tp: TopicPartition,

@@ -40,7 +40,7 @@ pub fn check(cx: &DataCx<'_>, dg: &DataGround, out: &mut Violations) {
             out.report(
                 &INFO,
                 cx.g.now,
-                eligible.iter().map(|s| s.to_string()).collect(),
+                eligible.iter().map(ToString::to_string).collect(),
                 format!(
                     "{} has no leader {} s after the last fault, though {} is running and \
                      eligible (ISR {:?}, ELR {:?})",

@@ -162,6 +162,7 @@ pub const LIVENESS_BOUND: SimDuration = SimDuration::from_secs(30);
 pub const MAX_VIOLATIONS_PER_INVARIANT: usize = 20;
 
 /// One Raft replica as the checkers see it.
+#[derive(Debug)]
 pub struct NodeView<'a> {
     pub id: NodeId,
     /// Running or paused: memory is there.
@@ -180,6 +181,7 @@ impl NodeView<'_> {
 }
 
 /// What the checker knows to be true, and what it remembers of the run.
+#[derive(Debug)]
 pub struct Ground {
     pub names: Vec<String>,
     pub voters: Vec<NodeId>,
@@ -284,7 +286,7 @@ pub fn crash_name(kind: CrashKind) -> &'static str {
 }
 
 /// Collects violations, keeping a bounded number of each invariant.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Violations {
     list: Vec<Violation>,
     counts: BTreeMap<&'static str, usize>,
@@ -331,6 +333,7 @@ impl Violations {
 }
 
 /// Runs every invariant after every event.
+#[derive(Debug)]
 pub struct Checker {
     ground: Ground,
     data: data::DataGround,
@@ -477,7 +480,7 @@ impl Checker {
                     pg.acked
                         .values()
                         .filter(|w| w.at <= self.last_fault)
-                        .map(|w| w.end_offset())
+                        .map(data::AckedWrite::end_offset)
                         .max()
                         .map(|end| (*tp, end))
                 })
@@ -535,7 +538,7 @@ impl Checker {
                         }
                         match election {
                             Some(crate::kraft::Election::LastKnownLeader) => {
-                                pg.unclean_recovery = true
+                                pg.unclean_recovery = true;
                             }
                             Some(crate::kraft::Election::Unclean) => {
                                 pg.unclean_elected = true;
@@ -689,7 +692,7 @@ impl Checker {
                     }
                 }
                 Event::AlterPartitionSent { tp, .. } | Event::AlterPartitionAnswered { tp, .. } => {
-                    changed.push(*tp)
+                    changed.push(*tp);
                 }
                 Event::Send {
                     op,
@@ -852,12 +855,14 @@ impl Checker {
                 Some(crate::world::Disk::Broker(d)) => Some(&d.logs),
                 _ => None,
             };
-            for (tp, pg) in dg.partitions.iter_mut() {
+            for (tp, pg) in &mut dg.partitions {
                 if !pg.replicas.contains(&b) {
                     continue;
                 }
                 pg.lossy_shutdowns += 1;
-                let survived = logs.and_then(|l| l.get(tp)).map_or(0, |l| l.end_offset());
+                let survived = logs
+                    .and_then(|l| l.get(tp))
+                    .map_or(0, super::broker::log::PartitionLog::end_offset);
                 if let Some(v) = pg.verified.get_mut(&b) {
                     *v = (*v).min(survived);
                 }

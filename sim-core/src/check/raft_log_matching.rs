@@ -18,7 +18,7 @@ pub fn check(g: &mut Ground, out: &mut Violations, view: &NodeView<'_>) {
     let i = view.id.index();
     let hw = view
         .raft
-        .and_then(|r| r.high_watermark())
+        .and_then(super::super::kraft::raft::Raft::high_watermark)
         .unwrap_or(0)
         .min(view.log().len() as u64);
     if hw < g.verified[i] {

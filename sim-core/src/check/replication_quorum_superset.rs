@@ -55,7 +55,7 @@ pub fn check(cx: &DataCx<'_>, dg: &mut DataGround, out: &mut Violations, tp: Top
         return; // it has not yet learnt the controller's latest ISR (see the module notes)
     }
     let maximal = state.maximal_isr();
-    let Some(image) = cx.broker(leader).map(|b| b.image()) else {
+    let Some(image) = cx.broker(leader).map(super::super::broker::Broker::image) else {
         return;
     };
     let quorum = p.hw_quorum(cx.g.now, image, &pg.config);

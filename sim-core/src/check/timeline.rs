@@ -185,7 +185,7 @@ impl Timeline {
                     broker_epoch,
                 } => self.broker_event(time_ms, *broker, "unfenced", Some(*broker_epoch), None),
                 Event::BrokerControlledShutdown { broker } => {
-                    self.broker_event(time_ms, *broker, "controlled_shutdown", None, None)
+                    self.broker_event(time_ms, *broker, "controlled_shutdown", None, None);
                 }
                 Event::PartitionChanged { .. } => {
                     if let Some(change) = self.history.apply(event) {
@@ -226,7 +226,7 @@ impl Timeline {
         let time_ms = sim.now().as_micros() as f64 / 1000.0;
         let active = crate::world::active_controller(sim);
         let controller = active.and_then(|id| sim.node(id)?.controller());
-        let image = controller.map(|c| c.committed_image());
+        let image = controller.map(super::super::kraft::controller::Controller::committed_image);
         let brokers = self
             .brokers_by_id
             .iter()
@@ -238,7 +238,10 @@ impl Timeline {
                     registered: reg.is_some(),
                     fenced: reg.map(|r| r.fenced),
                     broker_epoch: reg.map(|r| r.broker_epoch),
-                    state: sim.node(node).and_then(|p| p.broker()).map(|b| b.state()),
+                    state: sim
+                        .node(node)
+                        .and_then(|p| p.broker())
+                        .map(super::super::broker::Broker::state),
                 }
             })
             .collect();

@@ -34,7 +34,7 @@ pub fn check(cx: &DataCx<'_>, dg: &mut DataGround, out: &mut Violations, tp: Top
         let leo = cx
             .log(b, tp)
             .and_then(|log| log.last())
-            .map_or(0, |batch| batch.end_offset());
+            .map_or(0, super::super::broker::log::RecordBatch::end_offset);
         if leo >= bound {
             pg.must_catch_up.remove(&b);
             continue;

@@ -83,6 +83,7 @@ pub type EffectOf<N> = Effect<<N as Node>::Msg, <N as Node>::Timer, <N as Node>:
 
 /// What a handler sees of the world: the time, its own id, and the effect buffer. Generic over
 /// the message, timer and event types only, so the contract names no protocol's node type.
+#[derive(Debug)]
 pub struct Ctx<'a, M, T, E> {
     now: SimTime,
     me: NodeId,

@@ -206,6 +206,19 @@ pub struct Simulation<N: Node> {
     messages_lost: u64,
 }
 
+impl<N: Node> std::fmt::Debug for Simulation<N> {
+    /// Where the run is, not the whole state (a run holds many nodes and messages).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulation")
+            .field("now", &self.now)
+            .field("seed", &self.seed)
+            .field("nodes", &self.procs.len())
+            .field("queued", &self.queue.len())
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<N: Node> Simulation<N> {
     /// A simulation of the given nodes, each with its spec and its disk as formatted. Nothing runs
     /// until [`Simulation::start`].

@@ -215,7 +215,7 @@ fn schedule(
             };
             match kind {
                 FaultKind::SlowNode => {
-                    e.extra_ms = rng.between(options.slow_ms.0, options.slow_ms.1)
+                    e.extra_ms = rng.between(options.slow_ms.0, options.slow_ms.1);
                 }
                 FaultKind::SlowLink => {
                     e.other = other(rng, target);
@@ -350,7 +350,7 @@ impl Episodes {
                     FaultKind::PowerLoss if allowed => start.power_loss = Some(node.clone()),
                     // A controller's disk is never lost (no KIP-853): it loses power instead.
                     FaultKind::DiskLoss if allowed && broker => {
-                        start.disk_loss = Some(node.clone())
+                        start.disk_loss = Some(node.clone());
                     }
                     FaultKind::DiskLoss if allowed => start.power_loss = Some(node.clone()),
                     FaultKind::Shutdown => start.shutdown = Some(node.clone()),

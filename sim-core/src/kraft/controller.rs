@@ -837,10 +837,10 @@ fn report_commit(
         }
         MetadataRecord::Topic { topic } => ctx.emit(Event::TopicCreated { topic: *topic }),
         MetadataRecord::Partition { tp, .. } => {
-            report_partition(ctx, image, *tp, Some(Election::Clean))
+            report_partition(ctx, image, *tp, Some(Election::Clean));
         }
         MetadataRecord::PartitionChange(change) => {
-            report_partition(ctx, image, change.tp, change.election)
+            report_partition(ctx, image, change.tp, change.election);
         }
         MetadataRecord::LeaderChange { .. } | MetadataRecord::NoOp => {}
     }

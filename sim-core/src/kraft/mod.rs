@@ -281,7 +281,9 @@ impl MetadataImage {
     }
 
     pub fn is_active(&self, broker: BrokerId) -> bool {
-        self.brokers.get(&broker).is_some_and(|b| b.is_active())
+        self.brokers
+            .get(&broker)
+            .is_some_and(BrokerRegistration::is_active)
     }
 
     /// Partitions `broker` leads.

@@ -935,11 +935,11 @@ impl Raft {
     pub fn on_election_timeout(&mut self, ctx: &mut Ctx<'_>) {
         match self.state.clone() {
             State::Unattached { .. } | State::Resigned { .. } if self.voter => {
-                self.start_election(ctx, 0)
+                self.start_election(ctx, 0);
             }
             // The pre-vote did not win in time.
             State::Prospective { .. } => {
-                self.prospective_transition_after_election_loss(ctx, false)
+                self.prospective_transition_after_election_loss(ctx, false);
             }
             // KIP-996 `pollCandidate`: an election that timed out goes straight back to
             // Prospective, with a fresh timeout (QuorumStateTest.testCandidateToProspective).

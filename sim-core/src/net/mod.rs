@@ -135,6 +135,7 @@ pub enum Send {
     Blocked { notify_sender: bool },
 }
 
+#[derive(Debug)]
 pub struct Network {
     nodes: usize,
     links: Vec<Link>,

@@ -477,7 +477,7 @@ impl Scenario {
                         partitions,
                         rf,
                         brokers,
-                    ))
+                    ));
                 }
             }
             topic.config.resolve(&broker_config);

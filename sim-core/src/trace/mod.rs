@@ -266,6 +266,16 @@ pub struct TraceSink {
     error: Option<io::Error>,
 }
 
+impl std::fmt::Debug for TraceSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TraceSink")
+            .field("hash", &self.hash)
+            .field("verbosity", &self.out.as_ref().map(|(_, v)| v))
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
 impl TraceSink {
     /// Hash only; no file.
     pub fn hash_only() -> Self {
