@@ -62,18 +62,26 @@ pub enum Format {
 }
 
 /// A failure that is not a simulated one: bad input, or an output that cannot be written.
-#[derive(Debug)]
+/// The message says which file or flag, and what was expected.
+#[derive(Debug, thiserror::Error)]
 pub enum CliError {
     /// Bad input or usage: exit 2.
+    #[error("{0}")]
     Input(String),
     /// An output could not be written: exit 2 as well, since nothing was judged.
+    #[error("{0}")]
     Output(String),
 }
 
-impl std::fmt::Display for CliError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CliError::Input(m) | CliError::Output(m) => f.write_str(m),
+impl From<reports::plot::PlotError> for CliError {
+    /// A partition `--partitions` named that the run lacks, or a picture too large, is the
+    /// user's input; failing to draw or encode one is an output that could not be made.
+    fn from(e: reports::plot::PlotError) -> Self {
+        use reports::plot::PlotError;
+        match e {
+            PlotError::UnknownPartition { .. } => CliError::Input(format!("--partitions: {e}")),
+            PlotError::TooLarge { .. } => CliError::Input(e.to_string()),
+            PlotError::Draw(_) | PlotError::Encode(_) => CliError::Output(e.to_string()),
         }
     }
 }

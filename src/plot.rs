@@ -49,11 +49,8 @@ pub fn plot(args: PlotArgs) -> Result<Verdict, CliError> {
     };
     let model = reports::model::build(&trace);
     let bytes = match args.out.extension().and_then(|e| e.to_str()) {
-        Some("svg") => plot::svg(&model, &trace.violations, &options)
-            .map_err(|e| CliError::Input(format!("--partitions: {e}")))?
-            .into_bytes(),
-        Some("png") => plot::png(&model, &trace.violations, &options)
-            .map_err(|e| CliError::Input(format!("--partitions: {e}")))?,
+        Some("svg") => plot::svg(&model, &trace.violations, &options)?.into_bytes(),
+        Some("png") => plot::png(&model, &trace.violations, &options)?,
         _ => {
             return Err(CliError::Input(format!(
                 "--out {}: expected a file name ending in .svg or .png",

@@ -187,8 +187,7 @@ fn write_reports(
         partitions: partition_pick(partitions),
         ..Default::default()
     };
-    let rendered = reports::render(summary, scenario, &trace, &options, replay)
-        .map_err(|e| CliError::Input(format!("--partitions: {e}")))?;
+    let rendered = reports::render(summary, scenario, &trace, &options, replay)?;
     output::write_whole(&dir.join("timeline.svg"), rendered.svg.as_bytes())?;
     output::write_whole(&dir.join("timeline.png"), &rendered.png)?;
     output::write_whole(&dir.join("report.html"), rendered.html.as_bytes())?;

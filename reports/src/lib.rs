@@ -121,7 +121,7 @@ pub fn render(
     trace: &trace::Trace,
     plot_options: &plot::PlotOptions,
     replay: &str,
-) -> Result<Rendered, String> {
+) -> Result<Rendered, plot::PlotError> {
     let model = model::build(trace);
     let options = narrate::NarrateOptions {
         verbose: false,
