@@ -449,6 +449,11 @@ impl<'a> DataCx<'a> {
     pub fn node(&self, b: BrokerId) -> NodeId {
         self.g.brokers[b as usize - 1]
     }
+    /// The broker id of a node, if it is a broker.
+    pub fn broker_of(&self, node: NodeId) -> Option<BrokerId> {
+        crate::config::broker_id_of(&self.g.brokers, node)
+    }
+
     pub fn broker_name(&self, b: BrokerId) -> &'a str {
         self.g.name(self.g.brokers[b as usize - 1])
     }
