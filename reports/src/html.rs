@@ -137,7 +137,33 @@ pub fn html(input: &HtmlInput<'_>) -> String {
          <body data-rendered=\"no\">\n",
         escape(&title)
     );
-    // Summary and verdicts first.
+    write_header(&mut out, input);
+    write_verdict(&mut out, input);
+    write_clients_and_partitions(&mut out, input);
+    // The timeline (SVG inline; plotters writes no XML prolog).
+    let _ = writeln!(
+        out,
+        "<section id=\"timeline\">\n<h2>Timeline</h2>\n<div class=\"timeline\">\n{}\n</div>\n</section>",
+        input.svg.trim()
+    );
+
+    // Narration.
+    let _ = writeln!(
+        out,
+        "<section id=\"narration-section\">\n<h2>Narration</h2>\n<pre class=\"narration\" id=\"narration\">{}</pre>\n</section>",
+        escape(input.narration.trim_end())
+    );
+
+    write_events(&mut out, input);
+    write_violations(&mut out, input);
+    let _ = write!(out, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
+    out
+}
+
+/// The page's header: what ran, its seed, time, events, why it stopped, its hash and how to
+/// replay it.
+fn write_header(out: &mut String, input: &HtmlInput<'_>) {
+    let s = input.summary;
     let heading = if input.scenario.title.is_empty() {
         &input.scenario.name
     } else {
@@ -172,7 +198,12 @@ pub fn html(input: &HtmlInput<'_>) -> String {
         "<p class=\"meta\">Replay: <code>{}</code></p>\n</header>",
         escape(input.replay)
     );
+}
 
+/// The verdict first: expectations met or not and why, losses outside Kafka's promise, and
+/// every invariant held or violated.
+fn write_verdict(out: &mut String, input: &HtmlInput<'_>) {
+    let s = input.summary;
     let (class, words) = if s.expectations_met {
         ("ok", "Expectations met".to_string())
     } else {
@@ -249,8 +280,11 @@ pub fn html(input: &HtmlInput<'_>) -> String {
         );
     }
     out.push_str("</tbody>\n</table>\n</section>\n");
+}
 
-    // Clients and partitions at the end.
+/// What the clients did, and every partition at the end.
+fn write_clients_and_partitions(out: &mut String, input: &HtmlInput<'_>) {
+    let s = input.summary;
     let c = &s.clients;
     let _ = writeln!(
         out,
@@ -302,22 +336,10 @@ pub fn html(input: &HtmlInput<'_>) -> String {
         );
     }
     out.push_str("</tbody>\n</table>\n</section>\n");
+}
 
-    // The timeline (SVG inline; plotters writes no XML prolog).
-    let _ = writeln!(
-        out,
-        "<section id=\"timeline\">\n<h2>Timeline</h2>\n<div class=\"timeline\">\n{}\n</div>\n</section>",
-        input.svg.trim()
-    );
-
-    // Narration.
-    let _ = writeln!(
-        out,
-        "<section id=\"narration-section\">\n<h2>Narration</h2>\n<pre class=\"narration\" id=\"narration\">{}</pre>\n</section>",
-        escape(input.narration.trim_end())
-    );
-
-    // The event table.
+/// The filterable table of every moment.
+fn write_events(out: &mut String, input: &HtmlInput<'_>) {
     out.push_str(
         "<section id=\"events\">\n<h2>Events</h2>\n<div class=\"filters\">\n\
          <label>node <select id=\"f-node\"><option value=\"\">all</option></select></label>\n\
@@ -345,8 +367,10 @@ pub fn html(input: &HtmlInput<'_>) -> String {
         );
     }
     out.push_str("</tbody>\n</table>\n</div>\n</section>\n");
+}
 
-    // Violations with their causal chains.
+/// Each violation with the causal chain that led to it.
+fn write_violations(out: &mut String, input: &HtmlInput<'_>) {
     out.push_str("<section id=\"violations\">\n<h2>Violations</h2>\n");
     let violations: Vec<&Moment> = input
         .moments
@@ -376,8 +400,6 @@ pub fn html(input: &HtmlInput<'_>) -> String {
         out.push_str("</article>\n");
     }
     out.push_str("</section>\n");
-    let _ = write!(out, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
-    out
 }
 
 #[cfg(test)]

@@ -45,6 +45,17 @@ impl Checker {
         event: &Event,
         changed: &mut Vec<TopicPartition>,
     ) {
+        match event {
+            Event::PartitionChanged { .. } => {
+                return self.on_partition_changed(sim, id, event, changed);
+            }
+            Event::BrokerFenced { broker, .. } => return self.on_broker_fenced(sim, id, *broker),
+            Event::BrokerRegistered {
+                broker,
+                broker_epoch,
+            } => return self.on_broker_registered(*broker, *broker_epoch),
+            _ => {}
+        }
         let cx = DataCx {
             g: &self.ground,
             sim,
@@ -52,71 +63,6 @@ impl Checker {
         let (dg, out) = (&mut self.data, &mut self.violations);
         let broker = cx.broker_of(id);
         match event {
-            Event::PartitionChanged { .. } => {
-                let Some(change) = dg.history.apply(event) else {
-                    return;
-                };
-                let tp = change.tp;
-                if !dg.partitions.contains_key(&tp) {
-                    return;
-                }
-                epoch_monotonicity::on_partition_changed(&cx, dg, out, &change);
-                take_change(&cx, dg, &change);
-                if let Some(c) = sim.node(id).and_then(|p| p.controller()) {
-                    let image = c.committed_image();
-                    partition_metadata_well_formed::check(
-                        &cx,
-                        dg,
-                        out,
-                        tp,
-                        image,
-                        self.elr_enabled,
-                    );
-                }
-                // In log order: a broker's own re-registration batch takes it out.
-                unclean_exclusion::check(&cx, dg, out, tp);
-                changed.push(tp);
-            }
-            Event::BrokerFenced { broker, .. } => {
-                let Some(c) = sim.node(id).and_then(|p| p.controller()) else {
-                    return;
-                };
-                let image = c.committed_image();
-                let tps: Vec<TopicPartition> = image
-                    .partitions
-                    .iter()
-                    .filter(|(_, p)| p.isr.contains(broker))
-                    .map(|(tp, _)| *tp)
-                    .collect();
-                for tp in tps {
-                    partition_metadata_well_formed::check(
-                        &cx,
-                        dg,
-                        out,
-                        tp,
-                        image,
-                        self.elr_enabled,
-                    );
-                }
-            }
-            Event::BrokerRegistered {
-                broker,
-                broker_epoch,
-            } => {
-                // A controller that takes over re-reports registrations it replays.
-                let known = self.registered.entry(*broker).or_insert(0);
-                if *broker_epoch <= *known && *known > 0 {
-                    return;
-                }
-                *known = *broker_epoch;
-                if self.lossy_pending.remove(broker) {
-                    for pg in dg.partitions.values_mut() {
-                        if pg.replicas.contains(broker) {
-                            pg.must_catch_up.insert(*broker, pg.true_hw);
-                        }
-                    }
-                }
-            }
             Event::BecameLeader {
                 tp, leader_epoch, ..
             } => {
@@ -187,6 +133,79 @@ impl Checker {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A committed partition change, told once: the ground takes it, then the checks of the
+    /// controller's metadata and of unclean exclusion, in log order.
+    fn on_partition_changed(
+        &mut self,
+        sim: &Simulation<Process>,
+        id: NodeId,
+        event: &Event,
+        changed: &mut Vec<TopicPartition>,
+    ) {
+        let cx = DataCx {
+            g: &self.ground,
+            sim,
+        };
+        let (dg, out) = (&mut self.data, &mut self.violations);
+        let Some(change) = dg.history.apply(event) else {
+            return;
+        };
+        let tp = change.tp;
+        if !dg.partitions.contains_key(&tp) {
+            return;
+        }
+        epoch_monotonicity::on_partition_changed(&cx, dg, out, &change);
+        take_change(&cx, dg, &change);
+        if let Some(c) = sim.node(id).and_then(|p| p.controller()) {
+            let image = c.committed_image();
+            partition_metadata_well_formed::check(&cx, dg, out, tp, image, self.elr_enabled);
+        }
+        // In log order: a broker's own re-registration batch takes it out.
+        unclean_exclusion::check(&cx, dg, out, tp);
+        changed.push(tp);
+    }
+
+    /// The controller fenced `broker`: every partition whose ISR still names it is checked
+    /// against the committed metadata.
+    fn on_broker_fenced(&mut self, sim: &Simulation<Process>, id: NodeId, broker: BrokerId) {
+        let Some(c) = sim.node(id).and_then(|p| p.controller()) else {
+            return;
+        };
+        let cx = DataCx {
+            g: &self.ground,
+            sim,
+        };
+        let (dg, out) = (&mut self.data, &mut self.violations);
+        let image = c.committed_image();
+        let tps: Vec<TopicPartition> = image
+            .partitions
+            .iter()
+            .filter(|(_, p)| p.isr.contains(&broker))
+            .map(|(tp, _)| *tp)
+            .collect();
+        for tp in tps {
+            partition_metadata_well_formed::check(&cx, dg, out, tp, image, self.elr_enabled);
+        }
+    }
+
+    /// A broker registered (a new incarnation): after a power or disk loss, its replicas must
+    /// catch up to the committed log before they count again.
+    fn on_broker_registered(&mut self, broker: BrokerId, broker_epoch: u64) {
+        // A controller that takes over re-reports registrations it replays.
+        let known = self.registered.entry(broker).or_insert(0);
+        if broker_epoch <= *known && *known > 0 {
+            return;
+        }
+        *known = broker_epoch;
+        if self.lossy_pending.remove(&broker) {
+            for pg in self.data.partitions.values_mut() {
+                if pg.replicas.contains(&broker) {
+                    pg.must_catch_up.insert(broker, pg.true_hw);
+                }
+            }
         }
     }
 }
