@@ -576,30 +576,8 @@ pub fn fuzz(args: FuzzArgs) -> Result<Verdict, CliError> {
         return merge(&args);
     }
     let seeds = args.seeds.expect("clap requires --seeds without --merge");
-    for v in &args.variants {
-        if variants::variant(v).is_none() {
-            return Err(CliError::Input(format!(
-                "--variant: unknown protocol variant \"{v}\" (see `kafkasim list`)"
-            )));
-        }
-    }
-    if let Some(b) = args.time_budget
-        && !(b.is_finite() && b > 0.0)
-    {
-        return Err(CliError::Input(format!(
-            "--time-budget: expected a positive number of seconds, found {b}"
-        )));
-    }
-    let (mut base, base_doc) = match &args.scenario {
-        None => (FuzzBase::default_base(), serde_json::Value::Null),
-        Some(arg) => {
-            let (scenario, origin) = run::load(arg)?;
-            let doc = scenario.to_document();
-            let base = FuzzBase::from_scenario(scenario, &origin)
-                .map_err(|e| CliError::Input(e.to_string()))?;
-            (base, doc)
-        }
-    };
+    check_flags(&args)?;
+    let (mut base, base_doc) = load_base(&args)?;
     base.variants = args.variants.clone();
 
     let dir = &args.out;
@@ -610,38 +588,8 @@ pub fn fuzz(args: FuzzArgs) -> Result<Verdict, CliError> {
         variants: args.variants.clone(),
         version: env!("CARGO_PKG_VERSION").to_string(),
     };
-    let id_path = dir.join("sweep.json");
     let results_path = dir.join("results.jsonl");
-    let earlier = read_results(&results_path, args.resume)?;
-    if args.resume {
-        if let Ok(text) = std::fs::read_to_string(&id_path) {
-            let old: SweepId = serde_json::from_str(&text).map_err(|e| {
-                CliError::Input(format!(
-                    "{}: not a sweep description: {e}",
-                    id_path.display()
-                ))
-            })?;
-            if old != id {
-                return Err(CliError::Input(format!(
-                    "--resume: {} holds a different sweep (base \"{}\", variants [{}]); use \
-                     another --out",
-                    dir.display(),
-                    old.base,
-                    old.variants.join(", ")
-                )));
-            }
-        }
-    } else if !earlier.is_empty() {
-        return Err(CliError::Input(format!(
-            "{}: already holds {} results; --resume to continue that sweep, or choose another \
-             --out",
-            results_path.display(),
-            earlier.len()
-        )));
-    }
-    let id_text = serde_json::to_string_pretty(&id).expect("a sweep id serializes");
-    output::write_whole(&id_path, id_text.as_bytes())?;
-
+    let earlier = open_sweep(&args, &id, &results_path)?;
     let mut results: BTreeMap<u64, SeedResult> = BTreeMap::new();
     for r in earlier {
         results.insert(r.seed, r);
@@ -649,76 +597,15 @@ pub fn fuzz(args: FuzzArgs) -> Result<Verdict, CliError> {
     let todo: Vec<u64> = shard_seeds(args.start, seeds, args.shard)
         .filter(|s| !results.contains_key(s))
         .collect();
-    let jobs = pool::jobs(args.jobs, todo.len());
-
-    let mut replay_base = String::from("kafkasim fuzz");
-    if let Some(s) = &args.scenario {
-        replay_base.push_str(&format!(" {s}"));
-    }
-    for v in &args.variants {
-        replay_base.push_str(&format!(" --variant {v}"));
-    }
-    replay_base.push_str(&format!(" --out {}", dir.display()));
     let sweep = Sweep {
         base: &base,
         dir,
         verify_every: args.verify_determinism,
         shrink_runs: (!args.no_shrink).then_some(args.shrink_runs),
-        replay_base,
+        replay_base: replay_base(&args),
     };
-
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&results_path)
-        .map_err(|e| CliError::Output(format!("{}: cannot open: {e}", results_path.display())))?;
-    let earlier_failures = results.values().filter(|r| r.failed()).count() as u64;
-    let failures = AtomicU64::new(earlier_failures);
-    let stop = AtomicBool::new(false);
     let started = Instant::now();
-    let mut progress = Progress::new(todo.len() as u64, earlier_failures);
-    let mut error: Option<CliError> = None;
-    let (budget, max_failures) = (args.time_budget, args.max_failures);
-    let keep_going = || {
-        !(stop.load(Ordering::Relaxed)
-            || budget.is_some_and(|b| started.elapsed().as_secs_f64() >= b)
-            || max_failures.is_some_and(|m| failures.load(Ordering::Relaxed) >= m))
-    };
-    let run_seed = |&seed: &u64| {
-        let result = sweep.run_seed(seed);
-        if matches!(&result, Ok(r) if r.failed()) {
-            failures.fetch_add(1, Ordering::Relaxed);
-        }
-        result
-    };
-    pool::run(&todo, jobs, keep_going, run_seed, |_, result| {
-        let r = match result {
-            Ok(r) => r,
-            Err(e) => {
-                stop.store(true, Ordering::Relaxed);
-                error.get_or_insert(e);
-                return;
-            }
-        };
-        let mut line = serde_json::to_string(&r).expect("a result serializes");
-        line.push('\n');
-        // One write per line, flushed at once: a killed sweep keeps every finished seed.
-        if let Err(e) = file.write_all(line.as_bytes()).and_then(|_| file.flush()) {
-            stop.store(true, Ordering::Relaxed);
-            error.get_or_insert(CliError::Output(format!(
-                "{}: cannot write: {e}",
-                results_path.display()
-            )));
-        }
-        let shown = r.failed().then(|| failure_line(&r, Some(dir)));
-        progress.seed_done(r.failed(), shown);
-        results.insert(r.seed, r);
-    });
-    progress.finish();
-    if let Some(e) = error {
-        return Err(e);
-    }
-    let ran = progress.done;
+    let ran = run_sweep(&args, &sweep, &todo, &results_path, &mut results)?;
     let wall = started.elapsed().as_secs_f64();
     let summary = summarize(&results, Vec::new());
     let planned = shard_seeds(args.start, seeds, args.shard).count();
@@ -752,4 +639,158 @@ pub fn fuzz(args: FuzzArgs) -> Result<Verdict, CliError> {
     } else {
         Verdict::ExpectationsNotMet
     })
+}
+
+/// The flags clap cannot check: known variants, a positive time budget.
+fn check_flags(args: &FuzzArgs) -> Result<(), CliError> {
+    for v in &args.variants {
+        if variants::variant(v).is_none() {
+            return Err(CliError::Input(format!(
+                "--variant: unknown protocol variant \"{v}\" (see `kafkasim list`)"
+            )));
+        }
+    }
+    if let Some(b) = args.time_budget
+        && !(b.is_finite() && b > 0.0)
+    {
+        return Err(CliError::Input(format!(
+            "--time-budget: expected a positive number of seconds, found {b}"
+        )));
+    }
+    Ok(())
+}
+
+/// The sweep's base: the built-in one, or a scenario file's (with its document, recorded in
+/// `sweep.json` so `--resume` can tell the same sweep).
+fn load_base(args: &FuzzArgs) -> Result<(FuzzBase, serde_json::Value), CliError> {
+    Ok(match &args.scenario {
+        None => (FuzzBase::default_base(), serde_json::Value::Null),
+        Some(arg) => {
+            let (scenario, origin) = run::load(arg)?;
+            let doc = scenario.to_document();
+            let base = FuzzBase::from_scenario(scenario, &origin)
+                .map_err(|e| CliError::Input(e.to_string()))?;
+            (base, doc)
+        }
+    })
+}
+
+/// Opens the sweep folder: the results already there (only with `--resume`, and only of the
+/// same sweep), and `sweep.json` describing it.
+fn open_sweep(
+    args: &FuzzArgs,
+    id: &SweepId,
+    results_path: &Path,
+) -> Result<Vec<SeedResult>, CliError> {
+    let dir = &args.out;
+    let id_path = dir.join("sweep.json");
+    let earlier = read_results(results_path, args.resume)?;
+    if args.resume {
+        if let Ok(text) = std::fs::read_to_string(&id_path) {
+            let old: SweepId = serde_json::from_str(&text).map_err(|e| {
+                CliError::Input(format!(
+                    "{}: not a sweep description: {e}",
+                    id_path.display()
+                ))
+            })?;
+            if old != *id {
+                return Err(CliError::Input(format!(
+                    "--resume: {} holds a different sweep (base \"{}\", variants [{}]); use \
+                     another --out",
+                    dir.display(),
+                    old.base,
+                    old.variants.join(", ")
+                )));
+            }
+        }
+    } else if !earlier.is_empty() {
+        return Err(CliError::Input(format!(
+            "{}: already holds {} results; --resume to continue that sweep, or choose another \
+             --out",
+            results_path.display(),
+            earlier.len()
+        )));
+    }
+    let id_text = serde_json::to_string_pretty(id).expect("a sweep id serializes");
+    output::write_whole(&id_path, id_text.as_bytes())?;
+    Ok(earlier)
+}
+
+/// The command that replays a seed of this sweep, but for `--seed`.
+fn replay_base(args: &FuzzArgs) -> String {
+    let mut replay_base = String::from("kafkasim fuzz");
+    if let Some(s) = &args.scenario {
+        replay_base.push_str(&format!(" {s}"));
+    }
+    for v in &args.variants {
+        replay_base.push_str(&format!(" --variant {v}"));
+    }
+    replay_base.push_str(&format!(" --out {}", args.out.display()));
+    replay_base
+}
+
+/// Runs the seeds still to run, each result appended to `results.jsonl` and flushed as it
+/// finishes, until they are done, the time budget is spent or `--max-failures` is reached.
+/// Returns how many ran.
+fn run_sweep(
+    args: &FuzzArgs,
+    sweep: &Sweep<'_>,
+    todo: &[u64],
+    results_path: &Path,
+    results: &mut BTreeMap<u64, SeedResult>,
+) -> Result<u64, CliError> {
+    let dir = &args.out;
+    let jobs = pool::jobs(args.jobs, todo.len());
+    let started = Instant::now();
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(results_path)
+        .map_err(|e| CliError::Output(format!("{}: cannot open: {e}", results_path.display())))?;
+    let earlier_failures = results.values().filter(|r| r.failed()).count() as u64;
+    let failures = AtomicU64::new(earlier_failures);
+    let stop = AtomicBool::new(false);
+    let mut progress = Progress::new(todo.len() as u64, earlier_failures);
+    let mut error: Option<CliError> = None;
+    let (budget, max_failures) = (args.time_budget, args.max_failures);
+    let keep_going = || {
+        !(stop.load(Ordering::Relaxed)
+            || budget.is_some_and(|b| started.elapsed().as_secs_f64() >= b)
+            || max_failures.is_some_and(|m| failures.load(Ordering::Relaxed) >= m))
+    };
+    let run_seed = |&seed: &u64| {
+        let result = sweep.run_seed(seed);
+        if matches!(&result, Ok(r) if r.failed()) {
+            failures.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    };
+    pool::run(todo, jobs, keep_going, run_seed, |_, result| {
+        let r = match result {
+            Ok(r) => r,
+            Err(e) => {
+                stop.store(true, Ordering::Relaxed);
+                error.get_or_insert(e);
+                return;
+            }
+        };
+        let mut line = serde_json::to_string(&r).expect("a result serializes");
+        line.push('\n');
+        // One write per line, flushed at once: a killed sweep keeps every finished seed.
+        if let Err(e) = file.write_all(line.as_bytes()).and_then(|_| file.flush()) {
+            stop.store(true, Ordering::Relaxed);
+            error.get_or_insert(CliError::Output(format!(
+                "{}: cannot write: {e}",
+                results_path.display()
+            )));
+        }
+        let shown = r.failed().then(|| failure_line(&r, Some(dir)));
+        progress.seed_done(r.failed(), shown);
+        results.insert(r.seed, r);
+    });
+    progress.finish();
+    if let Some(e) = error {
+        return Err(e);
+    }
+    Ok(progress.done)
 }

@@ -453,6 +453,43 @@ pub struct NodeSummary {
     pub status: NodeStatus,
 }
 
+impl ResolvedScenario {
+    /// A run of `cluster` for `duration` with the default network and no faults, notes or
+    /// expectations: what a unit test or a library user builds without a scenario file. The
+    /// members are the cluster's, in node-id order (controllers, brokers, producers,
+    /// consumers), named as `cluster.names` names them.
+    pub fn of_cluster(name: &str, duration: SimDuration, cluster: ClusterConfig) -> Self {
+        let roles = [
+            (Role::Controller, cluster.raft.voters.len()),
+            (Role::Broker, cluster.brokers.len()),
+            (Role::Producer, cluster.producers.len()),
+            (Role::Consumer, cluster.consumers.len()),
+        ];
+        let members = roles
+            .iter()
+            .flat_map(|&(role, count)| (1..=count as u32).map(move |number| (role, number)))
+            .zip(&cluster.names)
+            .enumerate()
+            .map(|(id, ((role, number), name))| Member {
+                id: NodeId(id as u32),
+                role,
+                number,
+                name: name.clone(),
+            })
+            .collect();
+        ResolvedScenario {
+            name: name.to_string(),
+            duration,
+            members,
+            cluster: Rc::new(cluster),
+            latency: LatencyModel::default(),
+            faults: Vec::new(),
+            notes: Vec::new(),
+            expect: Expected::default(),
+        }
+    }
+}
+
 /// Options of one run.
 #[derive(Debug)]
 pub struct RunOptions {
@@ -509,48 +546,7 @@ pub fn run_watched(
         timeline: Timeline::new(&cluster),
         watchdog,
     };
-    // Run up to each fault on the active controller, resolve it, and go on.
-    let mut dynamic: Vec<&ScheduledFault<Target>> = scenario
-        .faults
-        .iter()
-        .filter(|f| on_nodes(&f.fault, None).is_none())
-        .collect();
-    dynamic.reverse();
-    let mut last_active: Option<NodeId> = None;
-    let stop_reason = loop {
-        let Some(next) = dynamic.pop() else {
-            break sim.run(limits, &mut watch);
-        };
-        let reason = sim.run(
-            Limits {
-                until: next.at,
-                ..limits
-            },
-            &mut watch,
-        );
-        if !matches!(reason, StopReason::TimeLimit | StopReason::Idle) {
-            break reason;
-        }
-        let reuse = matches!(next.fault, Fault::Restart { .. } | Fault::Resume { .. });
-        let target = if reuse {
-            last_active
-        } else {
-            active_controller(&sim)
-        };
-        match on_nodes(&next.fault, target) {
-            Some(fault) => {
-                last_active = target;
-                sim.schedule_fault(next.at, fault);
-            }
-            None => sim.schedule_note(
-                next.at,
-                format!(
-                    "{}: there is no active controller now, so this fault does nothing",
-                    next.fault.name()
-                ),
-            ),
-        }
-    };
+    let stop_reason = run_schedule(&mut sim, scenario, limits, &mut watch);
     watch.timeline.finish(&sim);
     watch.checker.finish(&sim);
     let partitions = partition_summaries(&cluster, &watch.checker, &sim);
@@ -598,6 +594,59 @@ pub fn run_watched(
         violations,
         losses_outside_promise,
     })
+}
+
+/// Runs the simulation to its end, stopping at each fault aimed at "the active controller" to
+/// resolve it to the node that is active when it fires (a restart or resume goes to the one
+/// the previous such fault hit).
+fn run_schedule(
+    sim: &mut Simulation<Process>,
+    scenario: &ResolvedScenario,
+    limits: Limits,
+    watch: &mut Watch<'_>,
+) -> StopReason {
+    // Run up to each fault on the active controller, resolve it, and go on.
+    let mut dynamic: Vec<&ScheduledFault<Target>> = scenario
+        .faults
+        .iter()
+        .filter(|f| on_nodes(&f.fault, None).is_none())
+        .collect();
+    dynamic.reverse();
+    let mut last_active: Option<NodeId> = None;
+    loop {
+        let Some(next) = dynamic.pop() else {
+            break sim.run(limits, watch);
+        };
+        let reason = sim.run(
+            Limits {
+                until: next.at,
+                ..limits
+            },
+            watch,
+        );
+        if !matches!(reason, StopReason::TimeLimit | StopReason::Idle) {
+            break reason;
+        }
+        let reuse = matches!(next.fault, Fault::Restart { .. } | Fault::Resume { .. });
+        let target = if reuse {
+            last_active
+        } else {
+            active_controller(sim)
+        };
+        match on_nodes(&next.fault, target) {
+            Some(fault) => {
+                last_active = target;
+                sim.schedule_fault(next.at, fault);
+            }
+            None => sim.schedule_note(
+                next.at,
+                format!(
+                    "{}: there is no active controller now, so this fault does nothing",
+                    next.fault.name()
+                ),
+            ),
+        }
+    }
 }
 
 /// Ends the trace with what the checkers found and why the run stopped, so a trace alone is

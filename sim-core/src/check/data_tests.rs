@@ -5,6 +5,7 @@
 use super::data::{DataCx, DataGround};
 use super::*;
 use crate::broker::log::RecordBatch;
+use crate::config::fixtures;
 use crate::engine::Limits;
 use crate::trace::TraceSink;
 
@@ -15,14 +16,9 @@ const TP: TopicPartition = TopicPartition {
 
 /// A cluster run until its brokers are up and running, and empty checker state.
 fn setup() -> (Simulation<Process>, Ground, DataGround) {
-    let scenario = crate::scenario::parse(
-        r#"{"name": "t", "duration_ms": 10000,
-            "cluster": {"brokers": 3, "topics": [{"name": "t", "replication_factor": 3}]},
-            "workload": {"producers": [{"topic": "t", "records_per_s": 1}]}}"#,
-        "t",
-    )
-    .expect("valid");
-    let scenario = scenario.resolve();
+    // Three brokers, topic `t` of one partition on all three, a producer of 1 record/s.
+    let cluster = fixtures::with_producer(fixtures::cluster(3, vec![vec![1, 2, 3]]), 1);
+    let scenario = ResolvedScenario::of_cluster("t", SimDuration::from_secs(10), cluster);
     let cluster = scenario.cluster.clone();
     let mut sim = crate::world::build(&scenario, 1, TraceSink::hash_only());
     sim.run(
@@ -168,7 +164,7 @@ fn liveness_catches_a_leaderless_partition_a_stuck_send_and_an_unreplicated_writ
     dg.partitions.get_mut(&TP).unwrap().leader = Some(1);
     let producer = NodeId(6);
     dg.delivery_timeouts
-        .insert(producer, crate::engine::SimDuration::from_secs(10));
+        .insert(producer, SimDuration::from_secs(10));
     dg.pending_sends
         .insert((producer, TP, 1, 0), SimTime::from_millis(1000));
     // Within its delivery.timeout.ms a correct producer may still be retrying.

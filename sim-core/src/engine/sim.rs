@@ -381,131 +381,24 @@ impl<N: Node> Simulation<N> {
         self.step_events.clear();
         self.actor = None;
         let t = self.now.as_micros();
+        let (at, seq) = (entry.at, entry.seq);
         match entry.event {
             Event::Deliver {
                 from,
                 to,
                 generation,
                 msg,
-            } => {
-                let proc = &mut self.procs[to.index()];
-                if !self.net.is_current(from, to, generation) || proc.node.is_none() {
-                    self.lose(from, to, &msg, LossCause::Broken);
-                    return false;
-                }
-                if proc.status == NodeStatus::Paused {
-                    proc.deferred.push(Scheduled {
-                        at: entry.at,
-                        seq: entry.seq,
-                        event: Event::Deliver {
-                            from,
-                            to,
-                            generation,
-                            msg,
-                        },
-                    });
-                    return false;
-                }
-                self.trace.hot(t, Hot::Deliver, to, from.0);
-                if self.trace.wants_messages() {
-                    self.trace.write_only::<N::Event>(
-                        t,
-                        &Body::Deliver {
-                            from,
-                            to,
-                            msg: msg.name().into(),
-                        },
-                    );
-                }
-                self.actor = Some(to);
-                let node = proc.node.as_mut().expect("checked above");
-                node.on_message(&mut Ctx::new(self.now, to, &mut self.effects), from, msg);
-                self.apply_effects(to);
-                true
-            }
+            } => self.deliver((at, seq), from, to, generation, msg),
             Event::Timer {
-                node: id,
+                node,
                 slot,
                 generation,
-            } => {
-                let proc = &mut self.procs[id.index()];
-                let s = &mut proc.timers[slot as usize];
-                if s.generation != generation {
-                    return false; // superseded by an earlier re-arm, or the node went down
-                }
-                if proc.status == NodeStatus::Paused {
-                    proc.deferred.push(Scheduled {
-                        at: entry.at,
-                        seq: entry.seq,
-                        event: Event::Timer {
-                            node: id,
-                            slot,
-                            generation,
-                        },
-                    });
-                    return false;
-                }
-                s.queued = None;
-                match s.deadline {
-                    None => false, // cancelled
-                    Some(deadline) if deadline > self.now => {
-                        // Re-armed later since this entry was queued: queue once more.
-                        s.generation = s.generation.wrapping_add(1);
-                        s.queued = Some(deadline);
-                        let generation = s.generation;
-                        self.push(
-                            deadline,
-                            Event::Timer {
-                                node: id,
-                                slot,
-                                generation,
-                            },
-                        );
-                        false
-                    }
-                    Some(_) => {
-                        s.deadline = None;
-                        let timer = s.timer.expect("an armed slot has its timer");
-                        self.trace.hot(t, Hot::Timer, id, slot);
-                        self.actor = Some(id);
-                        let node = proc.node.as_mut().expect("a node with live timers is up");
-                        node.on_timer(&mut Ctx::new(self.now, id, &mut self.effects), timer);
-                        self.apply_effects(id);
-                        true
-                    }
-                }
-            }
+            } => self.fire_timer((at, seq), node, slot, generation),
             Event::Disconnect {
-                node: id,
+                node,
                 peer,
                 incarnation,
-            } => {
-                let proc = &mut self.procs[id.index()];
-                if proc.incarnation != incarnation || proc.node.is_none() {
-                    return false;
-                }
-                if proc.status == NodeStatus::Paused {
-                    proc.deferred.push(Scheduled {
-                        at: entry.at,
-                        seq: entry.seq,
-                        event: Event::Disconnect {
-                            node: id,
-                            peer,
-                            incarnation,
-                        },
-                    });
-                    return false;
-                }
-                self.net.notice_delivered(id, peer);
-                self.trace.hot(t, Hot::Disconnect, id, peer.0);
-                self.trace
-                    .write_only::<N::Event>(t, &Body::Disconnect { node: id, peer });
-                self.actor = Some(id);
-                let node = proc.node.as_mut().expect("checked above");
-                node.on_disconnect(&mut Ctx::new(self.now, id, &mut self.effects), peer);
-                self.apply_effects(id);
-                true
-            }
+            } => self.notice_disconnect((at, seq), node, peer, incarnation),
             Event::Fault(fault) => {
                 self.apply_fault(*fault);
                 true
@@ -516,6 +409,151 @@ impl<N: Node> Simulation<N> {
                 true
             }
         }
+    }
+
+    /// A message arrives: lost if its connection broke or its node is down, held while the
+    /// node is paused, else handled. True when a handler ran.
+    #[inline]
+    fn deliver(
+        &mut self,
+        (at, seq): (SimTime, u64),
+        from: NodeId,
+        to: NodeId,
+        generation: u32,
+        msg: N::Msg,
+    ) -> bool {
+        let t = self.now.as_micros();
+        let proc = &mut self.procs[to.index()];
+        if !self.net.is_current(from, to, generation) || proc.node.is_none() {
+            self.lose(from, to, &msg, LossCause::Broken);
+            return false;
+        }
+        if proc.status == NodeStatus::Paused {
+            proc.deferred.push(Scheduled {
+                at,
+                seq,
+                event: Event::Deliver {
+                    from,
+                    to,
+                    generation,
+                    msg,
+                },
+            });
+            return false;
+        }
+        self.trace.hot(t, Hot::Deliver, to, from.0);
+        if self.trace.wants_messages() {
+            self.trace.write_only::<N::Event>(
+                t,
+                &Body::Deliver {
+                    from,
+                    to,
+                    msg: msg.name().into(),
+                },
+            );
+        }
+        self.actor = Some(to);
+        let node = proc.node.as_mut().expect("checked above");
+        node.on_message(&mut Ctx::new(self.now, to, &mut self.effects), from, msg);
+        self.apply_effects(to);
+        true
+    }
+
+    /// A timer's queue entry comes due: stale (re-armed, cancelled, the node went down),
+    /// re-armed later (queued once more), held while the node is paused, or fired. True when
+    /// a handler ran.
+    #[inline]
+    fn fire_timer(
+        &mut self,
+        (at, seq): (SimTime, u64),
+        id: NodeId,
+        slot: u32,
+        generation: u32,
+    ) -> bool {
+        let t = self.now.as_micros();
+        let proc = &mut self.procs[id.index()];
+        let s = &mut proc.timers[slot as usize];
+        if s.generation != generation {
+            return false; // superseded by an earlier re-arm, or the node went down
+        }
+        if proc.status == NodeStatus::Paused {
+            proc.deferred.push(Scheduled {
+                at,
+                seq,
+                event: Event::Timer {
+                    node: id,
+                    slot,
+                    generation,
+                },
+            });
+            return false;
+        }
+        s.queued = None;
+        match s.deadline {
+            None => false, // cancelled
+            Some(deadline) if deadline > self.now => {
+                // Re-armed later since this entry was queued: queue once more.
+                s.generation = s.generation.wrapping_add(1);
+                s.queued = Some(deadline);
+                let generation = s.generation;
+                self.push(
+                    deadline,
+                    Event::Timer {
+                        node: id,
+                        slot,
+                        generation,
+                    },
+                );
+                false
+            }
+            Some(_) => {
+                s.deadline = None;
+                let timer = s.timer.expect("an armed slot has its timer");
+                self.trace.hot(t, Hot::Timer, id, slot);
+                self.actor = Some(id);
+                let node = proc.node.as_mut().expect("a node with live timers is up");
+                node.on_timer(&mut Ctx::new(self.now, id, &mut self.effects), timer);
+                self.apply_effects(id);
+                true
+            }
+        }
+    }
+
+    /// A node notices its connection to `peer` broke (unless it restarted since). True when a
+    /// handler ran.
+    fn notice_disconnect(
+        &mut self,
+        (at, seq): (SimTime, u64),
+        id: NodeId,
+        peer: NodeId,
+        incarnation: u32,
+    ) -> bool {
+        let t = self.now.as_micros();
+        let proc = &mut self.procs[id.index()];
+        if proc.incarnation != incarnation || proc.node.is_none() {
+            return false;
+        }
+        if proc.status == NodeStatus::Paused {
+            proc.deferred.push(Scheduled {
+                at,
+                seq,
+                event: Event::Disconnect {
+                    node: id,
+                    peer,
+                    incarnation,
+                },
+            });
+            return false;
+        }
+        self.net.notice_delivered(id, peer);
+        self.trace.hot(t, Hot::Disconnect, id, peer.0);
+        self.trace
+            .write_only::<N::Event>(t, &Body::Disconnect { node: id, peer });
+        self.actor = Some(id);
+        let node = proc.node.as_mut().expect("checked above");
+        node.on_disconnect(&mut Ctx::new(self.now, id, &mut self.effects), peer);
+        self.apply_effects(id);
+        true
     }
 
     fn lose(&mut self, from: NodeId, to: NodeId, msg: &N::Msg, cause: LossCause) {

@@ -26,8 +26,8 @@ use std::rc::Rc;
 
 use super::raft::{Raft, RaftDisk};
 use super::{
-    BrokerId, ChangeContext, Election, LeaderRecoveryState, MetadataImage, MetadataRecord,
-    PartitionRegistration, TopicPartition, partition_change,
+    BrokerId, BrokerRegistration, ChangeContext, Election, LeaderRecoveryState, MetadataImage,
+    MetadataRecord, PartitionRegistration, TopicPartition, partition_change,
 };
 use crate::config::ClusterConfig;
 use crate::engine::{NodeId, SimDuration, SimTime};
@@ -486,40 +486,7 @@ impl Controller {
         let mut unfenced = false;
         let mut shutdown_now = false;
         if req.want_shut_down {
-            // BrokerHeartbeatManager.calculateNextBrokerState, and what
-            // ReplicationControlManager.processBrokerHeartbeat writes for the next state.
-            let leads = active.image.led_by(req.broker).next().is_some();
-            if reg.fenced {
-                // FENCED -> SHUTDOWN_NOW: it may go at once; it is fenced already.
-                shutdown_now = true;
-            } else if !reg.in_controlled_shutdown && leads {
-                // UNFENCED -> CONTROLLED_SHUTDOWN (handleBrokerInControlledShutdown): leave
-                // every ISR, hand leaderships over.
-                let changes = self
-                    .cluster
-                    .changes_removing(&active.image, req.broker, None);
-                for c in changes {
-                    active.stage(c);
-                }
-                let cs_offset = active.image.next_offset;
-                active.stage(MetadataRecord::BrokerRegistrationChange {
-                    broker: req.broker,
-                    broker_epoch: reg.broker_epoch,
-                    fenced: None,
-                    in_controlled_shutdown: Some(true),
-                });
-                if let Some(s) = active.sessions.get_mut(&req.broker) {
-                    s.controlled_shutdown_offset = Some(cs_offset);
-                }
-            } else if !leads
-                && (!reg.in_controlled_shutdown || cs_applied_by_others(active, req.broker))
-            {
-                // UNFENCED (leading nothing) or CONTROLLED_SHUTDOWN (done) -> SHUTDOWN_NOW:
-                // `handleBrokerFenced` in this same step, so the broker leaves fenced and a new
-                // incarnation can register at once, instead of waiting out its session.
-                stage_fence(&self.cluster, active, req.broker, FenceReason::ShutdownNow);
-                shutdown_now = true;
-            }
+            shutdown_now = stage_shutdown_step(&self.cluster, active, req.broker, &reg);
         } else if reg.fenced && !req.want_fence && caught_up && !reg.in_controlled_shutdown {
             active.stage(MetadataRecord::BrokerRegistrationChange {
                 broker: req.broker,
@@ -698,6 +665,48 @@ impl Controller {
             self.write_staged(ctx);
         }
     }
+}
+
+/// A heartbeat asking to shut down: the next step of `BrokerHeartbeatManager`'s
+/// controlled-shutdown state machine, with what `ReplicationControlManager` writes for it
+/// staged. True when the broker may go now (SHUTDOWN_NOW).
+fn stage_shutdown_step(
+    cluster: &ClusterConfig,
+    active: &mut Active,
+    broker: BrokerId,
+    reg: &BrokerRegistration,
+) -> bool {
+    // BrokerHeartbeatManager.calculateNextBrokerState, and what
+    // ReplicationControlManager.processBrokerHeartbeat writes for the next state.
+    let leads = active.image.led_by(broker).next().is_some();
+    if reg.fenced {
+        // FENCED -> SHUTDOWN_NOW: it may go at once; it is fenced already.
+        return true;
+    } else if !reg.in_controlled_shutdown && leads {
+        // UNFENCED -> CONTROLLED_SHUTDOWN (handleBrokerInControlledShutdown): leave
+        // every ISR, hand leaderships over.
+        let changes = cluster.changes_removing(&active.image, broker, None);
+        for c in changes {
+            active.stage(c);
+        }
+        let cs_offset = active.image.next_offset;
+        active.stage(MetadataRecord::BrokerRegistrationChange {
+            broker,
+            broker_epoch: reg.broker_epoch,
+            fenced: None,
+            in_controlled_shutdown: Some(true),
+        });
+        if let Some(s) = active.sessions.get_mut(&broker) {
+            s.controlled_shutdown_offset = Some(cs_offset);
+        }
+    } else if !leads && (!reg.in_controlled_shutdown || cs_applied_by_others(active, broker)) {
+        // UNFENCED (leading nothing) or CONTROLLED_SHUTDOWN (done) -> SHUTDOWN_NOW:
+        // `handleBrokerFenced` in this same step, so the broker leaves fenced and a new
+        // incarnation can register at once, instead of waiting out its session.
+        stage_fence(cluster, active, broker, FenceReason::ShutdownNow);
+        return true;
+    }
+    false
 }
 
 /// `validateAlterPartitionData`, in Kafka's order (§1.7).

@@ -332,6 +332,15 @@ pub fn parse(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
     scenario.validate(origin)
 }
 
+/// A scenario that parsed but does not make sense: which file, which field, what was wrong.
+fn invalid(origin: &str, path: String, message: String) -> ScenarioError {
+    ScenarioError::Invalid {
+        origin: origin.to_string(),
+        path,
+        message,
+    }
+}
+
 /// serde_json appends " at line L column C"; the error already says where.
 fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {
@@ -343,12 +352,22 @@ fn strip_position(message: &str) -> String {
 impl Scenario {
     /// Checks what types cannot, and fills every default. Returns the resolved scenario.
     pub fn validate(mut self, origin: &str) -> Result<Scenario, ScenarioError> {
-        let bad = |path: String, message: String| ScenarioError::Invalid {
-            origin: origin.to_string(),
-            path,
-            message,
-        };
+        self.validate_shape(origin)?;
+        self.validate_topics(origin)?;
+        self.validate_workload(origin)?;
+        self.validate_faults_and_notes(origin)?;
+        self.validate_variants(origin)?;
+        check_expectations(&self.expect, "expect", origin)?;
+        if let Some(without) = &self.without {
+            check_expectations(&without.expect, "without.expect", origin)?;
+        }
+        Ok(self)
+    }
 
+    /// A name, a duration, a quorum, brokers, no more processes than one simulation holds, a
+    /// latency model that makes sense.
+    fn validate_shape(&self, origin: &str) -> Result<(), ScenarioError> {
+        let bad = |path: String, message: String| invalid(origin, path, message);
         if self.name.trim().is_empty() {
             return Err(bad("name".into(), "expected a non-empty name".into()));
         }
@@ -396,6 +415,14 @@ impl Scenario {
             return Err(bad("network.latency".into(), m));
         }
 
+        Ok(())
+    }
+
+    /// Each topic: a valid, unique name, partitions, a replication factor the brokers can
+    /// hold, and an assignment (given and checked, or round-robin as Kafka places replicas);
+    /// its config resolved against the brokers'.
+    fn validate_topics(&mut self, origin: &str) -> Result<(), ScenarioError> {
+        let bad = |path: String, message: String| invalid(origin, path, message);
         let brokers = self.cluster.brokers;
         let broker_config = self.cluster.config.clone();
         let mut topic_names = std::collections::BTreeSet::new();
@@ -483,6 +510,13 @@ impl Scenario {
             topic.config.resolve(&broker_config);
         }
 
+        Ok(())
+    }
+
+    /// Producers and consumers name existing topics, come at least once, and stop after
+    /// they start.
+    fn validate_workload(&self, origin: &str) -> Result<(), ScenarioError> {
+        let bad = |path: String, message: String| invalid(origin, path, message);
         for (i, p) in self.workload.producers.iter().enumerate() {
             self.check_topic(&p.topic, format!("workload.producers[{i}].topic"), origin)?;
             if p.count == 0 {
@@ -508,6 +542,13 @@ impl Scenario {
             }
         }
 
+        Ok(())
+    }
+
+    /// Every fault resolves (node names, the shape of each entry) and every note falls within
+    /// the run.
+    fn validate_faults_and_notes(&self, origin: &str) -> Result<(), ScenarioError> {
+        let bad = |path: String, message: String| invalid(origin, path, message);
         // Resolving the faults checks every node name and the shape of every entry.
         self.resolved_faults(origin)?;
         for (i, note) in self.notes.iter().enumerate() {
@@ -522,6 +563,13 @@ impl Scenario {
             }
         }
 
+        Ok(())
+    }
+
+    /// Variants are known (with a did-you-mean), listed once, and a `without` comparison
+    /// switches off only variants that are on.
+    fn validate_variants(&self, origin: &str) -> Result<(), ScenarioError> {
+        let bad = |path: String, message: String| invalid(origin, path, message);
         for (i, name) in self.variants.iter().enumerate() {
             if self.variants[..i].contains(name) {
                 return Err(bad(
@@ -566,11 +614,7 @@ impl Scenario {
                 }
             }
         }
-        check_expectations(&self.expect, "expect", origin)?;
-        if let Some(without) = &self.without {
-            check_expectations(&without.expect, "without.expect", origin)?;
-        }
-        Ok(self)
+        Ok(())
     }
 
     /// The scenario as a person would write it: the resolved scenario with every value that
