@@ -512,7 +512,7 @@ pub struct ClusterOutcome {
 }
 
 /// Runs a resolved scenario with every checker on and no trace file; `watchdog` is asked now
-/// and then whether to stop (see [`crate::world::run_watched`]).
+/// and then whether to stop (see `crate::world::run_watched`).
 pub fn run_scenario(scenario: &Scenario, watchdog: &mut dyn FnMut() -> bool) -> ClusterOutcome {
     let summary = crate::world::run_watched(
         &scenario.resolve(),

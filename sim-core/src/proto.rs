@@ -147,7 +147,7 @@ pub enum ProduceError {
 
 impl ProduceError {
     /// The write may have been appended all the same, so its fate is unknown.
-    pub fn maybe_appended(self) -> bool {
+    pub(crate) fn maybe_appended(self) -> bool {
         matches!(
             self,
             ProduceError::NotEnoughReplicasAfterAppend

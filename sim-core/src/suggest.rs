@@ -1,7 +1,7 @@
 //! "Did you mean ...?" for misspelt keys and names.
 
 /// Levenshtein distance between two short strings.
-pub fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     let mut cur = vec![0; b.len() + 1];
@@ -17,7 +17,10 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// The candidate closest to `word`, if it is close enough to be a likely typo.
-pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(2);
     candidates
         .into_iter()
@@ -29,7 +32,7 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 
 /// Rewrites serde's "unknown field `x`, expected one of `a`, `b`" (and "unknown variant") to
 /// lead with a suggestion when one of the expected names is close.
-pub fn improve_serde_message(message: &str) -> String {
+pub(crate) fn improve_serde_message(message: &str) -> String {
     for what in ["unknown field", "unknown variant"] {
         let Some(rest) = message.strip_prefix(what) else {
             continue;

@@ -217,7 +217,7 @@ pub fn variant(name: &str) -> Option<&'static VariantInfo> {
 
 impl Variant {
     /// The variant a scenario names, if it is one.
-    pub fn from_name(name: &str) -> Option<Variant> {
+    pub(crate) fn from_name(name: &str) -> Option<Variant> {
         variant(name).map(|v| v.variant)
     }
 

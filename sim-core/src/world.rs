@@ -105,7 +105,7 @@ impl ResolvedScenario {
     }
 
     /// When the last fault is planned.
-    pub fn last_fault_at(&self) -> SimTime {
+    pub(crate) fn last_fault_at(&self) -> SimTime {
         self.faults
             .iter()
             .map(|f| f.at)
@@ -183,7 +183,7 @@ impl Process {
     }
 
     /// The invariants of the process's state machines (the consumer keeps none of its own).
-    pub fn check_invariants(&self) -> Result<(), String> {
+    pub(crate) fn check_invariants(&self) -> Result<(), String> {
         match self {
             Process::Controller(c) => c.check_invariants(),
             Process::Broker(b) => b.check_invariants(),
@@ -383,7 +383,7 @@ pub fn active_controller(sim: &Simulation<Process>) -> Option<NodeId> {
 }
 
 /// The newest-epoch active controller among `nodes`.
-pub fn active_controller_among(
+pub(crate) fn active_controller_among(
     sim: &Simulation<Process>,
     nodes: impl Iterator<Item = NodeId>,
 ) -> Option<NodeId> {
@@ -505,7 +505,7 @@ struct Watch<'w> {
     watchdog: &'w mut dyn FnMut() -> bool,
 }
 
-/// How often [`run_watched`] asks its watchdog, in events.
+/// How often `run_watched` asks its watchdog, in events.
 pub const WATCHDOG_EVERY: u64 = 1 << 16;
 
 impl Observer<Process> for Watch<'_> {
@@ -530,7 +530,7 @@ pub fn run(scenario: &ResolvedScenario, options: RunOptions) -> std::io::Result<
 /// [`run`], asking `watchdog` every [`WATCHDOG_EVERY`] events whether to stop early (stop
 /// reason `halted`): how a caller enforces its own memory or time limit, since sim-core reads
 /// neither a clock nor the process's memory.
-pub fn run_watched(
+pub(crate) fn run_watched(
     scenario: &ResolvedScenario,
     options: RunOptions,
     watchdog: &mut dyn FnMut() -> bool,

@@ -48,30 +48,23 @@ impl RecordBatch {
     pub fn end_offset(&self) -> u64 {
         self.base_offset + u64::from(self.count)
     }
-    pub fn last_sequence(&self) -> u32 {
+    pub(crate) fn last_sequence(&self) -> u32 {
         self.base_sequence + self.count - 1
     }
     /// The value at `offset`, which must be inside the batch.
-    pub fn value_at(&self, offset: u64) -> Value {
+    pub(crate) fn value_at(&self, offset: u64) -> Value {
         debug_assert!(offset >= self.base_offset && offset < self.end_offset());
         Value {
             producer_id: self.producer_id,
             sequence: self.base_sequence + (offset - self.base_offset) as u32,
         }
     }
-    /// Same records, wherever they sit.
-    pub fn same_records(&self, other: &RecordBatch) -> bool {
-        self.count == other.count
-            && self.leader_epoch == other.leader_epoch
-            && self.producer_id == other.producer_id
-            && self.base_sequence == other.base_sequence
-    }
 }
 
 /// The index of the first batch of `log` (sorted by offset) that ends past `offset`: the
 /// batch holding it, or the first after it. Fetches and checks mostly ask about the newest
 /// records, so the last few batches are looked at before a binary search over the whole log.
-pub fn batch_index(log: &[RecordBatch], offset: u64) -> usize {
+pub(crate) fn batch_index(log: &[RecordBatch], offset: u64) -> usize {
     const NEAR_END: usize = 8;
     let tail = log.len().saturating_sub(NEAR_END);
     match log.get(tail) {
@@ -122,17 +115,13 @@ impl PartitionLog {
     pub fn epochs(&self) -> &[EpochEntry] {
         &self.epochs
     }
-    /// The epoch of the last batch, which a follower sends as `lastFetchedEpoch`.
-    pub fn last_batch_epoch(&self) -> Option<u32> {
-        self.batches.last().map(|b| b.leader_epoch)
-    }
     /// The latest epoch in the cache (it may have no batch yet: a new leader writes its entry
     /// at once).
-    pub fn latest_epoch(&self) -> Option<u32> {
+    pub(crate) fn latest_epoch(&self) -> Option<u32> {
         self.epochs.last().map(|e| e.epoch)
     }
     /// Records written but not yet flushed to disk.
-    pub fn unflushed_records(&self) -> u64 {
+    pub(crate) fn unflushed_records(&self) -> u64 {
         let flushed = self.batches.flushed_len();
         let flushed_end = match flushed {
             0 => 0,
@@ -143,14 +132,14 @@ impl PartitionLog {
 
     /// After a restart: drop epoch entries the recovered log does not reach
     /// (`truncateFromEnd(logEndOffset)` in `LogLoader`).
-    pub fn recover(&mut self) {
+    pub(crate) fn recover(&mut self) {
         let end = self.end_offset();
         self.epochs.retain(|e| e.start_offset < end);
     }
 
     /// `LeaderEpochFileCache.assign`: remember that `epoch` starts at `start_offset`. Entries
     /// are only ever added for a newer epoch.
-    pub fn assign_epoch(&mut self, epoch: u32, start_offset: u64) {
+    pub(crate) fn assign_epoch(&mut self, epoch: u32, start_offset: u64) {
         if self.latest_epoch().is_some_and(|e| e >= epoch) {
             return;
         }
@@ -182,7 +171,7 @@ impl PartitionLog {
     /// What the kernel had written back by `now`: the file, dirty since its first unflushed
     /// batch was written, goes to disk whole at the first flusher wake-up after it expired, then
     /// is dirty again from the next batch written after that wake-up.
-    pub fn write_back(&mut self, now: SimTime, page_cache: &PageCache) {
+    pub(crate) fn write_back(&mut self, now: SimTime, page_cache: &PageCache) {
         loop {
             let first_dirty = self.batches.flushed_len();
             let Some(&dirty_since) = self.written_at.get(first_dirty) else {
@@ -204,7 +193,7 @@ impl PartitionLog {
 
     /// `UnifiedLog.truncateTo`: drops every record at or past `offset`, and the epoch entries
     /// that start there or later. A batch that straddles `offset` keeps its head.
-    pub fn truncate_to(&mut self, offset: u64) {
+    pub(crate) fn truncate_to(&mut self, offset: u64) {
         let batches = self.batches.entries();
         let keep = batch_index(batches, offset);
         let straddling = batches
@@ -223,14 +212,14 @@ impl PartitionLog {
     }
 
     /// The batch holding `offset`.
-    pub fn batch_at(&self, offset: u64) -> Option<&RecordBatch> {
+    pub(crate) fn batch_at(&self, offset: u64) -> Option<&RecordBatch> {
         let batches = self.batches.entries();
         let i = batch_index(batches, offset);
         batches.get(i).filter(|b| b.base_offset <= offset)
     }
 
     /// Index of the batch holding `offset`, or of the first batch after it.
-    pub fn batch_index(&self, offset: u64) -> usize {
+    pub(crate) fn batch_index(&self, offset: u64) -> usize {
         batch_index(self.batches.entries(), offset)
     }
 
@@ -250,7 +239,7 @@ impl PartitionLog {
     /// and where it ends (the start of the next epoch, or the log end for the latest). `None`
     /// is Kafka's (UNDEFINED, UNDEFINED): `epoch` is newer than every epoch here, or there is
     /// none.
-    pub fn end_offset_for_epoch(&self, epoch: u32) -> Option<(u32, u64)> {
+    pub(crate) fn end_offset_for_epoch(&self, epoch: u32) -> Option<(u32, u64)> {
         let latest = self.epochs.last()?;
         if latest.epoch == epoch {
             return Some((epoch, self.end_offset()));

@@ -186,7 +186,7 @@ impl Broker {
     /// Partitions whose log, HW or leadership the last step may have changed.
     /// What must always hold of a broker between handlers: its metadata replica's and its
     /// replica manager's invariants, and a well-formed metadata image.
-    pub fn check_invariants(&self) -> Result<(), String> {
+    pub(crate) fn check_invariants(&self) -> Result<(), String> {
         self.raft.check_invariants()?;
         self.image.check_invariants()?;
         self.replicas.check_invariants(self.id)
@@ -196,7 +196,7 @@ impl Broker {
         &self.cluster
     }
 
-    pub fn touched(&self) -> &[TopicPartition] {
+    pub(crate) fn touched(&self) -> &[TopicPartition] {
         &self.replicas.touched
     }
     pub fn raft(&self) -> &Raft {
@@ -211,7 +211,7 @@ impl Broker {
     pub fn broker_epoch(&self) -> Option<u64> {
         self.broker_epoch
     }
-    pub fn acted_on_offset(&self) -> u64 {
+    pub(crate) fn acted_on_offset(&self) -> u64 {
         self.acted_on_offset
     }
 
@@ -346,7 +346,7 @@ impl Broker {
         self.sync(ctx);
     }
 
-    pub fn on_disconnect(&mut self, ctx: &mut Ctx<'_>, peer: NodeId) {
+    pub(crate) fn on_disconnect(&mut self, ctx: &mut Ctx<'_>, peer: NodeId) {
         self.replicas.touched.clear();
         self.raft.on_disconnect(ctx, peer);
         self.on_replica_disconnect(ctx, peer);
@@ -359,7 +359,7 @@ impl Broker {
 
     /// Controlled shutdown (`controlled.shutdown.enable`): ask the controller to move this
     /// broker's leaderships away first.
-    pub fn on_shutdown(&mut self, ctx: &mut Ctx<'_>) {
+    pub(crate) fn on_shutdown(&mut self, ctx: &mut Ctx<'_>) {
         self.replicas.touched.clear();
         // BeginControlledShutdownEvent: only a RUNNING broker asks; any other skips it.
         if !self.cluster.broker.controlled_shutdown_enable || self.state != BrokerState::Running {

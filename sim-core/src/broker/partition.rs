@@ -3,13 +3,13 @@
 //! every handler returns what happened; `broker/mod.rs` turns that into messages and events.
 //!
 //! Map:
-//! - [`Partition::make_leader`] / [`Partition::make_follower`]: a committed partition record
+//! - `Partition::make_leader` / `Partition::make_follower`: a committed partition record
 //!   names this broker leader or follower (§1.8);
-//! - leader: [`Partition::append_as_leader`] (produce, idempotent dedup),
-//!   [`Partition::on_replica_fetch`] (epoch checks, divergence, follower progress),
-//!   [`Partition::maybe_increment_hw`] (maximal ISR, strict min ISR), ISR shrink and expand
+//! - leader: `Partition::append_as_leader` (produce, idempotent dedup),
+//!   `Partition::on_replica_fetch` (epoch checks, divergence, follower progress),
+//!   `Partition::maybe_increment_hw` (maximal ISR, strict min ISR), ISR shrink and expand
 //!   proposals, and the AlterPartition answer;
-//! - follower: [`Partition::fetch_entry`] and [`Partition::on_fetch_data`] (KIP-279 iterative
+//! - follower: `Partition::fetch_entry` and `Partition::on_fetch_data` (KIP-279 iterative
 //!   truncation by leader epoch, HW = min(leader HW, LEO)).
 
 use std::collections::BTreeMap;
@@ -164,7 +164,7 @@ pub struct LeaderState {
 
 impl LeaderState {
     /// Whether `r` is in the maximal ISR, without building it (the HW asks per follower).
-    pub fn in_maximal_isr(&self, r: BrokerId) -> bool {
+    pub(crate) fn in_maximal_isr(&self, r: BrokerId) -> bool {
         self.isr.contains(&r)
             || self
                 .pending
@@ -174,7 +174,7 @@ impl LeaderState {
 
     /// `maximalIsr`: the committed ISR plus a follower being added, so the HW already waits
     /// for it; a pending shrink keeps the old ISR until the controller confirms.
-    pub fn maximal_isr(&self) -> Vec<BrokerId> {
+    pub(crate) fn maximal_isr(&self) -> Vec<BrokerId> {
         let mut isr = self.isr.clone();
         if let Some(p) = &self.pending
             && p.expand
@@ -271,7 +271,7 @@ impl Partition {
     /// Pre-KIP-101 (Kafka before 0.11, KAFKA-1211): cut the log back to the local HW, the only
     /// point a replica then knew to be committed, on becoming follower and when the broker
     /// starts (with the HW from its checkpoint, up to 5 s stale). Returns the cut, if any.
-    pub fn truncate_to_high_watermark(&mut self) -> Option<(u64, u64)> {
+    pub(crate) fn truncate_to_high_watermark(&mut self) -> Option<(u64, u64)> {
         (self.high_watermark < self.log.end_offset()).then(|| self.truncate_to(self.high_watermark))
     }
 
@@ -280,7 +280,7 @@ impl Partition {
     /// and start inside the log; and, while leading, a leader in its own ISR, followers for
     /// every other replica and no more, an epoch that starts inside the log, and an
     /// AlterPartition in flight that keeps the leader.
-    pub fn check_invariants(&self, me: BrokerId) -> Result<(), String> {
+    pub(crate) fn check_invariants(&self, me: BrokerId) -> Result<(), String> {
         let tp = self.tp;
         let leo = self.log.end_offset();
         ensure!(
@@ -339,12 +339,17 @@ impl Partition {
     pub fn log_end_offset(&self) -> u64 {
         self.log.end_offset()
     }
-    pub fn is_leader(&self) -> bool {
+    pub(crate) fn is_leader(&self) -> bool {
         self.leader_state.is_some()
     }
 
     /// `makeLeader`. Returns true when this starts a new leader epoch here.
-    pub fn make_leader(&mut self, now: SimTime, me: BrokerId, reg: &PartitionRegistration) -> bool {
+    pub(crate) fn make_leader(
+        &mut self,
+        now: SimTime,
+        me: BrokerId,
+        reg: &PartitionRegistration,
+    ) -> bool {
         if reg.partition_epoch < self.partition_epoch {
             return false;
         }
@@ -392,7 +397,7 @@ impl Partition {
 
     /// `makeFollower`. Returns true when the leader or its epoch changed (so fetching
     /// restarts), with the truncation the pre-KIP-101 rule made, if any.
-    pub fn make_follower(
+    pub(crate) fn make_follower(
         &mut self,
         reg: &PartitionRegistration,
         config: &PartitionConfig,
@@ -422,7 +427,7 @@ impl Partition {
 
     /// Produce on the leader (§1.2, `appendRecordsToLeader`): the base offset the batch has
     /// (also for a duplicate of a batch already written), or why nothing was appended.
-    pub fn append_as_leader(
+    pub(crate) fn append_as_leader(
         &mut self,
         batch: &ProduceBatch,
         acks: Acks,
@@ -537,7 +542,7 @@ impl Partition {
 
     /// A follower's fetch of this partition (§1.3). Returns the response and whether the
     /// follower's progress was updated (it is not on a diverging fetch, KAFKA-13141).
-    pub fn on_replica_fetch(
+    pub(crate) fn on_replica_fetch(
         &mut self,
         now: SimTime,
         replica: BrokerId,
@@ -598,7 +603,7 @@ impl Partition {
 
     /// A consumer's fetch: records below the HW only. A position to validate (KIP-320) is
     /// checked like a follower's log.
-    pub fn on_consumer_fetch(
+    pub(crate) fn on_consumer_fetch(
         &self,
         fetch: &PartitionFetch,
         rules: &ReplicationRules,
@@ -667,7 +672,7 @@ impl Partition {
     }
 
     /// The replicas the HW waits for: the leader and every follower that [holds it back].
-    pub fn hw_quorum(
+    pub(crate) fn hw_quorum(
         &self,
         now: SimTime,
         image: &MetadataImage,
@@ -686,7 +691,7 @@ impl Partition {
     }
 
     /// `maybeIncrementLeaderHW` (§1.4). Returns the new HW if it moved.
-    pub fn maybe_increment_hw(
+    pub(crate) fn maybe_increment_hw(
         &mut self,
         now: SimTime,
         image: &MetadataImage,
@@ -712,7 +717,7 @@ impl Partition {
     }
 
     /// `maybeExpandIsr` (§1.6): the ISR to propose with `replica` added, if it qualifies.
-    pub fn isr_to_expand(
+    pub(crate) fn isr_to_expand(
         &self,
         replica: BrokerId,
         image: &MetadataImage,
@@ -734,7 +739,11 @@ impl Partition {
 
     /// `maybeShrinkIsr` (§1.5): the ISR without the followers that have not caught up within
     /// `replica.lag.time.max.ms`, if any.
-    pub fn isr_to_shrink(&self, now: SimTime, config: &PartitionConfig) -> Option<Vec<BrokerId>> {
+    pub(crate) fn isr_to_shrink(
+        &self,
+        now: SimTime,
+        config: &PartitionConfig,
+    ) -> Option<Vec<BrokerId>> {
         let state = self.leader_state.as_ref()?;
         if state.pending.is_some() {
             return None;
@@ -753,7 +762,12 @@ impl Partition {
     }
 
     /// Marks an AlterPartition as sent: the maximal ISR changes with it.
-    pub fn set_pending(&mut self, proposed: Vec<BrokerId>, now: SimTime, rules: &ReplicationRules) {
+    pub(crate) fn set_pending(
+        &mut self,
+        proposed: Vec<BrokerId>,
+        now: SimTime,
+        rules: &ReplicationRules,
+    ) {
         if let Some(state) = &mut self.leader_state {
             let expand = proposed.len() > state.isr.len();
             if !expand && !rules.isr_through_controller {
@@ -774,7 +788,7 @@ impl Partition {
 
     /// The controller's answer (`handleAlterPartitionUpdate/Error`). Returns true if it should
     /// be retried.
-    pub fn on_alter_partition_response(&mut self, resp: &AlterPartitionResponse) -> bool {
+    pub(crate) fn on_alter_partition_response(&mut self, resp: &AlterPartitionResponse) -> bool {
         let Some(state) = &mut self.leader_state else {
             return false;
         };
@@ -809,7 +823,7 @@ impl Partition {
     }
 
     /// What this follower asks of its leader.
-    pub fn fetch_entry(&self, config: &PartitionConfig) -> PartitionFetch {
+    pub(crate) fn fetch_entry(&self, config: &PartitionConfig) -> PartitionFetch {
         PartitionFetch {
             tp: self.tp,
             fetch_offset: self.log.end_offset(),
@@ -824,7 +838,7 @@ impl Partition {
     }
 
     /// A follower handles its leader's answer for this partition (§1.3, §1.8).
-    pub fn on_fetch_data(
+    pub(crate) fn on_fetch_data(
         &mut self,
         data: &PartitionFetchData,
         config: &PartitionConfig,

@@ -100,7 +100,7 @@ impl ReplicaManager {
     /// What must always hold of the replica manager: each partition this step touched keeps its
     /// own invariants; a partition is either open or stored, not both; a fetcher fetches only
     /// partitions this broker follows, and none is both fetching and backing off.
-    pub fn check_invariants(&self, me: BrokerId) -> Result<(), String> {
+    pub(crate) fn check_invariants(&self, me: BrokerId) -> Result<(), String> {
         for tp in &self.touched {
             if let Some(p) = self.partitions.get(tp) {
                 p.check_invariants(me)?;
@@ -137,7 +137,7 @@ impl ReplicaManager {
 
     /// Logs on disk whose replicas are not opened yet (a restarted broker before its
     /// metadata names them).
-    pub fn stored(&self) -> &BTreeMap<TopicPartition, PartitionLog> {
+    pub(crate) fn stored(&self) -> &BTreeMap<TopicPartition, PartitionLog> {
         &self.stored
     }
 

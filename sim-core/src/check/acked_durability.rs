@@ -24,7 +24,7 @@ pub const INFO: InvariantInfo = InvariantInfo {
 
 /// A new non-stale leader lacks the committed log from `missing` on: every acks=all write at
 /// or past it is lost.
-pub fn on_loss(
+pub(crate) fn on_loss(
     cx: &DataCx<'_>,
     dg: &mut DataGround,
     out: &mut Violations,

@@ -14,7 +14,7 @@ pub const INFO: InvariantInfo = InvariantInfo {
     source: "TLA+ ConsistentReadProperty (Vanlightly kip-966)",
 };
 
-pub fn on_loss(
+pub(crate) fn on_loss(
     cx: &DataCx<'_>,
     dg: &mut DataGround,
     out: &mut Violations,

@@ -52,7 +52,7 @@ pub struct Observed {
 }
 
 impl Observed {
-    pub fn value_at(&self, base_offset: u64, offset: u64) -> Value {
+    pub(crate) fn value_at(&self, base_offset: u64, offset: u64) -> Value {
         Value {
             producer_id: self.producer_id,
             sequence: self.base_sequence + (offset - base_offset) as u32,
@@ -131,12 +131,12 @@ impl PartitionGround {
     /// Within the durability guarantee: at most `min.insync.replicas - 1` lossy shutdowns,
     /// and no last-known-leader election (kafka-protocol.md §1.11, §3.5). Elections under
     /// `unclean.leader.election.enable=true` stay in scope: what they lose is the lesson.
-    pub fn in_scope(&self) -> bool {
+    pub(crate) fn in_scope(&self) -> bool {
         (self.lossy_shutdowns as usize) < self.config.min_isr.max(1) && !self.unclean_recovery
     }
 
     /// Why Kafka no longer promises this partition's committed data, when it does not.
-    pub fn outside_promise_reason(&self) -> Option<String> {
+    pub(crate) fn outside_promise_reason(&self) -> Option<String> {
         if self.unclean_recovery {
             return Some(
                 "a KIP-966 last-known-leader election (every replica had an unclean shutdown; \
@@ -158,17 +158,17 @@ impl PartitionGround {
     /// In scope and never elected uncleanly: replica logs and HWs are held to the committed
     /// log (`log_matching`, `no_hw_based_loss`, `leader_candidate_completeness`,
     /// `unclean_exclusion`).
-    pub fn logs_consistent(&self) -> bool {
+    pub(crate) fn logs_consistent(&self) -> bool {
         self.in_scope() && !self.unclean_elected
     }
 
     /// The committed value at `offset`, if it is below the true HW.
-    pub fn committed_at(&self, offset: u64) -> Option<(u32, Value)> {
+    pub(crate) fn committed_at(&self, offset: u64) -> Option<(u32, Value)> {
         batch_value(&self.committed, offset)
     }
 
     /// Grows the committed log to `hw` from a non-stale leader's log.
-    pub fn commit_to(&mut self, hw: u64, leader_log: &[RecordBatch]) {
+    pub(crate) fn commit_to(&mut self, hw: u64, leader_log: &[RecordBatch]) {
         if hw <= self.true_hw {
             return;
         }
@@ -178,7 +178,7 @@ impl PartitionGround {
     }
 
     /// The committed log loses `[offset, true_hw)`.
-    pub fn lose_from(&mut self, offset: u64) {
+    pub(crate) fn lose_from(&mut self, offset: u64) {
         if offset >= self.true_hw {
             return;
         }
@@ -231,7 +231,7 @@ pub struct Conflict {
 impl PartitionGround {
     /// Records an observation of `[base, base + o.count)`; returns the first disagreement with
     /// an earlier one, if any.
-    pub fn observe(&mut self, base: u64, o: Observed) -> Option<Conflict> {
+    pub(crate) fn observe(&mut self, base: u64, o: Observed) -> Option<Conflict> {
         let end = base + u64::from(o.count);
         let before = self
             .observed
@@ -272,7 +272,7 @@ impl PartitionGround {
 
 /// The seq-range entry of `map` overlapping `[seq, seq + count)`, as (base sequence, count,
 /// offset).
-pub fn overlapping_sequence(
+pub(crate) fn overlapping_sequence(
     map: &BTreeMap<u32, (u32, u64)>,
     seq: u32,
     count: u32,
@@ -290,14 +290,14 @@ pub fn overlapping_sequence(
 }
 
 /// The (epoch, value) at `offset` in a batch list.
-pub fn batch_value(batches: &[RecordBatch], offset: u64) -> Option<(u32, Value)> {
+pub(crate) fn batch_value(batches: &[RecordBatch], offset: u64) -> Option<(u32, Value)> {
     let i = batch_index(batches, offset);
     let b = batches.get(i).filter(|b| b.base_offset <= offset)?;
     Some((b.leader_epoch, b.value_at(offset)))
 }
 
 /// The batches covering `[from, to)`, cut at both ends.
-pub fn slice_batches(batches: &[RecordBatch], from: u64, to: u64) -> Vec<RecordBatch> {
+pub(crate) fn slice_batches(batches: &[RecordBatch], from: u64, to: u64) -> Vec<RecordBatch> {
     let start = batch_index(batches, from);
     let mut out = Vec::new();
     for b in &batches[start..] {
@@ -321,7 +321,12 @@ pub fn slice_batches(batches: &[RecordBatch], from: u64, to: u64) -> Vec<RecordB
 
 /// The first offset in `[from, to)` where two logs hold different records (epoch or value),
 /// or where `a` ends.
-pub fn first_difference(a: &[RecordBatch], b: &[RecordBatch], from: u64, to: u64) -> Option<u64> {
+pub(crate) fn first_difference(
+    a: &[RecordBatch],
+    b: &[RecordBatch],
+    from: u64,
+    to: u64,
+) -> Option<u64> {
     let mut offset = from;
     let mut i = batch_index(a, offset);
     let mut j = batch_index(b, offset);
@@ -450,7 +455,7 @@ impl<'a> DataCx<'a> {
         self.g.brokers[b as usize - 1]
     }
     /// The broker id of a node, if it is a broker.
-    pub fn broker_of(&self, node: NodeId) -> Option<BrokerId> {
+    pub(crate) fn broker_of(&self, node: NodeId) -> Option<BrokerId> {
         crate::config::broker_id_of(&self.g.brokers, node)
     }
 
@@ -484,11 +489,11 @@ impl<'a> DataCx<'a> {
             _ => None,
         }
     }
-    pub fn crash_note(&self, b: BrokerId) -> String {
+    pub(crate) fn crash_note(&self, b: BrokerId) -> String {
         self.g.crash_note(self.node(b))
     }
     /// Lossy shutdowns of `tp`'s replicas, for explanations.
-    pub fn lossy_note(&self, pg: &PartitionGround) -> String {
+    pub(crate) fn lossy_note(&self, pg: &PartitionGround) -> String {
         let mut notes = Vec::new();
         for &r in &pg.replicas {
             if let Some((t, kind)) = self.g.last_crash[self.node(r).index()]
@@ -510,7 +515,7 @@ impl<'a> DataCx<'a> {
 }
 
 /// "producer-1's write (producer id 4398046511104, sequences 10..12)" for explanations.
-pub fn write_text(g: &super::Ground, w: &AckedWrite) -> String {
+pub(crate) fn write_text(g: &super::Ground, w: &AckedWrite) -> String {
     format!(
         "{}'s write of {} record(s) (producer id {}, sequence {}) acknowledged at t={} at offset {}",
         g.name(w.producer),

@@ -17,7 +17,7 @@ pub const INFO: InvariantInfo = InvariantInfo {
     source: "Jepsen Kafka workload: duplicates (jepsen.tests.kafka); KIP-98",
 };
 
-pub fn on_poll(
+pub(crate) fn on_poll(
     cx: &DataCx<'_>,
     dg: &mut DataGround,
     out: &mut Violations,

@@ -19,7 +19,7 @@ pub const INFO: InvariantInfo = InvariantInfo {
 /// A committed change of a partition (replays already dropped by the fold): its leader epoch
 /// must not fall below the one before it (the partition epoch rises by construction: the fold
 /// tells a change only when it does).
-pub fn on_partition_changed(
+pub(crate) fn on_partition_changed(
     cx: &DataCx<'_>,
     dg: &DataGround,
     out: &mut Violations,
@@ -46,7 +46,7 @@ pub fn on_partition_changed(
 }
 
 /// A broker acts as leader (or follower) of `tp` in `leader_epoch`.
-pub fn on_broker_epoch(
+pub(crate) fn on_broker_epoch(
     cx: &DataCx<'_>,
     dg: &mut DataGround,
     out: &mut Violations,

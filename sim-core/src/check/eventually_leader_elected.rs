@@ -18,7 +18,7 @@ pub const INFO: InvariantInfo = InvariantInfo {
 };
 
 /// The running voters that form a connected majority, if any.
-pub fn majority_group(g: &Ground, sim: &Simulation<Process>) -> Option<Vec<NodeId>> {
+pub(crate) fn majority_group(g: &Ground, sim: &Simulation<Process>) -> Option<Vec<NodeId>> {
     sim.network().groups().into_iter().find_map(|group| {
         let voters: Vec<NodeId> = group
             .into_iter()

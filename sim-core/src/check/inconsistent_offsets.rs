@@ -16,7 +16,7 @@ pub const INFO: InvariantInfo = InvariantInfo {
     source: "Jepsen Kafka workload: inconsistent offsets (jepsen.tests.kafka)",
 };
 
-pub fn on_poll(
+pub(crate) fn on_poll(
     cx: &DataCx<'_>,
     dg: &mut DataGround,
     out: &mut Violations,

@@ -236,7 +236,7 @@ impl Ground {
     pub fn name(&self, id: NodeId) -> &str {
         &self.names[id.index()]
     }
-    pub fn crash_note(&self, id: NodeId) -> String {
+    pub(crate) fn crash_note(&self, id: NodeId) -> String {
         match self.last_crash[id.index()] {
             Some((t, kind)) => format!(
                 "; {} last crashed ({}) at t={}",
@@ -250,7 +250,7 @@ impl Ground {
 }
 
 /// A metadata record by its Kafka record name, for explanations.
-pub fn record_text(g: &Ground, entry: &LogEntry) -> String {
+pub(crate) fn record_text(g: &Ground, entry: &LogEntry) -> String {
     use crate::kraft::MetadataRecord as R;
     let body = match &entry.record {
         R::LeaderChange { leader } => format!("LeaderChangeMessage(leader {})", g.name(*leader)),
@@ -278,7 +278,7 @@ pub fn record_text(g: &Ground, entry: &LogEntry) -> String {
     format!("{body} of epoch {}", entry.epoch)
 }
 
-pub fn crash_name(kind: CrashKind) -> &'static str {
+pub(crate) fn crash_name(kind: CrashKind) -> &'static str {
     match kind {
         CrashKind::Process => "process crash",
         CrashKind::PowerLoss => "power loss",
@@ -298,7 +298,7 @@ pub struct Violations {
 impl Violations {
     /// Records acknowledged writes lost outside Kafka's durability promise (at most
     /// `MAX_VIOLATIONS_PER_INVARIANT` are kept; the record count goes on in the client stats).
-    pub fn report_loss(&mut self, loss: LossOutsidePromise) {
+    pub(crate) fn report_loss(&mut self, loss: LossOutsidePromise) {
         if self.losses.len() < MAX_VIOLATIONS_PER_INVARIANT {
             self.losses.push(loss);
         }
@@ -400,7 +400,7 @@ impl Checker {
         }
     }
 
-    pub fn after_event(&mut self, sim: &Simulation<Process>) -> Flow {
+    pub(crate) fn after_event(&mut self, sim: &Simulation<Process>) -> Flow {
         self.ground.now = sim.now();
         // After a handler only its node changed; after a fault, anything may have.
         let actors = match sim.last_actor() {
@@ -591,7 +591,7 @@ impl Checker {
         self.data.stats.acks0_writes_lost = acks0_lost;
     }
 
-    pub fn ground(&self) -> &Ground {
+    pub(crate) fn ground(&self) -> &Ground {
         &self.ground
     }
 
@@ -599,7 +599,7 @@ impl Checker {
         &self.data
     }
 
-    pub fn into_violations(self) -> Vec<Violation> {
+    pub(crate) fn into_violations(self) -> Vec<Violation> {
         self.violations.list
     }
 

@@ -17,7 +17,7 @@ pub const INFO: InvariantInfo = InvariantInfo {
     source: "kafka-protocol.md §3.5 NoHWBasedLoss; KIP-101",
 };
 
-pub fn on_truncated(
+pub(crate) fn on_truncated(
     cx: &DataCx<'_>,
     dg: &mut DataGround,
     out: &mut Violations,

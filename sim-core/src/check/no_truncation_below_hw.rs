@@ -13,7 +13,7 @@ pub const INFO: InvariantInfo = InvariantInfo {
     source: "Kafka KafkaRaftClient.handleFetchResponse (truncation below HW throws)",
 };
 
-pub fn on_truncated(
+pub(crate) fn on_truncated(
     g: &mut Ground,
     out: &mut Violations,
     node: NodeId,

@@ -15,7 +15,7 @@ pub const INFO: InvariantInfo = InvariantInfo {
     source: "TLA+ LeaderCompleteness / LeaderHasAllAckedValues (Vanlightly KRaft.tla)",
 };
 
-pub fn on_new_leader(
+pub(crate) fn on_new_leader(
     g: &mut Ground,
     out: &mut Violations,
     view: &NodeView<'_>,

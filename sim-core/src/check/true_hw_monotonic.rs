@@ -18,7 +18,7 @@ pub const INFO: InvariantInfo = InvariantInfo {
 
 /// A non-stale leader took over: returns the first committed offset its log lacks (reported
 /// here when the partition is in scope), or `None` if it holds the whole committed log.
-pub fn on_new_leader(
+pub(crate) fn on_new_leader(
     cx: &DataCx<'_>,
     dg: &mut DataGround,
     out: &mut Violations,

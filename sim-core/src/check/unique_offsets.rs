@@ -17,7 +17,7 @@ pub const INFO: InvariantInfo = InvariantInfo {
 };
 
 /// An acks=all write was acknowledged.
-pub fn on_ack(
+pub(crate) fn on_ack(
     cx: &DataCx<'_>,
     dg: &mut DataGround,
     out: &mut Violations,

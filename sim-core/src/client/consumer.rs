@@ -114,7 +114,7 @@ impl Consumer {
         }
     }
 
-    pub fn on_disconnect(&mut self, ctx: &mut Ctx<'_>, peer: NodeId) {
+    pub(crate) fn on_disconnect(&mut self, ctx: &mut Ctx<'_>, peer: NodeId) {
         let broker = self.cluster.broker_of(peer);
         self.metadata.on_disconnect(peer, broker);
         if let Some(b) = broker

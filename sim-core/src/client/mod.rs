@@ -59,12 +59,12 @@ impl Metadata {
         ctx.send(node, Msg::Metadata { topic: self.topic });
     }
 
-    pub fn waiting(&self) -> bool {
-        self.in_flight.is_some()
-    }
-
     /// A `MetadataResponse`: returns the partitions whose leader epoch moved forward.
-    pub fn on_response(&mut self, from: NodeId, partitions: &[PartitionMetadata]) -> Vec<u32> {
+    pub(crate) fn on_response(
+        &mut self,
+        from: NodeId,
+        partitions: &[PartitionMetadata],
+    ) -> Vec<u32> {
         if self.in_flight.is_some_and(|(n, _)| n == from) {
             self.in_flight = None;
         }
@@ -89,14 +89,14 @@ impl Metadata {
     }
 
     /// The leader of `partition` is wrong (NOT_LEADER_OR_FOLLOWER, a broken connection).
-    pub fn forget(&mut self, partition: u32) {
+    pub(crate) fn forget(&mut self, partition: u32) {
         self.leaders[partition as usize] = None;
     }
 
     /// The connection to `node` (broker `broker`, if it is one) broke: a metadata request to
     /// it is lost, and the partitions it led need their leader looked up again (the Java
     /// client requests a metadata update on any disconnect, `handleServerDisconnect`).
-    pub fn on_disconnect(&mut self, node: NodeId, broker: Option<BrokerId>) {
+    pub(crate) fn on_disconnect(&mut self, node: NodeId, broker: Option<BrokerId>) {
         if self.in_flight.is_some_and(|(n, _)| n == node) {
             self.in_flight = None;
         }
@@ -108,13 +108,13 @@ impl Metadata {
     }
 
     /// Forget a metadata request that timed out.
-    pub fn expire(&mut self, now: SimTime) {
+    pub(crate) fn expire(&mut self, now: SimTime) {
         if self.in_flight.is_some_and(|(_, until)| until <= now) {
             self.in_flight = None;
         }
     }
 
-    pub fn deadline(&self) -> Option<SimTime> {
+    pub(crate) fn deadline(&self) -> Option<SimTime> {
         self.in_flight.map(|(_, t)| t)
     }
 }

@@ -95,7 +95,7 @@ impl Producer {
     /// sequence numbers): it visits every partition with records or a batch, in ascending order
     /// and once each; a batch's sequences lie below the partition's next sequence; and a batch
     /// in flight belongs to a request that names its partition.
-    pub fn check_invariants(&self) -> Result<(), String> {
+    pub(crate) fn check_invariants(&self) -> Result<(), String> {
         let me = self.number;
         ensure!(
             self.active.windows(2).all(|w| w[0] < w[1]),
@@ -204,7 +204,7 @@ impl Producer {
         }
     }
 
-    pub fn on_disconnect(&mut self, ctx: &mut Ctx<'_>, peer: NodeId) {
+    pub(crate) fn on_disconnect(&mut self, ctx: &mut Ctx<'_>, peer: NodeId) {
         self.metadata
             .on_disconnect(peer, self.cluster.broker_of(peer));
         let lost: Vec<u64> = self

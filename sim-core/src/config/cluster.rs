@@ -72,19 +72,19 @@ pub struct ClusterConfig {
 impl TopicLayout {
     /// `min.insync.replicas` as Kafka applies it to a partition: never more than its replicas
     /// (`PartitionChangeBuilder` and the leader's HW rule both read it this way).
-    pub fn effective_min_isr(&self, partition: usize) -> usize {
+    pub(crate) fn effective_min_isr(&self, partition: usize) -> usize {
         let rf = self.assignment.get(partition).map_or(1, Vec::len);
         (self.min_insync_replicas as usize).min(rf)
     }
 }
 
 impl ClusterConfig {
-    pub fn broker_node(&self, broker: BrokerId) -> Option<NodeId> {
+    pub(crate) fn broker_node(&self, broker: BrokerId) -> Option<NodeId> {
         self.brokers.get((broker as usize).checked_sub(1)?).copied()
     }
 
     /// The broker id of a broker's node.
-    pub fn broker_of(&self, node: NodeId) -> Option<BrokerId> {
+    pub(crate) fn broker_of(&self, node: NodeId) -> Option<BrokerId> {
         broker_id_of(&self.brokers, node)
     }
 
@@ -95,7 +95,7 @@ impl ClusterConfig {
 
 /// The broker id of `node`, given the brokers' nodes in id order (they are consecutive node
 /// ids: `Scenario::members` numbers controllers, then brokers).
-pub fn broker_id_of(brokers: &[NodeId], node: NodeId) -> Option<BrokerId> {
+pub(crate) fn broker_id_of(brokers: &[NodeId], node: NodeId) -> Option<BrokerId> {
     let first = brokers.first()?;
     let i = node.0.checked_sub(first.0)? as usize;
     (i < brokers.len()).then_some(i as BrokerId + 1)

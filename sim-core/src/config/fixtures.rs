@@ -48,7 +48,7 @@ pub fn cluster(brokers: u32, assignment: Vec<Vec<BrokerId>>) -> ClusterConfig {
 }
 
 /// Adds a producer of `records_per_s` to every partition of topic `t`, from t = 0.
-pub fn with_producer(mut cluster: ClusterConfig, records_per_s: u32) -> ClusterConfig {
+pub(crate) fn with_producer(mut cluster: ClusterConfig, records_per_s: u32) -> ClusterConfig {
     let partitions = cluster.topics[0].assignment.len() as u32;
     cluster.producers.push(ProducerPlan {
         topic: 0,
@@ -64,7 +64,7 @@ pub fn with_producer(mut cluster: ClusterConfig, records_per_s: u32) -> ClusterC
 }
 
 /// Adds a consumer of every partition of topic `t`, from t = 0, with `config`.
-pub fn with_consumer(mut cluster: ClusterConfig, config: ConsumerConfig) -> ClusterConfig {
+pub(crate) fn with_consumer(mut cluster: ClusterConfig, config: ConsumerConfig) -> ClusterConfig {
     let partitions = cluster.topics[0].assignment.len() as u32;
     cluster.consumers.push(ConsumerPlan {
         topic: 0,

@@ -8,7 +8,8 @@
 mod cluster;
 #[cfg(test)]
 pub(crate) mod fixtures;
-pub use cluster::{ClusterConfig, ConsumerPlan, ProducerPlan, TopicLayout, broker_id_of};
+pub(crate) use cluster::broker_id_of;
+pub use cluster::{ClusterConfig, ConsumerPlan, ProducerPlan, TopicLayout};
 
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -173,7 +174,7 @@ macro_rules! kafka_config {
             }
 
             /// Every key with its value in force.
-            pub fn to_map(&self) -> Map<String, Value> {
+            pub(crate) fn to_map(&self) -> Map<String, Value> {
                 let mut map = Map::new();
                 $( map.insert($key.to_string(), ConfigValue::to_json(&self.$field)); )*
                 map
@@ -282,7 +283,7 @@ kafka_config! {
 
 impl BrokerConfig {
     /// The page-cache write-back the `vm.dirty_*` keys describe.
-    pub fn page_cache(&self) -> PageCache {
+    pub(crate) fn page_cache(&self) -> PageCache {
         let centis = |c: u64| SimDuration::from_millis(c.saturating_mul(10));
         PageCache {
             dirty_expire: centis(self.vm_dirty_expire_centisecs),

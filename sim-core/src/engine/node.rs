@@ -106,7 +106,7 @@ impl<'a, M, T, E> Ctx<'a, M, T, E> {
     pub fn send(&mut self, to: NodeId, msg: M) {
         self.effects.push(Effect::Send { to, msg });
     }
-    pub fn set_timer(&mut self, timer: T, after: SimDuration) {
+    pub(crate) fn set_timer(&mut self, timer: T, after: SimDuration) {
         self.effects.push(Effect::SetTimer {
             timer,
             delay: Delay::Fixed(after),
@@ -120,16 +120,22 @@ impl<'a, M, T, E> Ctx<'a, M, T, E> {
         });
     }
     /// Arms `timer` to fire after min(`step` × a whole number drawn from `0..count`, `max`).
-    pub fn set_timer_steps(&mut self, timer: T, step: SimDuration, count: u64, max: SimDuration) {
+    pub(crate) fn set_timer_steps(
+        &mut self,
+        timer: T,
+        step: SimDuration,
+        count: u64,
+        max: SimDuration,
+    ) {
         self.effects.push(Effect::SetTimer {
             timer,
             delay: Delay::Steps { step, count, max },
         });
     }
-    pub fn cancel_timer(&mut self, timer: T) {
+    pub(crate) fn cancel_timer(&mut self, timer: T) {
         self.effects.push(Effect::CancelTimer { timer });
     }
-    pub fn emit(&mut self, event: E) {
+    pub(crate) fn emit(&mut self, event: E) {
         self.effects.push(Effect::Emit(event));
     }
     pub fn stop(&mut self) {

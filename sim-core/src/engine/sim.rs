@@ -283,7 +283,7 @@ impl<N: Node> Simulation<N> {
     pub fn messages_lost(&self) -> u64 {
         self.messages_lost
     }
-    pub fn node_count(&self) -> usize {
+    pub(crate) fn node_count(&self) -> usize {
         self.procs.len()
     }
     /// The running (or paused) process, if the node is up.
@@ -291,7 +291,7 @@ impl<N: Node> Simulation<N> {
         self.procs[id.index()].node.as_ref()
     }
     /// The disk of a node that is down.
-    pub fn disk_of_down_node(&self, id: NodeId) -> Option<&N::Disk> {
+    pub(crate) fn disk_of_down_node(&self, id: NodeId) -> Option<&N::Disk> {
         self.procs[id.index()].disk.as_ref()
     }
     pub fn status(&self, id: NodeId) -> NodeStatus {
@@ -301,16 +301,17 @@ impl<N: Node> Simulation<N> {
         &self.net
     }
     /// Protocol events emitted while handling the last event.
-    pub fn step_events(&self) -> &[(NodeId, N::Event)] {
+    pub(crate) fn step_events(&self) -> &[(NodeId, N::Event)] {
         &self.step_events
     }
     /// The node whose handler ran for the last event, so an observer can look at just that
     /// node. `None` after a fault or a note: anything may have changed.
-    pub fn last_actor(&self) -> Option<NodeId> {
+    pub(crate) fn last_actor(&self) -> Option<NodeId> {
         self.actor
     }
     /// Entries in the event queue, live or stale.
-    pub fn queue_len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn queue_len(&self) -> usize {
         self.queue.len()
     }
     pub fn trace(&self) -> &TraceSink {
@@ -318,7 +319,7 @@ impl<N: Node> Simulation<N> {
     }
 
     /// The trace, to append lines derived from the run (violations, the end) after it.
-    pub fn trace_mut(&mut self) -> &mut TraceSink {
+    pub(crate) fn trace_mut(&mut self) -> &mut TraceSink {
         &mut self.trace
     }
 
@@ -330,7 +331,7 @@ impl<N: Node> Simulation<N> {
     }
 
     /// Schedules a narration note into the trace.
-    pub fn schedule_note(&mut self, at: SimTime, text: String) {
+    pub(crate) fn schedule_note(&mut self, at: SimTime, text: String) {
         self.push(at, Event::Note(text.into_boxed_str()));
     }
 

@@ -81,7 +81,7 @@ impl<N> Fault<N> {
 
 impl<N> Fault<N> {
     /// The same fault with each target mapped by `f`, or `None` if `f` maps one to `None`.
-    pub fn try_map_nodes<M>(self, mut f: impl FnMut(N) -> Option<M>) -> Option<Fault<M>> {
+    pub(crate) fn try_map_nodes<M>(self, mut f: impl FnMut(N) -> Option<M>) -> Option<Fault<M>> {
         fn all<N, M>(v: Vec<N>, f: &mut impl FnMut(N) -> Option<M>) -> Option<Vec<M>> {
             v.into_iter().map(f).collect()
         }

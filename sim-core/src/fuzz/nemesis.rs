@@ -280,7 +280,7 @@ impl Episodes {
     }
 
     /// Whether an episode of `kind` on `target` may start at `at`.
-    pub fn is_free(&self, kind: FaultKind, target: usize, at: u64) -> bool {
+    pub(crate) fn is_free(&self, kind: FaultKind, target: usize, at: u64) -> bool {
         let several = self.targets.len() > 1;
         match kind {
             FaultKind::SlowNode => self.slow_until[target] <= at,

@@ -82,7 +82,7 @@ pub fn workload(topics: usize) -> impl Strategy<Value = (Vec<ProducerShape>, Vec
 /// Up to `max` fault episodes ([`Episode`]: crash, power loss, clean shutdown, pause,
 /// isolation, one-way cut, slow node) on `targets` controllers and brokers, starting in
 /// `from_ms..until_ms`, each lasting up to 15 s (cut at `until_ms`).
-pub fn episodes(
+pub(crate) fn episodes(
     targets: usize,
     from_ms: u64,
     until_ms: u64,
@@ -119,7 +119,7 @@ pub fn episodes(
 /// The fault schedule of `episodes` on `targets` ((name, is a broker) of the controllers and
 /// brokers), made well-formed by [`Episodes`]: in start order, an episode whose target is busy
 /// is dropped.
-pub fn fault_entries(
+pub(crate) fn fault_entries(
     episodes: &[Episode],
     targets: Vec<(String, bool)>,
     lossy_budget: u32,

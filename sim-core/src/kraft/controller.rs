@@ -101,7 +101,7 @@ impl Controller {
     /// invariants, well-formed metadata images, and (when active) no record staged and not yet
     /// appended, an own image at least as far as the committed one, and sessions only for
     /// registered brokers.
-    pub fn check_invariants(&self) -> Result<(), String> {
+    pub(crate) fn check_invariants(&self) -> Result<(), String> {
         self.raft.check_invariants()?;
         self.committed.check_invariants()?;
         if let Some(a) = &self.active {
@@ -136,11 +136,11 @@ impl Controller {
         &self.raft
     }
     /// The image of committed records this controller has applied.
-    pub fn committed_image(&self) -> &MetadataImage {
+    pub(crate) fn committed_image(&self) -> &MetadataImage {
         &self.committed
     }
     /// True while this controller is the active controller.
-    pub fn is_active(&self) -> bool {
+    pub(crate) fn is_active(&self) -> bool {
         self.active.is_some()
     }
 
@@ -197,13 +197,13 @@ impl Controller {
         self.sync(ctx);
     }
 
-    pub fn on_disconnect(&mut self, ctx: &mut Ctx<'_>, peer: NodeId) {
+    pub(crate) fn on_disconnect(&mut self, ctx: &mut Ctx<'_>, peer: NodeId) {
         self.raft.on_disconnect(ctx, peer);
         self.sync(ctx);
     }
 
     /// Graceful shutdown: an active controller resigns and waits for a successor.
-    pub fn on_shutdown(&mut self, ctx: &mut Ctx<'_>) {
+    pub(crate) fn on_shutdown(&mut self, ctx: &mut Ctx<'_>) {
         self.shutting_down = true;
         if self.raft.shutdown(ctx) {
             ctx.stop();

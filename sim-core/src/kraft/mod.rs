@@ -130,7 +130,7 @@ pub enum Election {
 
 impl PartitionRegistration {
     /// Its leader, epochs, ISR and ELR, as the partition history tells them.
-    pub fn leadership(&self) -> history::Leadership {
+    pub(crate) fn leadership(&self) -> history::Leadership {
         history::Leadership {
             leader: self.leader,
             leader_epoch: self.leader_epoch,
@@ -174,7 +174,7 @@ pub struct BrokerRegistration {
 
 impl BrokerRegistration {
     /// `ClusterControlManager.isActive`: may lead partitions and be in the ISR.
-    pub fn is_active(&self) -> bool {
+    pub(crate) fn is_active(&self) -> bool {
         !self.fenced && !self.in_controlled_shutdown
     }
 }
@@ -196,7 +196,7 @@ impl MetadataImage {
     /// (`PartitionRegistration`'s own checks and `PartitionChangeBuilder`'s): ISR and ELR are
     /// sets of replicas and disjoint; a leader is in the ISR; the partition epoch counts every
     /// change, so it is never behind the leader epoch.
-    pub fn check_invariants(&self) -> Result<(), String> {
+    pub(crate) fn check_invariants(&self) -> Result<(), String> {
         for (tp, p) in &self.partitions {
             let unique = |v: &[BrokerId]| v.iter().enumerate().all(|(i, r)| !v[..i].contains(r));
             ensure!(
@@ -280,14 +280,14 @@ impl MetadataImage {
         self.next_offset += 1;
     }
 
-    pub fn is_active(&self, broker: BrokerId) -> bool {
+    pub(crate) fn is_active(&self, broker: BrokerId) -> bool {
         self.brokers
             .get(&broker)
             .is_some_and(BrokerRegistration::is_active)
     }
 
     /// Partitions `broker` leads.
-    pub fn led_by(&self, broker: BrokerId) -> impl Iterator<Item = TopicPartition> + '_ {
+    pub(crate) fn led_by(&self, broker: BrokerId) -> impl Iterator<Item = TopicPartition> + '_ {
         self.partitions
             .iter()
             .filter(move |(_, p)| p.leader == Some(broker))

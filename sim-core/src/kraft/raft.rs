@@ -79,7 +79,7 @@ impl RaftConfig {
     pub fn majority(&self) -> usize {
         self.voters.len() / 2 + 1
     }
-    pub fn is_voter(&self, id: NodeId) -> bool {
+    pub(crate) fn is_voter(&self, id: NodeId) -> bool {
         self.voters.contains(&id)
     }
 }
@@ -266,13 +266,10 @@ impl Raft {
     pub fn epoch(&self) -> u32 {
         self.epoch
     }
-    pub fn is_voter(&self) -> bool {
-        self.voter
-    }
     /// What must always hold of a replica's own state (`QuorumState` and the `EpochState`
     /// classes): the HW within the log, epochs that never go back, a vote set that is a set, a
     /// leader that is a voter of its own epoch, and no follower of itself.
-    pub fn check_invariants(&self) -> Result<(), String> {
+    pub(crate) fn check_invariants(&self) -> Result<(), String> {
         let me = self.me;
         let leo = self.log_end_offset();
         if let Some(hw) = self.high_watermark {
@@ -346,7 +343,7 @@ impl Raft {
             State::Resigned { .. } => RaftRole::Resigned,
         }
     }
-    pub fn is_leader(&self) -> bool {
+    pub(crate) fn is_leader(&self) -> bool {
         matches!(self.state, State::Leader(_))
     }
     /// The leader this replica knows in its epoch, as it tells others. A resigned leader
@@ -364,7 +361,7 @@ impl Raft {
         self.high_watermark
     }
     /// Where the current leader's own epoch starts (its LeaderChange record).
-    pub fn epoch_start_offset(&self) -> Option<u64> {
+    pub(crate) fn epoch_start_offset(&self) -> Option<u64> {
         match &self.state {
             State::Leader(l) => Some(l.epoch_start_offset),
             _ => None,
@@ -391,7 +388,7 @@ impl Raft {
     }
 
     /// `endOffsetForEpoch`: the largest epoch ≤ `epoch` in the log and where it ends.
-    pub fn end_offset_for_epoch(&self, epoch: u32) -> (u32, u64) {
+    pub(crate) fn end_offset_for_epoch(&self, epoch: u32) -> (u32, u64) {
         let entries = self.disk.log.entries();
         match entries.iter().rposition(|e| e.epoch <= epoch) {
             Some(i) => (entries[i].epoch, i as u64 + 1),
@@ -697,7 +694,7 @@ impl Raft {
     }
 
     /// True once a resigned, shutting-down leader sees a successor (or gave up waiting).
-    pub fn shutdown_complete(&self) -> bool {
+    pub(crate) fn shutdown_complete(&self) -> bool {
         match self.state {
             State::Resigned { shutting_down } => !shutting_down,
             _ => true,
@@ -973,7 +970,7 @@ impl Raft {
     }
 
     /// The Candidate's backoff is over: the next election.
-    pub fn on_election_backoff_timeout(&mut self, ctx: &mut Ctx<'_>) {
+    pub(crate) fn on_election_backoff_timeout(&mut self, ctx: &mut Ctx<'_>) {
         if let State::Candidate {
             retries,
             backing_off: true,
@@ -1003,7 +1000,7 @@ impl Raft {
         );
     }
 
-    pub fn on_begin_quorum_epoch_response(
+    pub(crate) fn on_begin_quorum_epoch_response(
         &mut self,
         ctx: &mut Ctx<'_>,
         from: NodeId,
@@ -1021,7 +1018,7 @@ impl Raft {
         }
     }
 
-    pub fn on_begin_quorum_epoch_retry(&mut self, ctx: &mut Ctx<'_>) {
+    pub(crate) fn on_begin_quorum_epoch_retry(&mut self, ctx: &mut Ctx<'_>) {
         let State::Leader(l) = &self.state else {
             return;
         };
@@ -1043,7 +1040,7 @@ impl Raft {
 
     /// A leader resigned: its successors start an election after a backoff that grows with
     /// their place in its list (`strictExponentialElectionBackoffMs`), the first at once.
-    pub fn on_end_quorum_epoch(
+    pub(crate) fn on_end_quorum_epoch(
         &mut self,
         ctx: &mut Ctx<'_>,
         from: NodeId,
@@ -1081,14 +1078,14 @@ impl Raft {
         ctx.set_timer(Timer::Election, backoff);
     }
 
-    pub fn on_check_quorum_timeout(&mut self, ctx: &mut Ctx<'_>) {
+    pub(crate) fn on_check_quorum_timeout(&mut self, ctx: &mut Ctx<'_>) {
         if self.is_leader() && self.config.check_quorum {
             // KAFKA-15489: no majority has fetched lately; this leader may be partitioned away.
             self.resign(ctx, false);
         }
     }
 
-    pub fn on_shutdown_timeout(&mut self) {
+    pub(crate) fn on_shutdown_timeout(&mut self) {
         if let State::Resigned { shutting_down } = &mut self.state {
             *shutting_down = false;
         }
@@ -1176,7 +1173,7 @@ impl Raft {
         }
     }
 
-    pub fn on_fetch_wait(&mut self, ctx: &mut Ctx<'_>) {
+    pub(crate) fn on_fetch_wait(&mut self, ctx: &mut Ctx<'_>) {
         self.complete_parked(ctx, true);
     }
 
@@ -1196,7 +1193,7 @@ impl Raft {
     }
 
     /// `KafkaRaftClient.handleFetchRequest`.
-    pub fn on_fetch(&mut self, ctx: &mut Ctx<'_>, from: NodeId, req: FetchRequest) {
+    pub(crate) fn on_fetch(&mut self, ctx: &mut Ctx<'_>, from: NodeId, req: FetchRequest) {
         let error = if !self.is_leader() {
             Some(if req.epoch > self.epoch {
                 FetchError::UnknownLeaderEpoch
@@ -1327,20 +1324,20 @@ impl Raft {
         ctx.set_timer(Timer::FetchRetry, self.config.retry_backoff);
     }
 
-    pub fn on_fetch_retry(&mut self, ctx: &mut Ctx<'_>) {
+    pub(crate) fn on_fetch_retry(&mut self, ctx: &mut Ctx<'_>) {
         if self.fetch_in_flight.is_none() {
             self.send_fetch(ctx);
         }
     }
 
-    pub fn on_fetch_request_timeout(&mut self, ctx: &mut Ctx<'_>) {
+    pub(crate) fn on_fetch_request_timeout(&mut self, ctx: &mut Ctx<'_>) {
         if self.fetch_in_flight.is_some() {
             self.retry_fetch_later(ctx);
         }
     }
 
     /// The connection to `peer` broke: a fetch in flight to it is lost.
-    pub fn on_disconnect(&mut self, ctx: &mut Ctx<'_>, peer: NodeId) {
+    pub(crate) fn on_disconnect(&mut self, ctx: &mut Ctx<'_>, peer: NodeId) {
         if self.fetch_in_flight == Some(peer) {
             self.retry_fetch_later(ctx);
         }
@@ -1371,7 +1368,12 @@ impl Raft {
     }
 
     /// `KafkaRaftClient.handleFetchResponse`.
-    pub fn on_fetch_response(&mut self, ctx: &mut Ctx<'_>, from: NodeId, resp: FetchResponse) {
+    pub(crate) fn on_fetch_response(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        from: NodeId,
+        resp: FetchResponse,
+    ) {
         if self.fetch_in_flight != Some(from) {
             return; // an answer to a fetch we gave up on
         }

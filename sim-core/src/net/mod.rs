@@ -49,7 +49,7 @@ impl Default for LatencyModel {
 }
 
 impl LatencyModel {
-    pub fn sample(&self, rng: &mut SimRng) -> SimDuration {
+    pub(crate) fn sample(&self, rng: &mut SimRng) -> SimDuration {
         let us = match *self {
             LatencyModel::Fixed { us } => us,
             LatencyModel::Uniform { min_us, max_us } => rng.between(min_us, max_us),
@@ -70,7 +70,7 @@ impl LatencyModel {
     }
 
     /// Checks the bounds are ordered; returns what is wrong.
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         match *self {
             LatencyModel::Fixed { .. } => Ok(()),
             LatencyModel::Uniform { min_us, max_us } if min_us > max_us => Err(format!(
@@ -215,24 +215,24 @@ impl Network {
 
     /// Whether a message sent on `generation` is still on a live connection.
     #[inline]
-    pub fn is_current(&self, from: NodeId, to: NodeId, generation: u32) -> bool {
+    pub(crate) fn is_current(&self, from: NodeId, to: NodeId, generation: u32) -> bool {
         self.link(from, to).generation == generation
     }
 
     /// Whether `from` can currently reach `to`.
-    pub fn can_send(&self, from: NodeId, to: NodeId) -> bool {
+    pub(crate) fn can_send(&self, from: NodeId, to: NodeId) -> bool {
         !self.link(from, to).blocked
     }
 
     /// Reserves the one disconnect notice `node` may have pending about `peer`; false if one is
     /// already on its way (so a burst of failed sends yields one notice, not one per message).
-    pub fn claim_notice(&mut self, node: NodeId, peer: NodeId) -> bool {
+    pub(crate) fn claim_notice(&mut self, node: NodeId, peer: NodeId) -> bool {
         let link = self.link_mut(node, peer);
         !std::mem::replace(&mut link.notice_pending, true)
     }
 
     /// The disconnect notice `node` had pending about `peer` was delivered.
-    pub fn notice_delivered(&mut self, node: NodeId, peer: NodeId) {
+    pub(crate) fn notice_delivered(&mut self, node: NodeId, peer: NodeId) {
         self.link_mut(node, peer).notice_pending = false;
     }
 
@@ -247,7 +247,7 @@ impl Network {
     /// A node's process died or exited: every connection to and from it breaks, and its own
     /// pending notices go with it. Returns the peers that had a connection open with it, which
     /// will notice.
-    pub fn break_node(&mut self, node: NodeId) -> Vec<NodeId> {
+    pub(crate) fn break_node(&mut self, node: NodeId) -> Vec<NodeId> {
         let mut peers = Vec::new();
         for i in 0..self.nodes {
             let peer = NodeId(i as u32);
@@ -273,7 +273,7 @@ impl Network {
     }
 
     /// Restores every cut link. Returns how many were cut.
-    pub fn heal_all(&mut self) -> usize {
+    pub(crate) fn heal_all(&mut self) -> usize {
         let mut healed = 0;
         for link in &mut self.links {
             if link.blocked {
@@ -285,17 +285,17 @@ impl Network {
     }
 
     /// Extra delay on every message to or from `node` (a slow node); zero clears it.
-    pub fn set_node_delay(&mut self, node: NodeId, extra: SimDuration) {
+    pub(crate) fn set_node_delay(&mut self, node: NodeId, extra: SimDuration) {
         self.node_extra[node.index()] = extra;
     }
 
     /// Extra delay on one direction of one link; zero clears it.
-    pub fn set_link_delay(&mut self, from: NodeId, to: NodeId, extra: SimDuration) {
+    pub(crate) fn set_link_delay(&mut self, from: NodeId, to: NodeId, extra: SimDuration) {
         self.link_mut(from, to).extra = extra;
     }
 
     /// Extra delay on one connection (`channel`) of one direction of one link; zero clears it.
-    pub fn set_channel_delay(
+    pub(crate) fn set_channel_delay(
         &mut self,
         from: NodeId,
         to: NodeId,
@@ -335,7 +335,7 @@ impl Network {
     }
 
     /// Every cut directed link, in (from, to) order.
-    pub fn cut_links(&self) -> Vec<(NodeId, NodeId)> {
+    pub(crate) fn cut_links(&self) -> Vec<(NodeId, NodeId)> {
         let mut out = Vec::new();
         for (i, link) in self.links.iter().enumerate() {
             if link.blocked {

@@ -2,7 +2,7 @@
 //! expectations and narration of one run, as hand-writable JSON.
 //!
 //! - [`parse`] reads a document, rejecting unknown keys (with a "did you mean") and naming the
-//!   JSON path of any bad field, then [`Scenario::validate`] checks what types cannot (names
+//!   JSON path of any bad field, then `Scenario::validate` checks what types cannot (names
 //!   exist, counts fit, times are in order) and fills every default, so the [`Scenario`] that
 //!   comes back is fully resolved: printing it shows every value in force.
 //! - [`Scenario::resolve`] turns it into the typed [`crate::world::ResolvedScenario`] the world
@@ -351,7 +351,7 @@ fn strip_position(message: &str) -> String {
 
 impl Scenario {
     /// Checks what types cannot, and fills every default. Returns the resolved scenario.
-    pub fn validate(mut self, origin: &str) -> Result<Scenario, ScenarioError> {
+    pub(crate) fn validate(mut self, origin: &str) -> Result<Scenario, ScenarioError> {
         self.validate_shape(origin)?;
         self.validate_topics(origin)?;
         self.validate_workload(origin)?;
@@ -764,7 +764,7 @@ impl Scenario {
     }
 
     /// The fault schedule with node names resolved, in time order (ties keep file order).
-    pub fn resolved_faults(
+    pub(crate) fn resolved_faults(
         &self,
         origin: &str,
     ) -> Result<Vec<ScheduledFault<Target>>, ScenarioError> {

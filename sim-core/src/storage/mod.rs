@@ -86,7 +86,7 @@ impl Default for PageCache {
 impl PageCache {
     /// When a file dirty since `dirty_since` is written back: the first flusher wake-up at least
     /// `dirty_expire` later, if it came by `now`.
-    pub fn written_back_at(&self, dirty_since: SimTime, now: SimTime) -> Option<SimTime> {
+    pub(crate) fn written_back_at(&self, dirty_since: SimTime, now: SimTime) -> Option<SimTime> {
         let interval = self.writeback_interval?.as_micros();
         if interval == 0 {
             return None;
@@ -133,7 +133,7 @@ impl<T> DurableLog<T> {
         self.entries.is_empty()
     }
     /// How many entries are on stable storage.
-    pub fn flushed_len(&self) -> usize {
+    pub(crate) fn flushed_len(&self) -> usize {
         self.flushed
     }
     pub fn entries(&self) -> &[T] {
@@ -160,7 +160,7 @@ impl<T> DurableLog<T> {
         self.flushed = self.entries.len();
     }
     /// Makes the first `len` entries durable (a write-back of what was written by then).
-    pub fn flush_to(&mut self, len: usize) {
+    pub(crate) fn flush_to(&mut self, len: usize) {
         self.flushed = self.flushed.max(len.min(self.entries.len()));
     }
 }

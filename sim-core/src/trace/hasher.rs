@@ -31,7 +31,7 @@ enum Tag {
 }
 
 /// Hashes `value`'s structure into `hash`.
-pub fn hash_value<T: Serialize + ?Sized>(hash: &mut TraceHash, value: &T) {
+pub(crate) fn hash_value<T: Serialize + ?Sized>(hash: &mut TraceHash, value: &T) {
     match value.serialize(&mut Hasher(hash)) {
         Ok(()) => {}
         Err(never) => match never {},

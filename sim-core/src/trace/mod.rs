@@ -225,7 +225,7 @@ impl Default for TraceHash {
 
 impl TraceHash {
     #[inline]
-    pub fn word(&mut self, w: u64) {
+    pub(crate) fn word(&mut self, w: u64) {
         self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
     }
 
@@ -297,13 +297,13 @@ impl TraceSink {
 
     /// Whether message-level lines are being written (so the engine only formats them then).
     #[inline]
-    pub fn wants_messages(&self) -> bool {
+    pub(crate) fn wants_messages(&self) -> bool {
         matches!(self.out, Some((_, Verbosity::Messages)))
     }
 
     /// A hot-path event: hashed as words, never formatted.
     #[inline]
-    pub fn hot(&mut self, t_us: u64, kind: Hot, node: NodeId, peer: u32) {
+    pub(crate) fn hot(&mut self, t_us: u64, kind: Hot, node: NodeId, peer: u32) {
         self.hash.word(t_us);
         self.hash
             .word(((kind as u64) << 56) | (u64::from(node.0) << 24) | u64::from(peer));
@@ -320,7 +320,7 @@ impl TraceSink {
     }
 
     /// Writes one line without hashing it (message-level lines, already hashed as hot events).
-    pub fn write_only<E: Serialize + Clone>(&mut self, t_us: u64, body: &Body<'_, E>) {
+    pub(crate) fn write_only<E: Serialize + Clone>(&mut self, t_us: u64, body: &Body<'_, E>) {
         if self.out.is_some() {
             self.format(t_us, body);
             self.write_line();
