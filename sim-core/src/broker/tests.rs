@@ -174,7 +174,7 @@ fn follower_fetch(fetch_offset: u64) -> Msg {
 fn a_broker_starts_registers_with_the_controller_it_learns_and_heartbeats_at_once() {
     let mut b = Broker::boot(cluster(), BROKER1, 1, BrokerDisk::default(), 0);
     assert_eq!(
-        step(&mut b, 0, |b, cx| b.on_start(cx)),
+        step(&mut b, 0, Broker::on_start),
         [Effect::SetTimer {
             timer: Timer::BrokerStartup,
             delay: Delay::Uniform {
@@ -206,7 +206,7 @@ fn a_broker_starts_registers_with_the_controller_it_learns_and_heartbeats_at_onc
     // Controller 1 answers in epoch 1: the observer follows it (the records of a response
     // that changes the epoch are not taken), and the registration goes to it.
     let effects = step(&mut b, 710, |b, cx| {
-        b.on_message(cx, CONTROLLER1, metadata(0, 1, cluster_log()[..1].to_vec()))
+        b.on_message(cx, CONTROLLER1, metadata(0, 1, cluster_log()[..1].to_vec()));
     });
     assert_eq!(
         effects,
@@ -266,10 +266,10 @@ fn a_broker_starts_registers_with_the_controller_it_learns_and_heartbeats_at_onc
 /// ISR [1,2].
 fn leader() -> Broker {
     let mut b = Broker::boot(cluster(), BROKER1, 1, BrokerDisk::default(), 0);
-    step(&mut b, 0, |b, cx| b.on_start(cx));
+    step(&mut b, 0, Broker::on_start);
     step(&mut b, 700, |b, cx| b.on_timer(cx, Timer::BrokerStartup));
     step(&mut b, 710, |b, cx| {
-        b.on_message(cx, CONTROLLER1, metadata(0, 1, cluster_log()[..1].to_vec()))
+        b.on_message(cx, CONTROLLER1, metadata(0, 1, cluster_log()[..1].to_vec()));
     });
     let registered = Msg::BrokerRegistrationResponse {
         error: None,
@@ -277,13 +277,13 @@ fn leader() -> Broker {
         committed_offset: 2,
     };
     step(&mut b, 720, |b, cx| {
-        b.on_message(cx, CONTROLLER1, registered)
+        b.on_message(cx, CONTROLLER1, registered);
     });
     // `makeLeader` on the committed partition record: the leader's LEO (0) is where its epoch
     // starts (the LESO), and the ISR is the record's.
     assert_eq!(
         step(&mut b, 730, |b, cx| {
-            b.on_message(cx, CONTROLLER1, metadata(0, 7, cluster_log()))
+            b.on_message(cx, CONTROLLER1, metadata(0, 7, cluster_log()));
         }),
         [
             cancel(Timer::FetchRequestTimeout),
@@ -340,7 +340,7 @@ fn an_acks_all_write_is_answered_when_the_isr_has_it_and_acks_1_at_once() {
         "broker-2 has offsets 0-4: the HW moves to 5 and the write is acknowledged"
     );
     let effects = step(&mut b, 820, |b, cx| {
-        b.on_message(cx, PRODUCER, produce(Acks::Leader, 5, 2))
+        b.on_message(cx, PRODUCER, produce(Acks::Leader, 5, 2));
     });
     assert_eq!(effects[0], produced(5, Ok(5)), "{effects:?}");
     let batch = RecordBatch {
@@ -374,7 +374,7 @@ fn an_acks_all_write_is_answered_when_the_isr_has_it_and_acks_1_at_once() {
 #[test]
 fn a_write_to_a_broker_that_does_not_lead_the_partition_is_refused() {
     let mut b = Broker::boot(cluster(), BROKER1, 1, BrokerDisk::default(), 0);
-    step(&mut b, 0, |b, cx| b.on_start(cx));
+    step(&mut b, 0, Broker::on_start);
     step(&mut b, 700, |b, cx| b.on_timer(cx, Timer::BrokerStartup));
     assert_eq!(
         step(&mut b, 800, |b, cx| b.on_message(

@@ -91,7 +91,7 @@ fn leader() -> Raft {
 fn an_unattached_voter_grants_an_up_to_date_candidate_and_fsyncs_the_vote_first() {
     let mut raft = Raft::boot(config(true), N1, RaftDisk::default());
     let effects = step(N1, 10, |cx| {
-        raft.on_vote(cx, N0, vote_req(vote(1, 0, 0, false)))
+        raft.on_vote(cx, N0, vote_req(vote(1, 0, 0, false)));
     });
     assert_eq!(
         effects,
@@ -131,10 +131,10 @@ fn an_unattached_voter_grants_an_up_to_date_candidate_and_fsyncs_the_vote_first(
 fn a_voter_grants_one_vote_per_epoch() {
     let mut raft = Raft::boot(config(true), N1, RaftDisk::default());
     step(N1, 10, |cx| {
-        raft.on_vote(cx, N0, vote_req(vote(1, 0, 0, false)))
+        raft.on_vote(cx, N0, vote_req(vote(1, 0, 0, false)));
     });
     let effects = step(N1, 11, |cx| {
-        raft.on_vote(cx, N2, vote_req(vote(1, 0, 0, false)))
+        raft.on_vote(cx, N2, vote_req(vote(1, 0, 0, false)));
     });
     assert_eq!(
         sends(&effects),
@@ -150,7 +150,7 @@ fn a_voter_grants_one_vote_per_epoch() {
     );
     // The candidate it voted for may ask again and is granted again.
     let again = step(N1, 12, |cx| {
-        raft.on_vote(cx, N0, vote_req(vote(1, 0, 0, false)))
+        raft.on_vote(cx, N0, vote_req(vote(1, 0, 0, false)));
     });
     assert!(matches!(&sends(&again)[0].1, Msg::VoteResponse(r) if r.granted));
 }
@@ -159,7 +159,7 @@ fn a_voter_grants_one_vote_per_epoch() {
 fn a_vote_survives_a_crash_in_quorum_state() {
     let mut raft = Raft::boot(config(true), N1, RaftDisk::default());
     step(N1, 10, |cx| {
-        raft.on_vote(cx, N0, vote_req(vote(1, 0, 0, false)))
+        raft.on_vote(cx, N0, vote_req(vote(1, 0, 0, false)));
     });
     let mut disk = raft.into_disk();
     crate::storage::Durable::crash(
@@ -169,7 +169,7 @@ fn a_vote_survives_a_crash_in_quorum_state() {
     );
     let mut raft = Raft::boot(config(true), N1, disk);
     let effects = step(N1, 20, |cx| {
-        raft.on_vote(cx, N2, vote_req(vote(1, 0, 0, false)))
+        raft.on_vote(cx, N2, vote_req(vote(1, 0, 0, false)));
     });
     assert!(matches!(&sends(&effects)[0].1, Msg::VoteResponse(r) if !r.granted));
 }
@@ -180,7 +180,7 @@ fn a_candidate_with_a_shorter_log_is_refused_but_its_higher_epoch_still_wins() {
     assert_eq!(raft.log_end_offset(), 1);
     // Candidate in epoch 5 with an empty log: not up to date.
     let effects = step(N0, 2000, |cx| {
-        raft.on_vote(cx, N2, vote_req(vote(5, 0, 0, false)))
+        raft.on_vote(cx, N2, vote_req(vote(5, 0, 0, false)));
     });
     assert_eq!(raft.role(), RaftRole::Unattached, "the leader stepped down");
     assert_eq!(raft.epoch(), 5);
@@ -192,7 +192,7 @@ fn an_invalid_vote_is_refused_without_changing_state() {
     let mut raft = Raft::boot(config(true), N1, RaftDisk::default());
     // A standard vote must have last_epoch < epoch.
     let effects = step(N1, 10, |cx| {
-        raft.on_vote(cx, N0, vote_req(vote(3, 3, 7, false)))
+        raft.on_vote(cx, N0, vote_req(vote(3, 3, 7, false)));
     });
     assert_eq!(raft.epoch(), 0);
     assert_eq!(effects.len(), 1);
@@ -207,7 +207,7 @@ fn a_pre_vote_in_the_same_epoch_bumps_nothing_and_a_follower_that_fetched_refuse
     assert_eq!(raft.role(), RaftRole::Follower);
     // Before its first successful fetch the follower would grant a pre-vote...
     let before = step(N1, 6, |cx| {
-        raft.on_vote(cx, N2, vote_req(vote(1, 0, 0, true)))
+        raft.on_vote(cx, N2, vote_req(vote(1, 0, 0, true)));
     });
     assert!(matches!(&sends(&before)[0].1, Msg::VoteResponse(r) if r.granted && r.pre_vote));
     assert_eq!(raft.epoch(), 1, "a pre-vote changes no epoch");
@@ -226,14 +226,14 @@ fn a_pre_vote_in_the_same_epoch_bumps_nothing_and_a_follower_that_fetched_refuse
     };
     step(N1, 7, |cx| raft.on_fetch_response(cx, N0, fetched));
     let after = step(N1, 8, |cx| {
-        raft.on_vote(cx, N2, vote_req(vote(1, 1, 1, true)))
+        raft.on_vote(cx, N2, vote_req(vote(1, 1, 1, true)));
     });
     assert!(matches!(&sends(&after)[0].1, Msg::VoteResponse(r) if !r.granted));
     // A pre-vote with a higher epoch does move it: its sender already knows that epoch, so
     // the follower becomes Unattached there and grants it (KafkaRaftClientPreVoteTest.
     // testHandlePreVoteRequestAsFollower; this test asserted the opposite before).
     let higher = step(N1, 9, |cx| {
-        raft.on_vote(cx, N2, vote_req(vote(4, 1, 1, true)))
+        raft.on_vote(cx, N2, vote_req(vote(4, 1, 1, true)));
     });
     assert_eq!(raft.epoch(), 4);
     assert_eq!(raft.role(), RaftRole::Unattached);
@@ -348,7 +348,7 @@ fn an_unattached_voter_that_refuses_a_higher_epoch_keeps_its_election_timer() {
     for (t, epoch) in [(400, 3), (800, 4), (1200, 5)] {
         // N2 asks with an empty log while N1's is not: refused, but its epoch is taken.
         let effects = step(N1, t, |cx| {
-            raft.on_vote(cx, N2, vote_req(vote(epoch, 0, 0, false)))
+            raft.on_vote(cx, N2, vote_req(vote(epoch, 0, 0, false)));
         });
         assert_eq!(raft.epoch(), epoch);
         assert_eq!(raft.role(), RaftRole::Unattached);
@@ -368,14 +368,14 @@ fn a_refused_higher_epoch_leaves_the_timer_of_an_unattached_voter_with_a_longer_
     let mut raft = leader();
     // The leader steps down (a Leader draws a fresh timer: transitionToUnattached's last branch).
     let effects = step(N0, 2000, |cx| {
-        raft.on_vote(cx, N2, vote_req(vote(5, 0, 0, false)))
+        raft.on_vote(cx, N2, vote_req(vote(5, 0, 0, false)));
     });
     assert_eq!(raft.role(), RaftRole::Unattached);
     assert_eq!(election_timer_effects(&effects), vec![election_timer()]);
     // Now Unattached: each further refused bump keeps the timer.
     for epoch in 6..9 {
         let effects = step(N0, 2000 + 300 * u64::from(epoch), |cx| {
-            raft.on_vote(cx, N2, vote_req(vote(epoch, 0, 0, false)))
+            raft.on_vote(cx, N2, vote_req(vote(epoch, 0, 0, false)));
         });
         assert_eq!(raft.epoch(), epoch);
         assert!(election_timer_effects(&effects).is_empty(), "{effects:?}");
@@ -389,7 +389,7 @@ fn a_follower_that_learns_a_higher_epoch_draws_a_fresh_election_timer() {
     step(N1, 5, |cx| raft.on_begin_quorum_epoch(cx, N0, 1));
     assert_eq!(raft.role(), RaftRole::Follower);
     let effects = step(N1, 100, |cx| {
-        raft.on_vote(cx, N2, vote_req(vote(3, 0, 0, false)))
+        raft.on_vote(cx, N2, vote_req(vote(3, 0, 0, false)));
     });
     assert_eq!(raft.epoch(), 3);
     assert_eq!(election_timer_effects(&effects)[0], election_timer());
@@ -489,7 +489,7 @@ fn a_candidate_and_a_resigned_leader_grant_an_up_to_date_pre_vote() {
     step(N2, 1501, |cx| candidate.on_vote_response(cx, N0, yes));
     assert_eq!(candidate.role(), RaftRole::Candidate);
     let effects = step(N2, 1600, |cx| {
-        candidate.on_vote(cx, N1, vote_req(vote(1, 0, 0, true)))
+        candidate.on_vote(cx, N1, vote_req(vote(1, 0, 0, true)));
     });
     assert!(matches!(&sends(&effects)[0].1, Msg::VoteResponse(r) if r.granted));
 }

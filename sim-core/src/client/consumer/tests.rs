@@ -92,10 +92,7 @@ fn batch(base_offset: u64, count: u32, leader_epoch: u32) -> RecordBatch {
 #[test]
 fn a_consumer_finds_the_leader_and_the_log_end_and_reads_on_from_there() {
     let mut c = consumer();
-    assert_eq!(
-        step(&mut c, 0, |c, ctx| c.on_start(ctx)),
-        [timer(Timer::Poll, 0)]
-    );
+    assert_eq!(step(&mut c, 0, Consumer::on_start), [timer(Timer::Poll, 0)]);
     // No leader known: ask broker-1 (the bootstrap server), retry after retry.backoff.ms, and
     // time the request out after request.timeout.ms.
     assert_eq!(
@@ -168,14 +165,14 @@ fn a_consumer_finds_the_leader_and_the_log_end_and_reads_on_from_there() {
 #[test]
 fn after_a_leader_change_the_position_is_validated_and_a_truncation_detected() {
     let mut c = consumer();
-    step(&mut c, 0, |c, ctx| c.on_start(ctx));
+    step(&mut c, 0, Consumer::on_start);
     step(&mut c, 0, |c, ctx| c.on_timer(ctx, Timer::Poll));
     step(&mut c, 5, |c, ctx| c.on_message(ctx, BROKER1, metadata(0)));
     step(&mut c, 10, |c, ctx| {
-        c.on_message(ctx, BROKER1, answer(0, None, vec![]))
+        c.on_message(ctx, BROKER1, answer(0, None, vec![]));
     });
     step(&mut c, 20, |c, ctx| {
-        c.on_message(ctx, BROKER1, answer(5, None, vec![batch(0, 5, 0)]))
+        c.on_message(ctx, BROKER1, answer(5, None, vec![batch(0, 5, 0)]));
     });
     // The fetch at 5 fails over: the leader's connection broke. Retry after the backoff.
     assert_eq!(
@@ -184,7 +181,7 @@ fn after_a_leader_change_the_position_is_validated_and_a_truncation_detected() {
     );
     // The metadata names a new leader epoch (broker-1 leads again, in epoch 1).
     let effects = step(&mut c, 130, |c, ctx| {
-        c.on_message(ctx, BROKER1, metadata(1))
+        c.on_message(ctx, BROKER1, metadata(1));
     });
     assert_eq!(
         effects,

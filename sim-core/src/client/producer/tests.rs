@@ -88,7 +88,7 @@ fn a_first_record_is_batched_lingered_and_sent_to_the_leader() {
     // Start: ask broker-1 (the bootstrap server) for metadata, make the first record at once,
     // and time the metadata request out after request.timeout.ms.
     assert_eq!(
-        step(&mut p, 0, |p, ctx| p.on_start(ctx)),
+        step(&mut p, 0, Producer::on_start),
         [
             Effect::Send {
                 to: broker1,

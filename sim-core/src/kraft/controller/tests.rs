@@ -54,7 +54,7 @@ fn follower_fetch(offset: u64) -> Msg {
 /// fetched its LeaderChange record (offset 0).
 fn active() -> Controller {
     let mut c = Controller::boot(Rc::new(cluster()), N0, RaftDisk::default());
-    step(&mut c, 0, |c, cx| c.on_start(cx));
+    step(&mut c, 0, Controller::on_start);
     step(&mut c, 1500, |c, cx| c.on_timer(cx, Timer::Election));
     let granted = VoteResponse {
         epoch: 1,
@@ -63,11 +63,11 @@ fn active() -> Controller {
         pre_vote: false,
     };
     step(&mut c, 1501, |c, cx| {
-        c.on_message(cx, N1, Msg::VoteResponse(granted))
+        c.on_message(cx, N1, Msg::VoteResponse(granted));
     });
     assert!(!c.is_active(), "not before its epoch start commits");
     step(&mut c, 1502, |c, cx| {
-        c.on_message(cx, N1, follower_fetch(1))
+        c.on_message(cx, N1, follower_fetch(1));
     });
     assert!(c.is_active());
     c
@@ -234,10 +234,10 @@ fn a_registration_is_answered_with_its_record_offset_once_that_commits() {
 fn a_caught_up_heartbeat_unfences_the_broker_and_then_its_topic_is_created() {
     let mut c = active();
     step(&mut c, 1600, |c, cx| {
-        c.on_message(cx, BROKER1, registration(1))
+        c.on_message(cx, BROKER1, registration(1));
     });
     step(&mut c, 1610, |c, cx| {
-        c.on_message(cx, N1, follower_fetch(2))
+        c.on_message(cx, N1, follower_fetch(2));
     });
     assert_eq!(
         step(&mut c, 1700, |c, cx| c.on_message(
@@ -327,23 +327,23 @@ fn a_caught_up_heartbeat_unfences_the_broker_and_then_its_topic_is_created() {
 fn a_silent_broker_is_fenced_when_its_session_expires_and_its_partition_goes_offline() {
     let mut c = active();
     step(&mut c, 1600, |c, cx| {
-        c.on_message(cx, BROKER1, registration(1))
+        c.on_message(cx, BROKER1, registration(1));
     });
     step(&mut c, 1610, |c, cx| {
-        c.on_message(cx, N1, follower_fetch(2))
+        c.on_message(cx, N1, follower_fetch(2));
     });
     step(&mut c, 1800, |c, cx| {
-        c.on_message(cx, BROKER1, heartbeat(1, 2))
+        c.on_message(cx, BROKER1, heartbeat(1, 2));
     });
     step(&mut c, 1810, |c, cx| {
-        c.on_message(cx, N1, follower_fetch(3))
+        c.on_message(cx, N1, follower_fetch(3));
     });
     step(&mut c, 1820, |c, cx| {
-        c.on_message(cx, N1, follower_fetch(5))
+        c.on_message(cx, N1, follower_fetch(5));
     });
     // Node 1 keeps fetching (the quorum stays), broker-1 is silent after t = 1.8 s.
     step(&mut c, 5000, |c, cx| {
-        c.on_message(cx, N1, follower_fetch(5))
+        c.on_message(cx, N1, follower_fetch(5));
     });
     assert_eq!(
         step(&mut c, 10_800, |c, cx| c
@@ -352,7 +352,7 @@ fn a_silent_broker_is_fenced_when_its_session_expires_and_its_partition_goes_off
         "not at the session timeout itself: a session expires after it"
     );
     let fenced = step(&mut c, 10_801, |c, cx| {
-        c.on_timer(cx, Timer::FenceStaleBroker)
+        c.on_timer(cx, Timer::FenceStaleBroker);
     });
     assert_eq!(
         fenced,
