@@ -6,6 +6,8 @@
 //! epoch ends before the position, records it read were truncated away. The consumer reports
 //! that (`Event::TruncationDetected`) and seeks back to the leader's end offset for the epoch
 //! (`auto.offset.reset` decides this in Kafka; with "none" it raises `LogTruncationException`).
+//! Until the position is validated (Kafka's AWAIT_VALIDATION state) the answer to a fetch sent
+//! before the leader change is ignored, records and all (`FetchCollector`).
 //!
 //! History: `Event::Poll` for every batch read.
 
@@ -39,14 +41,22 @@ struct Position {
     validate: bool,
 }
 
+/// A fetch in flight to one leader broker.
+#[derive(Clone, Debug)]
+struct InFlight {
+    deadline: SimTime,
+    /// The partitions it validates (KIP-320): sent with the epoch of their last record read.
+    validating: Vec<u32>,
+}
+
 #[derive(Debug)]
 pub struct Consumer {
     cluster: Rc<ClusterConfig>,
     plan: ConsumerPlan,
     metadata: Metadata,
     positions: Vec<Position>,
-    /// Fetches in flight, by leader broker, with their deadline.
-    in_flight: BTreeMap<BrokerId, SimTime>,
+    /// Fetches in flight, by leader broker.
+    in_flight: BTreeMap<BrokerId, InFlight>,
 }
 
 impl Consumer {
@@ -107,7 +117,7 @@ impl Consumer {
             Timer::ClientRequestTimeout => {
                 let now = ctx.now();
                 self.metadata.expire(now);
-                self.in_flight.retain(|_, deadline| *deadline > now);
+                self.in_flight.retain(|_, f| f.deadline > now);
                 self.poll(ctx);
             }
             _ => {}
@@ -170,7 +180,19 @@ impl Consumer {
             let Some(node) = self.cluster.broker_node(leader) else {
                 continue;
             };
-            self.in_flight.insert(leader, self.request_deadline(now));
+            let validating = partitions
+                .iter()
+                .filter(|f| f.last_fetched_epoch.is_some())
+                .map(|f| f.tp.partition)
+                .collect();
+            let deadline = self.request_deadline(now);
+            self.in_flight.insert(
+                leader,
+                InFlight {
+                    deadline,
+                    validating,
+                },
+            );
             ctx.send(
                 node,
                 Msg::PartitionFetch(Box::new(PartitionFetchRequest {
@@ -183,7 +205,7 @@ impl Consumer {
         let at = self
             .in_flight
             .values()
-            .copied()
+            .map(|f| f.deadline)
             .chain(self.metadata.deadline())
             .min();
         if let Some(at) = at {
@@ -195,13 +217,19 @@ impl Consumer {
         let Some(broker) = self.cluster.broker_of(from) else {
             return;
         };
-        if self.in_flight.remove(&broker).is_none() {
+        let Some(sent) = self.in_flight.remove(&broker) else {
             return;
-        }
+        };
         let mut refresh = false;
         for data in resp.partitions {
             let p = data.tp.partition as usize;
             if p >= self.positions.len() {
+                continue;
+            }
+            if self.positions[p].validate && !sent.validating.contains(&data.tp.partition) {
+                // AWAIT_VALIDATION: a new leader epoch came after this fetch went out, and
+                // Kafka's `FetchCollector` ignores data for a partition without a valid
+                // position. The next fetch validates it.
                 continue;
             }
             match data.error {

@@ -209,3 +209,38 @@ fn after_a_leader_change_the_position_is_validated_and_a_truncation_detected() {
         ]
     );
 }
+
+/// KIP-320 (`SubscriptionState.maybeValidatePositionForCurrentLeader`, `FetchCollector`): a
+/// new leader epoch puts the position in AWAIT_VALIDATION, and while it is there the answer to
+/// a fetch sent before the change is ignored, records and all. The next fetch validates.
+#[test]
+fn an_answer_to_a_fetch_sent_before_a_leader_change_does_not_skip_validation() {
+    let mut c = consumer();
+    step(&mut c, 0, Consumer::on_start);
+    step(&mut c, 0, |c, ctx| c.on_timer(ctx, Timer::Poll));
+    step(&mut c, 5, |c, ctx| c.on_message(ctx, BROKER1, metadata(0)));
+    step(&mut c, 10, |c, ctx| {
+        c.on_message(ctx, BROKER1, answer(0, None, vec![]));
+    });
+    step(&mut c, 20, |c, ctx| {
+        c.on_message(ctx, BROKER1, answer(5, None, vec![batch(0, 5, 0)]));
+    });
+    // The fetch at 5 is out when the metadata names epoch 1: nothing more is sent yet.
+    assert_eq!(
+        step(&mut c, 30, |c, ctx| c.on_message(ctx, BROKER1, metadata(1))),
+        [timer(Timer::ClientRequestTimeout, 29_990)]
+    );
+    // The old fetch's answer (records 5-6 of epoch 0, a zombie leader's) is ignored, and the
+    // next fetch carries the last epoch read, to validate the position.
+    assert_eq!(
+        step(&mut c, 40, |c, ctx| c.on_message(
+            ctx,
+            BROKER1,
+            answer(7, None, vec![batch(5, 2, 0)])
+        )),
+        [
+            fetch(5, Some(0), 1),
+            timer(Timer::ClientRequestTimeout, 30_000)
+        ]
+    );
+}
