@@ -159,11 +159,9 @@ fn a_consumer_finds_the_leader_and_the_log_end_and_reads_on_from_there() {
     );
 }
 
-/// KIP-320: after a leader change the next fetch carries the epoch of the last record read;
-/// a new leader whose log for that epoch ends below the position means records read were
-/// truncated away: the consumer says so and seeks back to that end.
-#[test]
-fn after_a_leader_change_the_position_is_validated_and_a_truncation_detected() {
+/// A consumer that found broker-1 leading in epoch 0, read records 0-4 of epoch 0 (from the
+/// start of the log), and has its fetch at offset 5 out.
+fn read_five_records() -> Consumer {
     let mut c = consumer();
     step(&mut c, 0, Consumer::on_start);
     step(&mut c, 0, |c, ctx| c.on_timer(ctx, Timer::Poll));
@@ -174,6 +172,15 @@ fn after_a_leader_change_the_position_is_validated_and_a_truncation_detected() {
     step(&mut c, 20, |c, ctx| {
         c.on_message(ctx, BROKER1, answer(5, None, vec![batch(0, 5, 0)]));
     });
+    c
+}
+
+/// KIP-320: after a leader change the next fetch carries the epoch of the last record read;
+/// a new leader whose log for that epoch ends below the position means records read were
+/// truncated away: the consumer says so and seeks back to that end.
+#[test]
+fn after_a_leader_change_the_position_is_validated_and_a_truncation_detected() {
+    let mut c = read_five_records();
     // The fetch at 5 fails over: the leader's connection broke. Retry after the backoff.
     assert_eq!(
         step(&mut c, 30, |c, ctx| c.on_disconnect(ctx, BROKER1)),
@@ -215,16 +222,7 @@ fn after_a_leader_change_the_position_is_validated_and_a_truncation_detected() {
 /// a fetch sent before the change is ignored, records and all. The next fetch validates.
 #[test]
 fn an_answer_to_a_fetch_sent_before_a_leader_change_does_not_skip_validation() {
-    let mut c = consumer();
-    step(&mut c, 0, Consumer::on_start);
-    step(&mut c, 0, |c, ctx| c.on_timer(ctx, Timer::Poll));
-    step(&mut c, 5, |c, ctx| c.on_message(ctx, BROKER1, metadata(0)));
-    step(&mut c, 10, |c, ctx| {
-        c.on_message(ctx, BROKER1, answer(0, None, vec![]));
-    });
-    step(&mut c, 20, |c, ctx| {
-        c.on_message(ctx, BROKER1, answer(5, None, vec![batch(0, 5, 0)]));
-    });
+    let mut c = read_five_records();
     // The fetch at 5 is out when the metadata names epoch 1: nothing more is sent yet.
     assert_eq!(
         step(&mut c, 30, |c, ctx| c.on_message(ctx, BROKER1, metadata(1))),
