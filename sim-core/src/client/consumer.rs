@@ -71,7 +71,12 @@ impl Consumer {
             OffsetReset::Latest | OffsetReset::None => LATEST,
         };
         Consumer {
-            metadata: Metadata::new(plan.topic, plan.partitions, number as usize),
+            metadata: Metadata::new(
+                plan.topic,
+                plan.partitions,
+                number as usize,
+                SimDuration::from_millis(plan.config.retry_backoff_ms),
+            ),
             positions: vec![
                 Position {
                     offset: start,
@@ -99,7 +104,7 @@ impl Consumer {
     pub fn on_message(&mut self, ctx: &mut Ctx<'_>, from: NodeId, msg: Msg) {
         match msg {
             Msg::MetadataResponse { topic, partitions } if topic == self.plan.topic => {
-                for p in self.metadata.on_response(from, &partitions) {
+                for p in self.metadata.on_response(ctx.now(), from, &partitions) {
                     // KIP-320: a new leader epoch means the position must be validated.
                     let pos = &mut self.positions[p as usize];
                     pos.validate = pos.last_epoch.is_some();
@@ -126,7 +131,7 @@ impl Consumer {
 
     pub(crate) fn on_disconnect(&mut self, ctx: &mut Ctx<'_>, peer: NodeId) {
         let broker = self.cluster.broker_of(peer);
-        self.metadata.on_disconnect(peer, broker);
+        self.metadata.on_disconnect(ctx.now(), peer, broker);
         if let Some(b) = broker
             && self.in_flight.remove(&b).is_some()
         {

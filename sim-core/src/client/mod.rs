@@ -12,7 +12,7 @@ pub mod consumer;
 pub mod producer;
 
 use crate::config::ClusterConfig;
-use crate::engine::{NodeId, SimTime};
+use crate::engine::{NodeId, SimDuration, SimTime};
 use crate::kraft::BrokerId;
 use crate::proto::{Ctx, Msg, PartitionMetadata};
 
@@ -34,22 +34,42 @@ pub struct Metadata {
     in_flight: Option<(NodeId, SimTime)>,
     /// Bootstrap servers are tried in turn.
     next_broker: usize,
+    /// `retry.backoff.ms`: the least time between the end of one metadata request (answered,
+    /// timed out, or lost with its connection) and the next (Kafka's `Metadata`
+    /// `refreshBackoffMs`, `timeToAllowUpdate`).
+    refresh_backoff: SimDuration,
+    /// When the last metadata request ended.
+    last_ended: Option<SimTime>,
 }
 
 impl Metadata {
-    pub fn new(topic: u32, partitions: u32, first_broker: usize) -> Metadata {
+    pub fn new(
+        topic: u32,
+        partitions: u32,
+        first_broker: usize,
+        refresh_backoff: SimDuration,
+    ) -> Metadata {
         Metadata {
             topic,
             leaders: vec![None; partitions as usize],
             epochs: vec![0; partitions as usize],
             in_flight: None,
             next_broker: first_broker,
+            refresh_backoff,
+            last_ended: None,
         }
     }
 
-    /// Asks the next bootstrap broker for the topic's leaders, unless a request is out.
+    /// Asks the next bootstrap broker for the topic's leaders, unless a request is out or the
+    /// last one ended less than `retry.backoff.ms` ago (the caller tries again after its
+    /// backoff).
     pub fn refresh(&mut self, ctx: &mut Ctx<'_>, cluster: &ClusterConfig, timeout: SimTime) {
-        if self.in_flight.is_some_and(|(_, until)| until > ctx.now()) {
+        let now = ctx.now();
+        if self.in_flight.is_some_and(|(_, until)| until > now)
+            || self
+                .last_ended
+                .is_some_and(|t| now < t + self.refresh_backoff)
+        {
             return;
         }
         let brokers = &cluster.brokers;
@@ -62,11 +82,13 @@ impl Metadata {
     /// A `MetadataResponse`: returns the partitions whose leader epoch moved forward.
     pub(crate) fn on_response(
         &mut self,
+        now: SimTime,
         from: NodeId,
         partitions: &[PartitionMetadata],
     ) -> Vec<u32> {
         if self.in_flight.is_some_and(|(n, _)| n == from) {
             self.in_flight = None;
+            self.last_ended = Some(now);
         }
         let mut moved = Vec::new();
         for pm in partitions {
@@ -96,9 +118,10 @@ impl Metadata {
     /// The connection to `node` (broker `broker`, if it is one) broke: a metadata request to
     /// it is lost, and the partitions it led need their leader looked up again (the Java
     /// client requests a metadata update on any disconnect, `handleServerDisconnect`).
-    pub(crate) fn on_disconnect(&mut self, node: NodeId, broker: Option<BrokerId>) {
+    pub(crate) fn on_disconnect(&mut self, now: SimTime, node: NodeId, broker: Option<BrokerId>) {
         if self.in_flight.is_some_and(|(n, _)| n == node) {
             self.in_flight = None;
+            self.last_ended = Some(now);
         }
         for leader in &mut self.leaders {
             if leader.is_some_and(|l| Some(l.broker) == broker) {
@@ -111,6 +134,7 @@ impl Metadata {
     pub(crate) fn expire(&mut self, now: SimTime) {
         if self.in_flight.is_some_and(|(_, until)| until <= now) {
             self.in_flight = None;
+            self.last_ended = Some(now);
         }
     }
 

@@ -134,7 +134,12 @@ impl Producer {
         let plan = cluster.producers[number as usize - 1].clone();
         let n = plan.partitions as usize;
         Producer {
-            metadata: Metadata::new(plan.topic, plan.partitions, number as usize),
+            metadata: Metadata::new(
+                plan.topic,
+                plan.partitions,
+                number as usize,
+                SimDuration::from_millis(plan.config.retry_backoff_ms),
+            ),
             cluster,
             plan,
             number,
@@ -187,7 +192,7 @@ impl Producer {
     pub fn on_message(&mut self, ctx: &mut Ctx<'_>, from: NodeId, msg: Msg) {
         match msg {
             Msg::MetadataResponse { topic, partitions } if topic == self.plan.topic => {
-                self.metadata.on_response(from, &partitions);
+                self.metadata.on_response(ctx.now(), from, &partitions);
                 self.send_ready(ctx);
             }
             Msg::ProduceResponse(resp) => self.on_produce_response(ctx, *resp),
@@ -206,7 +211,7 @@ impl Producer {
 
     pub(crate) fn on_disconnect(&mut self, ctx: &mut Ctx<'_>, peer: NodeId) {
         self.metadata
-            .on_disconnect(peer, self.cluster.broker_of(peer));
+            .on_disconnect(ctx.now(), peer, self.cluster.broker_of(peer));
         let lost: Vec<u64> = self
             .requests
             .iter()

@@ -242,3 +242,37 @@ fn an_answer_to_a_fetch_sent_before_a_leader_change_does_not_skip_validation() {
         ]
     );
 }
+
+/// Kafka's `Metadata` allows the next update only `retry.backoff.ms` after the last one ended
+/// (`timeToAllowUpdate`): an answer that names no leader is not followed by another request at
+/// once, but at the client's retry.
+#[test]
+fn metadata_without_a_leader_is_asked_again_only_after_retry_backoff() {
+    let mut c = consumer();
+    step(&mut c, 0, Consumer::on_start);
+    step(&mut c, 0, |c, ctx| c.on_timer(ctx, Timer::Poll));
+    let no_leader = Msg::MetadataResponse {
+        topic: 0,
+        partitions: vec![PartitionMetadata {
+            partition: 0,
+            leader: None,
+            leader_epoch: 0,
+        }],
+    };
+    assert_eq!(
+        step(&mut c, 5, |c, ctx| c.on_message(ctx, BROKER1, no_leader)),
+        [timer(Timer::ClientRetry, 100)],
+        "no new request straight after an answer"
+    );
+    assert_eq!(
+        step(&mut c, 105, |c, ctx| c.on_timer(ctx, Timer::ClientRetry)),
+        [
+            Effect::Send {
+                to: BROKER1,
+                msg: Msg::Metadata { topic: 0 },
+            },
+            timer(Timer::ClientRetry, 100),
+            timer(Timer::ClientRequestTimeout, 30_000),
+        ]
+    );
+}
