@@ -55,6 +55,9 @@ pub struct RunOutcome {
     /// Expected to be violated but held.
     pub missing: Vec<String>,
     pub trace_hash: String,
+    /// The run stopped because the simulated clock stopped moving: what kept happening.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stalled: Option<String>,
 }
 
 /// One scenario file's result.
@@ -136,6 +139,7 @@ fn run_once(scenario: &Scenario) -> RunOutcome {
         unexpected,
         missing: summary.missing_violations,
         trace_hash: summary.trace_hash,
+        stalled: summary.stalled,
     }
 }
 
@@ -188,6 +192,10 @@ fn check_file(path: &Path, forced: &[String]) -> Outcome {
                 break;
             }
         }
+    }
+    if let Some(stalled) = outcome.runs.iter().find_map(|r| r.stalled.clone()) {
+        outcome.error = Some(format!("{shown}: {stalled}"));
+        outcome.bad_input = true;
     }
     outcome.passed = outcome.error.is_none() && outcome.runs.iter().all(|r| r.expectations_met);
     outcome.seconds = started.elapsed().as_secs_f64();

@@ -116,6 +116,9 @@ pub fn explain(args: ExplainArgs) -> Result<Verdict, CliError> {
             output::println_lossy(&serde_json::to_string(&doc).expect("moments serialize"));
         }
     }
+    if let Some(stalled) = &summary.stalled {
+        return Err(CliError::Input(format!("{origin}: {stalled}")));
+    }
     Ok(if summary.expectations_met {
         Verdict::Ok
     } else {

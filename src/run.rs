@@ -254,6 +254,10 @@ pub fn run(args: RunArgs) -> Result<Verdict, CliError> {
             }
         }
     }
+    if let Some(stalled) = &summary.stalled {
+        // The scenario makes a loop with no delay in it: bad input, not a verdict.
+        return Err(CliError::Input(format!("{origin}: {stalled}")));
+    }
     Ok(if summary.expectations_met {
         Verdict::Ok
     } else {

@@ -101,6 +101,12 @@ fn bad_scenarios_exit_2_naming_file_and_field() {
             r#"{"name": "x", "cluster": {"brokers": 3},"#,
             "not valid JSON",
         ),
+        (
+            // Faster than one record per simulated microsecond: the clock could not move.
+            r#"{"name": "x", "cluster": {"brokers": 3, "topics": [{"name": "t"}]},
+                "workload": {"producers": [{"topic": "t", "records_per_s": 2000000}]}}"#,
+            "workload.producers[0].records_per_s: 2000000 is more than 1000000",
+        ),
     ];
     for (i, (text, expected)) in cases.iter().enumerate() {
         let path = dir.join(format!("bad-{i}.json"));
@@ -119,6 +125,31 @@ fn bad_scenarios_exit_2_naming_file_and_field() {
     assert_eq!(o.status.code(), Some(2));
     let o = kafkasim(&["run", SCENARIO, "--seed", "minus-one"]);
     assert_eq!(o.status.code(), Some(2), "usage errors exit 2");
+}
+
+/// A network latency of 0 used to hold the clock at t = 0 (clients asked for metadata again on
+/// every answer): the clients' metadata backoff lets it run to its end.
+#[test]
+fn a_zero_latency_network_runs_to_the_end() {
+    let dir = temp_dir("zero-latency");
+    let path = dir.join("zero.json");
+    let text = r#"{"name": "zero-latency", "duration_ms": 5000,
+        "network": {"latency": {"kind": "fixed", "us": 0}},
+        "cluster": {"brokers": 3, "topics": [{"name": "t", "replication_factor": 3}]},
+        "workload": {"producers": [{"topic": "t", "records_per_s": 10}],
+                     "consumers": [{"topic": "t"}]}}"#;
+    std::fs::write(&path, text).unwrap();
+    let o = kafkasim(&["run", path.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(summary["stop_reason"], "time_limit");
+    assert_eq!(summary["sim_time_ms"], 5000);
+    assert!(
+        summary["clients"]["records_acked_acks_all"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
 }
 
 #[test]

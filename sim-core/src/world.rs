@@ -407,6 +407,9 @@ pub struct RunSummary {
     pub events: u64,
     pub sim_time_ms: u64,
     pub stop_reason: StopReason,
+    /// With `stop_reason` `no_progress`: what kept happening without the simulated clock
+    /// moving (a scenario that makes a loop with no delay in it, such as a zero latency).
+    pub stalled: Option<String>,
     pub messages_lost: u64,
     pub nodes: Vec<NodeSummary>,
     /// Controller elections, broker fencing and partition leadership, in time order.
@@ -577,10 +580,26 @@ pub(crate) fn run_watched(
     let unexpected = violations
         .iter()
         .any(|v| !scenario.expect.violate.contains(&v.invariant));
+    let stalled = sim.stall().map(|s| {
+        let on = s
+            .node
+            .map(|n| format!(" (at {})", cluster.names[n.index()]))
+            .unwrap_or_default();
+        format!(
+            "the simulated clock stopped at t={:.3}s: {}{on} kept happening, {} events at that \
+             instant (the most one instant may hold); look for a delay of zero (network \
+             latency, a backoff or an interval)",
+            s.at.as_micros() as f64 / 1e6,
+            s.what,
+            crate::engine::MAX_EVENTS_AT_ONE_INSTANT
+        )
+    });
+    let stalled_run = stalled.is_some();
     Ok(RunSummary {
         scenario: scenario.name.clone(),
         seed: options.seed,
         trace_hash,
+        stalled,
         events: sim.events(),
         sim_time_ms: sim.now().as_millis(),
         stop_reason,
@@ -589,7 +608,7 @@ pub(crate) fn run_watched(
         kraft: watch.timeline,
         partitions,
         clients,
-        expectations_met: missing_violations.is_empty() && !unexpected,
+        expectations_met: missing_violations.is_empty() && !unexpected && !stalled_run,
         missing_violations,
         violations,
         losses_outside_promise,

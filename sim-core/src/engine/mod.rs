@@ -15,5 +15,8 @@ pub mod time;
 
 pub use node::{Ctx, Delay, Effect, EffectOf, Message, NoEvent, Node, NodeCtx, NodeId, Timer};
 pub use rng::{SimRng, Stream};
-pub use sim::{Flow, Limits, NodeStatus, Observer, SimConfig, Simulation, StopReason};
+pub use sim::{
+    Flow, Limits, MAX_EVENTS_AT_ONE_INSTANT, NodeStatus, Observer, SimConfig, Simulation, Stall,
+    StopReason,
+};
 pub use time::{SimDuration, SimTime};

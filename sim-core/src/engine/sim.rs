@@ -65,6 +65,24 @@ pub enum StopReason {
     Idle,
     /// The observer asked to stop.
     Halted,
+    /// The simulated clock did not move for [`MAX_EVENTS_AT_ONE_INSTANT`] events: something
+    /// keeps happening at one instant (see [`Simulation::stall`]).
+    NoProgress,
+}
+
+/// The most events one simulated instant may hold before a run is stopped as making no
+/// progress. A Kafka cluster does a bounded amount of work at any one instant; a loop with no
+/// delay in it (a zero latency, a zero backoff) would never let time move.
+pub const MAX_EVENTS_AT_ONE_INSTANT: u64 = 5_000_000;
+
+/// What kept a run from making progress: the instant it stuck at, and the next thing due then.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stall {
+    pub at: SimTime,
+    /// The node it happens to, when it is a node's message, timer or disconnect notice.
+    pub node: Option<NodeId>,
+    /// What it is: `a Metadata message from node 4`, `timer ProduceTick`, ...
+    pub what: String,
 }
 
 /// What an observer tells the run loop.
@@ -204,6 +222,10 @@ pub struct Simulation<N: Node> {
     trace: TraceSink,
     events: u64,
     messages_lost: u64,
+    /// The event count when the clock last moved (the progress guard).
+    events_at_instant_start: u64,
+    /// Why the run stopped with [`StopReason::NoProgress`].
+    stall: Option<Stall>,
 }
 
 impl<N: Node> std::fmt::Debug for Simulation<N> {
@@ -254,6 +276,8 @@ impl<N: Node> Simulation<N> {
             trace,
             events: 0,
             messages_lost: 0,
+            events_at_instant_start: 0,
+            stall: None,
         }
     }
 
@@ -364,6 +388,12 @@ impl<N: Node> Simulation<N> {
                 self.now = limits.until;
                 return StopReason::TimeLimit;
             }
+            if next.at > self.now {
+                self.events_at_instant_start = self.events;
+            } else if self.events - self.events_at_instant_start >= MAX_EVENTS_AT_ONE_INSTANT {
+                self.stall = Some(self.describe(next));
+                return StopReason::NoProgress;
+            }
             let Some(entry) = self.queue.pop() else {
                 unreachable!("peeked an entry")
             };
@@ -375,6 +405,37 @@ impl<N: Node> Simulation<N> {
                 }
             }
         }
+    }
+
+    /// What a queued entry is, in words, for a stalled run.
+    fn describe(&self, entry: &Scheduled<N>) -> Stall {
+        let (node, what) = match &entry.event {
+            Event::Deliver { from, to, msg, .. } => (
+                Some(*to),
+                format!("a {} message from node {}", msg.name(), from.0),
+            ),
+            Event::Timer { node, slot, .. } => {
+                let timer = self.procs[node.index()].timers[*slot as usize].timer;
+                let name = timer.map_or_else(|| "a timer".to_string(), |t| format!("{t:?}"));
+                (Some(*node), format!("timer {name}"))
+            }
+            Event::Disconnect { node, peer, .. } => (
+                Some(*node),
+                format!("the notice of a broken connection to node {}", peer.0),
+            ),
+            Event::Fault(fault) => (None, format!("fault {}", fault.name())),
+            Event::Note(_) => (None, "a note".to_string()),
+        };
+        Stall {
+            at: entry.at,
+            node,
+            what,
+        }
+    }
+
+    /// Why the run stopped with [`StopReason::NoProgress`], if it did.
+    pub fn stall(&self) -> Option<&Stall> {
+        self.stall.as_ref()
     }
 
     /// Handles one queued entry; false if it was stale or dropped (nothing happened).

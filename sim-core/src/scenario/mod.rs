@@ -332,6 +332,10 @@ pub fn parse(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
     scenario.validate(origin)
 }
 
+/// The fastest producer: one record per simulated microsecond (its records are made one timer
+/// tick each).
+pub const MAX_RECORDS_PER_S: u32 = 1_000_000;
+
 /// A scenario that parsed but does not make sense: which file, which field, what was wrong.
 fn invalid(origin: &str, path: String, message: String) -> ScenarioError {
     ScenarioError::Invalid {
@@ -529,6 +533,16 @@ impl Scenario {
                 return Err(bad(
                     format!("workload.producers[{i}].stop_ms"),
                     "must not be before start_ms".into(),
+                ));
+            }
+            if p.records_per_s > MAX_RECORDS_PER_S {
+                return Err(bad(
+                    format!("workload.producers[{i}].records_per_s"),
+                    format!(
+                        "{} is more than {MAX_RECORDS_PER_S}: a producer makes one record per \
+                         simulated microsecond at most (use more producers, \"count\")",
+                        p.records_per_s
+                    ),
                 ));
             }
         }

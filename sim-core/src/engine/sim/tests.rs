@@ -544,3 +544,28 @@ fn stepped_delays_are_whole_steps_capped_at_the_max_and_cover_every_step() {
     }
     assert_eq!(seen.into_iter().collect::<Vec<_>>(), vec![0, 100, 200, 250]);
 }
+
+#[test]
+fn a_loop_with_no_delay_stops_the_run_as_making_no_progress_and_says_what_fires() {
+    // A heartbeat every 0 ms, forever: the clock can never move.
+    let forever = Script {
+        heartbeat: Some((0, 1000, u64::MAX)),
+        ..Script::default()
+    };
+    let mut s = sim(vec![forever], fixed(1000));
+    assert_eq!(run_to(&mut s, 10_000), StopReason::NoProgress);
+    assert_eq!(s.events(), MAX_EVENTS_AT_ONE_INSTANT);
+    let stall = s.stall().expect("the stall is described");
+    assert_eq!(
+        (stall.at, stall.node, stall.what.as_str()),
+        (SimTime::ZERO, Some(NodeId(0)), "timer Slot(0)")
+    );
+    // A bounded burst at one instant is work, not a loop: the run goes on.
+    let burst = Script {
+        heartbeat: Some((0, 1000, 10_000)),
+        ..Script::default()
+    };
+    let mut s = sim(vec![burst], fixed(1000));
+    assert_eq!(run_to(&mut s, 10_000), StopReason::Idle);
+    assert!(s.stall().is_none());
+}
