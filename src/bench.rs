@@ -61,16 +61,16 @@ pub struct BenchArgs {
     pub workloads: Vec<Workload>,
     /// Runs per workload; the line reports medians (default 3, and 1 for cluster-large and
     /// cluster-huge).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = crate::flags::positive_u32)]
     pub runs: Option<u32>,
     /// Much smaller sizes: checks the workloads run, measures nothing useful.
     #[arg(long)]
     pub quick: bool,
     /// Seeds per run of fuzz-throughput.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, allow_hyphen_values = true, value_parser = crate::flags::positive_u64)]
     pub seeds: u64,
     /// Threads for fuzz-throughput (default: the machine's cores).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = crate::flags::positive_usize)]
     pub jobs: Option<usize>,
     /// Stop a cluster workload whose resident memory passes this many GiB; its line then says
     /// `"finished": false` with the simulated time it reached (default: three quarters of the

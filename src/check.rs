@@ -28,7 +28,7 @@ pub struct CheckArgs {
     pub paths: Vec<PathBuf>,
     /// Scenarios run at once (default: the number of cores). Each simulation is
     /// single-threaded; parallelism is across scenarios only.
-    #[arg(long, short)]
+    #[arg(long, short, allow_hyphen_values = true, value_parser = crate::flags::positive_usize)]
     pub jobs: Option<usize>,
     /// `json`: one JSON object per scenario as it finishes, then one with the totals.
     #[arg(long, value_enum, default_value_t = Format::Text)]

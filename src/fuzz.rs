@@ -33,13 +33,18 @@ pub struct FuzzArgs {
     /// draws the faults. Default: the built-in base, which draws the cluster and workload too.
     pub scenario: Option<String>,
     /// How many seeds (the range START..START+SEEDS).
-    #[arg(long, required_unless_present = "merge")]
+    #[arg(
+        long,
+        required_unless_present = "merge",
+        allow_hyphen_values = true,
+        value_parser = crate::flags::positive_u64
+    )]
     pub seeds: Option<u64>,
     /// First seed of the range.
     #[arg(long, default_value_t = 0)]
     pub start: u64,
     /// Seeds run at once (default: the number of cores).
-    #[arg(long, short)]
+    #[arg(long, short, allow_hyphen_values = true, value_parser = crate::flags::positive_usize)]
     pub jobs: Option<usize>,
     /// Run only shard I of K: the seeds at positions I, I+K, I+2K, ... of the range, so K
     /// machines can split one sweep (merge with --merge).
@@ -641,8 +646,18 @@ pub fn fuzz(args: FuzzArgs) -> Result<Verdict, CliError> {
     })
 }
 
-/// The flags clap cannot check: known variants, a positive time budget.
+/// The flags clap cannot check: a seed range that ends within the seeds there are, known
+/// variants, a positive time budget.
 fn check_flags(args: &FuzzArgs) -> Result<(), CliError> {
+    if let Some(seeds) = args.seeds
+        && args.start.checked_add(seeds - 1).is_none()
+    {
+        return Err(CliError::Input(format!(
+            "--start {} --seeds {seeds}: the range ends past the last seed, {}",
+            args.start,
+            u64::MAX
+        )));
+    }
     for v in &args.variants {
         if variants::variant(v).is_none() {
             return Err(CliError::Input(format!(

@@ -9,6 +9,7 @@ mod bench;
 mod builtin;
 mod check;
 mod explain;
+mod flags;
 mod fuzz;
 mod list;
 mod output;

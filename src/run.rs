@@ -68,7 +68,13 @@ pub struct RunArgs {
     #[arg(long)]
     pub print_resolved: bool,
     /// Stop after this many events.
-    #[arg(long, default_value_t = u64::MAX, hide_default_value = true)]
+    #[arg(
+        long,
+        default_value_t = u64::MAX,
+        hide_default_value = true,
+        allow_hyphen_values = true,
+        value_parser = crate::flags::positive_u64
+    )]
     pub max_events: u64,
     /// Partitions to draw in the timeline: names (`orders-0,orders-3`) or `all` (default:
     /// the 8 most eventful).

@@ -596,3 +596,27 @@ fn writes_lost_outside_the_durability_promise_are_counted_and_explained_not_hidd
         "{told}"
     );
 }
+
+/// Numeric flags where 0 means nothing are refused, not run as 1; a negative number gets a
+/// plain message; a seed range cannot run past the last seed.
+#[test]
+fn zero_negative_and_overflowing_numeric_flags_are_refused() {
+    let cases: [&[&str]; 6] = [
+        &["check", SCENARIO, "--jobs", "0"],
+        &["check", SCENARIO, "--jobs", "-1"],
+        &["fuzz", "--seeds", "0"],
+        &["bench", "--runs", "0"],
+        &["run", SCENARIO, "--max-events", "0"],
+        &["fuzz", "--seeds", "2", "--start", "18446744073709551615"],
+    ];
+    for args in cases {
+        let o = kafkasim(args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("expected a positive whole number") || err.contains("past the last seed"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("-- -1"), "{args:?}: {err}");
+    }
+}
