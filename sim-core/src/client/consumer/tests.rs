@@ -36,6 +36,19 @@ fn timer(timer: Timer, ms: u64) -> Effect {
     }
 }
 
+/// A metadata request to broker-1 (the bootstrap server), with the retry after
+/// `retry.backoff.ms` and the request timeout after `request.timeout.ms`.
+fn metadata_request() -> [Effect; 3] {
+    [
+        Effect::Send {
+            to: BROKER1,
+            msg: Msg::Metadata { topic: 0 },
+        },
+        timer(Timer::ClientRetry, 100),
+        timer(Timer::ClientRequestTimeout, 30_000),
+    ]
+}
+
 /// The consumer's fetch of partition 0 from broker-1.
 fn fetch(fetch_offset: u64, last_fetched_epoch: Option<u32>, current_leader_epoch: u32) -> Effect {
     Effect::Send {
@@ -97,14 +110,7 @@ fn a_consumer_finds_the_leader_and_the_log_end_and_reads_on_from_there() {
     // time the request out after request.timeout.ms.
     assert_eq!(
         step(&mut c, 0, |c, ctx| c.on_timer(ctx, Timer::Poll)),
-        [
-            Effect::Send {
-                to: BROKER1,
-                msg: Msg::Metadata { topic: 0 },
-            },
-            timer(Timer::ClientRetry, 100),
-            timer(Timer::ClientRequestTimeout, 30_000),
-        ]
+        metadata_request()
     );
     // broker-1 leads in epoch 0: fetch from it, the offset still unknown (`latest`).
     assert_eq!(
@@ -266,13 +272,6 @@ fn metadata_without_a_leader_is_asked_again_only_after_retry_backoff() {
     );
     assert_eq!(
         step(&mut c, 105, |c, ctx| c.on_timer(ctx, Timer::ClientRetry)),
-        [
-            Effect::Send {
-                to: BROKER1,
-                msg: Msg::Metadata { topic: 0 },
-            },
-            timer(Timer::ClientRetry, 100),
-            timer(Timer::ClientRequestTimeout, 30_000),
-        ]
+        metadata_request()
     );
 }
