@@ -747,7 +747,10 @@ impl Broker {
         for (tp, isr) in shrinks {
             self.send_alter_partition(ctx, tp, isr);
         }
-        self.arm_isr_expiration(ctx);
+        // KafkaScheduler runs a task whose period is 0 (replica.lag.time.max.ms of 1) once.
+        if self.cluster.broker.replica_lag_time_max_ms / 2 > 0 {
+            self.arm_isr_expiration(ctx);
+        }
     }
 
     fn send_alter_partition(

@@ -136,6 +136,10 @@ impl Consumer {
             && self.in_flight.remove(&b).is_some()
         {
             self.retry_later(ctx);
+        } else {
+            // A metadata request may have ended with the connection (NetworkClient hands the
+            // disconnect to its metadata updater): ask again, after the refresh backoff.
+            self.poll(ctx);
         }
     }
 
@@ -177,9 +181,11 @@ impl Consumer {
                 });
         }
         if unknown {
+            // Woken by the metadata answer, its timeout, or the end of the refresh backoff.
             let deadline = self.request_deadline(now);
-            self.metadata.refresh(ctx, &self.cluster, deadline);
-            self.retry_later(ctx);
+            if let Some(at) = self.metadata.refresh(ctx, &self.cluster, deadline) {
+                ctx.set_timer(Timer::ClientRetry, at.saturating_sub(now));
+            }
         }
         for (leader, partitions) in by_leader {
             let Some(node) = self.cluster.broker_node(leader) else {

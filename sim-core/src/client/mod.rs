@@ -60,23 +60,33 @@ impl Metadata {
         }
     }
 
-    /// Asks the next bootstrap broker for the topic's leaders, unless a request is out or the
-    /// last one ended less than `retry.backoff.ms` ago (the caller tries again after its
-    /// backoff).
-    pub fn refresh(&mut self, ctx: &mut Ctx<'_>, cluster: &ClusterConfig, timeout: SimTime) {
+    /// Asks the next bootstrap broker for the topic's leaders, unless a request is out (its
+    /// answer or its timeout wakes the caller) or the last one ended less than
+    /// `retry.backoff.ms` ago: then returns when the backoff ends, for the caller to try
+    /// again. Kafka's `NetworkClient` likewise sleeps in `poll` until the metadata answer or
+    /// `Metadata.timeToNextUpdate`, rather than spinning on a retry timer while a leader is
+    /// unknown (`RecordAccumulator.ready` leaves such batches out of the next check delay).
+    pub fn refresh(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        cluster: &ClusterConfig,
+        timeout: SimTime,
+    ) -> Option<SimTime> {
         let now = ctx.now();
-        if self.in_flight.is_some_and(|(_, until)| until > now)
-            || self
-                .last_ended
-                .is_some_and(|t| now < t + self.refresh_backoff)
+        if self.in_flight.is_some_and(|(_, until)| until > now) {
+            return None;
+        }
+        if let Some(ended) = self.last_ended
+            && now < ended + self.refresh_backoff
         {
-            return;
+            return Some(ended + self.refresh_backoff);
         }
         let brokers = &cluster.brokers;
         let node = brokers[self.next_broker % brokers.len()];
         self.next_broker = (self.next_broker + 1) % brokers.len();
         self.in_flight = Some((node, timeout));
         ctx.send(node, Msg::Metadata { topic: self.topic });
+        None
     }
 
     /// A `MetadataResponse`: returns the partitions whose leader epoch moved forward.

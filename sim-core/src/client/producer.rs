@@ -181,7 +181,8 @@ impl Producer {
     pub fn on_start(&mut self, ctx: &mut Ctx<'_>) {
         let now = ctx.now();
         let deadline = self.request_deadline(now);
-        self.metadata.refresh(ctx, &self.cluster, deadline);
+        // The first request: no backoff can be running yet.
+        let _ = self.metadata.refresh(ctx, &self.cluster, deadline);
         if self.plan.records_per_s > 0 {
             let first = self.plan.start.max(now);
             ctx.set_timer(Timer::ProduceTick, first.saturating_sub(now));
@@ -248,7 +249,7 @@ impl Producer {
     /// out of time, and sends.
     fn drain(&mut self, ctx: &mut Ctx<'_>) {
         let now = ctx.now();
-        let linger = SimDuration::from_millis(self.plan.config.linger_ms);
+        let linger = SimDuration::from_millis(self.plan.config.effective_linger_ms());
         let delivery = SimDuration::from_millis(self.plan.config.delivery_timeout_ms);
         let mut next_linger: Option<SimTime> = None;
         // Nothing below adds a partition to `active`, so it can be walked by index.
@@ -390,10 +391,11 @@ impl Producer {
             }
         }
         if unknown {
+            // Woken by the metadata answer, its timeout, or the end of the refresh backoff.
             let deadline = self.request_deadline(now);
-            self.metadata.refresh(ctx, &self.cluster, deadline);
-            let backoff = now + SimDuration::from_millis(self.plan.config.retry_backoff_ms);
-            next_retry = Some(next_retry.map_or(backoff, |t| t.min(backoff)));
+            if let Some(at) = self.metadata.refresh(ctx, &self.cluster, deadline) {
+                next_retry = Some(next_retry.map_or(at, |t| t.min(at)));
+            }
         }
         if let Some(at) = next_retry {
             ctx.set_timer(Timer::ClientRetry, at.saturating_sub(now));

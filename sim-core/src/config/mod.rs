@@ -28,20 +28,24 @@ pub trait ConfigValue: Sized {
     fn to_json(&self) -> Value;
 }
 
+/// Kafka's `LONG` keys (ConfigDef.Type.LONG, all `atLeast(0)` or more here): 0..=2^63-1.
 impl ConfigValue for u64 {
-    const EXPECTED: &'static str = "a non-negative integer";
+    const EXPECTED: &'static str = "a whole number from 0 to 9223372036854775807 (a Kafka LONG)";
     fn from_json(v: &Value) -> Option<Self> {
-        v.as_u64()
+        v.as_u64().filter(|n| *n <= i64::MAX as u64)
     }
     fn to_json(&self) -> Value {
         Value::from(*self)
     }
 }
 
+/// Kafka's `INT` keys (ConfigDef.Type.INT): 0..=2^31-1.
 impl ConfigValue for u32 {
-    const EXPECTED: &'static str = "a non-negative integer below 2^32";
+    const EXPECTED: &'static str = "a whole number from 0 to 2147483647 (a Kafka INT)";
     fn from_json(v: &Value) -> Option<Self> {
-        v.as_u64().and_then(|n| u32::try_from(n).ok())
+        v.as_u64()
+            .filter(|n| *n <= i32::MAX as u64)
+            .and_then(|n| u32::try_from(n).ok())
     }
     fn to_json(&self) -> Value {
         Value::from(*self)
@@ -194,7 +198,7 @@ macro_rules! kafka_config {
                 for (key, value) in &overrides {
                     config.set(key, value).map_err(|e| D::Error::custom(describe(key, value, e, $name::KEYS)))?;
                 }
-                config.validate().map_err(D::Error::custom)?;
+                config.validate(&overrides).map_err(D::Error::custom)?;
                 Ok(config)
             }
         }
@@ -211,6 +215,19 @@ fn describe(key: &str, value: &Value, error: SetError, keys: &[&str]) -> String 
             ),
         },
         SetError::BadValue { expected } => format!("\"{key}\": expected {expected}, found {value}"),
+    }
+}
+
+/// Kafka's `INT` keys that are held as `u64` (milliseconds) here: ConfigDef refuses a value
+/// that does not fit a Java `int` ("Not a number of type INT").
+fn kafka_int(key: &str, value: u64) -> Result<(), String> {
+    if value > i32::MAX as u64 {
+        Err(format!(
+            "\"{key}\": expected a whole number from 0 to {} (a Kafka INT), found {value}",
+            i32::MAX
+        ))
+    } else {
+        Ok(())
     }
 }
 
@@ -292,7 +309,58 @@ impl BrokerConfig {
         }
     }
 
-    fn validate(&self) -> Result<(), String> {
+    /// Checks the values; `_set` holds the keys the scenario set.
+    fn validate(&mut self, _set: &Map<String, Value>) -> Result<(), String> {
+        // QuorumConfig, KRaftConfigs and ReplicationConfigs define these as INT.
+        for (key, value) in [
+            (
+                "controller.quorum.election.timeout.ms",
+                self.controller_quorum_election_timeout_ms,
+            ),
+            (
+                "controller.quorum.fetch.timeout.ms",
+                self.controller_quorum_fetch_timeout_ms,
+            ),
+            (
+                "controller.quorum.election.backoff.max.ms",
+                self.controller_quorum_election_backoff_max_ms,
+            ),
+            (
+                "controller.quorum.request.timeout.ms",
+                self.controller_quorum_request_timeout_ms,
+            ),
+            (
+                "controller.quorum.retry.backoff.ms",
+                self.controller_quorum_retry_backoff_ms,
+            ),
+            (
+                "controller.quorum.append.linger.ms",
+                self.controller_quorum_append_linger_ms,
+            ),
+            (
+                "broker.heartbeat.interval.ms",
+                self.broker_heartbeat_interval_ms,
+            ),
+            ("broker.session.timeout.ms", self.broker_session_timeout_ms),
+            (
+                "initial.broker.registration.timeout.ms",
+                self.initial_broker_registration_timeout_ms,
+            ),
+            (
+                "metadata.max.idle.interval.ms",
+                self.metadata_max_idle_interval_ms,
+            ),
+            ("replica.fetch.wait.max.ms", self.replica_fetch_wait_max_ms),
+            ("replica.fetch.backoff.ms", self.replica_fetch_backoff_ms),
+            // Linux's sysctl keeps these in an int.
+            ("vm.dirty_expire_centisecs", self.vm_dirty_expire_centisecs),
+            (
+                "vm.dirty_writeback_centisecs",
+                self.vm_dirty_writeback_centisecs,
+            ),
+        ] {
+            kafka_int(key, value)?;
+        }
         for (key, value) in [
             (
                 "controller.quorum.election.timeout.ms",
@@ -450,25 +518,45 @@ kafka_config! {
 }
 
 impl ProducerConfig {
-    fn validate(&self) -> Result<(), String> {
+    /// Checks the values; `set` holds the keys the scenario set.
+    fn validate(&mut self, set: &Map<String, Value>) -> Result<(), String> {
+        kafka_int("request.timeout.ms", self.request_timeout_ms)?;
+        kafka_int("delivery.timeout.ms", self.delivery_timeout_ms)?;
         at_least("request.timeout.ms", self.request_timeout_ms, 1)?;
         at_least(
             "max.in.flight.requests.per.connection",
             u64::from(self.max_in_flight_requests_per_connection),
             1,
         )?;
-        if self.delivery_timeout_ms < self.linger_ms + self.request_timeout_ms {
-            // ProducerConfig rejects this combination at startup.
+        // KafkaProducer.configureDeliveryTimeout rejects this combination at startup, with
+        // linger.ms and the sum each capped at Integer.MAX_VALUE.
+        let linger_and_request = self
+            .effective_linger_ms()
+            .saturating_add(self.request_timeout_ms)
+            .min(i32::MAX as u64);
+        if self.delivery_timeout_ms < linger_and_request {
+            if !set.contains_key("delivery.timeout.ms") {
+                // Left at its default, it is raised to the sum (with a warning in Kafka's log).
+                self.delivery_timeout_ms = linger_and_request;
+                return self.validate(set);
+            }
             return Err(format!(
-                "\"delivery.timeout.ms\" ({}) must be at least \"linger.ms\" + \"request.timeout.ms\" ({})",
+                "\"delivery.timeout.ms\" ({}) must be at least \"linger.ms\" + \"request.timeout.ms\" ({linger_and_request})",
                 self.delivery_timeout_ms,
-                self.linger_ms + self.request_timeout_ms
             ));
         }
         if self.enable_idempotence && self.acks != Acks::All {
             return Err("\"enable.idempotence\" requires \"acks\": \"all\" (set \"enable.idempotence\": false to use acks 0 or 1)".into());
         }
         Ok(())
+    }
+}
+
+impl ProducerConfig {
+    /// `linger.ms` as the producer uses it: KafkaProducer.lingerMs caps the LONG key at
+    /// Integer.MAX_VALUE.
+    pub fn effective_linger_ms(&self) -> u64 {
+        self.linger_ms.min(i32::MAX as u64)
     }
 }
 
@@ -487,7 +575,10 @@ kafka_config! {
 }
 
 impl ConsumerConfig {
-    fn validate(&self) -> Result<(), String> {
+    /// Checks the values; `_set` holds the keys the scenario set.
+    fn validate(&mut self, _set: &Map<String, Value>) -> Result<(), String> {
+        kafka_int("fetch.max.wait.ms", self.fetch_max_wait_ms)?;
+        kafka_int("request.timeout.ms", self.request_timeout_ms)?;
         at_least("request.timeout.ms", self.request_timeout_ms, 1)
     }
 }
@@ -557,10 +648,46 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "\"min.insync.replicas\": expected a non-negative integer below 2^32, found \"two\""
+            "\"min.insync.replicas\": expected a whole number from 0 to 2147483647 (a Kafka INT), found \"two\""
         );
         let e = serde_json::from_value::<ProducerConfig>(json!({"acks": 1})).unwrap_err();
         assert!(e.to_string().contains("requires \"acks\": \"all\""), "{e}");
+    }
+
+    #[test]
+    fn numbers_past_kafkas_int_and_long_are_refused_not_wrapped() {
+        // request.timeout.ms is an INT, linger.ms a LONG (ProducerConfig).
+        let e = serde_json::from_value::<ProducerConfig>(
+            json!({"request.timeout.ms": 2_147_483_648u64}),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("a Kafka INT"), "{e}");
+        let e =
+            serde_json::from_value::<ProducerConfig>(json!({"linger.ms": u64::MAX})).unwrap_err();
+        assert!(e.to_string().contains("a Kafka LONG"), "{e}");
+        let e = serde_json::from_value::<BrokerConfig>(
+            json!({"broker.session.timeout.ms": 1u64 << 40}),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("broker.session.timeout.ms"), "{e}");
+    }
+
+    #[test]
+    fn delivery_timeout_follows_kafkas_producer_startup_rule() {
+        // KafkaProducer.configureDeliveryTimeout: linger.ms is capped at Integer.MAX_VALUE, the
+        // sum with request.timeout.ms too; a default delivery.timeout.ms below the sum is raised
+        // to it, an explicit one is refused.
+        let c: ProducerConfig =
+            serde_json::from_value(json!({"linger.ms": i64::MAX})).expect("a valid LONG");
+        assert_eq!(c.effective_linger_ms(), i32::MAX as u64);
+        assert_eq!(c.delivery_timeout_ms, i32::MAX as u64);
+        let c: ProducerConfig = serde_json::from_value(json!({"linger.ms": 200_000})).unwrap();
+        assert_eq!(c.delivery_timeout_ms, 230_000);
+        let e = serde_json::from_value::<ProducerConfig>(
+            json!({"linger.ms": 200_000, "delivery.timeout.ms": 120_000}),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("(230000)"), "{e}");
     }
 
     #[test]

@@ -36,15 +36,14 @@ fn timer(timer: Timer, ms: u64) -> Effect {
     }
 }
 
-/// A metadata request to broker-1 (the bootstrap server), with the retry after
-/// `retry.backoff.ms` and the request timeout after `request.timeout.ms`.
-fn metadata_request() -> [Effect; 3] {
+/// A metadata request to broker-1 (the bootstrap server), timed out after
+/// `request.timeout.ms`; its answer, not a retry timer, wakes the consumer.
+fn metadata_request() -> [Effect; 2] {
     [
         Effect::Send {
             to: BROKER1,
             msg: Msg::Metadata { topic: 0 },
         },
-        timer(Timer::ClientRetry, 100),
         timer(Timer::ClientRequestTimeout, 30_000),
     ]
 }
@@ -106,8 +105,8 @@ fn batch(base_offset: u64, count: u32, leader_epoch: u32) -> RecordBatch {
 fn a_consumer_finds_the_leader_and_the_log_end_and_reads_on_from_there() {
     let mut c = consumer();
     assert_eq!(step(&mut c, 0, Consumer::on_start), [timer(Timer::Poll, 0)]);
-    // No leader known: ask broker-1 (the bootstrap server), retry after retry.backoff.ms, and
-    // time the request out after request.timeout.ms.
+    // No leader known: ask broker-1 (the bootstrap server), and time the request out after
+    // request.timeout.ms.
     assert_eq!(
         step(&mut c, 0, |c, ctx| c.on_timer(ctx, Timer::Poll)),
         metadata_request()
@@ -246,6 +245,25 @@ fn an_answer_to_a_fetch_sent_before_a_leader_change_does_not_skip_validation() {
             fetch(5, Some(0), 1),
             timer(Timer::ClientRequestTimeout, 30_000)
         ]
+    );
+}
+
+/// A metadata request lost with its connection is asked again once `retry.backoff.ms` has
+/// passed (NetworkClient hands the disconnect to its metadata updater), not after
+/// `request.timeout.ms`: the consumer once sat 30 s without a leader this way.
+#[test]
+fn a_metadata_request_lost_with_its_connection_is_asked_again_after_the_backoff() {
+    let mut c = consumer();
+    step(&mut c, 0, Consumer::on_start);
+    step(&mut c, 0, |c, ctx| c.on_timer(ctx, Timer::Poll));
+    let effects = step(&mut c, 1_000, |c, ctx| c.on_disconnect(ctx, BROKER1));
+    assert!(
+        effects.contains(&timer(Timer::ClientRetry, 100)),
+        "{effects:?}"
+    );
+    assert_eq!(
+        step(&mut c, 1_100, |c, ctx| c.on_timer(ctx, Timer::ClientRetry)),
+        metadata_request()
     );
 }
 
