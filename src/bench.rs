@@ -13,6 +13,7 @@ use sim_core::fuzz::swarm::FuzzBase;
 
 use crate::output::println_lossy;
 use crate::pool;
+use crate::resources::{self, peak_rss_bytes, reset_peak_rss, rss_bytes};
 use crate::{CliError, Verdict};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -72,40 +73,14 @@ pub struct BenchArgs {
     /// Threads for fuzz-throughput (default: the machine's cores).
     #[arg(long, allow_hyphen_values = true, value_parser = crate::flags::positive_usize)]
     pub jobs: Option<usize>,
-    /// Stop a cluster workload whose resident memory passes this many GiB; its line then says
-    /// `"finished": false` with the simulated time it reached (default: three quarters of the
-    /// machine's memory, or 8 where that is unknown).
-    #[arg(long)]
+    /// Stop a cluster workload whose resident memory passes this size (e.g. 6GiB); its line
+    /// then says `"finished": false` with the simulated time it reached (default: three
+    /// quarters of the machine's memory, or 8 GiB where that is unknown).
+    #[arg(long, value_name = "SIZE", value_parser = crate::resources::parse_size)]
+    pub memory_limit: Option<u64>,
+    /// The same limit in GiB (the flag's earlier spelling).
+    #[arg(long, hide = true, conflicts_with = "memory_limit")]
     pub memory_limit_gib: Option<f64>,
-}
-
-/// Peak resident set size of this process since the last reset, in bytes (Linux only).
-fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
-/// Resident set size of this process now, in bytes (Linux only).
-fn rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
-/// The machine's memory, in bytes (Linux: MemTotal).
-fn machine_memory_bytes() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
-/// Resets the peak RSS mark so each workload reports its own (Linux: clear_refs value 5).
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 struct Measured {
@@ -231,9 +206,10 @@ pub fn bench(args: BenchArgs) -> Result<Verdict, CliError> {
                     c.brokers = (c.brokers / 10).max(3);
                     c.partitions = (c.partitions / 100).max(6);
                 }
-                let limit = match args.memory_limit_gib {
-                    Some(gib) => (gib * (1u64 << 30) as f64) as u64,
-                    None => machine_memory_bytes().map_or(8 << 30, |b| b / 4 * 3),
+                let limit = match (args.memory_limit, args.memory_limit_gib) {
+                    (Some(bytes), _) => bytes,
+                    (None, Some(gib)) => (gib * (1u64 << 30) as f64) as u64,
+                    (None, None) => resources::default_memory_limit(),
                 };
                 if !report_cluster(&c, runs, limit) {
                     verdict = Verdict::ExpectationsNotMet;
@@ -297,11 +273,11 @@ fn report_cluster(c: &Cluster, runs: u32, memory_limit: u64) -> bool {
     if !out.finished {
         eprintln!(
             "kafkasim bench: {} stopped at {:.1} simulated s of {}: resident memory passed \
-             --memory-limit-gib {:.2}",
+             --memory-limit {}",
             c.name,
             sim_s,
             c.duration_s,
-            memory_limit as f64 / (1u64 << 30) as f64
+            sim_core::scenario::human_bytes(memory_limit)
         );
     }
     // A run cut short checked only part of its duration; its liveness checks do not count.
@@ -317,7 +293,6 @@ fn report_fuzz(seeds: u64, jobs: usize, runs: u32) -> bool {
     let mut totals = (0u64, 0u64, 0u64);
     for _ in 0..runs {
         reset_peak_rss();
-        let seed_list: Vec<u64> = (0..seeds).collect();
         let start = Instant::now();
         // (events, simulated µs, failed seeds) summed over the seeds.
         let mut sums = (0u64, 0u64, 0u64);
@@ -327,7 +302,7 @@ fn report_fuzz(seeds: u64, jobs: usize, runs: u32) -> bool {
             (out.outcome.events, out.outcome.sim_time.as_micros(), failed)
         };
         pool::run(
-            &seed_list,
+            0..seeds,
             jobs,
             || true,
             run_seed,

@@ -15,10 +15,11 @@ use std::time::Instant;
 use sim_core::scenario::{self, Scenario};
 use sim_core::trace::TraceSink;
 use sim_core::variants;
-use sim_core::world::{self, RunOptions};
+use sim_core::world::RunOptions;
 
 use crate::output::{self, println_lossy};
 use crate::pool;
+use crate::resources::{self, ResourceArgs};
 use crate::{CliError, Format, Verdict, run};
 
 #[derive(Args, Debug)]
@@ -40,6 +41,8 @@ pub struct CheckArgs {
     /// it had lost that rule. Shows that the bug library catches the regression.
     #[arg(long = "force-variant", value_name = "V")]
     pub force_variants: Vec<String>,
+    #[command(flatten)]
+    pub resources: ResourceArgs,
 }
 
 /// One run of a scenario and how it measured up.
@@ -113,14 +116,15 @@ fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
 }
 
 /// Runs one scenario and judges it.
-fn run_once(scenario: &Scenario) -> RunOutcome {
+fn run_once(scenario: &Scenario, shown: &str) -> Result<RunOutcome, CliError> {
     let options = RunOptions {
         seed: scenario.seed,
         max_events: u64::MAX,
         trace: TraceSink::hash_only(),
     };
-    let summary =
-        world::run(&scenario.resolve(), options).expect("a hash-only trace cannot fail to write");
+    let summary = resources::run_within_limits(&scenario.resolve(), options)
+        .expect("a hash-only trace cannot fail to write");
+    resources::check_not_halted(&summary, shown)?;
     let mut violated: Vec<String> = Vec::new();
     for v in &summary.violations {
         if !violated.iter().any(|id| id == v.invariant) {
@@ -132,7 +136,7 @@ fn run_once(scenario: &Scenario) -> RunOutcome {
         .filter(|id| !scenario.expect.violate.contains(id))
         .cloned()
         .collect();
-    RunOutcome {
+    Ok(RunOutcome {
         variants: scenario.variants.clone(),
         expectations_met: summary.expectations_met,
         violated,
@@ -140,7 +144,7 @@ fn run_once(scenario: &Scenario) -> RunOutcome {
         missing: summary.missing_violations,
         trace_hash: summary.trace_hash,
         stalled: summary.stalled,
-    }
+    })
 }
 
 /// The variants `forced` switched on in `scenario` as well.
@@ -155,7 +159,7 @@ fn with_forced(mut scenario: Scenario, forced: &[String]) -> Scenario {
 
 /// Loads, runs and judges one scenario file. Never panics: a panic inside the simulation is
 /// reported as a failure (it is a kafkasim bug, and the hook has printed how to replay it).
-fn check_file(path: &Path, forced: &[String]) -> Outcome {
+fn check_file(path: &Path, forced: &[String], resources: &ResourceArgs) -> Outcome {
     let started = Instant::now();
     let shown = path.display().to_string();
     let mut outcome = Outcome {
@@ -167,8 +171,7 @@ fn check_file(path: &Path, forced: &[String]) -> Outcome {
         error: None,
         bad_input: false,
     };
-    let parsed = std::fs::read_to_string(path)
-        .map_err(|e| format!("{shown}: cannot read: {e}"))
+    let parsed = output::read_scenario_file(path, &shown)
         .and_then(|text| scenario::parse(&text, &shown).map_err(|e| e.to_string()));
     let scenario = match parsed {
         Ok(s) => s,
@@ -179,14 +182,24 @@ fn check_file(path: &Path, forced: &[String]) -> Outcome {
         }
     };
     outcome.name = scenario.name.clone();
+    if let Err(e) = resources.admit(&scenario, &shown) {
+        outcome.error = Some(e.to_string());
+        outcome.bad_input = true;
+        return outcome;
+    }
     let mut runs = vec![with_forced(scenario.clone(), forced)];
     if let Some(without) = scenario.without_variants() {
         runs.push(with_forced(without, forced));
     }
     for s in &runs {
         run::set_replay(format!("kafkasim run {shown} --seed {}", s.seed));
-        match run::catch_panic(false, || run_once(s)) {
-            Ok(r) => outcome.runs.push(r),
+        match run::catch_panic(false, || run_once(s, &shown)) {
+            Ok(Ok(r)) => outcome.runs.push(r),
+            Ok(Err(e)) => {
+                outcome.error = Some(e.to_string());
+                outcome.bad_input = true;
+                break;
+            }
             Err(message) => {
                 outcome.error = Some(format!("kafkasim panicked (a bug): {message}"));
                 break;
@@ -336,6 +349,7 @@ pub fn check(args: CheckArgs) -> Result<Verdict, CliError> {
                 .join(", ")
         )));
     }
+    args.resources.install();
     let jobs = pool::jobs(args.jobs, files.len());
     let mut outcomes: Vec<Option<Outcome>> = vec![None; files.len()];
     let mut printed = 0;
@@ -344,7 +358,7 @@ pub fn check(args: CheckArgs) -> Result<Verdict, CliError> {
         &files,
         jobs,
         || true,
-        |path| check_file(path, forced),
+        |path| check_file(path, forced, &args.resources),
         |i, outcome| {
             outcomes[i] = Some(outcome);
             // Print in path order, each line as soon as everything before it is done.

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use reports::narrate::{self, NarrateOptions};
 use reports::trace::Trace;
 use sim_core::trace::{TraceSink, Verbosity};
-use sim_core::world::{self, RunOptions, RunSummary};
+use sim_core::world::{RunOptions, RunSummary};
 
 use crate::run::{load_for_run, set_replay, without_flag};
 use crate::{CliError, Format, Verdict, output};
@@ -29,6 +29,8 @@ pub struct ExplainArgs {
     pub without_variants: bool,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    #[command(flatten)]
+    pub resources: crate::resources::ResourceArgs,
 }
 
 /// A trace written into memory.
@@ -57,8 +59,9 @@ pub fn run_traced(
         max_events: u64::MAX,
         trace: TraceSink::to_writer(Box::new(buffer.clone()), verbosity),
     };
-    let summary = world::run(&scenario.resolve(), options)
+    let summary = crate::resources::run_within_limits(&scenario.resolve(), options)
         .map_err(|e| CliError::Output(format!("trace: cannot write: {e}")))?;
+    crate::resources::check_not_halted(&summary, &scenario.name)?;
     let text = String::from_utf8_lossy(&buffer.0.borrow()).into_owned();
     let parse = if verbosity == Verbosity::Messages {
         Trace::parse
@@ -75,6 +78,8 @@ pub fn run_traced(
 
 pub fn explain(args: ExplainArgs) -> Result<Verdict, CliError> {
     let (scenario, origin) = load_for_run(&args.scenario, args.without_variants)?;
+    args.resources.install();
+    args.resources.admit(&scenario, &origin)?;
     let seed = args.seed.unwrap_or(scenario.seed);
     let flags = without_flag(args.without_variants);
     set_replay(format!("kafkasim explain {origin} --seed {seed}{flags}"));

@@ -81,6 +81,8 @@ pub struct FuzzArgs {
     /// of running seeds.
     #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with_all = ["scenario", "seeds", "resume", "shard"])]
     pub merge: Vec<PathBuf>,
+    #[command(flatten)]
+    pub resources: crate::resources::ResourceArgs,
 }
 
 /// `I/K`: shard I (from 0) of K.
@@ -161,6 +163,9 @@ pub struct SeedResult {
     pub shrunk: Option<ShrunkFinding>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub panic: Option<String>,
+    /// What kept happening when the simulated clock stopped (outcome `stalled`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stalled: Option<String>,
     /// Wall-clock seconds, shrinking included (the only field that differs between runs).
     pub wall_s: f64,
 }
@@ -174,6 +179,7 @@ impl SeedResult {
 /// Everything a worker needs to run seeds.
 struct Sweep<'a> {
     base: &'a FuzzBase,
+    resources: &'a crate::resources::ResourceArgs,
     dir: &'a Path,
     verify_every: u64,
     shrink_runs: Option<u32>,
@@ -184,6 +190,7 @@ impl Sweep<'_> {
     fn run_seed(&self, seed: u64) -> Result<SeedResult, CliError> {
         let started = Instant::now();
         let scenario = self.base.draw(seed);
+        self.resources.admit(&scenario, &format!("seed {seed}"))?;
         run::set_replay(format!("{} --start {seed} --seeds 1", self.replay_base));
         let mut result = SeedResult {
             seed,
@@ -196,6 +203,7 @@ impl Sweep<'_> {
             repro: None,
             shrunk: None,
             panic: None,
+            stalled: None,
             wall_s: 0.0,
         };
         let first = match run::catch_panic(false, || run_hash_only(&scenario)) {
@@ -209,8 +217,19 @@ impl Sweep<'_> {
                 return Ok(result);
             }
         };
+        // The machine's memory bounds the whole sweep: no later seed would do better.
+        crate::resources::check_not_halted(&first, &format!("seed {seed}"))?;
         result.trace_hash = first.trace_hash.clone();
         result.events = first.events;
+        if let Some(stalled) = &first.stalled {
+            // The sweep drew this schedule itself: a clock that stops is a finding to look at
+            // (a loop with no delay in the model), saved as it is.
+            result.outcome = "stalled".into();
+            result.stalled = Some(stalled.clone());
+            self.save(&scenario, &mut result, None, None)?;
+            result.wall_s = started.elapsed().as_secs_f64();
+            return Ok(result);
+        }
         for v in &first.violations {
             if !result.violations.iter().any(|s| s.invariant == v.invariant) {
                 result.violations.push(SeedViolation {
@@ -265,6 +284,10 @@ impl Sweep<'_> {
                 result.rerun_hash.as_deref().unwrap_or("?")
             ),
             (_, Some(v)) => format!("violated {}", v.invariant),
+            ("stalled", _) => format!(
+                "stopped making progress: {}",
+                result.stalled.as_deref().unwrap_or("?")
+            ),
             _ => format!(
                 "kafkasim panicked: {}",
                 result.panic.as_deref().unwrap_or("?")
@@ -307,8 +330,8 @@ impl Sweep<'_> {
     }
 }
 
-/// Reads a results.jsonl; a last line cut short by a kill is dropped (and cut from the file
-/// when `repair`), any other bad line is an error.
+/// Reads a results.jsonl; a last line cut short by a kill is dropped (and, when `repair`, cut
+/// from the file and reported), any other bad line is an error.
 fn read_results(path: &Path, repair: bool) -> Result<Vec<SeedResult>, CliError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -330,6 +353,12 @@ fn read_results(path: &Path, repair: bool) -> Result<Vec<SeedResult>, CliError> 
             .open(path)
             .and_then(|f| f.set_len(complete.len() as u64));
         file.map_err(|e| CliError::Output(format!("{}: cannot repair: {e}", path.display())))?;
+        eprintln!(
+            "kafkasim fuzz: {}: dropped a cut-short last line ({} bytes) that an interrupted \
+             sweep left; that seed runs again",
+            path.display(),
+            text.len() - complete.len()
+        );
     }
     complete
         .lines()
@@ -347,12 +376,28 @@ fn read_results(path: &Path, repair: bool) -> Result<Vec<SeedResult>, CliError> 
         .collect()
 }
 
-/// The seeds of a range that a shard runs.
+/// The seeds of a range that a shard runs, drawn lazily (a range may hold 2^64 seeds).
 pub fn shard_seeds(start: u64, seeds: u64, shard: Option<Shard>) -> impl Iterator<Item = u64> {
     let (index, count) = shard.map_or((0, 1), |s| (s.index, s.count));
-    (0..seeds)
-        .filter(move |j| j % count == index)
-        .map(move |j| start + j)
+    let step = usize::try_from(count).unwrap_or(usize::MAX);
+    (index..seeds).step_by(step).map(move |j| start + j)
+}
+
+/// How many seeds of the range a shard runs, without drawing them.
+fn shard_len(seeds: u64, shard: Option<Shard>) -> u64 {
+    let (index, count) = shard.map_or((0, 1), |s| (s.index, s.count));
+    if seeds > index {
+        (seeds - index - 1) / count + 1
+    } else {
+        0
+    }
+}
+
+/// Whether a seed belongs to the shard's part of the range.
+fn in_shard(seed: u64, start: u64, seeds: u64, shard: Option<Shard>) -> bool {
+    let (index, count) = shard.map_or((0, 1), |s| (s.index, s.count));
+    seed.checked_sub(start)
+        .is_some_and(|j| j < seeds && j % count == index)
 }
 
 /// A sweep's totals, printed at the end and by --merge.
@@ -365,6 +410,8 @@ struct Summary {
     verified: usize,
     nondeterministic: usize,
     panics: usize,
+    /// Seeds whose simulated clock stopped moving.
+    stalled: usize,
     /// Failed seeds per invariant.
     by_invariant: BTreeMap<String, usize>,
     first_failure: Option<u64>,
@@ -394,6 +441,7 @@ fn summarize(results: &BTreeMap<u64, SeedResult>, conflicts: Vec<u64>) -> Summar
             .filter(|r| r.outcome == "nondeterministic")
             .count(),
         panics: failures.iter().filter(|r| r.outcome == "panic").count(),
+        stalled: failures.iter().filter(|r| r.outcome == "stalled").count(),
         by_invariant,
         first_failure: failures.first().map(|r| r.seed),
         events: results.values().map(|r| r.events).sum(),
@@ -419,6 +467,7 @@ fn failure_line(r: &SeedResult, dir: Option<&Path>) -> String {
             r.trace_hash,
             r.rerun_hash.as_deref().unwrap_or("?")
         ),
+        "stalled" => format!("stalled: {}", r.stalled.as_deref().unwrap_or("?")),
         _ => format!("panic: {}", r.panic.as_deref().unwrap_or("?")),
     };
     let file = match (&r.shrunk, &r.repro) {
@@ -599,25 +648,34 @@ pub fn fuzz(args: FuzzArgs) -> Result<Verdict, CliError> {
     for r in earlier {
         results.insert(r.seed, r);
     }
-    let todo: Vec<u64> = shard_seeds(args.start, seeds, args.shard)
-        .filter(|s| !results.contains_key(s))
+    let already: std::collections::BTreeSet<u64> = results
+        .keys()
+        .copied()
+        .filter(|&s| in_shard(s, args.start, seeds, args.shard))
         .collect();
+    let planned = shard_len(seeds, args.shard);
+    let todo = Todo {
+        seeds: shard_seeds(args.start, seeds, args.shard).filter(|s| !already.contains(s)),
+        len: planned - already.len() as u64,
+    };
+    args.resources.install();
     let sweep = Sweep {
         base: &base,
+        resources: &args.resources,
         dir,
         verify_every: args.verify_determinism,
         shrink_runs: (!args.no_shrink).then_some(args.shrink_runs),
         replay_base: replay_base(&args),
     };
     let started = Instant::now();
-    let ran = run_sweep(&args, &sweep, &todo, &results_path, &mut results)?;
+    let ran = run_sweep(&args, &sweep, todo, &results_path, &mut results)?;
     let wall = started.elapsed().as_secs_f64();
     let summary = summarize(&results, Vec::new());
-    let planned = shard_seeds(args.start, seeds, args.shard).count();
     let missing = planned
-        - shard_seeds(args.start, seeds, args.shard)
-            .filter(|s| results.contains_key(s))
-            .count();
+        - results
+            .keys()
+            .filter(|&&s| in_shard(s, args.start, seeds, args.shard))
+            .count() as u64;
     let variants = if args.variants.is_empty() {
         "modern protocol".to_string()
     } else {
@@ -699,7 +757,9 @@ fn open_sweep(
 ) -> Result<Vec<SeedResult>, CliError> {
     let dir = &args.out;
     let id_path = dir.join("sweep.json");
-    let earlier = read_results(results_path, args.resume)?;
+    // Repaired with or without --resume: a line appended after a cut-short one would spoil
+    // both.
+    let earlier = read_results(results_path, true)?;
     if args.resume {
         if let Ok(text) = std::fs::read_to_string(&id_path) {
             let old: SweepId = serde_json::from_str(&text).map_err(|e| {
@@ -744,18 +804,24 @@ fn replay_base(args: &FuzzArgs) -> String {
     replay_base
 }
 
+/// The seeds still to run, drawn as they are taken, and how many there are.
+struct Todo<S> {
+    seeds: S,
+    len: u64,
+}
+
 /// Runs the seeds still to run, each result appended to `results.jsonl` and flushed as it
 /// finishes, until they are done, the time budget is spent or `--max-failures` is reached.
 /// Returns how many ran.
 fn run_sweep(
     args: &FuzzArgs,
     sweep: &Sweep<'_>,
-    todo: &[u64],
+    todo: Todo<impl Iterator<Item = u64> + Send>,
     results_path: &Path,
     results: &mut BTreeMap<u64, SeedResult>,
 ) -> Result<u64, CliError> {
     let dir = &args.out;
-    let jobs = pool::jobs(args.jobs, todo.len());
+    let jobs = pool::jobs(args.jobs, usize::try_from(todo.len).unwrap_or(usize::MAX));
     let started = Instant::now();
     let mut file = std::fs::OpenOptions::new()
         .create(true)
@@ -765,7 +831,7 @@ fn run_sweep(
     let earlier_failures = results.values().filter(|r| r.failed()).count() as u64;
     let failures = AtomicU64::new(earlier_failures);
     let stop = AtomicBool::new(false);
-    let mut progress = Progress::new(todo.len() as u64, earlier_failures);
+    let mut progress = Progress::new(todo.len, earlier_failures);
     let mut error: Option<CliError> = None;
     let (budget, max_failures) = (args.time_budget, args.max_failures);
     let keep_going = || {
@@ -780,7 +846,7 @@ fn run_sweep(
         }
         result
     };
-    pool::run(todo, jobs, keep_going, run_seed, |_, result| {
+    pool::run(todo.seeds, jobs, keep_going, run_seed, |_, result| {
         let r = match result {
             Ok(r) => r,
             Err(e) => {

@@ -15,6 +15,7 @@ mod list;
 mod output;
 mod plot;
 mod pool;
+mod resources;
 mod run;
 mod shrink;
 

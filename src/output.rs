@@ -16,19 +16,32 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Writes `bytes` to `path` atomically.
+/// Writes `bytes` to `path` atomically. A failed write leaves neither a temporary file nor a
+/// partial `path`.
 pub fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     let tmp = temp_path(path);
-    let fail =
-        |e: std::io::Error| CliError::Output(format!("{}: cannot write: {e}", path.display()));
+    let fail = |e: std::io::Error| {
+        let _ = std::fs::remove_file(&tmp);
+        CliError::Output(format!("{}: cannot write: {e}", path.display()))
+    };
     std::fs::write(&tmp, bytes).map_err(fail)?;
     std::fs::rename(&tmp, path).map_err(fail)
 }
 
-/// A file streamed as it is produced (the trace), renamed into place when complete.
+/// A file streamed as it is produced (the trace), renamed into place when complete; dropped
+/// uncommitted (the run failed), its temporary file is removed.
 pub struct StreamedFile {
     path: PathBuf,
     tmp: PathBuf,
+    committed: bool,
+}
+
+impl Drop for StreamedFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 impl StreamedFile {
@@ -40,15 +53,18 @@ impl StreamedFile {
             StreamedFile {
                 path: path.to_path_buf(),
                 tmp,
+                committed: false,
             },
             BufWriter::with_capacity(1 << 16, file),
         ))
     }
 
     /// Moves the finished file into place (the writer was flushed by the trace sink).
-    pub fn commit(self) -> Result<(), CliError> {
+    pub fn commit(mut self) -> Result<(), CliError> {
         std::fs::rename(&self.tmp, &self.path)
-            .map_err(|e| CliError::Output(format!("{}: cannot write: {e}", self.path.display())))
+            .map_err(|e| CliError::Output(format!("{}: cannot write: {e}", self.path.display())))?;
+        self.committed = true;
+        Ok(())
     }
 }
 
@@ -62,4 +78,49 @@ pub fn ensure_dir(dir: &Path) -> Result<(), CliError> {
 pub fn println_lossy(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
+}
+
+/// The largest scenario file kafkasim reads (a scenario at every hard limit is well under it).
+pub const MAX_SCENARIO_BYTES: u64 = 64 << 20;
+
+/// Reads a scenario file whole. What is not a regular file (a directory, a device such as
+/// `/dev/zero`, a pipe) or is larger than [`MAX_SCENARIO_BYTES`] is refused before it is read;
+/// a UTF-8 byte-order mark, which some editors write, is dropped (RFC 8259 §8.1 allows that).
+pub fn read_scenario_file(path: &Path, shown: &str) -> Result<String, String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    if !meta.is_file() {
+        let kind = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a device, a pipe or a socket)"
+        };
+        return Err(format!("{shown}: {kind}; expected a scenario file (JSON)"));
+    }
+    let too_large = |size: u64| {
+        format!(
+            "{shown}: {size} bytes is more than the {} MiB a scenario file may hold",
+            MAX_SCENARIO_BYTES >> 20
+        )
+    };
+    if meta.len() > MAX_SCENARIO_BYTES {
+        return Err(too_large(meta.len()));
+    }
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|f| f.take(MAX_SCENARIO_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    if bytes.len() as u64 > MAX_SCENARIO_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "{shown}: not UTF-8 text (invalid byte at offset {}); expected a scenario file (JSON)",
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    })
 }

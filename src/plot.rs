@@ -1,13 +1,29 @@
 //! `kafkasim plot`: the timeline of a run from its trace.
 
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use reports::plot::{self, PlotOptions};
 use reports::trace::Trace;
 
 use crate::run::partition_pick;
-use crate::{CliError, Verdict, output};
+use crate::{CliError, Verdict, output, resources};
+
+/// Reads a trace file for reports a line at a time, refusing what is not a regular file and
+/// stopping once resident memory passes `memory_limit`. Errors name the file and the line.
+pub fn read_trace(path: &Path, memory_limit: u64) -> Result<Trace, String> {
+    let name = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("{name}: cannot read: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "{name}: not a regular file; expected a trace.jsonl written by `kafkasim run --out`"
+        ));
+    }
+    let file = std::fs::File::open(path).map_err(|e| format!("{name}: cannot read: {e}"))?;
+    let mut over = || resources::rss_bytes().is_some_and(|b| b > memory_limit);
+    Trace::read_for_reports(std::io::BufReader::new(file), &mut over)
+        .map_err(|e| format!("{name}: {e}"))
+}
 
 #[derive(Args, Debug)]
 pub struct PlotArgs {
@@ -26,20 +42,24 @@ pub struct PlotArgs {
     /// Image width in pixels.
     #[arg(long, default_value_t = 1400)]
     pub width: u32,
+    /// Stop reading the trace once resident memory passes this size (e.g. 2GiB; default:
+    /// three quarters of the machine's memory).
+    #[arg(long, value_name = "SIZE", value_parser = resources::parse_size)]
+    pub memory_limit: Option<u64>,
 }
 
 pub fn plot(args: PlotArgs) -> Result<Verdict, CliError> {
     let name = args.trace.display().to_string();
-    let text = std::fs::read_to_string(&args.trace)
-        .map_err(|e| CliError::Input(format!("{name}: cannot read: {e}")))?;
-    let trace =
-        Trace::parse_for_reports(&text).map_err(|e| CliError::Input(format!("{name}: {e}")))?;
     if !(400..=20_000).contains(&args.width) {
         return Err(CliError::Input(format!(
             "--width: expected 400 to 20000 pixels, got {}",
             args.width
         )));
     }
+    let limit = args
+        .memory_limit
+        .unwrap_or_else(resources::default_memory_limit);
+    let trace = read_trace(&args.trace, limit).map_err(CliError::Input)?;
     let options = PlotOptions {
         title: args
             .title

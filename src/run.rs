@@ -9,7 +9,7 @@ use sim_core::trace::{TraceSink, Verbosity};
 use sim_core::world::{self, RunOptions};
 
 use crate::output::{self, StreamedFile};
-use crate::{CliError, Format, Verdict, builtin};
+use crate::{CliError, Format, Verdict, builtin, resources};
 
 thread_local! {
     /// The command that replays the run in progress on this thread, printed if it panics.
@@ -87,14 +87,15 @@ pub struct RunArgs {
     /// off, judged by `without.expect`. Same seed, so the two runs show the bug and the fix.
     #[arg(long)]
     pub without_variants: bool,
+    #[command(flatten)]
+    pub resources: resources::ResourceArgs,
 }
 
 /// Reads a scenario from a file or the built-in library. Returns it and the name it goes by.
 pub fn load(arg: &str) -> Result<(Scenario, String), CliError> {
     let path = Path::new(arg);
     let (text, origin) = if path.exists() {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| CliError::Input(format!("{arg}: cannot read: {e}")))?;
+        let text = output::read_scenario_file(path, arg).map_err(CliError::Input)?;
         (text, arg.to_string())
     } else if let Some((builtin_path, text)) = builtin::find(arg) {
         (text.to_string(), builtin_path.to_string())
@@ -139,6 +140,25 @@ pub const OUT_FILES: [&str; 5] = [
     "report.html",
 ];
 
+/// Removes the files an earlier `run --out` wrote into `dir` (and only those), so the folder
+/// never holds one run's trace beside another's reports, even if this run is killed.
+fn clear_earlier_run(dir: &Path) -> Result<(), CliError> {
+    for name in OUT_FILES {
+        let path = dir.join(name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(CliError::Output(format!(
+                    "{}: cannot replace the earlier run's file: {e}",
+                    path.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Refuses `--partitions` names the scenario does not have, before anything runs.
 pub fn check_partitions(scenario: &Scenario, names: &[String]) -> Result<(), CliError> {
     let cluster = scenario.cluster_config();
@@ -178,16 +198,11 @@ fn write_reports(
     seed: u64,
     partitions: &[String],
     replay: &str,
+    memory_limit: u64,
 ) -> Result<(), CliError> {
     let path = dir.join("trace.jsonl");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| CliError::Output(format!("{}: cannot read back: {e}", path.display())))?;
-    let trace = reports::trace::Trace::parse_for_reports(&text).map_err(|e| {
-        CliError::Output(format!(
-            "{}: does not read back ({e}): a bug",
-            path.display()
-        ))
-    })?;
+    let trace = crate::plot::read_trace(&path, memory_limit)
+        .map_err(|e| CliError::Output(format!("{e} (reading the run's own trace back)")))?;
     let options = reports::plot::PlotOptions {
         title: format!("{} (seed {seed})", scenario.name),
         partitions: partition_pick(partitions),
@@ -210,6 +225,8 @@ pub fn run(args: RunArgs) -> Result<Verdict, CliError> {
         return Ok(Verdict::Ok);
     }
     check_partitions(&scenario, &args.partitions)?;
+    args.resources.install();
+    args.resources.admit(&scenario, &origin)?;
     let seed = args.seed.unwrap_or(scenario.seed);
     let flags = without_flag(args.without_variants);
     set_replay(format!("kafkasim run {origin} --seed {seed}{flags}"));
@@ -218,6 +235,7 @@ pub fn run(args: RunArgs) -> Result<Verdict, CliError> {
     let trace = match &args.out {
         Some(dir) => {
             output::ensure_dir(dir)?;
+            clear_earlier_run(dir)?;
             let (file, writer) = StreamedFile::create(&dir.join("trace.jsonl"))?;
             trace_file = Some(file);
             let verbosity = if args.trace_messages {
@@ -234,14 +252,26 @@ pub fn run(args: RunArgs) -> Result<Verdict, CliError> {
         max_events: args.max_events,
         trace,
     };
-    let summary = world::run(&scenario.resolve(), options)
+    let summary = resources::run_within_limits(&scenario.resolve(), options)
         .map_err(|e| CliError::Output(format!("trace.jsonl: cannot write: {e}")))?;
 
     if let (Some(dir), Some(file)) = (&args.out, trace_file) {
         file.commit()?;
+        // The trace of a run stopped for memory is kept; its reports would need more.
+        resources::check_not_halted(&summary, &origin)?;
         let replay = format!("kafkasim run {origin} --seed {seed}{flags}");
-        write_reports(dir, &summary, &scenario, seed, &args.partitions, &replay)?;
+        let limit = args.resources.memory_limit();
+        write_reports(
+            dir,
+            &summary,
+            &scenario,
+            seed,
+            &args.partitions,
+            &replay,
+            limit,
+        )?;
     }
+    resources::check_not_halted(&summary, &origin)?;
     match args.format {
         Format::Json => {
             output::println_lossy(&serde_json::to_string(&summary).expect("a summary serializes"));

@@ -8,7 +8,7 @@ use sim_core::check::Violation;
 use sim_core::fuzz::shrink::{ShrinkOptions, shrink as shrink_scenario};
 use sim_core::scenario::Scenario;
 use sim_core::trace::TraceSink;
-use sim_core::world::{self, RunOptions, RunSummary};
+use sim_core::world::{RunOptions, RunSummary};
 
 use crate::output;
 use crate::{CliError, Format, Verdict, run};
@@ -28,6 +28,8 @@ pub struct ShrinkArgs {
     pub max_runs: u32,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    #[command(flatten)]
+    pub resources: crate::resources::ResourceArgs,
 }
 
 /// What a finding fails: an invariant, or a panic (a kafkasim bug).
@@ -63,7 +65,7 @@ fn judge(s: &Scenario, target: &Target) -> Option<u64> {
 /// Runs a scenario on its own seed with no trace file, every process checking its own
 /// invariants after each handler (the fuzzer's and the shrinker's runs).
 pub fn run_hash_only(s: &Scenario) -> RunSummary {
-    world::run(
+    crate::resources::run_within_limits(
         &s.resolve().with_self_checks(),
         RunOptions {
             seed: s.seed,
@@ -171,14 +173,36 @@ pub fn default_out(repro: &Path) -> PathBuf {
     repro.with_file_name(format!("{stem}.min.json"))
 }
 
-pub fn shrink(args: ShrinkArgs) -> Result<Verdict, CliError> {
-    let (scenario, origin) = run::load(&args.repro)?;
-    run::set_replay(format!("kafkasim run {origin}"));
-    let (target, summary) = match run::catch_panic(true, || run_hash_only(&scenario)) {
+/// `--invariant` names an invariant kafkasim checks (with a did-you-mean).
+fn check_invariant_flag(invariant: Option<&str>) -> Result<(), CliError> {
+    let Some(id) = invariant else {
+        return Ok(());
+    };
+    if sim_core::check::invariant(id).is_some() {
+        return Ok(());
+    }
+    let known = sim_core::check::INVARIANTS.iter().map(|v| v.id);
+    let hint = match sim_core::suggest::closest(id, known) {
+        Some(best) => format!(" (did you mean \"{best}\"?)"),
+        None => String::new(),
+    };
+    Err(CliError::Input(format!(
+        "--invariant: unknown invariant \"{id}\"{hint}; `kafkasim list` shows them all"
+    )))
+}
+
+/// What the repro fails, found by running it: a panic, or the invariant `--invariant` names
+/// (by default the first one it violates); with the run's summary unless it panicked.
+fn target_of(
+    scenario: &Scenario,
+    origin: &str,
+    invariant: Option<&str>,
+) -> Result<(Target, Option<RunSummary>), CliError> {
+    Ok(match run::catch_panic(true, || run_hash_only(scenario)) {
         Err(_) => (Target::Panic, None),
         Ok(summary) => {
-            let id = match &args.invariant {
-                Some(id) => id.clone(),
+            let id = match invariant {
+                Some(id) => id.to_string(),
                 None => match summary.violations.first() {
                     Some(v) => v.invariant.to_string(),
                     None => {
@@ -198,7 +222,16 @@ pub fn shrink(args: ShrinkArgs) -> Result<Verdict, CliError> {
             }
             (Target::Invariant(id), Some(summary))
         }
-    };
+    })
+}
+
+pub fn shrink(args: ShrinkArgs) -> Result<Verdict, CliError> {
+    check_invariant_flag(args.invariant.as_deref())?;
+    let (scenario, origin) = run::load(&args.repro)?;
+    args.resources.install();
+    args.resources.admit(&scenario, &origin)?;
+    run::set_replay(format!("kafkasim run {origin}"));
+    let (target, summary) = target_of(&scenario, &origin, args.invariant.as_deref())?;
     let first_ms = match (&target, &summary) {
         (Target::Invariant(id), Some(s)) => {
             first_violation(s, id).map_or(scenario.duration_ms, |v| v.time_ms.ceil() as u64)

@@ -229,14 +229,18 @@ fn bench_stops_a_cluster_workload_at_its_memory_limit() {
         "--quick",
         "--runs",
         "1",
-        "--memory-limit-gib",
-        "0.001",
+        "--memory-limit",
+        "1MiB",
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let line: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
     assert_eq!(line["finished"], false, "{line}");
     assert!(line["events"].as_u64().unwrap() > 0, "{line}");
-    assert!(stderr(&o).contains("--memory-limit-gib"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--memory-limit 1.0 MiB"),
+        "{}",
+        stderr(&o)
+    );
     let bad = kafkasim(&["bench", "cluster-small", "--memory-limit-gib=0"]);
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
     assert!(

@@ -238,16 +238,25 @@ fn fault_rows(model: &Model, x: &impl Fn(u64) -> i32, label_w: impl Fn(&str) -> 
         .collect()
 }
 
-/// A "nice" tick step in seconds for `span` seconds: at most about 14 ticks.
+/// A "nice" tick step in seconds for `span` seconds: at most about 14 ticks, for any span (an
+/// hour times 1, 2 or 5 times a power of ten past half an hour).
 fn tick_step(span_s: f64) -> f64 {
     const STEPS: [f64; 14] = [
         0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0,
     ];
-    STEPS
-        .iter()
-        .copied()
-        .find(|s| span_s / s <= 14.0)
-        .unwrap_or(3600.0)
+    if let Some(step) = STEPS.iter().copied().find(|s| span_s / s <= 14.0) {
+        return step;
+    }
+    let mut hours = 1.0;
+    loop {
+        for m in [1.0, 2.0, 5.0] {
+            let step = 3600.0 * hours * m;
+            if span_s / step <= 14.0 || !step.is_finite() {
+                return step;
+            }
+        }
+        hours *= 10.0;
+    }
 }
 
 /// Why a timeline could not be drawn.
@@ -977,6 +986,24 @@ pub fn png(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_time_axis_has_a_few_ticks_whatever_the_span() {
+        // A trace ending at t = 2^64-1 us once looped here, tick after tick of an hour.
+        for span_s in [
+            0.05,
+            1.0,
+            60.0,
+            3_600.0,
+            86_400.0 * 7.0,
+            1e9,
+            u64::MAX as f64 / 1e6,
+        ] {
+            let step = tick_step(span_s);
+            assert!(span_s / step <= 14.0, "{span_s} s in steps of {step} s");
+        }
+        assert_eq!(tick_step(60.0), 5.0);
+    }
     use crate::model::PartitionSegment;
 
     fn model(partitions: usize) -> Model {

@@ -123,18 +123,68 @@ impl Trace {
     }
 
     fn parse_lines(text: &str, keep_all: bool) -> Result<Trace, TraceError> {
+        Trace::read(text.as_bytes(), keep_all, &mut || false)
+    }
+
+    /// Reads a trace for reports from `reader` a line at a time (a trace file is never held
+    /// whole), asking `over_limit` every 65,536 lines whether to stop: how the caller bounds
+    /// the memory the kept lines take. A line longer than [`MAX_LINE_BYTES`] is an error.
+    pub fn read_for_reports(
+        reader: impl std::io::BufRead,
+        over_limit: &mut dyn FnMut() -> bool,
+    ) -> Result<Trace, TraceError> {
+        Trace::read(reader, false, over_limit)
+    }
+
+    fn read(
+        mut reader: impl std::io::BufRead,
+        keep_all: bool,
+        over_limit: &mut dyn FnMut() -> bool,
+    ) -> Result<Trace, TraceError> {
+        use std::io::{BufRead, Read};
         let mut trace: Option<Trace> = None;
         let mut history = PartitionHistory::new();
-        for (i, raw) in text.lines().enumerate() {
-            let n = i + 1;
+        let mut raw = String::new();
+        let mut last_t_us = 0;
+        for n in 1.. {
+            raw.clear();
+            let read = reader
+                .by_ref()
+                .take(MAX_LINE_BYTES + 1)
+                .read_line(&mut raw)
+                .map_err(|e| TraceError {
+                    line: n,
+                    message: format!("cannot read: {e}"),
+                })?;
+            if read == 0 {
+                break;
+            }
+            if raw.len() as u64 > MAX_LINE_BYTES {
+                return Err(TraceError {
+                    line: n,
+                    message: format!(
+                        "longer than {} MiB: not a trace line kafkasim writes",
+                        MAX_LINE_BYTES >> 20
+                    ),
+                });
+            }
+            if n % 65_536 == 0 && over_limit() {
+                return Err(TraceError {
+                    line: n,
+                    message: "stopped reading: resident memory passed the limit (raise it with \
+                              --memory-limit)"
+                        .into(),
+                });
+            }
             if raw.trim().is_empty() {
                 continue;
             }
-            let record = read_line(raw, n)?;
+            let record = read_line(raw.trim_end_matches(['\n', '\r']), n)?;
             let Some(trace) = trace.as_mut() else {
                 trace = Some(Trace::started(record, n)?);
                 continue;
             };
+            trace.check(&record, &mut last_t_us, n)?;
             trace.take(record, keep_all, &mut history);
         }
         let mut trace = trace.ok_or_else(|| TraceError {
@@ -173,6 +223,37 @@ impl Trace {
             end_us: 0,
             end_reason: None,
         })
+    }
+
+    /// What every line after the start must be: in time order (but for the closing
+    /// violation and loss lines, which carry the times they happened) and about nodes the
+    /// start line lists.
+    fn check(
+        &self,
+        record: &Record<Event>,
+        last_t_us: &mut u64,
+        n: usize,
+    ) -> Result<(), TraceError> {
+        let bad = |message: String| Err(TraceError { line: n, message });
+        if !matches!(record.body, Body::Violation { .. } | Body::Loss { .. }) {
+            if record.t_us < *last_t_us {
+                return bad(format!(
+                    "time goes backwards: t_us {} after {}",
+                    record.t_us, last_t_us
+                ));
+            }
+            *last_t_us = record.t_us;
+        }
+        if let Some(node) = record.body.node()
+            && node.index() >= self.nodes.len()
+        {
+            return bad(format!(
+                "node {} is not one of the {} nodes the start line lists",
+                node.index(),
+                self.nodes.len()
+            ));
+        }
+        Ok(())
     }
 
     /// Takes one line after the start line.
@@ -250,6 +331,9 @@ impl Trace {
         name.starts_with("broker-")
     }
 }
+
+/// The longest trace line read (the longest kafkasim writes is a few KiB).
+pub const MAX_LINE_BYTES: u64 = 16 << 20;
 
 /// One line read into the simulator's own record type.
 fn read_line(raw: &str, n: usize) -> Result<Record<Event>, TraceError> {

@@ -533,7 +533,7 @@ pub fn run(scenario: &ResolvedScenario, options: RunOptions) -> std::io::Result<
 /// [`run`], asking `watchdog` every [`WATCHDOG_EVERY`] events whether to stop early (stop
 /// reason `halted`): how a caller enforces its own memory or time limit, since sim-core reads
 /// neither a clock nor the process's memory.
-pub(crate) fn run_watched(
+pub fn run_watched(
     scenario: &ResolvedScenario,
     options: RunOptions,
     watchdog: &mut dyn FnMut() -> bool,

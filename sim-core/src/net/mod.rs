@@ -49,6 +49,14 @@ impl Default for LatencyModel {
 }
 
 impl LatencyModel {
+    /// The shortest delay the model can draw, in microseconds.
+    pub fn min_us(&self) -> u64 {
+        match *self {
+            LatencyModel::Fixed { us } => us,
+            LatencyModel::Uniform { min_us, .. } | LatencyModel::LongTail { min_us, .. } => min_us,
+        }
+    }
+
     pub(crate) fn sample(&self, rng: &mut SimRng) -> SimDuration {
         let us = match *self {
             LatencyModel::Fixed { us } => us,

@@ -25,7 +25,12 @@ use crate::suggest;
 use crate::variants;
 pub use crate::world::{Member, Role, Target};
 
+mod cost;
 mod resolve;
+pub use cost::{
+    Cost, DEFAULT_WORK_LIMIT, MAX_DURATION_MS, MAX_FAULTS, MAX_NOTES, MAX_PARTITION_REPLICAS,
+    MAX_REPLICAS_PER_BROKER, human_bytes,
+};
 
 /// A bad scenario: where, and what was expected.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -302,11 +307,30 @@ pub struct Note {
 
 /// Parses and validates a scenario document. `origin` names it in errors (usually the path).
 pub fn parse(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
-    let syntax = |e: serde_json::Error| ScenarioError::Syntax {
-        origin: origin.to_string(),
-        line: e.line(),
-        column: e.column(),
-        message: strip_position(&e.to_string()),
+    let top = |message: &str| invalid(origin, "(top level)".into(), message.into());
+    let starts_as_object = match text.trim_start().chars().next() {
+        None => return Err(top("the file is empty; expected a scenario, a JSON object")),
+        Some('[') => {
+            return Err(top(
+                "expected one scenario, a JSON object ({\"name\": ..., \"cluster\": ...}), \
+                 found an array; put each scenario in its own file",
+            ));
+        }
+        Some(c) => c == '{',
+    };
+    let syntax = |e: serde_json::Error| {
+        let mut message = strip_position(&e.to_string());
+        if !starts_as_object {
+            message.push_str(
+                " (a scenario file is one JSON object; YAML and other formats are not read)",
+            );
+        }
+        ScenarioError::Syntax {
+            origin: origin.to_string(),
+            line: e.line(),
+            column: e.column(),
+            message,
+        }
     };
     let mut de = serde_json::Deserializer::from_str(text);
     let scenario: Scenario = match serde_path_to_error::deserialize(&mut de) {
@@ -375,10 +399,31 @@ impl Scenario {
         if self.name.trim().is_empty() {
             return Err(bad("name".into(), "expected a non-empty name".into()));
         }
-        if self.duration_ms == 0 {
+        if self.duration_ms == 0 || self.duration_ms > MAX_DURATION_MS {
             return Err(bad(
                 "duration_ms".into(),
-                "expected a positive duration".into(),
+                format!(
+                    "expected a duration from 1 to {MAX_DURATION_MS} ms (7 days), found {}",
+                    self.duration_ms
+                ),
+            ));
+        }
+        if self.faults.len() > MAX_FAULTS {
+            return Err(bad(
+                "faults".into(),
+                format!(
+                    "{} faults is more than the {MAX_FAULTS} one scenario may hold",
+                    self.faults.len()
+                ),
+            ));
+        }
+        if self.notes.len() > MAX_NOTES {
+            return Err(bad(
+                "notes".into(),
+                format!(
+                    "{} notes is more than the {MAX_NOTES} one scenario may hold",
+                    self.notes.len()
+                ),
             ));
         }
         if self.cluster.controllers == 0 {
@@ -393,32 +438,49 @@ impl Scenario {
                 "expected at least one broker".into(),
             ));
         }
-        let processes = u64::from(self.cluster.controllers)
-            + u64::from(self.cluster.brokers)
-            + self
-                .workload
-                .producers
-                .iter()
-                .map(|p| u64::from(p.count))
-                .sum::<u64>()
-            + self
-                .workload
-                .consumers
-                .iter()
-                .map(|c| u64::from(c.count))
-                .sum::<u64>();
-        if processes > MAX_PROCESSES {
-            return Err(bad(
-                "cluster".into(),
-                format!(
-                    "{processes} processes (controllers, brokers and clients) is more than the {MAX_PROCESSES} one simulation supports"
-                ),
-            ));
-        }
+        self.validate_process_counts(origin)?;
         if let Err(m) = self.network.latency.validate() {
             return Err(bad("network.latency".into(), m));
         }
 
+        Ok(())
+    }
+
+    /// No count of processes, nor their sum, past what one simulation holds.
+    fn validate_process_counts(&self, origin: &str) -> Result<(), ScenarioError> {
+        let bad = |path: String, message: String| invalid(origin, path, message);
+        let producers = self.workload.producers.iter().enumerate();
+        let consumers = self.workload.consumers.iter().enumerate();
+        let counts: Vec<(String, u32)> = [
+            ("cluster.controllers".to_string(), self.cluster.controllers),
+            ("cluster.brokers".to_string(), self.cluster.brokers),
+        ]
+        .into_iter()
+        .chain(producers.map(|(i, p)| (format!("workload.producers[{i}].count"), p.count)))
+        .chain(consumers.map(|(i, c)| (format!("workload.consumers[{i}].count"), c.count)))
+        .collect();
+        // A count past the limit on its own is named where it stands.
+        if let Some((path, count)) = counts
+            .iter()
+            .find(|(_, count)| u64::from(*count) > MAX_PROCESSES)
+        {
+            return Err(bad(
+                path.clone(),
+                format!(
+                    "{count} is more than the {MAX_PROCESSES} processes one simulation supports"
+                ),
+            ));
+        }
+        let processes: u64 = counts.iter().map(|(_, count)| u64::from(*count)).sum();
+        if processes > MAX_PROCESSES {
+            return Err(bad(
+                "cluster".into(),
+                format!(
+                    "{processes} processes (controllers, brokers and clients) is more than the \
+                     {MAX_PROCESSES} one simulation supports"
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -430,6 +492,8 @@ impl Scenario {
         let brokers = self.cluster.brokers;
         let broker_config = self.cluster.config.clone();
         let mut topic_names = std::collections::BTreeSet::new();
+        let mut replicas_in_cluster = 0u64;
+        let mut replicas_per_broker = vec![0u64; brokers as usize];
         for (i, topic) in self.cluster.topics.iter_mut().enumerate() {
             let at = |field: &str| format!("cluster.topics[{i}]{field}");
             if !valid_topic_name(&topic.name) {
@@ -465,49 +529,40 @@ impl Scenario {
                     ),
                 ));
             }
+            replicas_in_cluster += u64::from(partitions) * u64::from(rf);
+            if replicas_in_cluster > MAX_PARTITION_REPLICAS {
+                return Err(bad(
+                    at(".partitions"),
+                    format!(
+                        "{partitions} partitions × {rf} replicas brings the cluster to \
+                         {replicas_in_cluster} partition replicas, more than the \
+                         {MAX_PARTITION_REPLICAS} one simulation holds"
+                    ),
+                ));
+            }
             match &topic.assignment {
-                Some(assignment) => {
-                    if assignment.len() != partitions as usize {
-                        return Err(bad(
-                            at(".assignment"),
-                            format!(
-                                "expected {partitions} replica lists (one per partition), found {}",
-                                assignment.len()
-                            ),
-                        ));
-                    }
-                    for (p, replicas) in assignment.iter().enumerate() {
-                        let path = at(&format!(".assignment[{p}]"));
-                        if replicas.len() != rf as usize {
-                            return Err(bad(
-                                path,
-                                format!(
-                                    "expected {rf} replicas (the replication factor), found {}",
-                                    replicas.len()
-                                ),
-                            ));
-                        }
-                        for (r, b) in replicas.iter().enumerate() {
-                            if *b == 0 || *b > brokers {
-                                return Err(bad(
-                                    path,
-                                    format!(
-                                        "broker {b} does not exist (brokers are 1..={brokers})"
-                                    ),
-                                ));
-                            }
-                            if replicas[..r].contains(b) {
-                                return Err(bad(path, format!("broker {b} is listed twice")));
-                            }
-                        }
-                    }
-                }
+                Some(assignment) => check_assignment(assignment, partitions, rf, brokers)
+                    .map_err(|(field, message)| bad(at(&field), message))?,
                 None => {
                     topic.assignment = Some(round_robin_assignment(
                         topic_names.len() - 1,
                         partitions,
                         rf,
                         brokers,
+                    ));
+                }
+            }
+            for b in topic.assignment.iter().flatten().flatten() {
+                let count = &mut replicas_per_broker[*b as usize - 1];
+                *count += 1;
+                if *count > MAX_REPLICAS_PER_BROKER {
+                    return Err(bad(
+                        at(".partitions"),
+                        format!(
+                            "broker {b} would hold more than {MAX_REPLICAS_PER_BROKER} partition \
+                             replicas, the most one simulated broker holds (add brokers, or \
+                             fewer partitions)"
+                        ),
                     ));
                 }
             }
@@ -1104,6 +1159,49 @@ fn valid_topic_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
+/// A given replica assignment: one list per partition, each of `rf` distinct, existing
+/// brokers. Errors name the field below the topic (`.assignment[2]`) and what was wrong.
+fn check_assignment(
+    assignment: &[Vec<u32>],
+    partitions: u32,
+    rf: u32,
+    brokers: u32,
+) -> Result<(), (String, String)> {
+    if assignment.len() != partitions as usize {
+        return Err((
+            ".assignment".into(),
+            format!(
+                "expected {partitions} replica lists (one per partition), found {}",
+                assignment.len()
+            ),
+        ));
+    }
+    for (p, replicas) in assignment.iter().enumerate() {
+        let field = format!(".assignment[{p}]");
+        if replicas.len() != rf as usize {
+            return Err((
+                field,
+                format!(
+                    "expected {rf} replicas (the replication factor), found {}",
+                    replicas.len()
+                ),
+            ));
+        }
+        for (r, b) in replicas.iter().enumerate() {
+            if *b == 0 || *b > brokers {
+                return Err((
+                    field,
+                    format!("broker {b} does not exist (brokers are 1..={brokers})"),
+                ));
+            }
+            if replicas[..r].contains(b) {
+                return Err((field, format!("broker {b} is listed twice")));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Kafka's rack-unaware placement (`StripedReplicaPlacer` without racks, simplified): partition
 /// p's replicas are consecutive brokers starting at a per-topic offset, so preferred leaders
 /// spread over the brokers. Brokers are numbered from 1.
@@ -1116,7 +1214,10 @@ fn round_robin_assignment(
     (0..partitions)
         .map(|p| {
             (0..rf)
-                .map(|r| (topic_index as u32 + p + r) % brokers + 1)
+                .map(|r| {
+                    ((topic_index as u64 + u64::from(p) + u64::from(r)) % u64::from(brokers)) as u32
+                        + 1
+                })
                 .collect()
         })
         .collect()

@@ -212,7 +212,12 @@ fn clusters_too_large_to_simulate_are_refused_not_crashed() {
     let text = MINIMAL.replace("\"brokers\": 3", "\"brokers\": 100000");
     assert_eq!(
         err(&text),
-        "s.json: cluster: 100003 processes (controllers, brokers and clients) is more than the 4096 one simulation supports"
+        "s.json: cluster.brokers: 100000 is more than the 4096 processes one simulation supports"
+    );
+    let text = MINIMAL.replace("\"brokers\": 3", "\"brokers\": 4000, \"controllers\": 100");
+    assert_eq!(
+        err(&text),
+        "s.json: cluster: 4100 processes (controllers, brokers and clients) is more than the 4096 one simulation supports"
     );
 }
 
