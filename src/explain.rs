@@ -79,7 +79,11 @@ pub fn run_traced(
 pub fn explain(args: ExplainArgs) -> Result<Verdict, CliError> {
     let (scenario, origin) = load_for_run(&args.scenario, args.without_variants)?;
     args.resources.install();
-    args.resources.admit(&scenario, &origin)?;
+    // The trace stays in memory, read back and told: measured at about 250 bytes an event,
+    // 700 with every message (--verbose), on the bundled lessons.
+    let per_event = if args.verbose { 1_024 } else { 384 };
+    args.resources
+        .admit_keeping_trace(&scenario, &origin, per_event)?;
     let seed = args.seed.unwrap_or(scenario.seed);
     let flags = without_flag(args.without_variants);
     set_replay(format!("kafkasim explain {origin} --seed {seed}{flags}"));

@@ -53,14 +53,28 @@ impl ResourceArgs {
     /// Refuses a scenario whose estimated cost passes a limit, naming `origin` (the file),
     /// the estimate, what drives it, and the flag that raises the limit.
     pub fn admit(&self, scenario: &Scenario, origin: &str) -> Result<(), CliError> {
+        self.admit_keeping_trace(scenario, origin, 0)
+    }
+
+    /// [`Self::admit`] for a command that keeps the run's trace in memory, about
+    /// `bytes_per_event` for each event (`explain`).
+    pub fn admit_keeping_trace(
+        &self,
+        scenario: &Scenario,
+        origin: &str,
+        bytes_per_event: u64,
+    ) -> Result<(), CliError> {
         let cost = Cost::of(scenario);
+        let memory = cost
+            .memory_bytes
+            .saturating_add(cost.events.saturating_mul(bytes_per_event));
         let memory_limit = self.memory_limit();
-        if cost.memory_bytes > memory_limit {
+        if memory > memory_limit {
             return Err(CliError::Input(format!(
                 "{origin}: this run would need about {} of memory ({} partition replicas, \
                  {} records), more than the limit of {}; raise it with --memory-limit, or \
                  shorten duration_ms, lower records_per_s or the partition count",
-                human_bytes(cost.memory_bytes),
+                human_bytes(memory),
                 cost.partition_replicas,
                 cost.records,
                 human_bytes(memory_limit)

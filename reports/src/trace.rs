@@ -332,6 +332,26 @@ impl Trace {
     }
 }
 
+/// What the coverage-guided fuzz target (`fuzz/fuzz_targets/trace.rs`) and its corpus replay
+/// (`tests/fuzz_corpus.rs`) do with arbitrary bytes: read them as a trace, both ways; a trace
+/// that is accepted must build the reports' model, its narration and its SVG timeline. Panics
+/// (the finding) if any of that does.
+pub fn exercise(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = Trace::parse(text);
+    }
+    let Ok(trace) = Trace::read_for_reports(data, &mut || false) else {
+        return;
+    };
+    let model = crate::model::build(&trace);
+    let _ = crate::narrate::narrate(&trace, &crate::narrate::NarrateOptions::default());
+    let _ = crate::plot::svg(
+        &model,
+        &trace.violations,
+        &crate::plot::PlotOptions::default(),
+    );
+}
+
 /// The longest trace line read (the longest kafkasim writes is a few KiB).
 pub const MAX_LINE_BYTES: u64 = 16 << 20;
 

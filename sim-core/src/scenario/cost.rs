@@ -55,6 +55,8 @@ pub struct Cost {
     pub memory_bytes: u64,
     /// Work, in steps.
     pub steps: u64,
+    /// Events the engine will process (part of `steps`).
+    pub events: u64,
     /// Records the producers send in the whole run.
     pub records: u64,
     /// Partition replicas in the cluster.
@@ -126,8 +128,8 @@ impl Cost {
         // A record is made, batched, produced, appended, fetched by each follower, answered.
         let events_per_s =
             record_rate * (4.0 + 2.0 * rf_avg(s)) + processes * EVENTS_PER_PROCESS_SECOND;
-        let steps = secs * (visits_per_s + events_per_s + replicas * STEPS_PER_REPLICA_SECOND)
-            + s.faults.len() as f64 * 1_000.0;
+        let events = secs * events_per_s + s.faults.len() as f64 * 1_000.0;
+        let steps = events + secs * (visits_per_s + replicas * STEPS_PER_REPLICA_SECOND);
 
         let memory = BASE_BYTES
             + replicas * BYTES_PER_PARTITION_REPLICA
@@ -137,6 +139,7 @@ impl Cost {
         Cost {
             memory_bytes: saturate(memory),
             steps: saturate(steps),
+            events: saturate(events),
             records: saturate(records),
             partition_replicas: saturate(replicas),
         }
@@ -209,7 +212,10 @@ mod tests {
         assert_eq!(base.records, 6_000);
         for (what, bigger) in [("longer", longer), ("faster", faster), ("wider", wider)] {
             assert!(bigger.steps > base.steps, "{what}: {bigger:?} vs {base:?}");
-            assert!(bigger.memory_bytes > base.memory_bytes, "{what}: {bigger:?}");
+            assert!(
+                bigger.memory_bytes > base.memory_bytes,
+                "{what}: {bigger:?}"
+            );
         }
     }
 

@@ -356,6 +356,28 @@ pub fn parse(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
     scenario.validate(origin)
 }
 
+/// What the coverage-guided fuzz target (`fuzz/fuzz_targets/scenario.rs`) and its corpus
+/// replay (`tests/fuzz_corpus.rs`) do with arbitrary bytes: parse and validate them; a scenario
+/// that is accepted must resolve, have a cost estimate, and read back from its document as
+/// itself. Panics (the finding) if any of that fails.
+pub fn exercise(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(scenario) = parse(text, "fuzz.json") else {
+        return;
+    };
+    let _ = Cost::of(&scenario);
+    let _ = scenario.resolve();
+    let document = scenario.to_document().to_string();
+    let again = parse(&document, "fuzz.json")
+        .unwrap_or_else(|e| panic!("the document of an accepted scenario is refused: {e}"));
+    assert_eq!(
+        again, scenario,
+        "the document does not read back as the scenario"
+    );
+}
+
 /// The fastest producer: one record per simulated microsecond (its records are made one timer
 /// tick each).
 pub const MAX_RECORDS_PER_S: u32 = 1_000_000;
@@ -408,23 +430,16 @@ impl Scenario {
                 ),
             ));
         }
-        if self.faults.len() > MAX_FAULTS {
-            return Err(bad(
-                "faults".into(),
-                format!(
-                    "{} faults is more than the {MAX_FAULTS} one scenario may hold",
-                    self.faults.len()
-                ),
-            ));
-        }
-        if self.notes.len() > MAX_NOTES {
-            return Err(bad(
-                "notes".into(),
-                format!(
-                    "{} notes is more than the {MAX_NOTES} one scenario may hold",
-                    self.notes.len()
-                ),
-            ));
+        for (field, count, max) in [
+            ("faults", self.faults.len(), MAX_FAULTS),
+            ("notes", self.notes.len(), MAX_NOTES),
+        ] {
+            if count > max {
+                return Err(bad(
+                    field.into(),
+                    format!("{count} {field} is more than the {max} one scenario may hold"),
+                ));
+            }
         }
         if self.cluster.controllers == 0 {
             return Err(bad(
