@@ -1,5 +1,6 @@
 //! Embeds every scenario under `scenarios/` into the binary, so `kafkasim run NAME` and
-//! `kafkasim list` work from anywhere.
+//! `kafkasim list` work from anywhere; and records the commit the binary is built from, for
+//! `kafkasim --version` (trace hashes depend on the build).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -13,7 +14,10 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     for path in paths {
         if path.is_dir() {
             collect(&path, out);
-        } else if path.extension().is_some_and(|e| e == "json") {
+        } else if path.extension().is_some_and(|e| e == "json")
+            && !path.to_string_lossy().ends_with(".schema.json")
+        {
+            // The JSON Schema beside the scenarios is not one (sim_core::scenario::is_scenario_file).
             out.push(path);
         }
     }
@@ -49,4 +53,28 @@ fn main() {
     let out =
         PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("builtin.rs");
     std::fs::write(out, code).expect("OUT_DIR is writable");
+    record_commit(&root);
+}
+
+/// Sets `KAFKASIM_COMMIT` to the short hash of the checked-out commit, or `unknown` outside a
+/// git checkout (a packaged crate, a source tarball) or without git.
+fn record_commit(root: &Path) {
+    let git = root.join(".git");
+    if git.exists() {
+        // A new commit moves HEAD or the branch it names (loose or packed).
+        for watched in ["HEAD", "refs/heads", "packed-refs"] {
+            println!("cargo:rerun-if-changed={}", git.join(watched).display());
+        }
+    }
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(root)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty() && git.exists())
+        .unwrap_or_else(|| "unknown".to_string());
+    println!("cargo:rustc-env=KAFKASIM_COMMIT={commit}");
 }

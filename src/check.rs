@@ -94,7 +94,7 @@ fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
         for path in children {
             if path.is_dir() {
                 walk(&path, out, errors);
-            } else if path.extension().is_some_and(|e| e == "json") {
+            } else if scenario::is_scenario_file(&path) {
                 out.push(path);
             }
         }

@@ -17,6 +17,7 @@ mod plot;
 mod pool;
 mod resources;
 mod run;
+mod schema;
 mod shrink;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -25,7 +26,12 @@ use std::process::ExitCode;
 /// Deterministic simulator of Apache Kafka clusters: failover, fault injection and invariant
 /// checking. Same seed, same run, byte for byte.
 #[derive(Parser, Debug)]
-#[command(name = "kafkasim", version, about, long_about = None)]
+#[command(
+    name = "kafkasim",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("KAFKASIM_COMMIT"), ")"),
+    about,
+    long_about = None
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -53,6 +59,8 @@ enum Command {
     Shrink(shrink::ShrinkArgs),
     /// Run the standard performance workloads; one JSON line each.
     Bench(bench::BenchArgs),
+    /// Print the JSON Schema of scenario files (also in scenarios/scenario.schema.json).
+    Schema(schema::SchemaArgs),
 }
 
 /// How results are printed.
@@ -105,6 +113,7 @@ fn main() -> ExitCode {
         Command::List(args) => list::list(args),
         Command::Plot(args) => plot::plot(args),
         Command::Bench(args) => bench::bench(args),
+        Command::Schema(args) => schema::schema(args),
         Command::Fuzz(args) => fuzz::fuzz(args),
         Command::Shrink(args) => shrink::shrink(args),
     };

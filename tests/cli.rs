@@ -624,3 +624,20 @@ fn zero_negative_and_overflowing_numeric_flags_are_refused() {
         assert!(!err.contains("-- -1"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let o = kafkasim(&["--version"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let line = stdout(&o);
+    let commit = line
+        .trim()
+        .strip_prefix(concat!("kafkasim ", env!("CARGO_PKG_VERSION"), " (commit "))
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(
+        commit == "unknown"
+            || (commit.len() == 12 && commit.chars().all(|c| c.is_ascii_hexdigit())),
+        "{line}"
+    );
+}

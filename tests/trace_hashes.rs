@@ -38,7 +38,7 @@ fn scenario_files(dir: &Path, out: &mut Vec<PathBuf>) {
         let path = entry.expect("dir entry").path();
         if path.is_dir() {
             scenario_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "json") {
+        } else if sim_core::scenario::is_scenario_file(&path) {
             out.push(path);
         }
     }

@@ -26,6 +26,8 @@ pub trait ConfigValue: Sized {
     const EXPECTED: &'static str;
     fn from_json(v: &Value) -> Option<Self>;
     fn to_json(&self) -> Value;
+    /// The JSON Schema of a valid value (what `from_json` accepts), for `kafkasim schema`.
+    fn schema() -> Value;
 }
 
 /// Kafka's `LONG` keys (ConfigDef.Type.LONG, all `atLeast(0)` or more here): 0..=2^63-1.
@@ -36,6 +38,9 @@ impl ConfigValue for u64 {
     }
     fn to_json(&self) -> Value {
         Value::from(*self)
+    }
+    fn schema() -> Value {
+        serde_json::json!({"type": "integer", "minimum": 0, "maximum": i64::MAX})
     }
 }
 
@@ -49,6 +54,9 @@ impl ConfigValue for u32 {
     }
     fn to_json(&self) -> Value {
         Value::from(*self)
+    }
+    fn schema() -> Value {
+        serde_json::json!({"type": "integer", "minimum": 0, "maximum": i32::MAX})
     }
 }
 
@@ -65,6 +73,9 @@ impl ConfigValue for bool {
     }
     fn to_json(&self) -> Value {
         Value::Bool(*self)
+    }
+    fn schema() -> Value {
+        serde_json::json!({"enum": [true, false, "true", "false"]})
     }
 }
 
@@ -105,6 +116,9 @@ impl ConfigValue for Acks {
             Acks::All => Value::from("all"),
         }
     }
+    fn schema() -> Value {
+        serde_json::json!({"enum": [0, 1, -1, "0", "1", "all", "-1"]})
+    }
 }
 
 /// `auto.offset.reset`.
@@ -132,6 +146,9 @@ impl ConfigValue for OffsetReset {
             OffsetReset::Latest => "latest",
             OffsetReset::None => "none",
         })
+    }
+    fn schema() -> Value {
+        serde_json::json!({"enum": ["earliest", "latest", "none"]})
     }
 }
 
@@ -191,6 +208,29 @@ macro_rules! kafka_config {
             }
         }
 
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            /// Every key, with its Kafka type's range, its default and its description.
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                let defaults = $name::default();
+                let mut properties = Map::new();
+                $(
+                    let mut key = <$ty as ConfigValue>::schema();
+                    key["default"] = ConfigValue::to_json(&defaults.$field);
+                    let doc: Vec<&str> = [$($doc),*].iter().map(|l| l.trim()).collect();
+                    key["description"] = Value::from(doc.join(" "));
+                    properties.insert($key.to_string(), key);
+                )*
+                for key in $name::INT_KEYS {
+                    properties[*key]["maximum"] = Value::from(i32::MAX);
+                }
+                config_schema(properties)
+            }
+        }
+
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let overrides = Map::<String, Value>::deserialize(d)?;
@@ -198,11 +238,24 @@ macro_rules! kafka_config {
                 for (key, value) in &overrides {
                     config.set(key, value).map_err(|e| D::Error::custom(describe(key, value, e, $name::KEYS)))?;
                 }
+                for key in $name::INT_KEYS {
+                    let value = config.to_map()[*key].as_u64().unwrap_or_default();
+                    kafka_int(key, value).map_err(D::Error::custom)?;
+                }
                 config.validate(&overrides).map_err(D::Error::custom)?;
                 Ok(config)
             }
         }
     };
+}
+
+/// A config object's schema: the known keys, no others (kafkasim refuses unknown keys).
+fn config_schema(properties: Map<String, Value>) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": false
+    })
 }
 
 fn describe(key: &str, value: &Value, error: SetError, keys: &[&str]) -> String {
@@ -218,8 +271,8 @@ fn describe(key: &str, value: &Value, error: SetError, keys: &[&str]) -> String 
     }
 }
 
-/// Kafka's `INT` keys that are held as `u64` (milliseconds) here: ConfigDef refuses a value
-/// that does not fit a Java `int` ("Not a number of type INT").
+/// A Kafka `INT` key held as a `u64` (milliseconds) here (each config's `INT_KEYS`):
+/// ConfigDef refuses a value that does not fit a Java `int` ("Not a number of type INT").
 fn kafka_int(key: &str, value: u64) -> Result<(), String> {
     if value > i32::MAX as u64 {
         Err(format!(
@@ -299,6 +352,25 @@ kafka_config! {
 }
 
 impl BrokerConfig {
+    /// Keys held as `u64` that QuorumConfig, KRaftConfigs and ReplicationConfigs define as INT
+    /// (and the `vm.*` keys, which Linux's sysctl keeps in an int).
+    const INT_KEYS: &'static [&'static str] = &[
+        "controller.quorum.election.timeout.ms",
+        "controller.quorum.fetch.timeout.ms",
+        "controller.quorum.election.backoff.max.ms",
+        "controller.quorum.request.timeout.ms",
+        "controller.quorum.retry.backoff.ms",
+        "controller.quorum.append.linger.ms",
+        "broker.heartbeat.interval.ms",
+        "broker.session.timeout.ms",
+        "initial.broker.registration.timeout.ms",
+        "metadata.max.idle.interval.ms",
+        "replica.fetch.wait.max.ms",
+        "replica.fetch.backoff.ms",
+        "vm.dirty_expire_centisecs",
+        "vm.dirty_writeback_centisecs",
+    ];
+
     /// The page-cache write-back the `vm.dirty_*` keys describe.
     pub(crate) fn page_cache(&self) -> PageCache {
         let centis = |c: u64| SimDuration::from_millis(c.saturating_mul(10));
@@ -311,56 +383,6 @@ impl BrokerConfig {
 
     /// Checks the values; `_set` holds the keys the scenario set.
     fn validate(&mut self, _set: &Map<String, Value>) -> Result<(), String> {
-        // QuorumConfig, KRaftConfigs and ReplicationConfigs define these as INT.
-        for (key, value) in [
-            (
-                "controller.quorum.election.timeout.ms",
-                self.controller_quorum_election_timeout_ms,
-            ),
-            (
-                "controller.quorum.fetch.timeout.ms",
-                self.controller_quorum_fetch_timeout_ms,
-            ),
-            (
-                "controller.quorum.election.backoff.max.ms",
-                self.controller_quorum_election_backoff_max_ms,
-            ),
-            (
-                "controller.quorum.request.timeout.ms",
-                self.controller_quorum_request_timeout_ms,
-            ),
-            (
-                "controller.quorum.retry.backoff.ms",
-                self.controller_quorum_retry_backoff_ms,
-            ),
-            (
-                "controller.quorum.append.linger.ms",
-                self.controller_quorum_append_linger_ms,
-            ),
-            (
-                "broker.heartbeat.interval.ms",
-                self.broker_heartbeat_interval_ms,
-            ),
-            ("broker.session.timeout.ms", self.broker_session_timeout_ms),
-            (
-                "initial.broker.registration.timeout.ms",
-                self.initial_broker_registration_timeout_ms,
-            ),
-            (
-                "metadata.max.idle.interval.ms",
-                self.metadata_max_idle_interval_ms,
-            ),
-            ("replica.fetch.wait.max.ms", self.replica_fetch_wait_max_ms),
-            ("replica.fetch.backoff.ms", self.replica_fetch_backoff_ms),
-            // Linux's sysctl keeps these in an int.
-            ("vm.dirty_expire_centisecs", self.vm_dirty_expire_centisecs),
-            (
-                "vm.dirty_writeback_centisecs",
-                self.vm_dirty_writeback_centisecs,
-            ),
-        ] {
-            kafka_int(key, value)?;
-        }
         for (key, value) in [
             (
                 "controller.quorum.election.timeout.ms",
@@ -453,6 +475,40 @@ impl TopicConfig {
     }
 }
 
+impl schemars::JsonSchema for TopicConfig {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TopicConfig".into()
+    }
+
+    /// Topic-level overrides; unset keys take the broker's value.
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut properties = Map::new();
+        for (key, schema, doc) in [
+            (
+                "min.insync.replicas",
+                u32::schema(),
+                "Fewest in-sync replicas for an acks=all write (default: the broker's).",
+            ),
+            (
+                "unclean.leader.election.enable",
+                bool::schema(),
+                "Whether an out-of-sync replica may become leader (default: the broker's).",
+            ),
+            (
+                "flush.messages",
+                u64::schema(),
+                "fsync after this many messages (default: log.flush.interval.messages).",
+            ),
+        ] {
+            let mut schema = schema;
+            schema["description"] = Value::from(doc);
+            properties.insert(key.to_string(), schema);
+        }
+        properties["min.insync.replicas"]["minimum"] = Value::from(1);
+        config_schema(properties)
+    }
+}
+
 impl Serialize for TopicConfig {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = Map::new();
@@ -518,10 +574,11 @@ kafka_config! {
 }
 
 impl ProducerConfig {
+    /// Keys held as `u64` that ProducerConfig defines as INT.
+    const INT_KEYS: &'static [&'static str] = &["request.timeout.ms", "delivery.timeout.ms"];
+
     /// Checks the values; `set` holds the keys the scenario set.
     fn validate(&mut self, set: &Map<String, Value>) -> Result<(), String> {
-        kafka_int("request.timeout.ms", self.request_timeout_ms)?;
-        kafka_int("delivery.timeout.ms", self.delivery_timeout_ms)?;
         at_least("request.timeout.ms", self.request_timeout_ms, 1)?;
         at_least(
             "max.in.flight.requests.per.connection",
@@ -575,10 +632,11 @@ kafka_config! {
 }
 
 impl ConsumerConfig {
+    /// Keys held as `u64` that ConsumerConfig defines as INT.
+    const INT_KEYS: &'static [&'static str] = &["fetch.max.wait.ms", "request.timeout.ms"];
+
     /// Checks the values; `_set` holds the keys the scenario set.
     fn validate(&mut self, _set: &Map<String, Value>) -> Result<(), String> {
-        kafka_int("fetch.max.wait.ms", self.fetch_max_wait_ms)?;
-        kafka_int("request.timeout.ms", self.request_timeout_ms)?;
         at_least("request.timeout.ms", self.request_timeout_ms, 1)
     }
 }
@@ -652,6 +710,19 @@ mod tests {
         );
         let e = serde_json::from_value::<ProducerConfig>(json!({"acks": 1})).unwrap_err();
         assert!(e.to_string().contains("requires \"acks\": \"all\""), "{e}");
+    }
+
+    #[test]
+    fn every_int_key_is_a_key_of_its_config() {
+        for (keys, int_keys) in [
+            (BrokerConfig::KEYS, BrokerConfig::INT_KEYS),
+            (ProducerConfig::KEYS, ProducerConfig::INT_KEYS),
+            (ConsumerConfig::KEYS, ConsumerConfig::INT_KEYS),
+        ] {
+            for key in int_keys {
+                assert!(keys.contains(key), "{key}");
+            }
+        }
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::engine::rng::SimRng;
 use crate::engine::{NodeId, SimDuration, SimTime};
 
 /// How long one message takes on an unimpaired link.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum LatencyModel {
     /// Every message takes exactly `us`.

@@ -10,6 +10,7 @@
 //!
 //! The same format serves lessons, regression tests and fuzz findings.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::check;
@@ -51,18 +52,27 @@ pub enum ScenarioError {
 }
 
 /// One simulation run, as a person writes it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
+    /// The JSON Schema this file follows, for editors (`kafkasim schema`); kafkasim ignores it.
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// What the scenario is called in reports and `kafkasim list`.
+    #[schemars(length(min = 1))]
     pub name: String,
     /// A lesson's title, as `kafkasim list` shows the course.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub title: String,
+    /// What happens and why, for `kafkasim explain` and the reports.
     #[serde(default)]
     pub description: String,
+    /// The seed of every random choice; the same seed gives the same run.
     #[serde(default = "default_seed")]
     pub seed: u64,
+    /// Simulated run length (at most 7 days).
     #[serde(default = "default_duration_ms")]
+    #[schemars(range(min = 1, max = MAX_DURATION_MS))]
     pub duration_ms: u64,
     pub cluster: ClusterSpec,
     #[serde(default)]
@@ -92,12 +102,15 @@ fn default_duration_ms() -> u64 {
     60_000
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSpec {
     /// KRaft controllers (voters of `__cluster_metadata`).
     #[serde(default = "default_controllers")]
+    #[schemars(range(min = 1, max = MAX_PROCESSES))]
     pub controllers: u32,
+    /// Brokers, numbered from 1 (broker-1, broker-2, ...).
+    #[schemars(range(min = 1, max = MAX_PROCESSES))]
     pub brokers: u32,
     #[serde(default)]
     pub topics: Vec<TopicSpec>,
@@ -110,15 +123,17 @@ fn default_controllers() -> u32 {
     3
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TopicSpec {
     pub name: String,
     /// Defaults to `num.partitions`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = MAX_PARTITION_REPLICAS))]
     pub partitions: Option<u32>,
     /// Defaults to `default.replication.factor`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub replication_factor: Option<u32>,
     /// Replica lists per partition, by broker number; the first is the preferred leader.
     /// Defaults to Kafka's round-robin placement.
@@ -129,7 +144,7 @@ pub struct TopicSpec {
     pub config: TopicConfig,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkSpec {
     #[serde(default)]
@@ -152,7 +167,7 @@ impl Default for NetworkSpec {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadSpec {
     #[serde(default)]
@@ -161,14 +176,16 @@ pub struct WorkloadSpec {
     pub consumers: Vec<ConsumerSpec>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProducerSpec {
     pub topic: String,
     /// Records sent per simulated second, spread over the topic's partitions.
+    #[schemars(range(max = MAX_RECORDS_PER_S))]
     pub records_per_s: u32,
     /// Identical producers of this spec (producer-1, producer-2, ...).
     #[serde(default = "one")]
+    #[schemars(range(min = 1, max = MAX_PROCESSES))]
     pub count: u32,
     #[serde(default)]
     pub start_ms: u64,
@@ -180,11 +197,12 @@ pub struct ProducerSpec {
     pub config: ProducerConfig,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerSpec {
     pub topic: String,
     #[serde(default = "one")]
+    #[schemars(range(min = 1, max = MAX_PROCESSES))]
     pub count: u32,
     #[serde(default)]
     pub start_ms: u64,
@@ -198,7 +216,7 @@ fn one() -> u32 {
 }
 
 /// One fault at a time. Exactly one action key is set, e.g. `{"at_ms": 5000, "crash": "broker-1"}`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
     pub at_ms: u64,
@@ -242,14 +260,14 @@ pub struct FaultSpec {
     pub slow_channel: Option<SlowChannelSpec>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OneWaySpec {
     pub from: Vec<String>,
     pub to: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlowSpec {
     pub node: String,
@@ -257,7 +275,7 @@ pub struct SlowSpec {
     pub extra_ms: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlowLinkSpec {
     pub from: String,
@@ -265,7 +283,7 @@ pub struct SlowLinkSpec {
     pub extra_ms: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlowChannelSpec {
     pub from: String,
@@ -276,7 +294,7 @@ pub struct SlowChannelSpec {
 }
 
 /// What the run must show.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expectations {
     /// Invariants that must hold for the whole run.
@@ -290,7 +308,7 @@ pub struct Expectations {
 /// The comparison run of a bug scenario: the scenario with `variants` switched off (all of
 /// the scenario's variants when empty; the others stay on, e.g. the older era the bug lived
 /// in), judged against `expect`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Without {
     #[serde(default)]
@@ -298,7 +316,7 @@ pub struct Without {
     pub expect: Expectations,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Note {
     pub at_ms: u64,
@@ -354,6 +372,31 @@ pub fn parse(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
     };
     de.end().map_err(syntax)?;
     scenario.validate(origin)
+}
+
+/// The file name of the scenario JSON Schema, checked in beside the scenarios.
+pub const SCHEMA_FILE_NAME: &str = "scenario.schema.json";
+
+/// Whether a file found in a scenario folder is a scenario: `*.json`, but not a JSON Schema
+/// (`*.schema.json`).
+pub fn is_scenario_file(path: &std::path::Path) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    name.ends_with(".json") && !name.ends_with(".schema.json")
+}
+
+/// The JSON Schema (draft 2020-12) of scenario files, generated from the types serde reads
+/// them into: what `kafkasim schema` prints and editors validate and complete with. Kafka
+/// config keys carry their Kafka type's range, their default and their meaning.
+pub fn json_schema() -> serde_json::Value {
+    let mut schema = schemars::schema_for!(Scenario).to_value();
+    schema["$id"] = serde_json::Value::from(format!(
+        "https://github.com/kafkasim/kafkasim/scenarios/{SCHEMA_FILE_NAME}"
+    ));
+    schema["title"] = serde_json::Value::from("kafkasim scenario");
+    schema
 }
 
 /// What the coverage-guided fuzz target (`fuzz/fuzz_targets/scenario.rs`) and its corpus
