@@ -11,7 +11,6 @@ use std::time::Instant;
 use sim_core::bench::{self, Cluster, ClusterOutcome, Outcome, PingPong, Timers};
 use sim_core::fuzz::swarm::FuzzBase;
 
-use crate::output::println_lossy;
 use crate::pool;
 use crate::resources::{self, peak_rss_bytes, reset_peak_rss, rss_bytes};
 use crate::{CliError, Verdict};
@@ -141,7 +140,7 @@ fn report(name: &str, runs: u32, engine: impl Fn() -> Outcome, baseline: impl Fn
         "ratio_to_baseline": round(median(ratios), 3),
         "runs": runs.max(1),
     });
-    println_lossy(&line.to_string());
+    crate::output::println_json(&line);
 }
 
 fn round(x: f64, digits: i32) -> f64 {
@@ -269,7 +268,7 @@ fn report_cluster(c: &Cluster, runs: u32, memory_limit: u64) -> bool {
         "finished": out.finished,
         "runs": runs_done,
     });
-    println_lossy(&line.to_string());
+    crate::output::println_json(&line);
     if !out.finished {
         eprintln!(
             "kafkasim bench: {} stopped at {:.1} simulated s of {}: resident memory passed \
@@ -329,6 +328,6 @@ fn report_fuzz(seeds: u64, jobs: usize, runs: u32) -> bool {
         "failed_seeds": failed,
         "runs": runs,
     });
-    println_lossy(&line.to_string());
+    crate::output::println_json(&line);
     failed == 0
 }

@@ -20,7 +20,7 @@ use sim_core::world::RunOptions;
 use crate::output::{self, println_lossy};
 use crate::pool;
 use crate::resources::{self, ResourceArgs};
-use crate::{CliError, Format, Verdict, run};
+use crate::{CliError, Verdict, run};
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
@@ -32,8 +32,10 @@ pub struct CheckArgs {
     #[arg(long, short, allow_hyphen_values = true, value_parser = crate::flags::positive_usize)]
     pub jobs: Option<usize>,
     /// `json`: one JSON object per scenario as it finishes, then one with the totals.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// `github`: the text lines, and a GitHub Actions error annotation for each scenario that
+    /// failed, on its file.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
     /// Also write the results as JUnit XML to FILE, for CI systems.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
@@ -43,6 +45,15 @@ pub struct CheckArgs {
     pub force_variants: Vec<String>,
     #[command(flatten)]
     pub resources: ResourceArgs,
+}
+
+/// How `check` prints its results.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckFormat {
+    #[default]
+    Text,
+    Json,
+    Github,
 }
 
 /// One run of a scenario and how it measured up.
@@ -269,6 +280,50 @@ fn line(o: &Outcome) -> String {
     )
 }
 
+/// A GitHub Actions workflow command that marks a failed scenario's file with an error: what
+/// went wrong and how to replay it. Values are escaped as the runner reads them (`%`, CR and LF
+/// everywhere; `:` and `,` in properties too).
+fn github_annotation(o: &Outcome) -> String {
+    fn data(text: &str) -> String {
+        text.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    }
+    fn property(text: &str) -> String {
+        data(text).replace(':', "%3A").replace(',', "%2C")
+    }
+    let (title, message) = match &o.error {
+        Some(e) => (format!("{}: error", o.name), e.clone()),
+        None => {
+            let what: Vec<String> = o
+                .runs
+                .iter()
+                .filter(|r| !r.expectations_met)
+                .map(|r| format!("[{}] {}", variants_label(r), shortfall(r)))
+                .collect();
+            let replay = o
+                .runs
+                .iter()
+                .position(|r| !r.expectations_met)
+                .map(|i| {
+                    let flag = if i > 0 { " --without-variants" } else { "" };
+                    format!("kafkasim explain {}{flag}", o.path)
+                })
+                .unwrap_or_default();
+            (
+                format!("{}: expectations not met", o.name),
+                format!("{}\nReplay: {replay}", what.join("\n")),
+            )
+        }
+    };
+    format!(
+        "::error file={},title={}::{}",
+        property(&o.path),
+        property(&title),
+        data(&message)
+    )
+}
+
 /// JUnit XML: one test case per scenario file, its directory as the class name.
 pub fn junit_xml(outcomes: &[Outcome]) -> String {
     let failures = outcomes
@@ -364,9 +419,13 @@ pub fn check(args: CheckArgs) -> Result<Verdict, CliError> {
             // Print in path order, each line as soon as everything before it is done.
             while let Some(Some(o)) = outcomes.get(printed) {
                 match args.format {
-                    Format::Text => println_lossy(&line(o)),
-                    Format::Json => {
-                        println_lossy(&serde_json::to_string(o).expect("an outcome serializes"));
+                    CheckFormat::Text => println_lossy(&line(o)),
+                    CheckFormat::Json => output::println_json(o),
+                    CheckFormat::Github => {
+                        println_lossy(&line(o));
+                        if !o.passed {
+                            println_lossy(&github_annotation(o));
+                        }
                     }
                 }
                 printed += 1;
@@ -381,10 +440,11 @@ pub fn check(args: CheckArgs) -> Result<Verdict, CliError> {
     let failed = outcomes.len() - passed;
     let bad_input = !path_errors.is_empty() || outcomes.iter().any(|o| o.bad_input);
     match args.format {
-        Format::Text => println_lossy(&format!("{passed} passed, {failed} failed")),
-        Format::Json => println_lossy(
-            &serde_json::json!({"passed": passed, "failed": failed, "bad_input": bad_input})
-                .to_string(),
+        CheckFormat::Text | CheckFormat::Github => {
+            println_lossy(&format!("{passed} passed, {failed} failed"));
+        }
+        CheckFormat::Json => output::println_json(
+            serde_json::json!({"passed": passed, "failed": failed, "bad_input": bad_input}),
         ),
     }
     if let Some(file) = &args.junit {

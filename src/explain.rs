@@ -122,7 +122,7 @@ pub fn explain(args: ExplainArgs) -> Result<Verdict, CliError> {
                 "violations": summary.violations,
                 "expectations_met": summary.expectations_met,
             });
-            output::println_lossy(&serde_json::to_string(&doc).expect("moments serialize"));
+            output::println_json(&doc);
         }
     }
     if let Some(stalled) = &summary.stalled {

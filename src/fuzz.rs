@@ -488,7 +488,7 @@ fn failure_line(r: &SeedResult, dir: Option<&Path>) -> String {
 
 fn print_summary(s: &Summary, format: Format, dir: Option<&Path>, header: &str) {
     match format {
-        Format::Json => println_lossy(&serde_json::to_string(s).expect("a summary serializes")),
+        Format::Json => output::println_json(s),
         Format::Text => {
             println_lossy(header);
             if !s.by_invariant.is_empty() {
@@ -855,7 +855,7 @@ fn run_sweep(
                 return;
             }
         };
-        let mut line = serde_json::to_string(&r).expect("a result serializes");
+        let mut line = output::versioned(&r).to_string();
         line.push('\n');
         // One write per line, flushed at once: a killed sweep keeps every finished seed.
         if let Err(e) = file.write_all(line.as_bytes()).and_then(|_| file.flush()) {

@@ -68,7 +68,7 @@ pub fn list(args: ListArgs) -> Result<Verdict, CliError> {
                 "variants": VARIANTS.iter().map(|v| json!({"name": v.name, "summary": v.summary, "reference": v.reference, "test_only": v.test_only})).collect::<Vec<_>>(),
                 "invariants": INVARIANTS.iter().map(|i| json!({"id": i.id, "kind": i.kind, "summary": i.summary, "source": i.source})).collect::<Vec<_>>(),
             });
-            println_lossy(&value.to_string());
+            crate::output::println_json(&value);
         }
         Format::Text => {
             let (lessons, rest): (Vec<&Listed>, Vec<&Listed>) =

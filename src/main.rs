@@ -61,6 +61,59 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Print the JSON Schema of scenario files (also in scenarios/scenario.schema.json).
     Schema(schema::SchemaArgs),
+    /// Print shell completions: `kafkasim completions bash > /etc/bash_completion.d/kafkasim`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff): `kafkasim man > kafkasim.1; man ./kafkasim.1`; with --out,
+    /// write it and one page per command (kafkasim-run.1, ...) into a folder.
+    Man(ManArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ManArgs {
+    /// Write kafkasim.1 and a page per command into DIR instead of printing kafkasim.1.
+    #[arg(long, value_name = "DIR")]
+    out: Option<std::path::PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
+}
+
+/// Prints what completes kafkasim's commands and flags in `shell`.
+fn completions(args: &CompletionsArgs) -> Result<Verdict, CliError> {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    let mut out = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "kafkasim", &mut out);
+    output::print_bytes(&out);
+    Ok(Verdict::Ok)
+}
+
+/// Prints kafkasim's man page, or writes it and a page per command (`kafkasim-run.1`, which
+/// the main page's SUBCOMMANDS section refers to) into `--out`.
+fn man(args: &ManArgs) -> Result<Verdict, CliError> {
+    let command = <Cli as clap::CommandFactory>::command();
+    let render = |command: clap::Command| {
+        let mut out = Vec::new();
+        clap_mangen::Man::new(command)
+            .render(&mut out)
+            .map_err(|e| CliError::Output(format!("the man page: {e}")))?;
+        Ok::<_, CliError>(out)
+    };
+    let Some(dir) = &args.out else {
+        output::print_bytes(&render(command)?);
+        return Ok(Verdict::Ok);
+    };
+    output::ensure_dir(dir)?;
+    for sub in command.get_subcommands() {
+        let name = format!("kafkasim-{}", sub.get_name());
+        let page = render(sub.clone().name(name.clone()))?;
+        output::write_whole(&dir.join(format!("{name}.1")), &page)?;
+    }
+    output::write_whole(&dir.join("kafkasim.1"), &render(command)?)?;
+    Ok(Verdict::Ok)
 }
 
 /// How results are printed.
@@ -114,6 +167,8 @@ fn main() -> ExitCode {
         Command::Plot(args) => plot::plot(args),
         Command::Bench(args) => bench::bench(args),
         Command::Schema(args) => schema::schema(args),
+        Command::Completions(args) => completions(&args),
+        Command::Man(args) => man(&args),
         Command::Fuzz(args) => fuzz::fuzz(args),
         Command::Shrink(args) => shrink::shrink(args),
     };

@@ -124,3 +124,31 @@ pub fn read_scenario_file(path: &Path, shown: &str) -> Result<String, String> {
         None => text,
     })
 }
+
+/// The version of kafkasim's JSON output formats (`run`, `explain`, `check`, `fuzz`, `shrink`,
+/// `bench` and `list` with `--format json`, and fuzz's `results.jsonl`): raised when a field
+/// changes meaning or goes away, not when one is added.
+pub const FORMAT_VERSION: u64 = 1;
+
+/// `value` (a JSON object) with `format_version` as its first field.
+pub fn versioned(value: impl serde::Serialize) -> serde_json::Value {
+    let value = serde_json::to_value(value).expect("an output serializes");
+    let serde_json::Value::Object(fields) = value else {
+        return value;
+    };
+    let mut out = serde_json::Map::new();
+    out.insert("format_version".into(), FORMAT_VERSION.into());
+    out.extend(fields);
+    serde_json::Value::Object(out)
+}
+
+/// Prints `value` as one line of JSON with its `format_version`.
+pub fn println_json(value: impl serde::Serialize) {
+    println_lossy(&versioned(value).to_string());
+}
+
+/// Writes bytes to stdout, ignoring a closed pipe.
+pub fn print_bytes(bytes: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(bytes).and_then(|()| out.flush());
+}

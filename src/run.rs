@@ -274,7 +274,7 @@ pub fn run(args: RunArgs) -> Result<Verdict, CliError> {
     resources::check_not_halted(&summary, &origin)?;
     match args.format {
         Format::Json => {
-            output::println_lossy(&serde_json::to_string(&summary).expect("a summary serializes"));
+            output::println_json(&summary);
         }
         Format::Text => {
             output::println_lossy(&reports::text_summary(&summary));

@@ -257,8 +257,7 @@ pub fn shrink(args: ShrinkArgs) -> Result<Verdict, CliError> {
     let finding = as_finding(report.scenario.clone(), report.violation.as_ref(), &note);
     write_scenario(&out, &finding)?;
     match args.format {
-        Format::Json => output::println_lossy(
-            &serde_json::json!({
+        Format::Json => output::println_json(serde_json::json!({
                 "out": out.display().to_string(),
                 "target": target.label(),
                 "faults_before": report.faults_before,
@@ -268,9 +267,7 @@ pub fn shrink(args: ShrinkArgs) -> Result<Verdict, CliError> {
                 "duration_ms": finding.duration_ms,
                 "runs": report.runs,
                 "budget_exhausted": report.budget_exhausted,
-            })
-            .to_string(),
-        ),
+        })),
         Format::Text => {
             output::println_lossy(&format!(
                 "shrunk {origin}: {} -> {} fault entries, {} -> {} events, {:.1} s run, {} \

@@ -641,3 +641,93 @@ fn version_names_the_commit_it_was_built_from() {
         "{line}"
     );
 }
+
+#[test]
+fn check_speaks_github_annotations_on_the_failing_file() {
+    let dir = temp_dir("github-format");
+    let file = dir.join("quiet.json");
+    // Expects a loss that a run without faults never has: it fails.
+    let doc = serde_json::json!({"name": "quiet", "duration_ms": 2000,
+        "cluster": {"brokers": 1}, "expect": {"violate": ["acked_durability"]}});
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let path = file.to_str().unwrap();
+    let o = kafkasim(&[
+        "check",
+        path,
+        "scenarios/teach/01-leader-failover.json",
+        "--format",
+        "github",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    let annotations: Vec<&str> = out.lines().filter(|l| l.starts_with("::error ")).collect();
+    assert_eq!(annotations.len(), 1, "{out}");
+    let escaped = path.replace(':', "%3A").replace(',', "%2C");
+    assert!(
+        annotations[0].starts_with(&format!(
+            "::error file={escaped},title=quiet%3A expectations not met::"
+        )),
+        "{}",
+        annotations[0]
+    );
+    assert!(
+        annotations[0].contains("did not violate acked_durability"),
+        "{}",
+        annotations[0]
+    );
+    assert!(
+        annotations[0].contains("%0AReplay: kafkasim explain"),
+        "{}",
+        annotations[0]
+    );
+    assert_eq!(out.lines().last(), Some("1 passed, 1 failed"));
+}
+
+#[test]
+fn json_outputs_carry_their_format_version_first() {
+    let o = kafkasim(&["run", SCENARIO, "--format", "json"]);
+    let text = stdout(&o);
+    assert!(
+        text.starts_with("{\"format_version\":1,"),
+        "{}",
+        &text[..80.min(text.len())]
+    );
+    let o = kafkasim(&["list", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["format_version"], 1);
+}
+
+#[test]
+fn completions_and_the_man_page_cover_every_command() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let o = kafkasim(&["completions", shell]);
+        assert_eq!(o.status.code(), Some(0), "{shell}: {}", stderr(&o));
+        let text = stdout(&o);
+        for command in [
+            "run", "explain", "check", "fuzz", "shrink", "plot", "schema",
+        ] {
+            assert!(text.contains(command), "{shell} completion lacks {command}");
+        }
+    }
+    let o = kafkasim(&["man"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let page = stdout(&o);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH kafkasim"),
+        "{}",
+        &page[..200.min(page.len())]
+    );
+    assert!(page.contains("fuzz") && page.contains("check"), "{page}");
+    let dir = temp_dir("man");
+    let o = kafkasim(&["man", "--out", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for page in [
+        "kafkasim.1",
+        "kafkasim-run.1",
+        "kafkasim-fuzz.1",
+        "kafkasim-check.1",
+    ] {
+        let text = std::fs::read_to_string(dir.join(page)).unwrap_or_default();
+        assert!(text.contains(".TH"), "{page}: {text}");
+    }
+}
