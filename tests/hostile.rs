@@ -600,31 +600,20 @@ const FIELDS: &[&str] = &[
     "/notes/0/at_ms",
 ];
 
-/// Broker config keys with numbers, set under `/cluster/config`.
-const BROKER_KEYS: &[&str] = &[
-    "controller.quorum.election.timeout.ms",
-    "controller.quorum.fetch.timeout.ms",
-    "controller.quorum.election.backoff.max.ms",
-    "controller.quorum.request.timeout.ms",
-    "controller.quorum.retry.backoff.ms",
-    "controller.quorum.append.linger.ms",
-    "broker.heartbeat.interval.ms",
-    "broker.session.timeout.ms",
-    "initial.broker.registration.timeout.ms",
-    "metadata.max.idle.interval.ms",
-    "replica.lag.time.max.ms",
-    "replica.fetch.wait.max.ms",
-    "replica.fetch.backoff.ms",
-    "replica.high.watermark.checkpoint.interval.ms",
-    "min.insync.replicas",
-    "unclean.leader.election.interval.ms",
-    "leader.imbalance.check.interval.seconds",
-    "log.flush.interval.messages",
-    "vm.dirty_expire_centisecs",
-    "vm.dirty_writeback_centisecs",
-    "default.replication.factor",
-    "num.partitions",
-];
+/// Broker config keys with numbers, set under `/cluster/config`: every such key kafkasim
+/// knows, read from its resolved defaults.
+fn broker_keys() -> Vec<String> {
+    let defaults = serde_json::to_value(sim_core::config::BrokerConfig::default()).unwrap();
+    let keys: Vec<String> = defaults
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, v)| v.is_number())
+        .map(|(k, _)| k.clone())
+        .collect();
+    assert!(keys.len() >= 20, "{keys:?}");
+    keys
+}
 
 /// 0, 1, the edges of Kafka's INT and LONG, of the run length and of the producer rate, 2^63,
 /// 2^64-1, negative, a fraction and a string.
@@ -671,10 +660,10 @@ fn every_numeric_field_at_every_edge_ends_cleanly() {
             cases.push((format!("{pointer} = {v}"), d));
         }
     }
-    for key in BROKER_KEYS {
+    for key in broker_keys() {
         for v in edge_values() {
             let mut d = base();
-            d["cluster"]["config"][*key] = v.clone();
+            d["cluster"]["config"][&key] = v.clone();
             cases.push((format!("/cluster/config/{key} = {v}"), d));
         }
     }

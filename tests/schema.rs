@@ -21,17 +21,6 @@ fn validator() -> jsonschema::Validator {
     jsonschema::validator_for(&schema).expect("a valid JSON Schema")
 }
 
-fn scenarios(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            scenarios(&path, out);
-        } else if sim_core::scenario::is_scenario_file(&path) {
-            out.push(path);
-        }
-    }
-}
-
 #[test]
 fn the_checked_in_schema_is_what_kafkasim_schema_prints() {
     let o = kafkasim(&["schema"]);
@@ -51,11 +40,7 @@ fn the_checked_in_schema_is_what_kafkasim_schema_prints() {
 #[test]
 fn every_bundled_scenario_is_valid_under_the_schema() {
     let validator = validator();
-    let mut files = Vec::new();
-    scenarios(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"),
-        &mut files,
-    );
+    let files = support::bundled_scenarios();
     assert!(files.len() >= 40, "{} scenarios", files.len());
     for file in files {
         let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();

@@ -5,7 +5,9 @@
 //! behaviour is intended, bless the new hashes with
 //! `KAFKASIM_BLESS=1 cargo test --test trace_hashes` and say why in the commit.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 
 use sim_core::fuzz::swarm::FuzzBase;
 use sim_core::scenario::{Scenario, parse};
@@ -33,23 +35,10 @@ fn hash(s: &Scenario) -> String {
     summary.trace_hash
 }
 
-fn scenario_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("scenarios/ is readable") {
-        let path = entry.expect("dir entry").path();
-        if path.is_dir() {
-            scenario_files(&path, out);
-        } else if sim_core::scenario::is_scenario_file(&path) {
-            out.push(path);
-        }
-    }
-}
-
 #[test]
 fn bundled_scenarios_meet_their_expectations_and_keep_their_trace_hashes() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    scenario_files(&root.join("scenarios"), &mut files);
-    files.sort();
+    let files = support::bundled_scenarios();
     let mut lines = Vec::new();
     for path in &files {
         let rel = path.strip_prefix(root).unwrap().display().to_string();

@@ -39,6 +39,27 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Every bundled scenario file under `scenarios/` (not its JSON Schema), sorted.
+pub fn bundled_scenarios() -> Vec<PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("scenarios/ is readable") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if sim_core::scenario::is_scenario_file(&path) {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios"),
+        &mut files,
+    );
+    files.sort();
+    files
+}
+
 /// Seeds per sweep; `KAFKASIM_SWEEP_SEEDS` raises it for a longer hunt.
 pub fn seeds() -> u64 {
     std::env::var("KAFKASIM_SWEEP_SEEDS")
