@@ -57,8 +57,16 @@ fn main() {
 }
 
 /// Sets `KAFKASIM_COMMIT` to the short hash of the checked-out commit, or `unknown` outside a
-/// git checkout (a packaged crate, a source tarball) or without git.
+/// git checkout (a packaged crate, a source tarball) or without git. A `KAFKASIM_COMMIT` in
+/// the build's environment wins (the Dockerfile passes it in, having no `.git`).
 fn record_commit(root: &Path) {
+    println!("cargo:rerun-if-env-changed=KAFKASIM_COMMIT");
+    if let Ok(given) = std::env::var("KAFKASIM_COMMIT")
+        && !given.trim().is_empty()
+    {
+        println!("cargo:rustc-env=KAFKASIM_COMMIT={}", given.trim());
+        return;
+    }
     let git = root.join(".git");
     if git.exists() {
         // A new commit moves HEAD or the branch it names (loose or packed).
