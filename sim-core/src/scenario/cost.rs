@@ -98,6 +98,8 @@ impl Cost {
         let mut records = 0.0;
         let mut copies = 0.0;
         let mut record_rate = 0.0;
+        // A record is made, batched, produced, appended, fetched by each follower, answered.
+        let mut record_events_per_s = 0.0;
         for p in &s.workload.producers {
             let stop = p.stop_ms.unwrap_or(s.duration_ms).min(s.duration_ms);
             let active = stop.saturating_sub(p.start_ms) as f64 / 1_000.0;
@@ -105,6 +107,7 @@ impl Cost {
             records += rate * active;
             copies += rate * active * (rf_of(&p.topic) + 1.0);
             record_rate += rate;
+            record_events_per_s += rate * (4.0 + 2.0 * rf_of(&p.topic));
         }
 
         // A follower fetch returns when its leader has new data, or after
@@ -125,9 +128,7 @@ impl Cost {
             visits_per_s +=
                 f64::from(c.count) * partitions_of(&c.topic) * cap(wait_hz + record_rate / brokers);
         }
-        // A record is made, batched, produced, appended, fetched by each follower, answered.
-        let events_per_s =
-            record_rate * (4.0 + 2.0 * rf_avg(s)) + processes * EVENTS_PER_PROCESS_SECOND;
+        let events_per_s = record_events_per_s + processes * EVENTS_PER_PROCESS_SECOND;
         let events = secs * events_per_s + s.faults.len() as f64 * 1_000.0;
         let steps = events + secs * (visits_per_s + replicas * STEPS_PER_REPLICA_SECOND);
 
@@ -143,22 +144,6 @@ impl Cost {
             records: saturate(records),
             partition_replicas: saturate(replicas),
         }
-    }
-}
-
-/// The mean replication factor of the topics producers write to (1 with none).
-fn rf_avg(s: &Scenario) -> f64 {
-    let rfs: Vec<f64> = s
-        .workload
-        .producers
-        .iter()
-        .filter_map(|p| s.cluster.topics.iter().find(|t| t.name == p.topic))
-        .map(|t| f64::from(t.replication_factor.unwrap_or(1)))
-        .collect();
-    if rfs.is_empty() {
-        1.0
-    } else {
-        rfs.iter().sum::<f64>() / rfs.len() as f64
     }
 }
 
