@@ -12,10 +12,13 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use sim_core::check::Violation;
 use sim_core::scenario::{self, Scenario};
-use sim_core::trace::TraceSink;
+use sim_core::trace::{TraceSink, Verbosity};
 use sim_core::variants;
 use sim_core::world::RunOptions;
+
+use reports::narrate;
 
 use crate::output::{self, println_lossy};
 use crate::pool;
@@ -69,6 +72,13 @@ pub struct RunOutcome {
     /// Expected to be violated but held.
     pub missing: Vec<String>,
     pub trace_hash: String,
+    /// The first violation no expectation allowed for, as the checker reported it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_unexpected: Option<Violation>,
+    /// That violation told as `explain` tells it: what broke and the causal chain that led
+    /// there (absent when keeping the run's trace would pass the memory budget).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub story: Option<String>,
     /// The run stopped because the simulated clock stopped moving: what kept happening.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stalled: Option<String>,
@@ -77,14 +87,19 @@ pub struct RunOutcome {
 /// One scenario file's result.
 #[derive(Clone, Debug, Serialize)]
 pub struct Outcome {
+    /// The file, relative to the working directory when it lies under it.
     pub path: String,
     pub name: String,
+    pub seed: u64,
     pub passed: bool,
     pub seconds: f64,
     /// The run as written, then the run without its variants, if the scenario asks for it.
     pub runs: Vec<RunOutcome>,
     /// A bad file (exit 2), or a panic (a kafkasim bug).
     pub error: Option<String>,
+    /// How to see the failure again, when the scenario failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay: Option<String>,
     #[serde(skip)]
     bad_input: bool,
 }
@@ -142,11 +157,18 @@ fn run_once(scenario: &Scenario, shown: &str) -> Result<RunOutcome, CliError> {
             violated.push(v.invariant.to_string());
         }
     }
-    let unexpected = violated
+    let unexpected: Vec<String> = violated
         .iter()
         .filter(|id| !scenario.expect.violate.contains(id))
         .cloned()
         .collect();
+    let first_unexpected = unexpected.first().and_then(|id| {
+        summary
+            .violations
+            .iter()
+            .find(|v| v.invariant == id.as_str())
+            .cloned()
+    });
     Ok(RunOutcome {
         variants: scenario.variants.clone(),
         expectations_met: summary.expectations_met,
@@ -154,6 +176,8 @@ fn run_once(scenario: &Scenario, shown: &str) -> Result<RunOutcome, CliError> {
         unexpected,
         missing: summary.missing_violations,
         trace_hash: summary.trace_hash,
+        first_unexpected,
+        story: None,
         stalled: summary.stalled,
     })
 }
@@ -172,14 +196,16 @@ fn with_forced(mut scenario: Scenario, forced: &[String]) -> Scenario {
 /// reported as a failure (it is a kafkasim bug, and the hook has printed how to replay it).
 fn check_file(path: &Path, forced: &[String], resources: &ResourceArgs) -> Outcome {
     let started = Instant::now();
-    let shown = path.display().to_string();
+    let shown = output::shown_path(path);
     let mut outcome = Outcome {
         path: shown.clone(),
         name: shown.clone(),
+        seed: 0,
         passed: false,
         seconds: 0.0,
         runs: Vec::new(),
         error: None,
+        replay: None,
         bad_input: false,
     };
     let parsed = output::read_scenario_file(path, &shown)
@@ -193,6 +219,7 @@ fn check_file(path: &Path, forced: &[String], resources: &ResourceArgs) -> Outco
         }
     };
     outcome.name = scenario.name.clone();
+    outcome.seed = scenario.seed;
     if let Err(e) = resources.admit(&scenario, &shown) {
         outcome.error = Some(e.to_string());
         outcome.bad_input = true;
@@ -202,10 +229,19 @@ fn check_file(path: &Path, forced: &[String], resources: &ResourceArgs) -> Outco
     if let Some(without) = scenario.without_variants() {
         runs.push(with_forced(without, forced));
     }
-    for s in &runs {
-        run::set_replay(format!("kafkasim run {shown} --seed {}", s.seed));
+    for (i, s) in runs.iter().enumerate() {
+        let replay = replay_command(&shown, s.seed, i > 0, forced);
+        run::set_replay(replay.clone());
         match run::catch_panic(false, || run_once(s, &shown)) {
-            Ok(Ok(r)) => outcome.runs.push(r),
+            Ok(Ok(mut r)) => {
+                if !r.expectations_met && outcome.replay.is_none() {
+                    outcome.replay = Some(replay);
+                }
+                if let Some(v) = &r.first_unexpected {
+                    r.story = story(s, v.invariant, &shown, resources);
+                }
+                outcome.runs.push(r);
+            }
             Ok(Err(e)) => {
                 outcome.error = Some(e.to_string());
                 outcome.bad_input = true;
@@ -213,6 +249,7 @@ fn check_file(path: &Path, forced: &[String], resources: &ResourceArgs) -> Outco
             }
             Err(message) => {
                 outcome.error = Some(format!("kafkasim panicked (a bug): {message}"));
+                outcome.replay = Some(replay);
                 break;
             }
         }
@@ -224,6 +261,45 @@ fn check_file(path: &Path, forced: &[String], resources: &ResourceArgs) -> Outco
     outcome.passed = outcome.error.is_none() && outcome.runs.iter().all(|r| r.expectations_met);
     outcome.seconds = started.elapsed().as_secs_f64();
     outcome
+}
+
+/// The command that shows a run of a checked scenario again: `explain` tells it, or, where
+/// `--force-variant` changed the protocol, `check` with the same flags.
+fn replay_command(path: &str, seed: u64, without_variants: bool, forced: &[String]) -> String {
+    if forced.is_empty() {
+        let flag = if without_variants {
+            " --without-variants"
+        } else {
+            ""
+        };
+        format!("kafkasim explain {path} --seed {seed}{flag}")
+    } else {
+        let flags: Vec<String> = forced
+            .iter()
+            .map(|v| format!(" --force-variant {v}"))
+            .collect();
+        format!("kafkasim check {path}{}", flags.concat())
+    }
+}
+
+/// Runs `scenario` again with its trace kept and tells the first violation of `invariant` as
+/// `explain` does, with its causal chain. None when keeping the trace would pass the memory
+/// budget (the checker's own explanation still goes into the report).
+fn story(
+    scenario: &Scenario,
+    invariant: &str,
+    shown: &str,
+    resources: &ResourceArgs,
+) -> Option<String> {
+    resources
+        .admit_keeping_trace(scenario, shown, crate::explain::TRACE_BYTES_PER_EVENT)
+        .ok()?;
+    let (_, trace) = crate::explain::run_traced(scenario, scenario.seed, Verbosity::Events).ok()?;
+    let moments = narrate::moments(&trace, &crate::explain::narrate_options(scenario, false));
+    let m = moments
+        .iter()
+        .find(|m| narrate::violated_invariant(m) == Some(invariant))?;
+    Some(narrate::violation_story(&moments, m))
 }
 
 /// What a run got wrong, in a few words.
@@ -280,6 +356,45 @@ fn line(o: &Outcome) -> String {
     )
 }
 
+/// A failed scenario told in full, for CI systems that show one block of text per failure
+/// (the JUnit failure body, the GitHub annotation): per run that missed its expectations,
+/// what it got wrong, the first unexpected violation with the causal chain that led there,
+/// and the replay command.
+fn failure_report(o: &Outcome) -> String {
+    let mut out = String::new();
+    if let Some(e) = &o.error {
+        out.push_str(e);
+        out.push('\n');
+    }
+    for r in o.runs.iter().filter(|r| !r.expectations_met) {
+        out.push_str(&format!(
+            "[{}] seed {}: {}\n",
+            variants_label(r),
+            o.seed,
+            shortfall(r)
+        ));
+        match (&r.story, &r.first_unexpected) {
+            (Some(story), _) => out.push_str(story),
+            (None, Some(v)) => out.push_str(&format!(
+                "{} (first at t={:.3}s): {}\n",
+                v.invariant,
+                v.time_ms / 1000.0,
+                v.explanation
+            )),
+            (None, None) => {}
+        }
+        for id in &r.missing {
+            out.push_str(&format!(
+                "{id} was expected to break and held: the scenario no longer shows what it was written to show\n"
+            ));
+        }
+    }
+    if let Some(replay) = &o.replay {
+        out.push_str(&format!("Replay: {replay}\n"));
+    }
+    out
+}
+
 /// A GitHub Actions workflow command that marks a failed scenario's file with an error: what
 /// went wrong and how to replay it. Values are escaped as the runner reads them (`%`, CR and LF
 /// everywhere; `:` and `,` in properties too).
@@ -292,94 +407,86 @@ fn github_annotation(o: &Outcome) -> String {
     fn property(text: &str) -> String {
         data(text).replace(':', "%3A").replace(',', "%2C")
     }
-    let (title, message) = match &o.error {
-        Some(e) => (format!("{}: error", o.name), e.clone()),
-        None => {
-            let what: Vec<String> = o
-                .runs
-                .iter()
-                .filter(|r| !r.expectations_met)
-                .map(|r| format!("[{}] {}", variants_label(r), shortfall(r)))
-                .collect();
-            let replay = o
-                .runs
-                .iter()
-                .position(|r| !r.expectations_met)
-                .map(|i| {
-                    let flag = if i > 0 { " --without-variants" } else { "" };
-                    format!("kafkasim explain {}{flag}", o.path)
-                })
-                .unwrap_or_default();
-            (
-                format!("{}: expectations not met", o.name),
-                format!("{}\nReplay: {replay}", what.join("\n")),
-            )
-        }
+    let title = if o.error.is_some() {
+        format!("{}: error", o.name)
+    } else {
+        format!("{}: expectations not met", o.name)
     };
     format!(
         "::error file={},title={}::{}",
         property(&o.path),
         property(&title),
-        data(&message)
+        data(failure_report(o).trim_end())
     )
 }
 
-/// JUnit XML: one test case per scenario file, its directory as the class name.
+/// JUnit XML through quick-junit (the writer cargo-nextest uses), valid against the
+/// `junit-10.xsd` Jenkins and GitLab read: one test case per scenario file, named by the
+/// scenario, its directory (relative to the working directory) as the class name. A failure
+/// carries what went wrong in its message and [`failure_report`] in its body.
 pub fn junit_xml(outcomes: &[Outcome]) -> String {
-    let failures = outcomes
-        .iter()
-        .filter(|o| !o.passed && !o.bad_input)
-        .count();
-    let errors = outcomes.iter().filter(|o| o.bad_input).count();
-    let time: f64 = outcomes.iter().map(|o| o.seconds).sum();
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    xml.push_str(&format!(
-        "<testsuites name=\"kafkasim check\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{time:.3}\">\n",
-        outcomes.len()
-    ));
-    xml.push_str(&format!(
-        "  <testsuite name=\"kafkasim check\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{time:.3}\">\n",
-        outcomes.len()
-    ));
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    use std::time::Duration;
+    let mut suite = TestSuite::new("kafkasim check");
     for o in outcomes {
-        let class = Path::new(&o.path)
-            .parent()
-            .map(|p| p.display().to_string().replace(['/', '\\'], "."))
-            .unwrap_or_default();
-        xml.push_str(&format!(
-            "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\" time=\"{:.3}\"",
-            reports::html::escape(&class),
-            reports::html::escape(&o.name),
-            reports::html::escape(&o.path),
-            o.seconds
-        ));
-        if o.passed {
-            xml.push_str("/>\n");
-            continue;
-        }
-        xml.push_str(">\n");
-        let (tag, message) = match &o.error {
-            Some(e) if o.bad_input => ("error", e.clone()),
-            Some(e) => ("failure", e.clone()),
-            None => (
-                "failure",
-                o.runs
+        let status = if o.passed {
+            TestCaseStatus::success()
+        } else {
+            let kind = if o.bad_input {
+                NonSuccessKind::Error
+            } else {
+                NonSuccessKind::Failure
+            };
+            let mut status = TestCaseStatus::non_success(kind);
+            let message = match &o.error {
+                Some(e) => e.clone(),
+                None => o
+                    .runs
                     .iter()
                     .filter(|r| !r.expectations_met)
                     .map(|r| format!("[{}] {}", variants_label(r), shortfall(r)))
                     .collect::<Vec<_>>()
                     .join("; "),
-            ),
+            };
+            let first = o.runs.iter().find_map(|r| r.first_unexpected.as_ref());
+            status
+                .set_message(message)
+                .set_type(first.map_or("expectations not met", |v| v.invariant))
+                .set_description(failure_report(o));
+            status
         };
-        xml.push_str(&format!(
-            "      <{tag} message=\"{}\">{}</{tag}>\n",
-            reports::html::escape(&message),
-            reports::html::escape(&line(o))
-        ));
-        xml.push_str("    </testcase>\n");
+        let class = Path::new(&o.path)
+            .parent()
+            .map(|dir| {
+                dir.components()
+                    .filter_map(|c| match c {
+                        std::path::Component::Normal(part) => Some(part.to_string_lossy()),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>()
+                    .join(".")
+            })
+            .unwrap_or_default();
+        let mut case = TestCase::new(o.name.as_str(), status);
+        case.set_time(Duration::from_secs_f64(o.seconds));
+        if !class.is_empty() {
+            case.set_classname(class);
+        }
+        suite.add_test_case(case);
     }
-    xml.push_str("  </testsuite>\n</testsuites>\n");
-    xml
+    let time: f64 = outcomes.iter().map(|o| o.seconds).sum();
+    suite.set_time(Duration::from_secs_f64(time));
+    let mut report = Report::new("kafkasim check");
+    report.set_time(Duration::from_secs_f64(time));
+    report.add_test_suite(suite);
+    let xml = report
+        .to_string()
+        .expect("JUnit XML serializes into a string");
+    // junit-10.xsd declares `skipped` on <testsuite> but not on <testsuites>, where quick-junit
+    // also writes it; `check` never skips, so the count is always 0 there.
+    let head_end = xml.find("<testsuite ").unwrap_or(xml.len());
+    let (head, rest) = xml.split_at(head_end);
+    format!("{}{rest}", head.replacen(" skipped=\"0\"", "", 1))
 }
 
 pub fn check(args: CheckArgs) -> Result<Verdict, CliError> {

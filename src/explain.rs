@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 use reports::narrate::{self, NarrateOptions};
 use reports::trace::Trace;
+use sim_core::scenario::Scenario;
 use sim_core::trace::{TraceSink, Verbosity};
 use sim_core::world::{RunOptions, RunSummary};
 
@@ -49,7 +50,7 @@ impl Write for Buffer {
 
 /// Runs a scenario with its trace kept in memory; returns the summary and the trace.
 pub fn run_traced(
-    scenario: &sim_core::scenario::Scenario,
+    scenario: &Scenario,
     seed: u64,
     verbosity: Verbosity,
 ) -> Result<(RunSummary, Trace), CliError> {
@@ -76,12 +77,29 @@ pub fn run_traced(
     Ok((summary, trace))
 }
 
+/// Bytes of memory one event's trace takes while `explain` keeps it: measured at about 250 on
+/// the bundled lessons.
+pub const TRACE_BYTES_PER_EVENT: u64 = 384;
+/// The same with every message (`--verbose`): measured at about 700.
+const VERBOSE_TRACE_BYTES_PER_EVENT: u64 = 1_024;
+
+/// How a scenario's run is told.
+pub fn narrate_options(scenario: &Scenario, verbose: bool) -> NarrateOptions {
+    NarrateOptions {
+        verbose,
+        session_timeout_ms: Some(scenario.cluster.config.broker_session_timeout_ms),
+    }
+}
+
 pub fn explain(args: ExplainArgs) -> Result<Verdict, CliError> {
     let (scenario, origin) = load_for_run(&args.scenario, args.without_variants)?;
     args.resources.install();
-    // The trace stays in memory, read back and told: measured at about 250 bytes an event,
-    // 700 with every message (--verbose), on the bundled lessons.
-    let per_event = if args.verbose { 1_024 } else { 384 };
+    // The trace stays in memory, read back and told.
+    let per_event = if args.verbose {
+        VERBOSE_TRACE_BYTES_PER_EVENT
+    } else {
+        TRACE_BYTES_PER_EVENT
+    };
     args.resources
         .admit_keeping_trace(&scenario, &origin, per_event)?;
     let seed = args.seed.unwrap_or(scenario.seed);
@@ -93,10 +111,7 @@ pub fn explain(args: ExplainArgs) -> Result<Verdict, CliError> {
         Verbosity::Events
     };
     let (summary, trace) = run_traced(&scenario, seed, verbosity)?;
-    let options = NarrateOptions {
-        verbose: args.verbose,
-        session_timeout_ms: Some(scenario.cluster.config.broker_session_timeout_ms),
-    };
+    let options = narrate_options(&scenario, args.verbose);
     match args.format {
         Format::Text => {
             let title = if scenario.title.is_empty() {

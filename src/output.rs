@@ -152,3 +152,23 @@ pub fn print_bytes(bytes: &[u8]) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(bytes).and_then(|()| out.flush());
 }
+
+/// `path` as a user reads it in reports and saved files: relative to the working directory
+/// when it lies under it (so a CI report names `scenarios/bugs/x.json`, not the runner's
+/// checkout folder), and as given otherwise. `./` prefixes are dropped.
+pub fn shown_path(path: &Path) -> String {
+    let relative = std::env::current_dir()
+        .ok()
+        .filter(|_| path.is_absolute())
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .filter(|p| !p.as_os_str().is_empty());
+    let path = relative.as_deref().unwrap_or(path);
+    let mut parts = path.components().peekable();
+    while parts.next_if_eq(&std::path::Component::CurDir).is_some() {}
+    let rest: PathBuf = parts.collect();
+    if rest.as_os_str().is_empty() {
+        path.display().to_string()
+    } else {
+        rest.display().to_string()
+    }
+}

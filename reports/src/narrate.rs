@@ -790,25 +790,39 @@ pub fn conclusion(trace: &Trace, moments: &[Moment]) -> String {
         held.len()
     );
     let mut told = BTreeMap::new();
-    for m in moments.iter().filter(|m| m.kind == MomentKind::Violation) {
-        let id = m
-            .text
-            .trim_start_matches("VIOLATION ")
-            .split(':')
-            .next()
-            .unwrap_or("");
+    for m in moments.iter() {
+        let Some(id) = violated_invariant(m) else {
+            continue;
+        };
         // The first violation of each invariant, with the chain that led to it.
         if told.insert(id.to_string(), ()).is_some() {
             continue;
         }
-        let _ = writeln!(out, "\n{id} (first at t={}):", secs(m.t_us));
-        let _ = writeln!(out, "  {}", m.text.trim_start_matches("VIOLATION "));
-        let chain = causal_chain(moments, m);
-        if !chain.is_empty() {
-            let _ = writeln!(out, "  how it came about:");
-            for c in chain {
-                let _ = writeln!(out, "    t={:<10} {}", secs(c.t_us), c.text);
-            }
+        out.push('\n');
+        out.push_str(&violation_story(moments, m));
+    }
+    out
+}
+
+/// The invariant a violation moment broke (`VIOLATION acked_durability: ...`).
+pub fn violated_invariant(m: &Moment) -> Option<&str> {
+    (m.kind == MomentKind::Violation)
+        .then(|| m.text.trim_start_matches("VIOLATION ").split(':').next())
+        .flatten()
+}
+
+/// One violation told as `explain` tells it: the invariant and when it first broke, what the
+/// checker saw, and the causal chain that led there.
+pub fn violation_story(moments: &[Moment], m: &Moment) -> String {
+    let mut out = String::new();
+    let id = violated_invariant(m).unwrap_or("violation");
+    let _ = writeln!(out, "{id} (first at t={}):", secs(m.t_us));
+    let _ = writeln!(out, "  {}", m.text.trim_start_matches("VIOLATION "));
+    let chain = causal_chain(moments, m);
+    if !chain.is_empty() {
+        let _ = writeln!(out, "  how it came about:");
+        for c in chain {
+            let _ = writeln!(out, "    t={:<10} {}", secs(c.t_us), c.text);
         }
     }
     out

@@ -107,3 +107,31 @@ pub fn sweep(
         })
         .collect()
 }
+
+/// Runs an external checker (a linter, a validator) from the repository root; `None`, with a
+/// message, when it is not installed. CI installs every such tool (`.ci/run`) and sets
+/// `KAFKASIM_REQUIRE_TOOLS`, so there a missing tool fails the test instead of skipping it.
+pub fn external_tool(tool: &str, args: &[&str], install: &str) -> Option<Output> {
+    match Command::new(tool)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+    {
+        Ok(o) => Some(o),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            tool_missing(tool, install);
+            None
+        }
+        Err(e) => panic!("{tool}: {e}"),
+    }
+}
+
+/// Reports a tool or file a test needs and does not have: a failure where
+/// `KAFKASIM_REQUIRE_TOOLS` is set (CI), a skip with a message elsewhere.
+pub fn tool_missing(what: &str, install: &str) {
+    assert!(
+        std::env::var_os("KAFKASIM_REQUIRE_TOOLS").is_none(),
+        "{what} is not installed, and KAFKASIM_REQUIRE_TOOLS says it must be ({install})"
+    );
+    eprintln!("skipped: {what} is not installed ({install})");
+}
