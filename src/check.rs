@@ -449,9 +449,15 @@ pub fn junit_xml(outcomes: &[Outcome]) -> String {
                     .join("; "),
             };
             let first = o.runs.iter().find_map(|r| r.first_unexpected.as_ref());
+            let ty = match (&o.error, first) {
+                (Some(_), _) if o.bad_input => "bad input",
+                (Some(_), _) => "kafkasim bug",
+                (None, Some(v)) => v.invariant,
+                (None, None) => "expectations not met",
+            };
             status
                 .set_message(message)
-                .set_type(first.map_or("expectations not met", |v| v.invariant))
+                .set_type(ty)
                 .set_description(failure_report(o));
             status
         };

@@ -43,7 +43,7 @@ pub struct PlotArgs {
     #[arg(long, default_value_t = 1400)]
     pub width: u32,
     /// Stop reading the trace once resident memory passes this size (e.g. 2GiB; default:
-    /// three quarters of the machine's memory).
+    /// three quarters of the machine's or the container's memory).
     #[arg(long, value_name = "SIZE", value_parser = resources::parse_size)]
     pub memory_limit: Option<u64>,
 }

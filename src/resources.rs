@@ -19,7 +19,8 @@ use crate::CliError;
 #[derive(Args, Debug, Clone, Copy, Default)]
 pub struct ResourceArgs {
     /// Memory budget: refuse a run estimated to need more, and stop one whose resident memory
-    /// passes it (e.g. 512MiB, 2GiB; default: three quarters of the machine's memory).
+    /// passes it (e.g. 512MiB, 2GiB; default: three quarters of the machine's memory, or of
+    /// the container's limit when lower).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub memory_limit: Option<u64>,
     /// Work budget, in steps (one event, or one partition visited by a fetch or a periodic
@@ -94,9 +95,41 @@ impl ResourceArgs {
     }
 }
 
-/// Three quarters of the machine's memory (8 GiB where that is unknown).
+/// Three quarters of the memory this process may use (8 GiB where that is unknown): the
+/// machine's, or the container's limit when it is lower (a Kubernetes pod's `limits.memory`).
 pub fn default_memory_limit() -> u64 {
-    machine_memory_bytes().map_or(8 << 30, |b| b / 4 * 3)
+    let available = match (machine_memory_bytes(), cgroup_memory_limit()) {
+        (Some(machine), Some(cgroup)) => Some(machine.min(cgroup)),
+        (machine, cgroup) => machine.or(cgroup),
+    };
+    available.map_or(8 << 30, |b| b / 4 * 3)
+}
+
+/// The memory limit of this process's control group, if it has one.
+fn cgroup_memory_limit() -> Option<u64> {
+    cgroup_limit_from(|path| std::fs::read_to_string(path).ok())
+}
+
+/// The control-group memory limit, reading files through `read`: cgroup v2's `memory.max` at
+/// the group's own path (from `/proc/self/cgroup`) or at the root a container sees, else
+/// cgroup v1's `memory.limit_in_bytes`. "max", or v1's near-2^63 "no limit", reads as none.
+fn cgroup_limit_from(read: impl Fn(&str) -> Option<String>) -> Option<u64> {
+    let limit = |path: &str| {
+        read(path)
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .filter(|&b| b < 1 << 62)
+    };
+    let own = read("/proc/self/cgroup").and_then(|s| {
+        s.lines().find_map(|l| {
+            l.strip_prefix("0::")
+                .map(|g| g.trim_end_matches('/').to_string())
+        })
+    });
+    own.iter()
+        .map(|group| format!("/sys/fs/cgroup{group}/memory.max"))
+        .chain(["/sys/fs/cgroup/memory.max".to_string()])
+        .find_map(|p| limit(&p))
+        .or_else(|| limit("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
 }
 
 /// Runs a resolved scenario, stopping it (stop reason `halted`) if the process's resident
@@ -183,6 +216,46 @@ pub fn reset_peak_rss() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_containers_memory_limit_is_read_from_its_control_group() {
+        let files = |entries: &'static [(&'static str, &'static str)]| {
+            move |path: &str| {
+                entries
+                    .iter()
+                    .find(|(p, _)| *p == path)
+                    .map(|(_, text)| text.to_string())
+            }
+        };
+        // cgroup v2, the pod's own group.
+        let v2 = files(&[
+            ("/proc/self/cgroup", "0::/kubepods/pod1/c1\n"),
+            ("/sys/fs/cgroup/kubepods/pod1/c1/memory.max", "4294967296\n"),
+        ]);
+        assert_eq!(cgroup_limit_from(v2), Some(4 << 30));
+        // cgroup v2 inside a container's namespace: the root is the container's group.
+        let root = files(&[
+            ("/proc/self/cgroup", "0::/\n"),
+            ("/sys/fs/cgroup/memory.max", "2147483648\n"),
+        ]);
+        assert_eq!(cgroup_limit_from(root), Some(2 << 30));
+        // No limit, in v2's words and in v1's.
+        let unlimited = files(&[
+            ("/proc/self/cgroup", "0::/\n"),
+            ("/sys/fs/cgroup/memory.max", "max\n"),
+            (
+                "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                "9223372036854771712\n",
+            ),
+        ]);
+        assert_eq!(cgroup_limit_from(unlimited), None);
+        let v1 = files(&[(
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "1073741824\n",
+        )]);
+        assert_eq!(cgroup_limit_from(v1), Some(1 << 30));
+        assert_eq!(cgroup_limit_from(files(&[])), None);
+    }
 
     #[test]
     fn sizes_read_as_people_write_them() {

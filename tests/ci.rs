@@ -91,6 +91,7 @@ fn the_junit_report_explains_each_failure_and_names_files_from_the_checkout() {
         "{failure}"
     );
     assert!(xml.contains("<error message=\"scenarios/team/b-broken.json: faults[0].crash"));
+    assert!(xml.contains(r#"type="bad input""#), "{xml}");
     assert!(xml.contains(r#"<testsuites name="kafkasim check" tests="3" failures="1" errors="1""#));
 
     let Some(xsd) = std::env::var_os("KAFKASIM_JUNIT_XSD") else {
