@@ -10,19 +10,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{kafkasim, stderr, stdout, temp_dir};
-
-/// Each seed's result without its wall time (the one field that differs between runs).
-fn results(dir: &Path) -> BTreeMap<u64, Value> {
-    let text = std::fs::read_to_string(dir.join("results.jsonl")).expect("results.jsonl");
-    text.lines()
-        .map(|l| {
-            let mut v: Value = serde_json::from_str(l).expect("a JSON line");
-            v.as_object_mut().expect("an object").remove("wall_s");
-            (v["seed"].as_u64().expect("a seed"), v)
-        })
-        .collect()
-}
+use support::{kafkasim, stderr, stdout, sweep_results as results, temp_dir};
 
 /// Asserts the exit code and that stderr says `why`.
 fn refused(o: &Output, code: i32, why: &str) {

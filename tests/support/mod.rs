@@ -135,3 +135,16 @@ pub fn tool_missing(what: &str, install: &str) {
     );
     eprintln!("skipped: {what} is not installed ({install})");
 }
+
+/// Each seed's result in a fuzz sweep's folder (its `results.jsonl`), without its wall time
+/// (the one field that differs between runs of the same seed).
+pub fn sweep_results(dir: &std::path::Path) -> std::collections::BTreeMap<u64, serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join("results.jsonl")).expect("results.jsonl");
+    text.lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+            v.as_object_mut().expect("an object").remove("wall_s");
+            (v["seed"].as_u64().expect("a seed"), v)
+        })
+        .collect()
+}
