@@ -13,6 +13,7 @@ use sim_core::fuzz::swarm::FuzzBase;
 
 use crate::pool;
 use crate::resources::{self, peak_rss_bytes, reset_peak_rss, rss_bytes};
+use crate::term::Progress;
 use crate::{CliError, Verdict};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -107,16 +108,24 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 /// Runs `engine` and `baseline` alternately `runs` times and prints the line.
-fn report(name: &str, runs: u32, engine: impl Fn() -> Outcome, baseline: impl Fn() -> Outcome) {
+fn report(
+    progress: &mut Progress,
+    name: &str,
+    runs: u32,
+    engine: impl Fn() -> Outcome,
+    baseline: impl Fn() -> Outcome,
+) {
     let mut engine_runs = Vec::new();
     let mut baseline_runs = Vec::new();
     let mut peak = None;
-    for _ in 0..runs.max(1) {
+    for i in 0..runs.max(1) {
+        progress.note(format!("{name} {}/{}", i + 1, runs.max(1)));
         // The peak is the engine's own: reset before it, read before the baseline runs.
         reset_peak_rss();
         engine_runs.push(measure(&engine));
         peak = peak.max(peak_rss_bytes());
         baseline_runs.push(measure(&baseline));
+        progress.step(false);
     }
     let first = engine_runs[0].outcome;
     let events = first.events as f64;
@@ -140,7 +149,7 @@ fn report(name: &str, runs: u32, engine: impl Fn() -> Outcome, baseline: impl Fn
         "ratio_to_baseline": round(median(ratios), 3),
         "runs": runs.max(1),
     });
-    crate::output::println_json(&line);
+    progress.println(&crate::output::versioned(&line).to_string());
 }
 
 fn round(x: f64, digits: i32) -> f64 {
@@ -162,8 +171,11 @@ pub fn bench(args: BenchArgs) -> Result<Verdict, CliError> {
         args.workloads.clone()
     };
     let mut verdict = Verdict::Ok;
+    let runs_of = |w: &Workload| args.runs.unwrap_or_else(|| w.default_runs()).max(1);
+    let total = workloads.iter().map(|w| u64::from(runs_of(w))).sum();
+    let mut progress = Progress::new("bench", total, "runs", 0, false);
     for w in workloads {
-        let runs = args.runs.unwrap_or_else(|| w.default_runs()).max(1);
+        let runs = runs_of(&w);
         match w {
             Workload::EnginePingpong => {
                 let mut p = PingPong::STANDARD;
@@ -171,6 +183,7 @@ pub fn bench(args: BenchArgs) -> Result<Verdict, CliError> {
                     p.deliveries /= 100;
                 }
                 report(
+                    &mut progress,
                     "engine-pingpong",
                     runs,
                     || bench::pingpong_engine(p),
@@ -183,6 +196,7 @@ pub fn bench(args: BenchArgs) -> Result<Verdict, CliError> {
                     t.duration_s /= 100;
                 }
                 report(
+                    &mut progress,
                     "engine-timers",
                     runs,
                     || bench::timers_engine(t),
@@ -210,30 +224,32 @@ pub fn bench(args: BenchArgs) -> Result<Verdict, CliError> {
                     (None, Some(gib)) => (gib * (1u64 << 30) as f64) as u64,
                     (None, None) => resources::default_memory_limit(),
                 };
-                if !report_cluster(&c, runs, limit) {
+                if !report_cluster(&mut progress, &c, runs, limit) {
                     verdict = Verdict::ExpectationsNotMet;
                 }
             }
             Workload::FuzzThroughput => {
                 let seeds = if args.quick { 4 } else { args.seeds.max(1) };
                 let jobs = pool::jobs(args.jobs, seeds as usize);
-                if !report_fuzz(seeds, jobs, runs) {
+                if !report_fuzz(&mut progress, seeds, jobs, runs) {
                     verdict = Verdict::ExpectationsNotMet;
                 }
             }
         }
     }
+    progress.finish();
     Ok(verdict)
 }
 
 /// Runs a cluster workload `runs` times and prints its line. False when a run broke an
 /// invariant (the workloads run the correct protocol, so that is a bug the line reports).
-fn report_cluster(c: &Cluster, runs: u32, memory_limit: u64) -> bool {
+fn report_cluster(progress: &mut Progress, c: &Cluster, runs: u32, memory_limit: u64) -> bool {
     let scenario = c.scenario();
     let mut walls = Vec::new();
     let mut peak = None;
     let mut first: Option<ClusterOutcome> = None;
-    for _ in 0..runs {
+    for i in 0..runs {
+        progress.note(format!("{} {}/{runs}", c.name, i + 1));
         reset_peak_rss();
         let start = Instant::now();
         let mut over_limit = || rss_bytes().is_some_and(|b| b > memory_limit);
@@ -242,6 +258,7 @@ fn report_cluster(c: &Cluster, runs: u32, memory_limit: u64) -> bool {
         peak = peak.max(peak_rss_bytes());
         let finished = out.finished;
         first.get_or_insert(out);
+        progress.step(false);
         if !finished {
             break; // it would only run out of memory again
         }
@@ -268,7 +285,7 @@ fn report_cluster(c: &Cluster, runs: u32, memory_limit: u64) -> bool {
         "finished": out.finished,
         "runs": runs_done,
     });
-    crate::output::println_json(&line);
+    progress.println(&crate::output::versioned(&line).to_string());
     if !out.finished {
         eprintln!(
             "kafkasim bench: {} stopped at {:.1} simulated s of {}: resident memory passed \
@@ -285,12 +302,13 @@ fn report_cluster(c: &Cluster, runs: u32, memory_limit: u64) -> bool {
 
 /// Runs `seeds` seeds of the default fuzz base on `jobs` threads, `runs` times, and prints the
 /// line: seeds per minute is what a fuzzing budget buys. False when a seed failed.
-fn report_fuzz(seeds: u64, jobs: usize, runs: u32) -> bool {
+fn report_fuzz(progress: &mut Progress, seeds: u64, jobs: usize, runs: u32) -> bool {
     let base = FuzzBase::default_base();
     let mut walls = Vec::new();
     let mut peak = None;
     let mut totals = (0u64, 0u64, 0u64);
-    for _ in 0..runs {
+    for i in 0..runs {
+        progress.note(format!("fuzz-throughput {}/{runs}", i + 1));
         reset_peak_rss();
         let start = Instant::now();
         // (events, simulated µs, failed seeds) summed over the seeds.
@@ -312,6 +330,7 @@ fn report_fuzz(seeds: u64, jobs: usize, runs: u32) -> bool {
         walls.push(start.elapsed().as_secs_f64());
         peak = peak.max(peak_rss_bytes());
         totals = sums;
+        progress.step(false);
     }
     let wall_s = median(walls);
     let (events, sim_us, failed) = totals;
@@ -328,6 +347,6 @@ fn report_fuzz(seeds: u64, jobs: usize, runs: u32) -> bool {
         "failed_seeds": failed,
         "runs": runs,
     });
-    crate::output::println_json(&line);
+    progress.println(&crate::output::versioned(&line).to_string());
     failed == 0
 }

@@ -23,6 +23,7 @@ use reports::narrate;
 use crate::output::{self, println_lossy};
 use crate::pool;
 use crate::resources::{self, ResourceArgs};
+use crate::term::{self, Progress, Tone, paint};
 use crate::{CliError, Verdict, run};
 
 #[derive(Args, Debug)]
@@ -326,9 +327,13 @@ fn variants_label(run: &RunOutcome) -> String {
 fn line(o: &Outcome) -> String {
     if let Some(e) = &o.error {
         let tag = if o.bad_input { "ERROR" } else { "FAIL " };
-        return format!("{tag} {}  {e}", o.path);
+        return format!("{} {}  {e}", paint(tag, Tone::Bad), o.path);
     }
-    let status = if o.passed { "pass " } else { "FAIL " };
+    let status = if o.passed {
+        paint("pass ", Tone::Good)
+    } else {
+        paint("FAIL ", Tone::Bad)
+    };
     let detail = if o.passed {
         let expected: Vec<String> = o
             .runs
@@ -522,29 +527,36 @@ pub fn check(args: CheckArgs) -> Result<Verdict, CliError> {
     let mut outcomes: Vec<Option<Outcome>> = vec![None; files.len()];
     let mut printed = 0;
     let forced = &args.force_variants;
+    let mut progress = Progress::new("check", files.len() as u64, "files", 0, false);
     pool::run(
         &files,
         jobs,
         || true,
         |path| check_file(path, forced, &args.resources),
         |i, outcome| {
+            progress.step(!outcome.passed);
             outcomes[i] = Some(outcome);
-            // Print in path order, each line as soon as everything before it is done.
+            // Print in path order, each line as soon as everything before it is done; with
+            // --quiet, only what did not pass.
             while let Some(Some(o)) = outcomes.get(printed) {
+                printed += 1;
+                if o.passed && term::quiet() {
+                    continue;
+                }
                 match args.format {
-                    CheckFormat::Text => println_lossy(&line(o)),
-                    CheckFormat::Json => output::println_json(o),
+                    CheckFormat::Text => progress.println(&line(o)),
+                    CheckFormat::Json => progress.println(&output::versioned(o).to_string()),
                     CheckFormat::Github => {
-                        println_lossy(&line(o));
+                        progress.println(&line(o));
                         if !o.passed {
-                            println_lossy(&github_annotation(o));
+                            progress.println(&github_annotation(o));
                         }
                     }
                 }
-                printed += 1;
             }
         },
     );
+    progress.finish();
     let outcomes: Vec<Outcome> = outcomes
         .into_iter()
         .map(|o| o.expect("every scenario reports"))

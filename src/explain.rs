@@ -12,7 +12,7 @@ use sim_core::trace::{TraceSink, Verbosity};
 use sim_core::world::{RunOptions, RunSummary};
 
 use crate::run::{load_for_run, set_replay, without_flag};
-use crate::{CliError, Format, Verdict, output};
+use crate::{CliError, Format, Verdict, output, term};
 
 #[derive(Args, Debug)]
 pub struct ExplainArgs {
@@ -91,6 +91,36 @@ pub fn narrate_options(scenario: &Scenario, verbose: bool) -> NarrateOptions {
     }
 }
 
+/// The story as a terminal shows it: each line wrapped to the window (a moment's continuation
+/// lines under its text, after the time column), violations in red. In a pipe or a file,
+/// lines stay whole and plain.
+fn for_terminal(text: &str) -> String {
+    let width = term::stdout_width();
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let body = line.trim_start();
+            let lead = line.len() - body.len();
+            // `t=<time, padded to 10> `: the text starts 13 characters in.
+            let indent = match (body.starts_with("t="), lead) {
+                (true, _) => lead + 13,
+                (false, 0) => 0,
+                (false, _) => lead + 2,
+            };
+            let wrapped = match width {
+                Some(w) => term::wrap(line, w, indent.min(w / 2)),
+                None => line.to_string(),
+            };
+            if body.contains("VIOLATION") {
+                term::paint(&wrapped, term::Tone::Bad)
+            } else {
+                wrapped
+            }
+        })
+        .collect();
+    lines.join("\n")
+}
+
 pub fn explain(args: ExplainArgs) -> Result<Verdict, CliError> {
     let (scenario, origin) = load_for_run(&args.scenario, args.without_variants)?;
     args.resources.install();
@@ -119,11 +149,12 @@ pub fn explain(args: ExplainArgs) -> Result<Verdict, CliError> {
             } else {
                 &scenario.title
             };
-            output::println_lossy(&format!("{title} (seed {seed})"));
+            let mut text = format!("{title} (seed {seed})\n");
             if !scenario.description.is_empty() {
-                output::println_lossy(&format!("{}\n", scenario.description));
+                text.push_str(&format!("{}\n\n", scenario.description));
             }
-            output::println_lossy(narrate::narrate(&trace, &options).trim_end());
+            text.push_str(narrate::narrate(&trace, &options).trim_end());
+            output::println_lossy(&for_terminal(&text));
             output::println_lossy(&format!(
                 "\nreplay    kafkasim explain {origin} --seed {seed}{flags}"
             ));

@@ -13,10 +13,10 @@
 use clap::Args;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use sim_core::fuzz::swarm::FuzzBase;
 use sim_core::scenario::Scenario;
@@ -25,6 +25,7 @@ use sim_core::variants;
 use crate::output::{self, println_lossy};
 use crate::pool;
 use crate::shrink::{Target, as_finding, run_hash_only, shrink_finding, write_scenario};
+use crate::term::{self, Progress, Tone, paint};
 use crate::{CliError, Format, Verdict, run};
 
 #[derive(Args, Debug)]
@@ -294,7 +295,10 @@ impl Sweep<'_> {
             ),
         };
         let repro_path = failures.join(&name);
-        let origin = format!("It {what}. Replay: kafkasim run {}", repro_path.display());
+        let origin = format!(
+            "It {what}. Replay: kafkasim run {}",
+            output::shown_path(&repro_path)
+        );
         write_scenario(
             &repro_path,
             &as_finding(scenario.clone(), violation, &origin),
@@ -303,7 +307,7 @@ impl Sweep<'_> {
         let (Some(max_runs), Some((target, first_ms, events))) = (self.shrink_runs, shrink) else {
             return Ok(());
         };
-        let report = shrink_finding(scenario, &target, first_ms, events, max_runs);
+        let report = shrink_finding(scenario, &target, first_ms, events, max_runs, &mut |_| {});
         let min_name = format!("seed-{}.min.json", result.seed);
         let min_path = failures.join(&min_name);
         let origin = format!(
@@ -314,7 +318,7 @@ impl Sweep<'_> {
             report.events_before,
             report.events_after,
             report.runs,
-            min_path.display()
+            output::shown_path(&min_path)
         );
         let finding = as_finding(report.scenario.clone(), report.violation.as_ref(), &origin);
         write_scenario(&min_path, &finding)?;
@@ -452,7 +456,7 @@ fn summarize(results: &BTreeMap<u64, SeedResult>, conflicts: Vec<u64>) -> Summar
 
 fn failure_line(r: &SeedResult, dir: Option<&Path>) -> String {
     let at = |f: &str| match dir {
-        Some(d) => d.join(f).display().to_string(),
+        Some(d) => output::shown_path(&d.join(f)),
         None => f.to_string(),
     };
     let what = match r.outcome.as_str() {
@@ -483,14 +487,16 @@ fn failure_line(r: &SeedResult, dir: Option<&Path>) -> String {
         (None, Some(f)) => format!("  {}", at(f)),
         _ => String::new(),
     };
-    format!("FAIL seed {}  {what}{file}", r.seed)
+    format!("{} seed {}  {what}{file}", paint("FAIL", Tone::Bad), r.seed)
 }
 
 fn print_summary(s: &Summary, format: Format, dir: Option<&Path>, header: &str) {
     match format {
         Format::Json => output::println_json(s),
         Format::Text => {
-            println_lossy(header);
+            if !term::quiet() {
+                println_lossy(header);
+            }
             if !s.by_invariant.is_empty() {
                 let parts: Vec<String> = s
                     .by_invariant
@@ -510,7 +516,8 @@ fn print_summary(s: &Summary, format: Format, dir: Option<&Path>, header: &str) 
             }
             for seed in &s.conflicts {
                 println_lossy(&format!(
-                    "FAIL seed {seed}  two results with different traces (different builds?)"
+                    "{} seed {seed}  two results with different traces (different builds?)",
+                    paint("FAIL", Tone::Bad)
                 ));
             }
             println_lossy(&format!("{} passed, {} failed", s.passed, s.failed));
@@ -554,75 +561,6 @@ fn merge(args: &FuzzArgs) -> Result<Verdict, CliError> {
     } else {
         Verdict::ExpectationsNotMet
     })
-}
-
-/// Progress on stderr: a bar on a terminal, a plain line every 10 s otherwise.
-struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-    started: Instant,
-    last_line: Instant,
-    total: u64,
-    done: u64,
-    failed: u64,
-}
-
-impl Progress {
-    fn new(total: u64, failed: u64) -> Progress {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = indicatif::ProgressBar::new(total);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{bar:40} {pos}/{len} seeds  {per_sec}  {msg}  eta {eta}",
-                )
-                .expect("a valid template"),
-            );
-            bar.set_message(format!("{failed} failed"));
-            bar
-        });
-        Progress {
-            bar,
-            started: Instant::now(),
-            last_line: Instant::now(),
-            total,
-            done: 0,
-            failed,
-        }
-    }
-
-    fn seed_done(&mut self, failed: bool, line: Option<String>) {
-        self.done += 1;
-        self.failed += u64::from(failed);
-        match &self.bar {
-            Some(bar) => {
-                if let Some(line) = line {
-                    bar.println(line);
-                }
-                bar.set_message(format!("{} failed", self.failed));
-                bar.inc(1);
-            }
-            None => {
-                if let Some(line) = line {
-                    println_lossy(&line);
-                }
-                if self.last_line.elapsed() >= Duration::from_secs(10) {
-                    self.last_line = Instant::now();
-                    eprintln!(
-                        "fuzz: {}/{} seeds, {:.1} seeds/s, {} failed",
-                        self.done,
-                        self.total,
-                        self.done as f64 / self.started.elapsed().as_secs_f64(),
-                        self.failed
-                    );
-                }
-            }
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
 }
 
 pub fn fuzz(args: FuzzArgs) -> Result<Verdict, CliError> {
@@ -831,7 +769,7 @@ fn run_sweep(
     let earlier_failures = results.values().filter(|r| r.failed()).count() as u64;
     let failures = AtomicU64::new(earlier_failures);
     let stop = AtomicBool::new(false);
-    let mut progress = Progress::new(todo.len, earlier_failures);
+    let mut progress = Progress::new("fuzz", todo.len, "seeds", earlier_failures, true);
     let mut error: Option<CliError> = None;
     let (budget, max_failures) = (args.time_budget, args.max_failures);
     let keep_going = || {
@@ -865,8 +803,11 @@ fn run_sweep(
                 results_path.display()
             )));
         }
-        let shown = r.failed().then(|| failure_line(&r, Some(dir)));
-        progress.seed_done(r.failed(), shown);
+        // Told as they come; with --quiet only in the closing list.
+        if r.failed() && !term::quiet() {
+            progress.println(&failure_line(&r, Some(dir)));
+        }
+        progress.step(r.failed());
         results.insert(r.seed, r);
     });
     progress.finish();

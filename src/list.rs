@@ -76,7 +76,8 @@ pub fn list(args: ListArgs) -> Result<Verdict, CliError> {
             let (bugs, others): (Vec<&Listed>, Vec<&Listed>) =
                 rest.into_iter().partition(|s| s.name.starts_with("bugs/"));
             println_lossy(
-                "Learn Kafka failover, lesson by lesson (`kafkasim run NAME`, then `kafkasim run NAME --out DIR`):",
+                "Learn Kafka failover, lesson by lesson: `kafkasim explain NAME` tells a lesson moment by moment;\n\
+                 `kafkasim run NAME --out DIR` draws it (open DIR/report.html in a browser):",
             );
             for (i, s) in lessons.iter().enumerate() {
                 let title = if s.title.is_empty() {

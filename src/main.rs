@@ -19,6 +19,7 @@ mod resources;
 mod run;
 mod schema;
 mod shrink;
+mod term;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
@@ -35,6 +36,13 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// No progress bars or notes on stderr (results and errors still print); `check` and
+    /// `fuzz` print only what failed, and the closing count.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    /// Colour the output: `auto` on a terminal unless NO_COLOR is set.
+    #[arg(long, global = true, value_enum, default_value_t = term::ColorWhen::Auto, value_name = "WHEN")]
+    color: term::ColorWhen,
 }
 
 #[derive(Subcommand, Debug)]
@@ -159,6 +167,7 @@ pub enum Verdict {
 fn main() -> ExitCode {
     install_panic_hook();
     let cli = Cli::parse();
+    term::configure(cli.quiet, cli.color);
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::check(args),

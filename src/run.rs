@@ -9,7 +9,7 @@ use sim_core::trace::{TraceSink, Verbosity};
 use sim_core::world::{self, RunOptions};
 
 use crate::output::{self, StreamedFile};
-use crate::{CliError, Format, Verdict, builtin, resources};
+use crate::{CliError, Format, Verdict, builtin, resources, term};
 
 thread_local! {
     /// The command that replays the run in progress on this thread, printed if it panics.
@@ -277,16 +277,31 @@ pub fn run(args: RunArgs) -> Result<Verdict, CliError> {
             output::println_json(&summary);
         }
         Format::Text => {
-            output::println_lossy(&reports::text_summary(&summary));
+            let text = reports::text_summary(&summary);
+            let painted: Vec<String> = text
+                .lines()
+                .map(|line| match line.strip_prefix("verdict ") {
+                    Some(_) if summary.expectations_met => term::paint(line, term::Tone::Good),
+                    Some(_) => term::paint(line, term::Tone::Bad),
+                    None => line.to_string(),
+                })
+                .collect();
+            output::println_lossy(&painted.join("\n"));
             output::println_lossy(&format!(
                 "replay    kafkasim run {origin} --seed {seed}{flags}"
             ));
             if let Some(dir) = &args.out {
-                let files: Vec<String> = OUT_FILES
+                let file = |f: &str| output::shown_path(&dir.join(f));
+                let others: Vec<String> = OUT_FILES
                     .iter()
-                    .map(|f| format!("{}/{f}", dir.display()))
+                    .filter(|f| **f != "report.html")
+                    .map(|f| file(f))
                     .collect();
-                output::println_lossy(&format!("wrote     {}", files.join(", ")));
+                output::println_lossy(&format!(
+                    "wrote     {} (open it in a browser: the timeline, the story, every event)\n          {}",
+                    file("report.html"),
+                    others.join(", ")
+                ));
             }
         }
     }

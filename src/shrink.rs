@@ -11,6 +11,7 @@ use sim_core::trace::TraceSink;
 use sim_core::world::{RunOptions, RunSummary};
 
 use crate::output;
+use crate::term::Progress;
 use crate::{CliError, Format, Verdict, run};
 
 #[derive(Args, Debug)]
@@ -94,18 +95,23 @@ pub struct ShrinkReport {
 }
 
 /// Shrinks a failing scenario, keeping `target` failing. `events_before` is the events of
-/// the original failing run.
+/// the original failing run; `on_candidate` hears whether each candidate run still failed.
 pub fn shrink_finding(
     original: &Scenario,
     target: &Target,
     first_failure_ms: u64,
     events_before: u64,
     max_runs: u32,
+    on_candidate: &mut dyn FnMut(bool),
 ) -> ShrinkReport {
     let shrunk = shrink_scenario(
         original,
         first_failure_ms,
-        |s| judge(s, target),
+        |s| {
+            let still = judge(s, target);
+            on_candidate(still.is_some());
+            still
+        },
         ShrinkOptions { max_runs },
     );
     let mut scenario = shrunk.scenario;
@@ -239,7 +245,23 @@ pub fn shrink(args: ShrinkArgs) -> Result<Verdict, CliError> {
         _ => scenario.duration_ms,
     };
     let events = summary.as_ref().map_or(0, |s| s.events);
-    let report = shrink_finding(&scenario, &target, first_ms, events, args.max_runs);
+    // Progress on a terminal: candidate runs against the budget, and how many were kept.
+    let mut progress = Progress::new("shrink", u64::from(args.max_runs), "runs", 0, false);
+    let mut kept = 0;
+    let mut on_candidate = |still_fails: bool| {
+        kept += u32::from(still_fails);
+        progress.step(false);
+        progress.note(format!("{kept} smaller versions kept"));
+    };
+    let report = shrink_finding(
+        &scenario,
+        &target,
+        first_ms,
+        events,
+        args.max_runs,
+        &mut on_candidate,
+    );
+    progress.finish();
     let out = args
         .out
         .clone()
@@ -252,13 +274,13 @@ pub fn shrink(args: ShrinkArgs) -> Result<Verdict, CliError> {
         report.events_before,
         report.events_after,
         report.runs,
-        out.display()
+        output::shown_path(&out)
     );
     let finding = as_finding(report.scenario.clone(), report.violation.as_ref(), &note);
     write_scenario(&out, &finding)?;
     match args.format {
         Format::Json => output::println_json(serde_json::json!({
-                "out": out.display().to_string(),
+                "out": output::shown_path(&out),
                 "target": target.label(),
                 "faults_before": report.faults_before,
                 "faults_after": report.faults_after,
@@ -294,8 +316,9 @@ pub fn shrink(args: ShrinkArgs) -> Result<Verdict, CliError> {
                 )),
                 None => output::println_lossy("still panics"),
             }
-            output::println_lossy(&format!("wrote  {}", out.display()));
-            output::println_lossy(&format!("replay kafkasim run {}", out.display()));
+            let shown = output::shown_path(&out);
+            output::println_lossy(&format!("wrote  {shown}"));
+            output::println_lossy(&format!("replay kafkasim run {shown}"));
         }
     }
     Ok(Verdict::Ok)

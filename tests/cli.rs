@@ -731,3 +731,104 @@ fn completions_and_the_man_page_cover_every_command() {
         assert!(text.contains(".TH"), "{page}: {text}");
     }
 }
+
+/// Runs kafkasim under a pseudo-terminal (util-linux `script`), as a person at a terminal
+/// does; stdout and stderr come back together. `None` where `script` is missing.
+fn on_a_terminal(env: &str, args: &str) -> Option<String> {
+    let command = format!("{env} {} {args}", env!("CARGO_BIN_EXE_kafkasim"));
+    let o = support::external_tool(
+        "script",
+        &["-qec", &command, "/dev/null"],
+        "util-linux's `script`",
+    )?;
+    Some(String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+#[test]
+fn colour_follows_the_terminal_no_color_and_the_flag() {
+    const GREEN: &str = "\x1b[32m";
+    let one = "check scenarios/teach/01-leader-failover.json";
+    // In a pipe: plain, unless asked for.
+    let piped = kafkasim(&["check", "scenarios/teach/01-leader-failover.json"]);
+    assert!(!stdout(&piped).contains('\x1b'), "{}", stdout(&piped));
+    let forced = kafkasim(&[
+        "check",
+        "scenarios/teach/01-leader-failover.json",
+        "--color",
+        "always",
+    ]);
+    assert!(stdout(&forced).contains(GREEN), "{}", stdout(&forced));
+    let Some(terminal) = on_a_terminal("", one) else {
+        return;
+    };
+    assert!(terminal.contains(GREEN), "{terminal:?}");
+    let no_color = on_a_terminal("NO_COLOR=1", one).unwrap();
+    assert!(!no_color.contains(GREEN), "{no_color:?}");
+    assert!(no_color.contains("pass "), "{no_color:?}");
+    let never = on_a_terminal("", &format!("{one} --color never")).unwrap();
+    assert!(!never.contains(GREEN), "{never:?}");
+}
+
+#[test]
+fn progress_shows_on_a_terminal_and_not_in_a_pipe_or_with_quiet() {
+    let piped = kafkasim(&["check", "scenarios/teach", "--jobs", "2"]);
+    assert_eq!(stderr(&piped), "", "no progress in a pipe");
+    let Some(terminal) = on_a_terminal("", "check scenarios/teach --jobs 2") else {
+        return;
+    };
+    assert!(terminal.contains(" files "), "a progress bar: {terminal:?}");
+    let quiet = on_a_terminal("", "check scenarios/teach --jobs 2 --quiet").unwrap();
+    assert!(!quiet.contains(" files "), "{quiet:?}");
+}
+
+#[test]
+fn quiet_check_prints_only_what_did_not_pass_and_the_count() {
+    let dir = temp_dir("quiet-check");
+    std::fs::copy(
+        "scenarios/teach/01-leader-failover.json",
+        dir.join("a.json"),
+    )
+    .unwrap();
+    let doc = serde_json::json!({"name": "quiet", "duration_ms": 2000,
+        "cluster": {"brokers": 1}, "expect": {"violate": ["acked_durability"]}});
+    std::fs::write(dir.join("b.json"), doc.to_string()).unwrap();
+    let o = kafkasim(&["check", dir.to_str().unwrap(), "-q"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with("FAIL ") && lines[0].contains("b.json"),
+        "{out}"
+    );
+    assert_eq!(lines[1], "1 passed, 1 failed");
+}
+
+#[test]
+fn explain_wraps_to_the_terminal_and_keeps_lines_whole_in_a_pipe() {
+    let piped = stdout(&kafkasim(&["explain", "teach/05-zombie-leader"]));
+    let longest = piped.lines().map(|l| l.chars().count()).max().unwrap();
+    assert!(longest > 200, "a pipe gets whole lines ({longest})");
+    let Some(terminal) = on_a_terminal("COLUMNS=80", "explain teach/05-zombie-leader") else {
+        return;
+    };
+    let lines: Vec<&str> = terminal.lines().map(|l| l.trim_end_matches('\r')).collect();
+    assert!(
+        lines.iter().all(|l| l.chars().count() <= 80),
+        "{}",
+        lines.iter().find(|l| l.chars().count() > 80).unwrap()
+    );
+    // A moment's continuation lines sit under its text, after the time column.
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("t=15.000s    fault: the network splits"))
+        .expect("the partition");
+    assert!(
+        lines[at + 1].starts_with(&" ".repeat(13)),
+        "{}",
+        lines[at + 1]
+    );
+    // Nothing is lost in the wrapping: the words are the pipe's.
+    let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert_eq!(words(&lines.join("\n")), words(&piped));
+}

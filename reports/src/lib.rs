@@ -355,7 +355,13 @@ pub fn text_summary(s: &RunSummary) -> String {
         .map(|n| format!("{} {}", n.name, status_word(n.status)))
         .collect();
     let _ = writeln!(out, "nodes     {}", nodes.join(", "));
-    let _ = writeln!(out, "messages  {} lost", s.messages_lost);
+    // Requests and responses the simulated network dropped (cut links, crashed or paused
+    // nodes, loss), not Kafka records: those are on the `lost` line.
+    let _ = writeln!(
+        out,
+        "network   {} messages dropped by the faults (requests and responses; lost records are below)",
+        s.messages_lost
+    );
     kraft_summary(&mut out, s);
     data_summary(&mut out, s);
     if s.violations.is_empty() {

@@ -790,7 +790,7 @@ pub fn conclusion(trace: &Trace, moments: &[Moment]) -> String {
         held.len()
     );
     let mut told = BTreeMap::new();
-    for m in moments.iter() {
+    for m in moments {
         let Some(id) = violated_invariant(m) else {
             continue;
         };
