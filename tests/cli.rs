@@ -662,7 +662,11 @@ fn check_speaks_github_annotations_on_the_failing_file() {
     let out = stdout(&o);
     let annotations: Vec<&str> = out.lines().filter(|l| l.starts_with("::error ")).collect();
     assert_eq!(annotations.len(), 1, "{out}");
-    let escaped = path.replace(':', "%3A").replace(',', "%2C");
+    // The file is named from the working directory (the checkout) when it lies under it.
+    let shown = file
+        .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+        .map_or(path, |p| p.to_str().unwrap());
+    let escaped = shown.replace(':', "%3A").replace(',', "%2C");
     assert!(
         annotations[0].starts_with(&format!(
             "::error file={escaped},title=quiet%3A expectations not met::"
