@@ -164,7 +164,7 @@ pub struct Spec {
 }
 
 /// One simulated Kafka process.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Process {
     Controller(Box<Controller>),
     Broker(Box<Broker>),
@@ -502,9 +502,15 @@ pub struct RunOptions {
 }
 
 /// The checkers and the timeline recorder, run after every event.
-struct Watch<'w> {
+#[derive(Clone, Debug)]
+struct Watchers {
     checker: Checker,
     timeline: Timeline,
+}
+
+/// The watchers for one stretch of a run, with the caller's watchdog.
+struct Watch<'w> {
+    watchers: &'w mut Watchers,
     watchdog: &'w mut dyn FnMut() -> bool,
 }
 
@@ -513,8 +519,8 @@ pub const WATCHDOG_EVERY: u64 = 1 << 16;
 
 impl Observer<Process> for Watch<'_> {
     fn after_event(&mut self, sim: &Simulation<Process>) -> Flow {
-        self.timeline.record(sim);
-        let flow = self.checker.after_event(sim);
+        self.watchers.timeline.record(sim);
+        let flow = self.watchers.checker.after_event(sim);
         if flow == Flow::Continue
             && sim.events().is_multiple_of(WATCHDOG_EVERY)
             && (self.watchdog)()
@@ -522,6 +528,206 @@ impl Observer<Process> for Watch<'_> {
             return Flow::Halt;
         }
         flow
+    }
+}
+
+/// A run in progress: the simulation, the checkers and the timeline that watch it after every
+/// event, and the faults aimed at "the active controller" still to resolve. Everything that
+/// decides what happens next is in here, so [`World::fork`] copies a run between two events
+/// and the copy goes on exactly as the original would: the ground a search that branches from
+/// interesting moments stands on.
+#[derive(Debug)]
+pub struct World {
+    sim: Simulation<Process>,
+    watchers: Watchers,
+    /// Faults on the active controller not yet fired, the latest first (resolved to a node
+    /// when they fire).
+    dynamic: Vec<ScheduledFault<Target>>,
+    /// The controller the last such fault hit: a restart or resume goes to it.
+    last_active: Option<NodeId>,
+    /// The scenario's end.
+    until: SimTime,
+}
+
+impl World {
+    /// The world of `scenario` on `seed` at time zero, writing its trace to `trace`.
+    pub fn new(scenario: &ResolvedScenario, seed: u64, trace: TraceSink) -> World {
+        let mut dynamic: Vec<ScheduledFault<Target>> = scenario
+            .faults
+            .iter()
+            .filter(|f| on_nodes(&f.fault, None).is_none())
+            .cloned()
+            .collect();
+        dynamic.reverse();
+        World {
+            sim: build(scenario, seed, trace),
+            watchers: Watchers {
+                checker: Checker::new(scenario),
+                timeline: Timeline::new(&scenario.cluster),
+            },
+            dynamic,
+            last_active: None,
+            until: SimTime::ZERO + scenario.duration,
+        }
+    }
+
+    /// A copy of the run as it stands, which continues exactly as this one would: the same
+    /// events, violations and trace hash. Its trace writes no lines.
+    pub fn fork(&self) -> World {
+        World {
+            sim: self.sim.fork(),
+            watchers: self.watchers.clone(),
+            dynamic: self.dynamic.clone(),
+            last_active: self.last_active,
+            until: self.until,
+        }
+    }
+
+    /// Events handled so far.
+    pub fn events(&self) -> u64 {
+        self.sim.events()
+    }
+
+    /// The simulated clock.
+    pub fn now(&self) -> SimTime {
+        self.sim.now()
+    }
+
+    /// The simulation, to look at.
+    pub fn sim(&self) -> &Simulation<Process> {
+        &self.sim
+    }
+
+    /// Runs on until the scenario's end or until `max_events` events have been handled in
+    /// all, whichever comes first, asking `watchdog` every [`WATCHDOG_EVERY`] events whether
+    /// to stop. It can be called again to go on. A fault aimed at "the active controller" is
+    /// resolved when it fires, to the node active then (a restart or resume goes to the one
+    /// the previous such fault hit).
+    pub fn run(&mut self, max_events: u64, watchdog: &mut dyn FnMut() -> bool) -> StopReason {
+        let limits = Limits {
+            until: self.until,
+            max_events,
+        };
+        let mut watch = Watch {
+            watchers: &mut self.watchers,
+            watchdog,
+        };
+        loop {
+            let Some(next_at) = self.dynamic.last().map(|f| f.at) else {
+                return self.sim.run(limits, &mut watch);
+            };
+            let reason = self.sim.run(
+                Limits {
+                    until: next_at,
+                    ..limits
+                },
+                &mut watch,
+            );
+            if !matches!(reason, StopReason::TimeLimit | StopReason::Idle) {
+                return reason;
+            }
+            let Some(next) = self.dynamic.pop() else {
+                unreachable!("looked at the next fault")
+            };
+            let reuse = matches!(next.fault, Fault::Restart { .. } | Fault::Resume { .. });
+            let target = if reuse {
+                self.last_active
+            } else {
+                active_controller(&self.sim)
+            };
+            match on_nodes(&next.fault, target) {
+                Some(fault) => {
+                    self.last_active = target;
+                    self.sim.schedule_fault(next.at, fault);
+                }
+                None => self.sim.schedule_note(
+                    next.at,
+                    format!(
+                        "{}: there is no active controller now, so this fault does nothing",
+                        next.fault.name()
+                    ),
+                ),
+            }
+        }
+    }
+
+    /// Ends the run: the checkers' last word (liveness at the end), the outcome written to the
+    /// trace, and the summary. `stop_reason` is what the last [`World::run`] returned.
+    pub fn finish(
+        self,
+        scenario: &ResolvedScenario,
+        stop_reason: StopReason,
+    ) -> std::io::Result<RunSummary> {
+        let World {
+            mut sim,
+            mut watchers,
+            ..
+        } = self;
+        let cluster = &scenario.cluster;
+        watchers.timeline.finish(&sim);
+        watchers.checker.finish(&sim);
+        let partitions = partition_summaries(cluster, &watchers.checker, &sim);
+        let clients = watchers.checker.data().stats.clone();
+        let losses_outside_promise = watchers.checker.losses_outside_promise().to_vec();
+        let violations = watchers.checker.into_violations();
+        write_outcome(&mut sim, &violations, &losses_outside_promise, stop_reason);
+        let seed = sim.seed();
+        let trace_hash = sim.finish_trace()?;
+        let nodes = scenario
+            .members
+            .iter()
+            .map(|m| NodeSummary {
+                name: m.name.clone(),
+                role: m.role,
+                status: sim.status(m.id),
+            })
+            .collect();
+        let violated = |id: &str| violations.iter().any(|v| v.invariant == id);
+        let missing_violations: Vec<String> = scenario
+            .expect
+            .violate
+            .iter()
+            .filter(|id| !violated(id))
+            .map(ToString::to_string)
+            .collect();
+        // Every violation is unexpected unless the scenario says it must happen (a lesson or
+        // a bug reproduction); `hold` names what a scenario is about, and holds with the rest.
+        let unexpected = violations
+            .iter()
+            .any(|v| !scenario.expect.violate.contains(&v.invariant));
+        let stalled = sim.stall().map(|s| {
+            let on = s
+                .node
+                .map(|n| format!(" (at {})", cluster.names[n.index()]))
+                .unwrap_or_default();
+            format!(
+                "the simulated clock stopped at t={:.3}s: {}{on} kept happening, {} events at \
+                 that instant (the most one instant may hold); look for a delay of zero \
+                 (network latency, a backoff or an interval)",
+                s.at.as_micros() as f64 / 1e6,
+                s.what,
+                crate::engine::MAX_EVENTS_AT_ONE_INSTANT
+            )
+        });
+        let stalled_run = stalled.is_some();
+        Ok(RunSummary {
+            scenario: scenario.name.clone(),
+            seed,
+            trace_hash,
+            stalled,
+            events: sim.events(),
+            sim_time_ms: sim.now().as_millis(),
+            stop_reason,
+            messages_lost: sim.messages_lost(),
+            nodes,
+            kraft: watchers.timeline,
+            partitions,
+            clients,
+            expectations_met: missing_violations.is_empty() && !unexpected && !stalled_run,
+            missing_violations,
+            violations,
+            losses_outside_promise,
+        })
     }
 }
 
@@ -538,134 +744,9 @@ pub fn run_watched(
     options: RunOptions,
     watchdog: &mut dyn FnMut() -> bool,
 ) -> std::io::Result<RunSummary> {
-    let cluster = scenario.cluster.clone();
-    let mut sim = build(scenario, options.seed, options.trace);
-    let limits = Limits {
-        until: SimTime::ZERO + scenario.duration,
-        max_events: options.max_events,
-    };
-    let mut watch = Watch {
-        checker: Checker::new(scenario),
-        timeline: Timeline::new(&cluster),
-        watchdog,
-    };
-    let stop_reason = run_schedule(&mut sim, scenario, limits, &mut watch);
-    watch.timeline.finish(&sim);
-    watch.checker.finish(&sim);
-    let partitions = partition_summaries(&cluster, &watch.checker, &sim);
-    let clients = watch.checker.data().stats.clone();
-    let losses_outside_promise = watch.checker.losses_outside_promise().to_vec();
-    let violations = watch.checker.into_violations();
-    write_outcome(&mut sim, &violations, &losses_outside_promise, stop_reason);
-    let trace_hash = sim.finish_trace()?;
-    let nodes = scenario
-        .members
-        .iter()
-        .map(|m| NodeSummary {
-            name: m.name.clone(),
-            role: m.role,
-            status: sim.status(m.id),
-        })
-        .collect();
-    let violated = |id: &str| violations.iter().any(|v| v.invariant == id);
-    let missing_violations: Vec<String> = scenario
-        .expect
-        .violate
-        .iter()
-        .filter(|id| !violated(id))
-        .map(ToString::to_string)
-        .collect();
-    // Every violation is unexpected unless the scenario says it must happen (a lesson or a
-    // bug reproduction); `hold` names what a scenario is about, and holds with the rest.
-    let unexpected = violations
-        .iter()
-        .any(|v| !scenario.expect.violate.contains(&v.invariant));
-    let stalled = sim.stall().map(|s| {
-        let on = s
-            .node
-            .map(|n| format!(" (at {})", cluster.names[n.index()]))
-            .unwrap_or_default();
-        format!(
-            "the simulated clock stopped at t={:.3}s: {}{on} kept happening, {} events at that \
-             instant (the most one instant may hold); look for a delay of zero (network \
-             latency, a backoff or an interval)",
-            s.at.as_micros() as f64 / 1e6,
-            s.what,
-            crate::engine::MAX_EVENTS_AT_ONE_INSTANT
-        )
-    });
-    let stalled_run = stalled.is_some();
-    Ok(RunSummary {
-        scenario: scenario.name.clone(),
-        seed: options.seed,
-        trace_hash,
-        stalled,
-        events: sim.events(),
-        sim_time_ms: sim.now().as_millis(),
-        stop_reason,
-        messages_lost: sim.messages_lost(),
-        nodes,
-        kraft: watch.timeline,
-        partitions,
-        clients,
-        expectations_met: missing_violations.is_empty() && !unexpected && !stalled_run,
-        missing_violations,
-        violations,
-        losses_outside_promise,
-    })
-}
-
-/// Runs the simulation to its end, stopping at each fault aimed at "the active controller" to
-/// resolve it to the node that is active when it fires (a restart or resume goes to the one
-/// the previous such fault hit).
-fn run_schedule(
-    sim: &mut Simulation<Process>,
-    scenario: &ResolvedScenario,
-    limits: Limits,
-    watch: &mut Watch<'_>,
-) -> StopReason {
-    // Run up to each fault on the active controller, resolve it, and go on.
-    let mut dynamic: Vec<&ScheduledFault<Target>> = scenario
-        .faults
-        .iter()
-        .filter(|f| on_nodes(&f.fault, None).is_none())
-        .collect();
-    dynamic.reverse();
-    let mut last_active: Option<NodeId> = None;
-    loop {
-        let Some(next) = dynamic.pop() else {
-            break sim.run(limits, watch);
-        };
-        let reason = sim.run(
-            Limits {
-                until: next.at,
-                ..limits
-            },
-            watch,
-        );
-        if !matches!(reason, StopReason::TimeLimit | StopReason::Idle) {
-            break reason;
-        }
-        let reuse = matches!(next.fault, Fault::Restart { .. } | Fault::Resume { .. });
-        let target = if reuse {
-            last_active
-        } else {
-            active_controller(sim)
-        };
-        match on_nodes(&next.fault, target) {
-            Some(fault) => {
-                last_active = target;
-                sim.schedule_fault(next.at, fault);
-            }
-            None => sim.schedule_note(
-                next.at,
-                format!(
-                    "{}: there is no active controller now, so this fault does nothing",
-                    next.fault.name()
-                ),
-            ),
-        }
-    }
+    let mut world = World::new(scenario, options.seed, options.trace);
+    let stop_reason = world.run(options.max_events, watchdog);
+    world.finish(scenario, stop_reason)
 }
 
 /// Ends the trace with what the checkers found and why the run stopped, so a trace alone is

@@ -98,7 +98,7 @@ impl Durable for BrokerDisk {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Broker {
     cluster: Rc<ClusterConfig>,
     id: BrokerId,

@@ -24,7 +24,7 @@ pub const REPLICA_FETCH_TIMEOUT: SimDuration = SimDuration::from_secs(30);
 pub const ALTER_PARTITION_RETRY: SimDuration = SimDuration::from_secs(2);
 
 /// A fetch parked at the leader until there is something to return (`DelayedFetch`).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct ParkedFetch {
     from: NodeId,
     /// When it arrived: a broken connection takes only the requests that came over it.
@@ -34,7 +34,7 @@ struct ParkedFetch {
 }
 
 /// One partition of a parked acks=all produce.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct ProducePart {
     tp: TopicPartition,
     leader_epoch: u32,
@@ -45,7 +45,7 @@ struct ProducePart {
 }
 
 /// An acks=all produce waiting for the HW (`DelayedProduce`).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct DelayedProduce {
     from: NodeId,
     received: SimTime,
@@ -55,7 +55,7 @@ struct DelayedProduce {
 }
 
 /// A follower's fetch session with one leader broker.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Fetcher {
     partitions: BTreeSet<TopicPartition>,
     in_flight: bool,
@@ -66,7 +66,7 @@ struct Fetcher {
     backing_off: bool,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct ReplicaManager {
     partitions: BTreeMap<TopicPartition, Partition>,
     /// Logs on disk of partitions not opened (yet).

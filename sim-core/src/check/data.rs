@@ -355,7 +355,7 @@ pub(crate) fn first_difference(
 }
 
 /// The data plane's ground truth, for every partition.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct DataGround {
     pub partitions: BTreeMap<TopicPartition, PartitionGround>,
     /// The committed partition changes, each told once (replays dropped).
@@ -529,7 +529,7 @@ pub(crate) fn write_text(g: &super::Ground, w: &AckedWrite) -> String {
 
 /// A partition's name as a violation prints it (`orders-0`); checkers take one before they
 /// know whether they will report, so it is formatted only on use.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct TpName {
     topics: std::rc::Rc<[String]>,
     tp: TopicPartition,

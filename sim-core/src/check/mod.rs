@@ -182,7 +182,7 @@ impl NodeView<'_> {
 }
 
 /// What the checker knows to be true, and what it remembers of the run.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Ground {
     pub names: Vec<String>,
     pub voters: Vec<NodeId>,
@@ -287,7 +287,7 @@ pub(crate) fn crash_name(kind: CrashKind) -> &'static str {
 }
 
 /// Collects violations, keeping a bounded number of each invariant.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Violations {
     list: Vec<Violation>,
     counts: BTreeMap<&'static str, usize>,
@@ -334,7 +334,7 @@ impl Violations {
 }
 
 /// Runs every invariant after every event.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Checker {
     ground: Ground,
     data: data::DataGround,

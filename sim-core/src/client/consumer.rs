@@ -49,7 +49,7 @@ struct InFlight {
     validating: Vec<u32>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Consumer {
     cluster: Rc<ClusterConfig>,
     plan: ConsumerPlan,

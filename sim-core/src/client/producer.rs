@@ -62,7 +62,7 @@ struct Request {
     partitions: Vec<u32>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Producer {
     cluster: Rc<ClusterConfig>,
     plan: ProducerPlan,

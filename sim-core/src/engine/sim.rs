@@ -142,6 +142,61 @@ struct Scheduled<N: Node> {
     event: Event<N>,
 }
 
+// Cloned by hand: a derive would ask `N: Clone` where only the message needs it.
+impl<N: Node> Clone for Event<N>
+where
+    N::Msg: Clone,
+{
+    fn clone(&self) -> Self {
+        match self {
+            Event::Deliver {
+                from,
+                to,
+                generation,
+                msg,
+            } => Event::Deliver {
+                from: *from,
+                to: *to,
+                generation: *generation,
+                msg: msg.clone(),
+            },
+            Event::Timer {
+                node,
+                slot,
+                generation,
+            } => Event::Timer {
+                node: *node,
+                slot: *slot,
+                generation: *generation,
+            },
+            Event::Disconnect {
+                node,
+                peer,
+                incarnation,
+            } => Event::Disconnect {
+                node: *node,
+                peer: *peer,
+                incarnation: *incarnation,
+            },
+            Event::Fault(f) => Event::Fault(f.clone()),
+            Event::Note(n) => Event::Note(n.clone()),
+        }
+    }
+}
+
+impl<N: Node> Clone for Scheduled<N>
+where
+    N::Msg: Clone,
+{
+    fn clone(&self) -> Self {
+        Scheduled {
+            at: self.at,
+            seq: self.seq,
+            event: self.event.clone(),
+        }
+    }
+}
+
 impl<N: Node> PartialEq for Scheduled<N> {
     fn eq(&self, other: &Self) -> bool {
         (self.at, self.seq) == (other.at, other.seq)
@@ -205,6 +260,28 @@ struct Proc<N: Node> {
     rng: SimRng,
 }
 
+impl<N: Node + Clone> Clone for Proc<N>
+where
+    N::Msg: Clone,
+    N::Spec: Clone,
+    N::Disk: Clone,
+{
+    fn clone(&self) -> Self {
+        Proc {
+            spec: self.spec.clone(),
+            node: self.node.clone(),
+            disk: self.disk.clone(),
+            status: self.status,
+            incarnation: self.incarnation,
+            timers: self.timers.clone(),
+            deferred: self.deferred.clone(),
+            stopping: self.stopping,
+            restart_on_exit: self.restart_on_exit,
+            rng: self.rng.clone(),
+        }
+    }
+}
+
 /// A deterministic simulation of `N` nodes on a simulated network.
 pub struct Simulation<N: Node> {
     now: SimTime,
@@ -238,6 +315,44 @@ impl<N: Node> std::fmt::Debug for Simulation<N> {
             .field("queued", &self.queue.len())
             .field("events", &self.events)
             .finish_non_exhaustive()
+    }
+}
+
+impl<N: Node + Clone> Simulation<N>
+where
+    N::Msg: Clone,
+    N::Spec: Clone,
+    N::Disk: Clone,
+{
+    /// A copy of the whole simulation between two events: the clock, the event queue with
+    /// every message in flight, each node's state, timers, disk and random stream, the
+    /// network and its stream, and the trace hash so far. It continues exactly as the original
+    /// would (same events, same trace hash) until one of them is given something new. Its
+    /// trace writes no lines.
+    pub fn fork(&self) -> Self {
+        assert!(
+            self.effects.is_empty(),
+            "a simulation forks between events, not inside one"
+        );
+        // The last event's protocol events and actor were for its observer, which has run;
+        // the next dispatch clears them.
+        Simulation {
+            now: self.now,
+            seq: self.seq,
+            queue: self.queue.clone(),
+            procs: self.procs.clone(),
+            net: self.net.clone(),
+            net_rng: self.net_rng.clone(),
+            seed: self.seed,
+            effects: Vec::new(),
+            step_events: Vec::new(),
+            actor: None,
+            trace: self.trace.fork(),
+            events: self.events,
+            messages_lost: self.messages_lost,
+            events_at_instant_start: self.events_at_instant_start,
+            stall: self.stall.clone(),
+        }
     }
 }
 

@@ -56,7 +56,7 @@ struct Deferred {
 }
 
 /// The active controller's volatile state.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Active {
     epoch: u32,
     /// Committed records plus this controller's own uncommitted ones.
@@ -76,7 +76,7 @@ impl Active {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Controller {
     cluster: Rc<ClusterConfig>,
     raft: Raft,

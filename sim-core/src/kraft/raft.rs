@@ -178,7 +178,7 @@ struct ParkedFetch {
 }
 
 /// A Raft replica: a voter (controller) or an observer (broker).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Raft {
     config: Rc<RaftConfig>,
     me: NodeId,

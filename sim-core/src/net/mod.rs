@@ -143,7 +143,7 @@ pub enum Send {
     Blocked { notify_sender: bool },
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Network {
     nodes: usize,
     links: Vec<Link>,

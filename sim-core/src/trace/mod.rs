@@ -287,6 +287,15 @@ impl TraceSink {
         }
     }
 
+    /// A sink for a fork of the run: the hash so far carries over, so the fork ends with the
+    /// hash the original would; it writes no lines (a fork's trace would start mid-run).
+    pub fn fork(&self) -> Self {
+        TraceSink {
+            hash: self.hash,
+            ..Self::hash_only()
+        }
+    }
+
     /// Hash, and write JSON lines to `writer` (wrap files in a `BufWriter`).
     pub fn to_writer(writer: Box<dyn Write>, verbosity: Verbosity) -> Self {
         TraceSink {
