@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use sim_core::fuzz::swarm::FuzzBase;
+use sim_core::fuzz::triage::Situation;
 use sim_core::scenario::Scenario;
 use sim_core::variants;
 
@@ -160,8 +161,9 @@ pub struct SeedResult {
     /// The failing run as a scenario file, relative to the sweep directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repro: Option<String>,
+    /// The failure's group: what broke and the situation it broke in (see `groups.json`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shrunk: Option<ShrunkFinding>,
+    pub group: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub panic: Option<String>,
     /// What kept happening when the simulated clock stopped (outcome `stalled`).
@@ -202,7 +204,7 @@ impl Sweep<'_> {
             events: 0,
             faults: scenario.faults.len(),
             repro: None,
-            shrunk: None,
+            group: None,
             panic: None,
             stalled: None,
             wall_s: 0.0,
@@ -210,10 +212,11 @@ impl Sweep<'_> {
         let first = match run::catch_panic(false, || run_hash_only(&scenario)) {
             Ok(summary) => summary,
             Err(message) => {
+                let first_line = message.lines().next().unwrap_or_default();
+                result.group = Some(format!("panic: {first_line}"));
                 result.outcome = "panic".into();
                 result.panic = Some(message);
-                let shrink = (Target::Panic, scenario.duration_ms, 0);
-                self.save(&scenario, &mut result, None, Some(shrink))?;
+                self.save(&scenario, &mut result, None)?;
                 result.wall_s = started.elapsed().as_secs_f64();
                 return Ok(result);
             }
@@ -227,7 +230,8 @@ impl Sweep<'_> {
             // (a loop with no delay in the model), saved as it is.
             result.outcome = "stalled".into();
             result.stalled = Some(stalled.clone());
-            self.save(&scenario, &mut result, None, None)?;
+            result.group = Some("stalled: the simulated clock stopped".into());
+            self.save(&scenario, &mut result, None)?;
             result.wall_s = started.elapsed().as_secs_f64();
             return Ok(result);
         }
@@ -247,8 +251,9 @@ impl Sweep<'_> {
             if again != result.trace_hash {
                 result.outcome = "nondeterministic".into();
                 result.rerun_hash = Some(again);
+                result.group = Some("nondeterministic: two runs, two traces".into());
                 // Shrinking a run that does not repeat would chase noise: saved as it is.
-                self.save(&scenario, &mut result, None, None)?;
+                self.save(&scenario, &mut result, None)?;
                 result.wall_s = started.elapsed().as_secs_f64();
                 return Ok(result);
             }
@@ -256,47 +261,28 @@ impl Sweep<'_> {
         }
         if let Some(v) = first.violations.first() {
             result.outcome = "fail".into();
-            let target = Target::Invariant(v.invariant.to_string());
-            let shrink = (target, v.time_ms.ceil() as u64, first.events);
-            self.save(&scenario, &mut result, Some(v), Some(shrink))?;
+            let situation = Situation::of(&scenario, v.invariant, v.time_ms, &v.nodes);
+            result.group = Some(situation.signature());
+            self.save(&scenario, &mut result, Some(v))?;
         }
         result.wall_s = started.elapsed().as_secs_f64();
         Ok(result)
     }
 
-    /// Saves a failing seed's scenario; then, when shrinking is on and `shrink` names what
-    /// keeps failing (with the time of the first failure and the run's events), shrinks it and
-    /// saves that too.
+    /// Saves a failing seed's scenario as `failures/seed-N.json`.
     fn save(
         &self,
         scenario: &Scenario,
         result: &mut SeedResult,
         violation: Option<&sim_core::check::Violation>,
-        shrink: Option<(Target, u64, u64)>,
     ) -> Result<(), CliError> {
         let failures = self.dir.join("failures");
         output::ensure_dir(&failures)?;
         let name = format!("seed-{}.json", result.seed);
-        let what = match (result.outcome.as_str(), violation) {
-            ("nondeterministic", _) => format!(
-                "two runs of seed {} gave two traces ({} then {})",
-                result.seed,
-                result.trace_hash,
-                result.rerun_hash.as_deref().unwrap_or("?")
-            ),
-            (_, Some(v)) => format!("violated {}", v.invariant),
-            ("stalled", _) => format!(
-                "stopped making progress: {}",
-                result.stalled.as_deref().unwrap_or("?")
-            ),
-            _ => format!(
-                "kafkasim panicked: {}",
-                result.panic.as_deref().unwrap_or("?")
-            ),
-        };
         let repro_path = failures.join(&name);
         let origin = format!(
-            "It {what}. Replay: kafkasim run {}",
+            "It {}. Replay: kafkasim run {}",
+            what_broke(result),
             output::shown_path(&repro_path)
         );
         write_scenario(
@@ -304,34 +290,119 @@ impl Sweep<'_> {
             &as_finding(scenario.clone(), violation, &origin),
         )?;
         result.repro = Some(format!("failures/{name}"));
-        let (Some(max_runs), Some((target, first_ms, events))) = (self.shrink_runs, shrink) else {
-            return Ok(());
+        Ok(())
+    }
+
+    /// Shrinks a failing seed (a violation or a panic; a stalled or nondeterministic run is
+    /// kept as it is) and saves it as `failures/seed-N.min.json`.
+    fn shrink_seed(&self, result: &SeedResult) -> Result<Option<ShrunkFinding>, CliError> {
+        let Some(max_runs) = self.shrink_runs else {
+            return Ok(None);
         };
-        let report = shrink_finding(scenario, &target, first_ms, events, max_runs, &mut |_| {});
+        let scenario = self.base.draw(result.seed);
+        let (target, first_ms, events) = match (result.outcome.as_str(), result.violations.first())
+        {
+            ("fail", Some(v)) => (
+                Target::Invariant(v.invariant.clone()),
+                v.time_ms.ceil() as u64,
+                result.events,
+            ),
+            ("panic", _) => (Target::Panic, scenario.duration_ms, 0),
+            _ => return Ok(None),
+        };
+        run::set_replay(format!(
+            "{} --start {} --seeds 1",
+            self.replay_base, result.seed
+        ));
+        let report = shrink_finding(&scenario, &target, first_ms, events, max_runs, &mut |_| {});
         let min_name = format!("seed-{}.min.json", result.seed);
-        let min_path = failures.join(&min_name);
+        let min_path = self.dir.join("failures").join(&min_name);
         let origin = format!(
             "Shrunk from {} to {} fault entries and {} to {} events in {} candidate runs; it \
-             still {what}. Replay: kafkasim run {}",
+             still {}. Replay: kafkasim run {}",
             report.faults_before,
             report.faults_after,
             report.events_before,
             report.events_after,
             report.runs,
+            what_broke(result),
             output::shown_path(&min_path)
         );
         let finding = as_finding(report.scenario.clone(), report.violation.as_ref(), &origin);
         write_scenario(&min_path, &finding)?;
-        result.shrunk = Some(ShrunkFinding {
+        Ok(Some(ShrunkFinding {
             file: format!("failures/{min_name}"),
             invariant: target.label().to_string(),
             faults: report.faults_after,
             events: report.events_after,
             duration_ms: finding.duration_ms,
             runs: report.runs,
-        });
-        Ok(())
+        }))
     }
+}
+
+/// What a failed seed did, for the description of its saved file.
+fn what_broke(result: &SeedResult) -> String {
+    match (result.outcome.as_str(), result.violations.first()) {
+        ("nondeterministic", _) => format!(
+            "two runs of seed {} gave two traces ({} then {})",
+            result.seed,
+            result.trace_hash,
+            result.rerun_hash.as_deref().unwrap_or("?")
+        ),
+        ("fail", Some(v)) => format!("violated {}", v.invariant),
+        ("stalled", _) => format!(
+            "stopped making progress: {}",
+            result.stalled.as_deref().unwrap_or("?")
+        ),
+        _ => format!(
+            "kafkasim panicked: {}",
+            result.panic.as_deref().unwrap_or("?")
+        ),
+    }
+}
+
+/// Failed seeds that broke the same way in the same situation (`sim_core::fuzz::triage`): one
+/// of them, the lowest seed, is shrunk; the others keep their seeds and saved runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Group {
+    pub signature: String,
+    /// `fail`, `panic`, `stalled` or `nondeterministic`.
+    pub outcome: String,
+    pub count: usize,
+    /// Its seeds, lowest first (the first 100).
+    pub seeds: Vec<u64>,
+    /// The seed shrunk for the group: its lowest.
+    pub representative: u64,
+    /// The representative's saved run, relative to the sweep directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repro: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shrunk: Option<ShrunkFinding>,
+}
+
+/// The failures of `results` in groups, in the order of their lowest seeds.
+fn groups_of(results: &BTreeMap<u64, SeedResult>) -> Vec<Group> {
+    let mut by_signature: BTreeMap<&str, Group> = BTreeMap::new();
+    for r in results.values().filter(|r| r.failed()) {
+        let signature = r.group.as_deref().unwrap_or(r.outcome.as_str());
+        let group = by_signature.entry(signature).or_insert_with(|| Group {
+            signature: signature.to_string(),
+            outcome: r.outcome.clone(),
+            count: 0,
+            seeds: Vec::new(),
+            representative: r.seed,
+            repro: r.repro.clone(),
+            shrunk: None,
+        });
+        group.count += 1;
+        if group.seeds.len() < 100 {
+            group.seeds.push(r.seed);
+        }
+    }
+    let mut groups: Vec<Group> = by_signature.into_values().collect();
+    groups.sort_by_key(|g| g.representative);
+    groups
 }
 
 /// Reads a results.jsonl; a last line cut short by a kill is dropped (and, when `repair`, cut
@@ -420,12 +491,18 @@ struct Summary {
     by_invariant: BTreeMap<String, usize>,
     first_failure: Option<u64>,
     events: u64,
+    /// The failures grouped by what broke and the situation (the lowest seed of each shrunk).
+    groups: Vec<Group>,
     failures: Vec<SeedResult>,
     /// Seeds reported twice with different traces (by --merge: shards of different builds).
     conflicts: Vec<u64>,
 }
 
-fn summarize(results: &BTreeMap<u64, SeedResult>, conflicts: Vec<u64>) -> Summary {
+fn summarize(
+    results: &BTreeMap<u64, SeedResult>,
+    groups: Vec<Group>,
+    conflicts: Vec<u64>,
+) -> Summary {
     let failures: Vec<SeedResult> = results.values().filter(|r| r.failed()).cloned().collect();
     let mut by_invariant = BTreeMap::new();
     for r in &failures {
@@ -449,45 +526,67 @@ fn summarize(results: &BTreeMap<u64, SeedResult>, conflicts: Vec<u64>) -> Summar
         by_invariant,
         first_failure: failures.first().map(|r| r.seed),
         events: results.values().map(|r| r.events).sum(),
+        groups,
         failures,
         conflicts,
     }
 }
 
-fn failure_line(r: &SeedResult, dir: Option<&Path>) -> String {
+/// The live line of a failure that opens a new group.
+fn new_group_line(r: &SeedResult, groups: usize, dir: &Path) -> String {
+    let file = r
+        .repro
+        .as_deref()
+        .map(|f| format!("  {}", output::shown_path(&dir.join(f))))
+        .unwrap_or_default();
+    format!(
+        "{} group {groups}: {}  (seed {}{file})",
+        paint("FAIL", Tone::Bad),
+        r.group.as_deref().unwrap_or(&r.outcome),
+        r.seed
+    )
+}
+
+/// A group in the closing summary: how many seeds, what broke, and the file to replay.
+fn group_lines(g: &Group, dir: Option<&Path>) -> String {
     let at = |f: &str| match dir {
         Some(d) => output::shown_path(&d.join(f)),
         None => f.to_string(),
     };
-    let what = match r.outcome.as_str() {
-        "fail" => r
-            .violations
-            .iter()
-            .map(|v| v.invariant.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-        "nondeterministic" => format!(
-            "nondeterministic: trace {} then {}",
-            r.trace_hash,
-            r.rerun_hash.as_deref().unwrap_or("?")
-        ),
-        "stalled" => format!("stalled: {}", r.stalled.as_deref().unwrap_or("?")),
-        _ => format!("panic: {}", r.panic.as_deref().unwrap_or("?")),
-    };
-    let file = match (&r.shrunk, &r.repro) {
+    let file = match (&g.shrunk, &g.repro) {
         (Some(s), _) => format!(
-            "  {}  (shrunk to {} fault entries, {} events, {:.1} s; from {} entries, {} events)",
+            "{}  (shrunk to {} fault entries, {} events, {:.1} s)",
             at(&s.file),
             s.faults,
             s.events,
-            s.duration_ms as f64 / 1000.0,
-            r.faults,
-            r.events
+            s.duration_ms as f64 / 1000.0
         ),
-        (None, Some(f)) => format!("  {}", at(f)),
+        (None, Some(f)) => at(f),
         _ => String::new(),
     };
-    format!("{} seed {}  {what}{file}", paint("FAIL", Tone::Bad), r.seed)
+    let others: Vec<String> = g
+        .seeds
+        .iter()
+        .filter(|&&s| s != g.representative)
+        .take(8)
+        .map(u64::to_string)
+        .collect();
+    let also = match g.count - 1 {
+        0 => String::new(),
+        n if n > others.len() => format!(
+            "; also seeds {} and {} more",
+            others.join(", "),
+            n - others.len()
+        ),
+        _ => format!("; also seeds {}", others.join(", ")),
+    };
+    format!(
+        "{} {:>4} x {}\n           seed {}  {file}{also}",
+        paint("FAIL", Tone::Bad),
+        g.count,
+        g.signature,
+        g.representative
+    )
 }
 
 fn print_summary(s: &Summary, format: Format, dir: Option<&Path>, header: &str) {
@@ -505,14 +604,19 @@ fn print_summary(s: &Summary, format: Format, dir: Option<&Path>, header: &str) 
                     .collect();
                 println_lossy(&format!("failed seeds by invariant: {}", parts.join(", ")));
             }
-            for r in s.failures.iter().take(20) {
-                println_lossy(&failure_line(r, dir));
-            }
-            if s.failures.len() > 20 {
+            if !s.groups.is_empty() {
+                let n = |count: usize, one: &str, many: &str| {
+                    format!("{count} {}", if count == 1 { one } else { many })
+                };
                 println_lossy(&format!(
-                    "... and {} more failures (results.jsonl has them all)",
-                    s.failures.len() - 20
+                    "{} in {} (what broke, and the situation); the lowest seed of each is \
+                     shrunk, results.jsonl has every seed:",
+                    n(s.failures.len(), "failed seed", "failed seeds"),
+                    n(s.groups.len(), "group", "groups")
                 ));
+            }
+            for g in &s.groups {
+                println_lossy(&group_lines(g, dir));
             }
             for seed in &s.conflicts {
                 println_lossy(&format!(
@@ -547,7 +651,8 @@ fn merge(args: &FuzzArgs) -> Result<Verdict, CliError> {
         }
     }
     conflicts.dedup();
-    let summary = summarize(&all, conflicts);
+    let groups = groups_of(&all);
+    let summary = summarize(&all, groups, conflicts);
     let header = format!(
         "merged {} sweep directories: {} seeds, {} events, {} checked twice for determinism",
         args.merge.len(),
@@ -607,8 +712,9 @@ pub fn fuzz(args: FuzzArgs) -> Result<Verdict, CliError> {
     };
     let started = Instant::now();
     let ran = run_sweep(&args, &sweep, todo, &results_path, &mut results)?;
+    let groups = triage(&args, &sweep, &results)?;
     let wall = started.elapsed().as_secs_f64();
-    let summary = summarize(&results, Vec::new());
+    let summary = summarize(&results, groups, Vec::new());
     let missing = planned
         - results
             .keys()
@@ -640,6 +746,67 @@ pub fn fuzz(args: FuzzArgs) -> Result<Verdict, CliError> {
     } else {
         Verdict::ExpectationsNotMet
     })
+}
+
+/// Groups the sweep's failures, shrinks the lowest seed of each group not shrunk before (in
+/// parallel), and writes `groups.json` whole. A resumed sweep keeps the shrinks it has.
+fn triage(
+    args: &FuzzArgs,
+    sweep: &Sweep<'_>,
+    results: &BTreeMap<u64, SeedResult>,
+) -> Result<Vec<Group>, CliError> {
+    let path = args.out.join("groups.json");
+    let earlier: Vec<Group> = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|doc| serde_json::from_value(doc["groups"].clone()).ok())
+        .unwrap_or_default();
+    let mut groups = groups_of(results);
+    for g in &mut groups {
+        g.shrunk = earlier
+            .iter()
+            .find(|e| e.signature == g.signature && e.representative == g.representative)
+            .and_then(|e| e.shrunk.clone());
+    }
+    let todo: Vec<usize> = (0..groups.len())
+        .filter(|&i| groups[i].shrunk.is_none() && sweep.shrink_runs.is_some())
+        .filter(|&i| matches!(groups[i].outcome.as_str(), "fail" | "panic"))
+        .collect();
+    let mut progress = Progress::new("shrink", todo.len() as u64, "groups", 0, false);
+    let mut error = None;
+    let jobs = pool::jobs(args.jobs, todo.len());
+    let shrink = |&i: &usize| {
+        let seed = groups[i].representative;
+        (i, sweep.shrink_seed(&results[&seed]))
+    };
+    let mut shrunk = Vec::new();
+    pool::run(
+        todo.iter().copied(),
+        jobs,
+        || true,
+        shrink,
+        |_, (i, r)| {
+            progress.step(false);
+            match r {
+                Ok(s) => shrunk.push((i, s)),
+                Err(e) => {
+                    error.get_or_insert(e);
+                }
+            }
+        },
+    );
+    progress.finish();
+    for (i, s) in shrunk {
+        groups[i].shrunk = s;
+    }
+    let doc = output::versioned(serde_json::json!({ "groups": &groups }));
+    let mut text = serde_json::to_string_pretty(&doc).expect("groups serialize");
+    text.push('\n');
+    output::write_whole(&path, text.as_bytes())?;
+    match error {
+        Some(e) => Err(e),
+        None => Ok(groups),
+    }
 }
 
 /// The flags clap cannot check: a seed range that ends within the seeds there are, known
@@ -770,6 +937,8 @@ fn run_sweep(
     let failures = AtomicU64::new(earlier_failures);
     let stop = AtomicBool::new(false);
     let mut progress = Progress::new("fuzz", todo.len, "seeds", earlier_failures, true);
+    let mut seen: std::collections::BTreeSet<String> =
+        results.values().filter_map(|r| r.group.clone()).collect();
     let mut error: Option<CliError> = None;
     let (budget, max_failures) = (args.time_budget, args.max_failures);
     let keep_going = || {
@@ -803,11 +972,20 @@ fn run_sweep(
                 results_path.display()
             )));
         }
-        // Told as they come; with --quiet only in the closing list.
-        if r.failed() && !term::quiet() {
-            progress.println(&failure_line(&r, Some(dir)));
+        // A failure that opens a group is told as it comes (with --quiet only in the closing
+        // list); the others only count.
+        if let Some(group) = r.group.as_ref().filter(|_| r.failed())
+            && seen.insert(group.clone())
+            && !term::quiet()
+        {
+            progress.println(&new_group_line(&r, seen.len(), dir));
         }
         progress.step(r.failed());
+        progress.note(format!(
+            "{} failed in {} groups",
+            progress.failed,
+            seen.len()
+        ));
         results.insert(r.seed, r);
     });
     progress.finish();

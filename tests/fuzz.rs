@@ -172,7 +172,7 @@ fn a_reintroduced_bug_is_found_saved_shrunk_and_replayed() {
     ]);
     assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("FAIL seed "), "{out}");
+    assert!(out.contains("FAIL group 1: "), "{out}");
     let failed: Vec<Value> = results(&dir)
         .into_values()
         .filter(|r| r["outcome"] == "fail")
@@ -183,11 +183,22 @@ fn a_reintroduced_bug_is_found_saved_shrunk_and_replayed() {
         "--max-failures 1 with one job stops at the first"
     );
     let r = &failed[0];
-    let invariant = r["shrunk"]["invariant"]
+    // Its group, in groups.json, holds the shrunk run.
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("groups.json")).unwrap()).unwrap();
+    assert_eq!(doc["format_version"], 1);
+    let groups = doc["groups"].as_array().expect("groups");
+    assert_eq!(groups.len(), 1, "{doc}");
+    let group = &groups[0];
+    assert_eq!(group["representative"], r["seed"]);
+    assert_eq!(group["signature"], r["group"]);
+    assert_eq!(group["count"], 1);
+    let invariant = group["shrunk"]["invariant"]
         .as_str()
         .expect("shrunk")
         .to_string();
     assert_eq!(invariant, r["violations"][0]["invariant"]);
+    assert!(r["group"].as_str().unwrap().starts_with(&invariant), "{r}");
 
     // The saved run replays the failure: `run` exits 1 with the invariant violated.
     let repro = dir.join(r["repro"].as_str().unwrap());
@@ -197,13 +208,13 @@ fn a_reintroduced_bug_is_found_saved_shrunk_and_replayed() {
     assert_eq!(summary["trace_hash"], r["trace_hash"], "the very same run");
 
     // The shrunk one is smaller and fails the same way.
-    let shrunk = dir.join(r["shrunk"]["file"].as_str().unwrap());
+    let shrunk = dir.join(group["shrunk"]["file"].as_str().unwrap());
     let o = kafkasim(&["run", shrunk.to_str().unwrap(), "--format", "json"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(violated(&o).contains(&invariant), "{}", stdout(&o));
-    let faults = r["shrunk"]["faults"].as_u64().unwrap();
+    let faults = group["shrunk"]["faults"].as_u64().unwrap();
     assert!(faults < r["faults"].as_u64().unwrap(), "{r}");
-    assert!(r["shrunk"]["events"].as_u64().unwrap() < r["events"].as_u64().unwrap());
+    assert!(group["shrunk"]["events"].as_u64().unwrap() < r["events"].as_u64().unwrap());
     // It reads as a person would write it: no config left at its default.
     let text = std::fs::read_to_string(&shrunk).unwrap();
     assert!(
@@ -335,4 +346,90 @@ fn shrinking_a_bug_scenario_keeps_its_violation_with_less() {
         "{}",
         stdout(&o)
     );
+}
+
+#[test]
+fn failures_are_grouped_and_one_per_group_is_shrunk_whatever_the_job_count() {
+    let sweep = |jobs: &str| {
+        let dir = temp_dir(&format!("fuzz-triage-{jobs}"));
+        let o = kafkasim(&[
+            "fuzz",
+            "--variant",
+            "allow_unclean",
+            "--seeds",
+            "60",
+            "--jobs",
+            jobs,
+            "--shrink-runs",
+            "40",
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+        let doc: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("groups.json")).unwrap())
+                .unwrap();
+        (dir, stdout(&o), doc["groups"].as_array().unwrap().clone())
+    };
+    let (dir, out, groups) = sweep("2");
+    let failed: Vec<Value> = results(&dir)
+        .into_values()
+        .filter(|r| r["outcome"] != "pass")
+        .collect();
+    assert!(
+        groups.len() >= 2 && groups.len() < failed.len(),
+        "{} failures in {} groups:\n{out}",
+        failed.len(),
+        groups.len()
+    );
+    // The groups split the failed seeds: each seed in the group its result names.
+    let mut grouped: Vec<u64> = Vec::new();
+    for g in &groups {
+        let seeds: Vec<u64> = g["seeds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_u64().unwrap())
+            .collect();
+        assert_eq!(seeds.len() as u64, g["count"].as_u64().unwrap());
+        assert_eq!(g["representative"].as_u64(), seeds.iter().min().copied());
+        for s in &seeds {
+            let r = failed
+                .iter()
+                .find(|r| r["seed"] == *s)
+                .expect("a failed seed");
+            assert_eq!(r["group"], g["signature"]);
+        }
+        grouped.extend(seeds);
+    }
+    grouped.sort_unstable();
+    let mut all: Vec<u64> = failed.iter().map(|r| r["seed"].as_u64().unwrap()).collect();
+    all.sort_unstable();
+    assert_eq!(grouped, all);
+    // One shrink per group, not per failure.
+    let shrunk = std::fs::read_dir(dir.join("failures"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".min.json")
+        })
+        .count();
+    assert_eq!(shrunk, groups.len());
+    assert!(groups.iter().all(|g| g["shrunk"]["file"].is_string()));
+    // Each group is told once as it opens and once in the summary; no failure twice.
+    let opened = out
+        .lines()
+        .filter(|l| l.contains(" group ") && l.starts_with("FAIL"))
+        .count();
+    let listed = out
+        .lines()
+        .filter(|l| l.starts_with("FAIL ") && l.contains(" x "))
+        .count();
+    assert_eq!((opened, listed), (groups.len(), groups.len()), "{out}");
+    // The same sweep on one job groups and shrinks alike: the lowest seed, not the first done.
+    let (_, _, one_job) = sweep("1");
+    assert_eq!(one_job, groups);
 }

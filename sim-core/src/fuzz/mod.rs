@@ -4,6 +4,7 @@
 //! - [`swarm`]: a fuzz base (a scenario's cluster and workload, or a drawn one) and the scenario
 //!   of one seed;
 //! - [`shrink`]: the smallest schedule that still breaks the same invariant;
+//! - [`triage`]: failures grouped by invariant and situation, so each bug is shrunk once;
 //! - `strategy` (feature `proptest`): proptest strategies for whole scenarios.
 //!
 //! This layer sits above the scenario format: what it makes is an ordinary scenario that replays
@@ -14,3 +15,4 @@ pub mod shrink;
 #[cfg(feature = "proptest")]
 pub mod strategy;
 pub mod swarm;
+pub mod triage;
