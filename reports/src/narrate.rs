@@ -776,7 +776,7 @@ pub fn conclusion(trace: &Trace, moments: &[Moment]) -> String {
             .count();
         let _ = writeln!(
             out,
-            "The checkers found no violation: all {} invariants held ({safety} safety, checked after every event; {} liveness, checked after the faults stopped).",
+            "The checkers found no violation: all {} invariants held ({safety} safety, checked after every event; {} liveness, bounds on how long recovery may take).",
             INVARIANTS.len(),
             INVARIANTS.len() - safety
         );

@@ -18,6 +18,7 @@ mod aborted_read;
 mod acked_durability;
 mod consistent_read;
 mod controller_acts_only_on_committed;
+mod cut_off_leader_resigns;
 pub mod data;
 mod data_events;
 mod duplicate;
@@ -74,7 +75,8 @@ use crate::world::{Process, ResolvedScenario};
 pub struct InvariantInfo {
     /// Stable snake_case id, used in scenario files and reports.
     pub id: &'static str,
-    /// Safety (checked after every event) or liveness (checked once faults stop).
+    /// Safety (checked after every event) or liveness (a bound on recovery: most are judged
+    /// once the faults stop, `cut_off_leader_resigns` while they last).
     pub kind: InvariantKind,
     pub summary: &'static str,
     /// The source it is taken from: a Kafka test, a TLA+ specification, a Jepsen check.
@@ -101,6 +103,7 @@ pub const INVARIANTS: &[InvariantInfo] = &[
     controller_acts_only_on_committed::INFO,
     eventually_leader_elected::INFO,
     eventually_unfenced::INFO,
+    cut_off_leader_resigns::INFO,
     stable_leadership::INFO,
     acked_durability::INFO,
     true_hw_monotonic::INFO,
@@ -208,6 +211,8 @@ pub struct Ground {
     pub leader_high_watermark: Option<(u32, u64, NodeId)>,
     /// `stable_leadership` reported (it is reported once).
     pub stability_broken: bool,
+    /// KRaft leaders no majority can reach, and since when (`cut_off_leader_resigns`).
+    pub cut_off: Vec<cut_off_leader_resigns::CutOff>,
     pub now: SimTime,
 }
 
@@ -229,6 +234,7 @@ impl Ground {
             last_crash: vec![None; n],
             leader_high_watermark: None,
             stability_broken: false,
+            cut_off: Vec::new(),
             now: SimTime::ZERO,
         }
     }
@@ -350,6 +356,8 @@ pub struct Checker {
     liveness_done: bool,
     /// Opt-in invariants the scenario names.
     check_stability: bool,
+    /// How long a leader cut off from the majority may stay leader: check-quorum's timeout.
+    check_quorum_bound: SimDuration,
 }
 
 impl Checker {
@@ -379,6 +387,10 @@ impl Checker {
                 .iter()
                 .chain(&scenario.expect.violate)
                 .any(|id| *id == stable_leadership::INFO.id),
+            // LeaderState: checkQuorumTimeoutMs = (int) (fetchTimeoutMs * 1.5).
+            check_quorum_bound: SimDuration::from_micros(
+                cluster.raft.fetch_timeout.as_micros() * 3 / 2,
+            ),
         }
     }
 
@@ -460,6 +472,7 @@ impl Checker {
             }
         }
         monotonic_high_watermark::check(g, out, sim);
+        cut_off_leader_resigns::check(g, out, sim, self.check_quorum_bound);
         self.data_events(sim);
         if !self.liveness_done
             && let Some(at) = self.liveness_at

@@ -343,6 +343,24 @@ impl Raft {
             State::Resigned { .. } => RaftRole::Resigned,
         }
     }
+    /// Leader only: the voters whose `Fetch` arrived since the check-quorum timer was last
+    /// restarted (`LeaderState.fetchedVoters`); once they and the leader make a majority, the
+    /// timer restarts and the set empties.
+    pub(crate) fn fetched_since_check_quorum(&self) -> Option<Vec<NodeId>> {
+        match &self.state {
+            State::Leader(l) => Some(
+                self.config
+                    .voters
+                    .iter()
+                    .zip(&l.fetched_since_check)
+                    .filter(|(_, fetched)| **fetched)
+                    .map(|(v, _)| *v)
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+
     pub(crate) fn is_leader(&self) -> bool {
         matches!(self.state, State::Leader(_))
     }

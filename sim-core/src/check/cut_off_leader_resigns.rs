@@ -1,0 +1,129 @@
+//! `cut_off_leader_resigns` (liveness while faults last): a KRaft leader that no majority of
+//! voters can reach stops being leader within `1.5 × controller.quorum.fetch.timeout.ms`, so
+//! a controller partitioned away from the quorum does not linger as the active controller
+//! while the majority elects another.
+//!
+//! Source: KAFKA-15489 (Kafka 3.7) check-quorum: `LeaderState.checkQuorumTimeoutMs` is
+//! `fetchTimeoutMs * CHECK_QUORUM_TIMEOUT_FACTOR` (1.5); the timer restarts only when a
+//! majority of voters (the leader counted) has sent `Fetch` within it, and when it expires
+//! `KafkaRaftClient` resigns. Fetches in flight are lost across a cut, so a leader cut off at
+//! `T` last restarted its timer at or before `T` and resigns by `T + 1.5 × fetch timeout`.
+//!
+//! The fetch set outlives a cut: fetches that arrived before it still count, so one more
+//! restart can come after the cut, when a voter that can still reach the leader fetches and
+//! completes the majority (as `LeaderState.updateCheckQuorumForFollowingVoter` does). So the
+//! clock starts when no restart is possible any more: when the leader, the voters in its fetch
+//! set and the voters that can still reach it are together fewer than a majority. From then
+//! the timer, restarted at or before that moment, expires within the bound.
+//!
+//! Judged only where Kafka promises it, conservatively: the leader is running (a paused
+//! process runs no timers; the clock restarts when it resumes), and a voter counts as able to
+//! reach the leader when it is running with its link to the leader open. A voter that can
+//! reach the leader but fetches from someone else, or a link that is only slow, asks nothing
+//! of it. Reported once per leader and epoch.
+
+use super::{Ground, InvariantInfo, InvariantKind, Violations};
+use crate::engine::{NodeId, NodeStatus, SimDuration, SimTime, Simulation};
+use crate::world::Process;
+
+pub const INFO: InvariantInfo = InvariantInfo {
+    id: "cut_off_leader_resigns",
+    kind: InvariantKind::Liveness,
+    summary: "A KRaft leader no majority of voters can reach resigns within 1.5 x controller.quorum.fetch.timeout.ms (checked while faults last)",
+    source: "KAFKA-15489 check-quorum: LeaderState.CHECK_QUORUM_TIMEOUT_FACTOR, KafkaRaftClient",
+};
+
+/// A leader found cut off from the majority: since when, in which epoch, and whether it was
+/// reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CutOff {
+    pub leader: NodeId,
+    pub epoch: u32,
+    pub since: SimTime,
+    pub reported: bool,
+}
+
+/// The voters, the leader counted, that can reach `leader`: running, with the link to it open.
+fn reachable(g: &Ground, sim: &Simulation<Process>, leader: NodeId) -> Vec<NodeId> {
+    g.voters
+        .iter()
+        .copied()
+        .filter(|&v| {
+            v == leader
+                || (sim.status(v) == NodeStatus::Running && sim.network().can_send(v, leader))
+        })
+        .collect()
+}
+
+pub fn check(g: &mut Ground, out: &mut Violations, sim: &Simulation<Process>, bound: SimDuration) {
+    let now = sim.now();
+    for &leader in &g.voters.clone() {
+        let raft = sim
+            .node(leader)
+            .and_then(Process::raft)
+            .filter(|r| r.is_leader() && sim.status(leader) == NodeStatus::Running);
+        let slot = g.cut_off.iter().position(|c| c.leader == leader);
+        let Some(raft) = raft else {
+            if let Some(i) = slot {
+                g.cut_off.remove(i);
+            }
+            continue;
+        };
+        let epoch = raft.epoch();
+        let reach = reachable(g, sim, leader);
+        // Voters whose fetch could still restart the timer: those in the fetch set already,
+        // and those that can reach the leader.
+        let mut could_restart = raft.fetched_since_check_quorum().unwrap_or_default();
+        could_restart.extend(reach.iter().copied().filter(|&v| v != leader));
+        could_restart.sort_unstable();
+        could_restart.dedup();
+        if could_restart.len() + 1 >= g.majority {
+            if let Some(i) = slot {
+                g.cut_off.remove(i);
+            }
+            continue;
+        }
+        let entry = match slot {
+            Some(i) if g.cut_off[i].epoch == epoch => &mut g.cut_off[i],
+            Some(i) => {
+                g.cut_off[i] = CutOff {
+                    leader,
+                    epoch,
+                    since: now,
+                    reported: false,
+                };
+                &mut g.cut_off[i]
+            }
+            None => {
+                g.cut_off.push(CutOff {
+                    leader,
+                    epoch,
+                    since: now,
+                    reported: false,
+                });
+                g.cut_off.last_mut().expect("just pushed")
+            }
+        };
+        if entry.reported || now <= entry.since + bound {
+            continue;
+        }
+        entry.reported = true;
+        let since = entry.since;
+        let reached: Vec<&str> = reach.iter().map(|&v| g.name(v)).collect();
+        let explanation = format!(
+            "{} is still KRaft leader of epoch {epoch} at t={:.3}s, but since t={:.3}s only {} \
+             of the {} voters can reach it ({}), fewer than the majority of {}, and no fetch can \
+             complete a majority any more; check-quorum (KAFKA-15489) resigns such a leader \
+             within {} ms (1.5 x controller.quorum.fetch.timeout.ms)",
+            g.name(leader),
+            now.as_micros() as f64 / 1e6,
+            since.as_micros() as f64 / 1e6,
+            reach.len(),
+            g.voters.len(),
+            reached.join(", "),
+            g.majority,
+            bound.as_millis()
+        );
+        out.report(&INFO, now, vec![g.name(leader).to_string()], explanation);
+    }
+}
