@@ -357,11 +357,11 @@ fn failures_are_grouped_and_one_per_group_is_shrunk_whatever_the_job_count() {
             "--variant",
             "allow_unclean",
             "--seeds",
-            "60",
+            "40",
             "--jobs",
             jobs,
             "--shrink-runs",
-            "40",
+            "30",
             "--out",
             dir.to_str().unwrap(),
         ]);
