@@ -323,6 +323,16 @@ fn variants_label(run: &RunOutcome) -> String {
     }
 }
 
+/// What each run that missed its expectations got wrong, on one line.
+fn shortfalls(o: &Outcome) -> String {
+    o.runs
+        .iter()
+        .filter(|r| !r.expectations_met)
+        .map(|r| format!("[{}] {}", variants_label(r), shortfall(r)))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// The text line of one scenario.
 fn line(o: &Outcome) -> String {
     if let Some(e) = &o.error {
@@ -348,12 +358,7 @@ fn line(o: &Outcome) -> String {
             .collect();
         expected.join("; ")
     } else {
-        o.runs
-            .iter()
-            .filter(|r| !r.expectations_met)
-            .map(|r| format!("[{}] {}", variants_label(r), shortfall(r)))
-            .collect::<Vec<_>>()
-            .join("; ")
+        shortfalls(o)
     };
     format!(
         "{status} {}  {}  {detail}  {:.2}s",
@@ -445,13 +450,7 @@ pub fn junit_xml(outcomes: &[Outcome]) -> String {
             let mut status = TestCaseStatus::non_success(kind);
             let message = match &o.error {
                 Some(e) => e.clone(),
-                None => o
-                    .runs
-                    .iter()
-                    .filter(|r| !r.expectations_met)
-                    .map(|r| format!("[{}] {}", variants_label(r), shortfall(r)))
-                    .collect::<Vec<_>>()
-                    .join("; "),
+                None => shortfalls(o),
             };
             let first = o.runs.iter().find_map(|r| r.first_unexpected.as_ref());
             let ty = match (&o.error, first) {

@@ -163,12 +163,37 @@ pub fn shown_path(path: &Path) -> String {
         .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
         .filter(|p| !p.as_os_str().is_empty());
     let path = relative.as_deref().unwrap_or(path);
-    let mut parts = path.components().peekable();
-    while parts.next_if_eq(&std::path::Component::CurDir).is_some() {}
-    let rest: PathBuf = parts.collect();
-    if rest.as_os_str().is_empty() {
-        path.display().to_string()
-    } else {
-        rest.display().to_string()
+    path.strip_prefix(".")
+        .ok()
+        .filter(|rest| !rest.as_os_str().is_empty())
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_shown_from_the_working_directory() {
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            shown_path(&cwd.join("scenarios/a.json")),
+            "scenarios/a.json"
+        );
+        assert_eq!(
+            shown_path(Path::new("./scenarios/a.json")),
+            "scenarios/a.json"
+        );
+        assert_eq!(
+            shown_path(Path::new("scenarios/a.json")),
+            "scenarios/a.json"
+        );
+        assert_eq!(shown_path(Path::new(".")), ".");
+        assert_eq!(shown_path(&cwd), cwd.display().to_string());
+        // Outside the working directory a path stays as given.
+        let outside = cwd.parent().unwrap().join("elsewhere.json");
+        assert_eq!(shown_path(&outside), outside.display().to_string());
     }
 }

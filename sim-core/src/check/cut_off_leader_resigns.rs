@@ -43,46 +43,45 @@ pub struct CutOff {
     pub reported: bool,
 }
 
-/// The voters, the leader counted, that can reach `leader`: running, with the link to it open.
-fn reachable(g: &Ground, sim: &Simulation<Process>, leader: NodeId) -> Vec<NodeId> {
-    g.voters
-        .iter()
-        .copied()
-        .filter(|&v| {
-            v == leader
-                || (sim.status(v) == NodeStatus::Running && sim.network().can_send(v, leader))
-        })
-        .collect()
+/// Whether voter `v` can reach `leader` (the leader reaches itself).
+fn reaches(sim: &Simulation<Process>, v: NodeId, leader: NodeId) -> bool {
+    v == leader || (sim.status(v) == NodeStatus::Running && sim.network().can_send(v, leader))
 }
 
+/// Checked after every event, so the usual case (no leader, or one a majority can reach)
+/// allocates nothing.
 pub fn check(g: &mut Ground, out: &mut Violations, sim: &Simulation<Process>, bound: SimDuration) {
     let now = sim.now();
-    for &leader in &g.voters.clone() {
+    for i in 0..g.voters.len() {
+        let leader = g.voters[i];
         let raft = sim
             .node(leader)
             .and_then(Process::raft)
             .filter(|r| r.is_leader() && sim.status(leader) == NodeStatus::Running);
-        let slot = g.cut_off.iter().position(|c| c.leader == leader);
-        let Some(raft) = raft else {
-            if let Some(i) = slot {
-                g.cut_off.remove(i);
-            }
+        let reached = raft.map(|_| {
+            g.voters
+                .iter()
+                .filter(|&&v| reaches(sim, v, leader))
+                .count()
+        });
+        let (Some(raft), Some(reached)) = (raft, reached.filter(|&n| n < g.majority)) else {
+            g.cut_off.retain(|c| c.leader != leader);
             continue;
         };
-        let epoch = raft.epoch();
-        let reach = reachable(g, sim, leader);
         // Voters whose fetch could still restart the timer: those in the fetch set already,
         // and those that can reach the leader.
-        let mut could_restart = raft.fetched_since_check_quorum().unwrap_or_default();
-        could_restart.extend(reach.iter().copied().filter(|&v| v != leader));
-        could_restart.sort_unstable();
-        could_restart.dedup();
-        if could_restart.len() + 1 >= g.majority {
-            if let Some(i) = slot {
-                g.cut_off.remove(i);
-            }
+        let fetched = raft.fetched_since_check_quorum().unwrap_or_default();
+        let could_restart = g
+            .voters
+            .iter()
+            .filter(|&&v| v != leader && (fetched.contains(&v) || reaches(sim, v, leader)))
+            .count();
+        if could_restart + 1 >= g.majority {
+            g.cut_off.retain(|c| c.leader != leader);
             continue;
         }
+        let epoch = raft.epoch();
+        let slot = g.cut_off.iter().position(|c| c.leader == leader);
         let entry = match slot {
             Some(i) if g.cut_off[i].epoch == epoch => &mut g.cut_off[i],
             Some(i) => {
@@ -109,7 +108,12 @@ pub fn check(g: &mut Ground, out: &mut Violations, sim: &Simulation<Process>, bo
         }
         entry.reported = true;
         let since = entry.since;
-        let reached: Vec<&str> = reach.iter().map(|&v| g.name(v)).collect();
+        let names: Vec<&str> = g
+            .voters
+            .iter()
+            .filter(|&&v| reaches(sim, v, leader))
+            .map(|&v| g.name(v))
+            .collect();
         let explanation = format!(
             "{} is still KRaft leader of epoch {epoch} at t={:.3}s, but since t={:.3}s only {} \
              of the {} voters can reach it ({}), fewer than the majority of {}, and no fetch can \
@@ -118,9 +122,9 @@ pub fn check(g: &mut Ground, out: &mut Violations, sim: &Simulation<Process>, bo
             g.name(leader),
             now.as_micros() as f64 / 1e6,
             since.as_micros() as f64 / 1e6,
-            reach.len(),
+            reached,
             g.voters.len(),
-            reached.join(", "),
+            names.join(", "),
             g.majority,
             bound.as_millis()
         );
