@@ -1,9 +1,8 @@
 //! `kafkasim explain`: the narrated timeline of one run.
 
 use clap::Args;
-use std::cell::RefCell;
 use std::io::Write;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use reports::narrate::{self, NarrateOptions};
 use reports::trace::Trace;
@@ -36,11 +35,14 @@ pub struct ExplainArgs {
 
 /// A trace written into memory.
 #[derive(Clone, Default)]
-struct Buffer(Rc<RefCell<Vec<u8>>>);
+struct Buffer(Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl Write for Buffer {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(buf);
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -63,7 +65,13 @@ pub fn run_traced(
     let summary = crate::resources::run_within_limits(&scenario.resolve(), options)
         .map_err(|e| CliError::Output(format!("trace: cannot write: {e}")))?;
     crate::resources::check_not_halted(&summary, &scenario.name)?;
-    let text = String::from_utf8_lossy(&buffer.0.borrow()).into_owned();
+    let text = String::from_utf8_lossy(
+        &buffer
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    )
+    .into_owned();
     let parse = if verbosity == Verbosity::Messages {
         Trace::parse
     } else {

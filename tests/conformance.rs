@@ -4,7 +4,7 @@
 //! machines with the same inputs and compares. Where kafkasim differs on purpose, the case says
 //! why (`kafkasim_differs`) and gives kafkasim's outcome, which is then what is checked.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use serde_json::Value;
 use sim_core::engine::{Delay, Effect, EffectOf, NodeId, SimDuration, SimTime};
@@ -161,7 +161,7 @@ fn alter_partition_case(case: &Value, expect: &Value) -> Result<(), String> {
     let mut image = broker_image(&[0, 1, 2]);
     image.partitions.insert(
         tp,
-        Rc::new(PartitionRegistration {
+        Arc::new(PartitionRegistration {
             replicas: vec![0, 1, 2],
             isr: vec![0, 1, 2],
             elr: vec![],
@@ -279,8 +279,8 @@ fn fencing_case(case: &Value, steps: &Value) -> Result<(), String> {
 
 // ---- QuorumStateTest and KafkaRaftClient*Test: kraft::raft::Raft ----
 
-fn raft_config(prevote: bool) -> Rc<RaftConfig> {
-    Rc::new(RaftConfig::kafka_defaults(
+fn raft_config(prevote: bool) -> Arc<RaftConfig> {
+    Arc::new(RaftConfig::kafka_defaults(
         vec![NodeId(0), NodeId(1), NodeId(2)],
         prevote,
     ))

@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 use std::io::Write;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use sim_core::engine::{
     Limits, Message, NoEvent, Node, NodeCtx, NodeId, SimConfig, SimDuration, SimTime, Simulation,
@@ -85,7 +85,7 @@ impl Node for Gossip {
 }
 
 #[derive(Clone, Default)]
-struct Shared(Rc<RefCell<Vec<u8>>>);
+struct Shared(Arc<RefCell<Vec<u8>>>);
 impl Write for Shared {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0.borrow_mut().extend_from_slice(buf);

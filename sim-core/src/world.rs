@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 use std::fmt;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::broker::{Broker, BrokerDisk};
 use crate::check::data::{ClientStats, DataCx};
@@ -87,7 +87,7 @@ pub struct ResolvedScenario {
     pub duration: SimDuration,
     /// The processes, in node-id order: controllers, brokers, producers, consumers.
     pub members: Vec<Member>,
-    pub cluster: Rc<ClusterConfig>,
+    pub cluster: Arc<ClusterConfig>,
     pub latency: LatencyModel,
     /// The fault schedule in time order (ties keep file order).
     pub faults: Vec<ScheduledFault<Target>>,
@@ -100,7 +100,7 @@ impl ResolvedScenario {
     /// The same run with every process checking its own invariants after each handler, in
     /// release builds too (debug builds always do).
     pub fn with_self_checks(mut self) -> ResolvedScenario {
-        Rc::make_mut(&mut self.cluster).self_checks = true;
+        Arc::make_mut(&mut self.cluster).self_checks = true;
         self
     }
 
@@ -160,7 +160,7 @@ impl Disk {
 #[derive(Clone, Debug)]
 pub struct Spec {
     pub member: Member,
-    pub cluster: Rc<ClusterConfig>,
+    pub cluster: Arc<ClusterConfig>,
 }
 
 /// One simulated Kafka process.
@@ -484,7 +484,7 @@ impl ResolvedScenario {
             name: name.to_string(),
             duration,
             members,
-            cluster: Rc::new(cluster),
+            cluster: Arc::new(cluster),
             latency: LatencyModel::default(),
             faults: Vec::new(),
             notes: Vec::new(),
@@ -583,6 +583,34 @@ impl World {
         }
     }
 
+    /// Adds faults to the run from here on, as if the scenario had held them from the start:
+    /// each must come after the current instant and before the liveness checks have run. At
+    /// one instant, an added fault applies after the faults already scheduled there, which is
+    /// where a scenario file lists it when it is appended after them (see
+    /// [`crate::fuzz::explore`]), so the run replays from t = 0 with the same trace hash.
+    pub fn add_faults(&mut self, faults: &[ScheduledFault<Target>]) {
+        for f in faults {
+            assert!(
+                f.at > self.sim.now() && f.at <= self.until,
+                "a fault added at {:?} must fall after now ({:?}) and by the end",
+                f.at,
+                self.sim.now()
+            );
+            match on_nodes(&f.fault, None) {
+                Some(fault) => self.sim.schedule_fault(f.at, fault),
+                None => {
+                    // `dynamic` is latest first: the new fault goes after (below) the ones
+                    // already due at its time.
+                    let i = self.dynamic.partition_point(|d| d.at > f.at);
+                    self.dynamic.insert(i, f.clone());
+                }
+            }
+        }
+        if let Some(last) = faults.iter().map(|f| f.at).max() {
+            self.watchers.checker.faults_extended(last, self.until);
+        }
+    }
+
     /// Events handled so far.
     pub fn events(&self) -> u64 {
         self.sim.events()
@@ -598,14 +626,36 @@ impl World {
         &self.sim
     }
 
+    /// The checkers, to look at.
+    pub(crate) fn checker(&self) -> &Checker {
+        &self.watchers.checker
+    }
+
+    /// The scenario's end.
+    pub fn until(&self) -> SimTime {
+        self.until
+    }
+
     /// Runs on until the scenario's end or until `max_events` events have been handled in
     /// all, whichever comes first, asking `watchdog` every [`WATCHDOG_EVERY`] events whether
     /// to stop. It can be called again to go on. A fault aimed at "the active controller" is
     /// resolved when it fires, to the node active then (a restart or resume goes to the one
     /// the previous such fault hit).
     pub fn run(&mut self, max_events: u64, watchdog: &mut dyn FnMut() -> bool) -> StopReason {
+        self.run_to(self.until, max_events, watchdog)
+    }
+
+    /// [`World::run`], stopping at `until` if that comes before the scenario's end (stop
+    /// reason `time_limit`): the events at `until` itself are handled, and the clock stands at
+    /// `until`, so faults can be added from the next millisecond on.
+    pub fn run_to(
+        &mut self,
+        until: SimTime,
+        max_events: u64,
+        watchdog: &mut dyn FnMut() -> bool,
+    ) -> StopReason {
         let limits = Limits {
-            until: self.until,
+            until: until.min(self.until),
             max_events,
         };
         let mut watch = Watch {
@@ -613,7 +663,8 @@ impl World {
             watchdog,
         };
         loop {
-            let Some(next_at) = self.dynamic.last().map(|f| f.at) else {
+            let Some(next_at) = self.dynamic.last().map(|f| f.at).filter(|&at| at <= limits.until)
+            else {
                 return self.sim.run(limits, &mut watch);
             };
             let reason = self.sim.run(

@@ -29,7 +29,7 @@ mod replicas;
 mod tests;
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use self::log::PartitionLog;
 use self::partition::Partition;
@@ -100,7 +100,7 @@ impl Durable for BrokerDisk {
 
 #[derive(Clone, Debug)]
 pub struct Broker {
-    cluster: Rc<ClusterConfig>,
+    cluster: Arc<ClusterConfig>,
     id: BrokerId,
     incarnation: u32,
     raft: Raft,
@@ -128,7 +128,7 @@ pub struct Broker {
 
 impl Broker {
     pub fn boot(
-        cluster: Rc<ClusterConfig>,
+        cluster: Arc<ClusterConfig>,
         me: NodeId,
         id: BrokerId,
         disk: BrokerDisk,

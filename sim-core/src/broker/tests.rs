@@ -19,8 +19,8 @@ const BROKER2: NodeId = NodeId(4);
 /// A producer's node (the brokers do not check who writes).
 const PRODUCER: NodeId = NodeId(5);
 
-fn cluster() -> Rc<ClusterConfig> {
-    Rc::new(fixtures::cluster(2, vec![vec![1, 2]]))
+fn cluster() -> Arc<ClusterConfig> {
+    Arc::new(fixtures::cluster(2, vec![vec![1, 2]]))
 }
 
 fn step(b: &mut Broker, t_ms: u64, f: impl FnOnce(&mut Broker, &mut Ctx<'_>)) -> Vec<Effect> {
@@ -87,7 +87,7 @@ fn cluster_log() -> Vec<MetadataRecord> {
         MetadataRecord::Topic { topic: 0 },
         MetadataRecord::Partition {
             tp: TP,
-            registration: Rc::new(PartitionRegistration {
+            registration: Arc::new(PartitionRegistration {
                 replicas: vec![1, 2],
                 isr: vec![1, 2],
                 elr: Vec::new(),

@@ -360,7 +360,7 @@ pub struct DataGround {
     pub partitions: BTreeMap<TopicPartition, PartitionGround>,
     /// The committed partition changes, each told once (replays dropped).
     pub history: crate::kraft::history::PartitionHistory,
-    pub topic_names: std::rc::Rc<[String]>,
+    pub topic_names: std::sync::Arc<[String]>,
     /// Per consumer and partition: the next offset its reads must continue from.
     pub poll_positions: BTreeMap<(NodeId, TopicPartition), u64>,
     /// Sends invoked and not completed: (producer, tp, producer id, base sequence) → when.
@@ -531,7 +531,7 @@ pub(crate) fn write_text(g: &super::Ground, w: &AckedWrite) -> String {
 /// know whether they will report, so it is formatted only on use.
 #[derive(Clone, Debug)]
 pub struct TpName {
-    topics: std::rc::Rc<[String]>,
+    topics: std::sync::Arc<[String]>,
     tp: TopicPartition,
 }
 

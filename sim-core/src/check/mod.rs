@@ -394,6 +394,20 @@ impl Checker {
         }
     }
 
+    /// Faults were added to the run, the last at `last`: the liveness checks move after it,
+    /// as [`Checker::new`] would have placed them (the run ends at `end`).
+    pub(crate) fn faults_extended(&mut self, last: SimTime, end: SimTime) {
+        assert!(
+            !self.liveness_done,
+            "faults added after the liveness checks ran"
+        );
+        if last > self.last_fault {
+            self.last_fault = last;
+            let at = last + LIVENESS_BOUND;
+            self.liveness_at = (at <= end).then_some(at);
+        }
+    }
+
     fn view<'a>(sim: &'a Simulation<Process>, id: NodeId) -> Option<NodeView<'a>> {
         match sim.node(id) {
             Some(p) => {

@@ -90,9 +90,9 @@ fn a_truncation_below_the_hw_is_reported_and_one_above_it_is_not() {
 fn a_committed_record_that_differs_between_replicas_is_reported() {
     use crate::kraft::raft::{Raft, RaftConfig};
     use crate::proto::{Ctx, FetchResponse};
-    use std::rc::Rc;
+    use std::sync::Arc;
     // Two followers of leader 0 told HW 2, with different second records.
-    let config = Rc::new(RaftConfig {
+    let config = Arc::new(RaftConfig {
         voters: vec![NodeId(0), NodeId(1), NodeId(2)],
         election_timeout: SimDuration::from_millis(1000),
         fetch_timeout: SimDuration::from_millis(2000),

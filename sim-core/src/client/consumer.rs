@@ -15,7 +15,7 @@
 mod tests;
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use super::Metadata;
 use crate::config::OffsetReset;
@@ -51,7 +51,7 @@ struct InFlight {
 
 #[derive(Clone, Debug)]
 pub struct Consumer {
-    cluster: Rc<ClusterConfig>,
+    cluster: Arc<ClusterConfig>,
     plan: ConsumerPlan,
     metadata: Metadata,
     positions: Vec<Position>,
@@ -64,7 +64,7 @@ impl Consumer {
         &self.cluster
     }
 
-    pub fn boot(cluster: Rc<ClusterConfig>, number: u32) -> Consumer {
+    pub fn boot(cluster: Arc<ClusterConfig>, number: u32) -> Consumer {
         let plan = cluster.consumers[number as usize - 1].clone();
         let start = match plan.config.auto_offset_reset {
             OffsetReset::Earliest => 0,

@@ -14,7 +14,7 @@
 //! not written (every attempt was refused before append); `info` when it may have been.
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use super::Metadata;
 use crate::config::Acks;
@@ -64,7 +64,7 @@ struct Request {
 
 #[derive(Clone, Debug)]
 pub struct Producer {
-    cluster: Rc<ClusterConfig>,
+    cluster: Arc<ClusterConfig>,
     plan: ProducerPlan,
     number: u32,
     incarnation: u32,
@@ -130,7 +130,7 @@ impl Producer {
         Ok(())
     }
 
-    pub fn boot(cluster: Rc<ClusterConfig>, number: u32, incarnation: u32) -> Producer {
+    pub fn boot(cluster: Arc<ClusterConfig>, number: u32, incarnation: u32) -> Producer {
         let plan = cluster.producers[number as usize - 1].clone();
         let n = plan.partitions as usize;
         Producer {

@@ -3,7 +3,7 @@
 //! The scenario layer builds it (`scenario::Scenario::cluster_config`); the protocol and the
 //! world only read it.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use super::{BrokerConfig, ConsumerConfig, ProducerConfig};
 use crate::broker::partition::PartitionConfig;
@@ -44,7 +44,7 @@ pub struct ConsumerPlan {
 /// What every process of one run shares: the quorum, the broker config, the topics.
 #[derive(Clone, Debug)]
 pub struct ClusterConfig {
-    pub raft: Rc<RaftConfig>,
+    pub raft: Arc<RaftConfig>,
     pub broker: BrokerConfig,
     pub topics: Vec<TopicLayout>,
     /// How each topic's partitions replicate, by topic index.

@@ -1,7 +1,7 @@
 //! A cluster configuration built by hand, for the protocol's unit tests: no scenario file and
 //! no engine, so the state machines of layer 2 are tested from layer 2.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use super::{BrokerConfig, ClusterConfig, ConsumerConfig, ConsumerPlan, ProducerConfig};
 use super::{ProducerPlan, TopicLayout};
@@ -18,7 +18,7 @@ pub fn cluster(brokers: u32, assignment: Vec<Vec<BrokerId>>) -> ClusterConfig {
     let mut names: Vec<String> = (1..=3).map(|c| format!("controller-{c}")).collect();
     names.extend((1..=brokers).map(|b| format!("broker-{b}")));
     ClusterConfig {
-        raft: Rc::new(RaftConfig::kafka_defaults(
+        raft: Arc::new(RaftConfig::kafka_defaults(
             vec![NodeId(0), NodeId(1), NodeId(2)],
             true,
         )),

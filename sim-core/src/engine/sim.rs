@@ -1,7 +1,11 @@
 //! [`Simulation`]: the run loop and everything the engine owns.
 //!
 //! Map of this file:
-//! - the queue: a binary heap of `Scheduled` events ordered by (time, seq);
+//! - the queue: a binary heap of `Scheduled` events ordered by (time, seq). Scripted entries
+//!   (faults, then notes) take their seq from counters of their own that sort before every
+//!   other event: at one instant a fault applies before anything the nodes queued, however
+//!   late it was scheduled, so a fault added to a forked run lands where it would have had it
+//!   been in the scenario from the start;
 //! - timers: one `TimerSlot` per (node, timer). Re-arming a timer to a later deadline only
 //!   moves the slot's deadline; the entry already queued fires early, sees the later deadline
 //!   and re-queues itself once. So a timer reset on every heartbeat costs no heap work and leaves
@@ -135,6 +139,11 @@ enum Event<N: Node> {
     Fault(Box<Fault>),
     Note(Box<str>),
 }
+
+/// Where notes' seqs start; faults' start at 1 (see the module map).
+const NOTES_SEQ: u64 = 1 << 40;
+/// Where the seqs of everything the nodes queue start.
+const EVENTS_SEQ: u64 = 1 << 41;
 
 struct Scheduled<N: Node> {
     at: SimTime,
@@ -286,6 +295,9 @@ where
 pub struct Simulation<N: Node> {
     now: SimTime,
     seq: u64,
+    /// Faults and notes scheduled so far (their own seq ranges, see the module map).
+    faults_scheduled: u64,
+    notes_scheduled: u64,
     queue: BinaryHeap<Scheduled<N>>,
     procs: Vec<Proc<N>>,
     net: Network,
@@ -339,6 +351,8 @@ where
         Simulation {
             now: self.now,
             seq: self.seq,
+            faults_scheduled: self.faults_scheduled,
+            notes_scheduled: self.notes_scheduled,
             queue: self.queue.clone(),
             procs: self.procs.clone(),
             net: self.net.clone(),
@@ -380,6 +394,8 @@ impl<N: Node> Simulation<N> {
         Simulation {
             now: SimTime::ZERO,
             seq: 0,
+            faults_scheduled: 0,
+            notes_scheduled: 0,
             queue: BinaryHeap::new(),
             procs,
             net: Network::new(count, config.latency, config.disconnect_detection),
@@ -476,12 +492,25 @@ impl<N: Node> Simulation<N> {
 
     fn push(&mut self, at: SimTime, event: Event<N>) {
         debug_assert!(at >= self.now, "scheduling into the past");
-        self.seq += 1;
-        self.queue.push(Scheduled {
-            at,
-            seq: self.seq,
-            event,
-        });
+        let seq = match event {
+            Event::Fault(_) => {
+                self.faults_scheduled += 1;
+                self.faults_scheduled
+            }
+            Event::Note(_) => {
+                self.notes_scheduled += 1;
+                NOTES_SEQ + self.notes_scheduled
+            }
+            _ => {
+                self.seq += 1;
+                EVENTS_SEQ + self.seq
+            }
+        };
+        assert!(
+            self.faults_scheduled < NOTES_SEQ && self.notes_scheduled < EVENTS_SEQ - NOTES_SEQ,
+            "more scripted faults or notes than their seq ranges hold"
+        );
+        self.queue.push(Scheduled { at, seq, event });
     }
 
     // ---- the run loop ----

@@ -22,7 +22,7 @@
 mod tests;
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use super::raft::{Raft, RaftDisk};
 use super::{
@@ -78,7 +78,7 @@ impl Active {
 
 #[derive(Clone, Debug)]
 pub struct Controller {
-    cluster: Rc<ClusterConfig>,
+    cluster: Arc<ClusterConfig>,
     raft: Raft,
     committed: MetadataImage,
     active: Option<Active>,
@@ -86,7 +86,7 @@ pub struct Controller {
 }
 
 impl Controller {
-    pub fn boot(cluster: Rc<ClusterConfig>, me: NodeId, disk: RaftDisk) -> Controller {
+    pub fn boot(cluster: Arc<ClusterConfig>, me: NodeId, disk: RaftDisk) -> Controller {
         let raft = Raft::boot(cluster.raft.clone(), me, disk);
         Controller {
             cluster,
@@ -648,7 +648,7 @@ impl Controller {
                         topic: t,
                         partition: p as u32,
                     },
-                    registration: Rc::new(PartitionRegistration {
+                    registration: Arc::new(PartitionRegistration {
                         replicas: replicas.clone(),
                         isr: replicas.clone(),
                         elr: Vec::new(),

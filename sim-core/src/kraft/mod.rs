@@ -19,7 +19,7 @@ mod tests;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::engine::NodeId;
 
@@ -68,7 +68,7 @@ pub enum MetadataRecord {
     Partition {
         tp: TopicPartition,
         /// Shared by every copy of the record (each broker's log and image) until a change.
-        registration: Rc<PartitionRegistration>,
+        registration: Arc<PartitionRegistration>,
     },
     /// `PartitionChangeRecord`.
     PartitionChange(Box<PartitionChange>),
@@ -186,7 +186,7 @@ pub struct MetadataImage {
     pub topics: Vec<u32>,
     /// Each registration is shared with the record that created it, and copied on change:
     /// a thousand brokers' images of the same partitions are one set of registrations.
-    pub partitions: BTreeMap<TopicPartition, Rc<PartitionRegistration>>,
+    pub partitions: BTreeMap<TopicPartition, Arc<PartitionRegistration>>,
     /// Records applied so far: the next offset to apply.
     pub next_offset: u64,
 }
@@ -269,11 +269,11 @@ impl MetadataImage {
                 }
             }
             MetadataRecord::Partition { tp, registration } => {
-                self.partitions.insert(*tp, Rc::clone(registration));
+                self.partitions.insert(*tp, Arc::clone(registration));
             }
             MetadataRecord::PartitionChange(change) => {
                 if let Some(p) = self.partitions.get_mut(&change.tp) {
-                    Rc::make_mut(p).merge(change);
+                    Arc::make_mut(p).merge(change);
                 }
             }
         }

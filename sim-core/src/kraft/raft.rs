@@ -15,7 +15,7 @@
 //! majority of voters has reached, and only counts once past its own epoch start.
 
 use serde::{Deserialize, Serialize};
-use std::rc::Rc;
+use std::sync::Arc;
 
 use super::{LogEntry, MetadataRecord};
 use crate::engine::{NodeId, SimDuration, SimTime};
@@ -180,7 +180,7 @@ struct ParkedFetch {
 /// A Raft replica: a voter (controller) or an observer (broker).
 #[derive(Clone, Debug)]
 pub struct Raft {
-    config: Rc<RaftConfig>,
+    config: Arc<RaftConfig>,
     me: NodeId,
     voter: bool,
     disk: RaftDisk,
@@ -196,7 +196,7 @@ pub struct Raft {
 
 impl Raft {
     /// `QuorumState.initialize`: come back from what `quorum-state` and the log say.
-    pub fn boot(config: Rc<RaftConfig>, me: NodeId, disk: RaftDisk) -> Raft {
+    pub fn boot(config: Arc<RaftConfig>, me: NodeId, disk: RaftDisk) -> Raft {
         let voter = config.is_voter(me);
         let persisted = disk.quorum_state.get().cloned().unwrap_or_default();
         let log_epoch = disk.log.last().map_or(0, |e| e.epoch);

@@ -1,7 +1,7 @@
 //! Single Raft replicas and the controller's election rules, driven with exact inputs; the
 //! tests compare the exact effects (messages, timers, events) each step produces.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use super::raft::{ElectionState, Raft, RaftConfig, RaftDisk, RaftRole};
 use super::*;
@@ -14,8 +14,8 @@ const N0: NodeId = NodeId(0);
 const N1: NodeId = NodeId(1);
 const N2: NodeId = NodeId(2);
 
-fn config(prevote: bool) -> Rc<RaftConfig> {
-    Rc::new(RaftConfig::kafka_defaults(vec![N0, N1, N2], prevote))
+fn config(prevote: bool) -> Arc<RaftConfig> {
+    Arc::new(RaftConfig::kafka_defaults(vec![N0, N1, N2], prevote))
 }
 
 /// Runs one handler at `t_ms` and returns what it asked for.
@@ -766,7 +766,7 @@ fn a_metadata_image_checks_its_registrations() {
     };
     let image = |reg: PartitionRegistration| {
         let mut image = MetadataImage::default();
-        image.partitions.insert(tp, Rc::new(reg));
+        image.partitions.insert(tp, Arc::new(reg));
         image
     };
     assert_eq!(image(well_formed.clone()).check_invariants(), Ok(()));

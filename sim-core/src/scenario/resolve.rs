@@ -1,6 +1,6 @@
 //! Resolution: from a validated scenario to the typed configuration the world runs.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use super::{Expectations, Role, Scenario};
 use crate::broker::partition::{FollowerTruncation, PartitionConfig, ReplicationRules};
@@ -19,7 +19,7 @@ impl Scenario {
             name: self.name.clone(),
             duration: self.duration(),
             members: self.members(),
-            cluster: Rc::new(self.cluster_config()),
+            cluster: Arc::new(self.cluster_config()),
             latency: self.network.latency,
             faults: self
                 .resolved_faults(&self.name)
@@ -44,7 +44,7 @@ impl Scenario {
         let (producers, consumers) = self.client_plans(&topics);
         let has = |v: Variant| variants.contains(&v);
         ClusterConfig {
-            raft: Rc::new(self.raft_config(&variants)),
+            raft: Arc::new(self.raft_config(&variants)),
             broker: self.cluster.config.clone(),
             replication,
             producers,

@@ -260,7 +260,7 @@ impl TraceHash {
 /// Where trace lines go, and the running hash.
 pub struct TraceSink {
     hash: TraceHash,
-    out: Option<(Box<dyn Write>, Verbosity)>,
+    out: Option<(Box<dyn Write + Send>, Verbosity)>,
     line: Vec<u8>,
     /// The first write error; writing stops there and the error is reported at the end.
     error: Option<io::Error>,
@@ -297,7 +297,7 @@ impl TraceSink {
     }
 
     /// Hash, and write JSON lines to `writer` (wrap files in a `BufWriter`).
-    pub fn to_writer(writer: Box<dyn Write>, verbosity: Verbosity) -> Self {
+    pub fn to_writer(writer: Box<dyn Write + Send>, verbosity: Verbosity) -> Self {
         TraceSink {
             out: Some((writer, verbosity)),
             ..Self::hash_only()

@@ -502,7 +502,7 @@ fn the_controller_validates_alter_partition_in_kafkas_order() {
     let mut image = image();
     image
         .partitions
-        .insert(TP, std::rc::Rc::new(registration(1, 3, &[1, 2])));
+        .insert(TP, std::sync::Arc::new(registration(1, 3, &[1, 2])));
     let req = |broker_epoch, leader_epoch, partition_epoch, isr: &[(BrokerId, Option<u64>)]| {
         AlterPartitionRequest {
             broker: 1,

@@ -18,7 +18,7 @@ const TP: TopicPartition = TopicPartition {
 fn consumer() -> Consumer {
     let cluster = fixtures::cluster(1, vec![vec![1]]);
     let cluster = fixtures::with_consumer(cluster, ConsumerConfig::default());
-    Consumer::boot(Rc::new(cluster), 1)
+    Consumer::boot(Arc::new(cluster), 1)
 }
 
 /// Runs one handler at `t_ms` and returns what it asked for.

@@ -13,7 +13,7 @@ fn cluster() -> ClusterConfig {
 }
 
 fn producer() -> Producer {
-    Producer::boot(Rc::new(cluster()), 1, 0)
+    Producer::boot(Arc::new(cluster()), 1, 0)
 }
 
 fn batch(base_sequence: u32, count: u32, state: BatchState) -> Batch {

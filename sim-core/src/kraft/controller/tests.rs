@@ -16,7 +16,7 @@ const BROKER1: NodeId = NodeId(3);
 /// hosts topic `t`'s one partition.
 fn cluster() -> ClusterConfig {
     let mut cluster = fixtures::cluster(1, vec![vec![1]]);
-    cluster.raft = Rc::new(RaftConfig::kafka_defaults(
+    cluster.raft = Arc::new(RaftConfig::kafka_defaults(
         vec![N0, NodeId(1), NodeId(2)],
         false,
     ));
@@ -53,7 +53,7 @@ fn follower_fetch(offset: u64) -> Msg {
 /// Controller 1 (node 0) elected in epoch 1 with node 1's vote, and active once node 1 has
 /// fetched its LeaderChange record (offset 0).
 fn active() -> Controller {
-    let mut c = Controller::boot(Rc::new(cluster()), N0, RaftDisk::default());
+    let mut c = Controller::boot(Arc::new(cluster()), N0, RaftDisk::default());
     step(&mut c, 0, Controller::on_start);
     step(&mut c, 1500, |c, cx| c.on_timer(cx, Timer::Election));
     let granted = VoteResponse {
@@ -128,7 +128,7 @@ fn topic_records() -> Vec<LogEntry> {
                     topic: 0,
                     partition: 0,
                 },
-                registration: Rc::new(created),
+                registration: Arc::new(created),
             },
         },
     ]
@@ -165,7 +165,7 @@ fn heartbeat(broker_epoch: u64, metadata_offset: u64) -> Msg {
 
 #[test]
 fn a_controller_that_is_not_active_refuses_a_registration() {
-    let mut c = Controller::boot(Rc::new(cluster()), N0, RaftDisk::default());
+    let mut c = Controller::boot(Arc::new(cluster()), N0, RaftDisk::default());
     assert_eq!(
         step(&mut c, 0, |c, cx| c.on_message(
             cx,

@@ -3,7 +3,7 @@
 use super::*;
 
 fn voter() -> Raft {
-    let config = Rc::new(RaftConfig::kafka_defaults(
+    let config = Arc::new(RaftConfig::kafka_defaults(
         vec![NodeId(0), NodeId(1), NodeId(2)],
         true,
     ));
