@@ -23,6 +23,8 @@ pub enum Stream {
     Swarm,
     /// One node's timers (election timeouts, backoffs).
     Node(NodeId),
+    /// The explorer's choices: which moment to branch from and what to add there.
+    Explore,
 }
 
 impl Stream {
@@ -32,6 +34,7 @@ impl Stream {
             Stream::Faults => 2,
             Stream::Workload => 3,
             Stream::Swarm => 4,
+            Stream::Explore => 5,
             Stream::Node(n) => (1 << 32) | u64::from(n.0),
         }
     }

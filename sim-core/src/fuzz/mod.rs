@@ -1,5 +1,6 @@
 //! Fuzzing: random fault schedules over a base scenario, and shrinking what fails.
 //!
+//! - [`explore`]: exploration that branches from runs' moments with new states;
 //! - [`nemesis`]: Jepsen-style fault schedules (episodes of faults that heal), drawn from a seed;
 //! - [`swarm`]: a fuzz base (a scenario's cluster and workload, or a drawn one) and the scenario
 //!   of one seed;
@@ -10,6 +11,7 @@
 //! This layer sits above the scenario format: what it makes is an ordinary scenario that replays
 //! from t = 0.
 
+pub mod explore;
 pub mod nemesis;
 pub mod shrink;
 #[cfg(feature = "proptest")]

@@ -13,7 +13,10 @@
 //! controller's disk is never lost, since KRaft without KIP-853 cannot promise safety then.
 
 use crate::engine::{SimRng, Stream};
-use crate::scenario::{FaultSpec, Member, OneWaySpec, Role, SlowLinkSpec, SlowSpec};
+use crate::proto::CHANNELS;
+use crate::scenario::{
+    FaultSpec, Member, OneWaySpec, Role, SlowChannelSpec, SlowLinkSpec, SlowSpec,
+};
 
 /// The kinds of fault the nemesis draws.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -38,6 +41,10 @@ pub enum FaultKind {
     SlowNode,
     /// Every message on one directed link is late, then normal again.
     SlowLink,
+    /// Every message on one connection of a directed link is late (a stuck request ahead of
+    /// them, BUGGIFY-style), then normal again. The explorer draws it; the plain nemesis keeps
+    /// to [`FaultKind::ALL`], so its schedules stay what they were.
+    SlowChannel,
 }
 
 impl FaultKind {
@@ -212,12 +219,13 @@ fn schedule(
                 end_ms: end,
                 extra_ms: 0,
                 side: Vec::new(),
+                channel: 0,
             };
             match kind {
                 FaultKind::SlowNode => {
                     e.extra_ms = rng.between(options.slow_ms.0, options.slow_ms.1);
                 }
-                FaultKind::SlowLink => {
+                FaultKind::SlowLink | FaultKind::SlowChannel => {
                     e.other = other(rng, target);
                     e.extra_ms = rng.between(options.slow_ms.0, options.slow_ms.1);
                 }
@@ -230,6 +238,141 @@ fn schedule(
         at += rng.between(draw.gap_ms.0, draw.gap_ms.1);
     }
     episodes.finish()
+}
+
+/// What an entry does, for pairing: (kind, target); ends are `restart`, `resume`, `heal` and
+/// a slow entry with 0 extra.
+pub(crate) fn role(f: &FaultSpec) -> (&'static str, String, bool) {
+    let one = |kind, node: &String, is_end| (kind, node.clone(), is_end);
+    if let Some(n) = f
+        .crash
+        .as_ref()
+        .or(f.power_loss.as_ref())
+        .or(f.disk_loss.as_ref())
+        .or(f.shutdown.as_ref())
+    {
+        return one("down", n, false);
+    }
+    if let Some(n) = &f.restart {
+        return one("down", n, true);
+    }
+    if let Some(n) = &f.pause {
+        return one("pause", n, false);
+    }
+    if let Some(n) = &f.resume {
+        return one("pause", n, true);
+    }
+    if let Some(s) = &f.slow {
+        return one("slow", &s.node, s.extra_ms == 0);
+    }
+    if let Some(s) = &f.slow_link {
+        return ("slow_link", format!("{}>{}", s.from, s.to), s.extra_ms == 0);
+    }
+    if let Some(s) = &f.slow_channel {
+        let target = format!("{}>{}:{}", s.from, s.to, s.channel);
+        return ("slow_channel", target, s.extra_ms == 0);
+    }
+    if f.heal.is_some() {
+        return ("net", String::new(), true);
+    }
+    ("net", String::new(), false)
+}
+
+/// What a schedule keeps busy, so episodes can be added to it at any time, also between its
+/// entries (the explorer adds them to a run already under way), by the rules [`Episodes`]
+/// keeps: a node down or paused in one episode at a time, slow in one at a time, one network
+/// cut, one slow link and one slow channel at a time, and the budget of lossy shutdowns of
+/// brokers. Busy spans include their ends, so an added episode never shares a millisecond
+/// with one it could collide with.
+#[derive(Clone, Debug)]
+pub(crate) struct Occupancy {
+    targets: Vec<(String, bool)>,
+    busy: std::collections::BTreeMap<(&'static str, String), Vec<(u64, u64)>>,
+    lossy_left: u32,
+}
+
+impl Occupancy {
+    /// The occupancy of `faults` (a well-formed schedule in time order) on `targets`.
+    pub(crate) fn of(
+        targets: Vec<(String, bool)>,
+        faults: &[FaultSpec],
+        broker_lossy_shutdowns: u32,
+    ) -> Occupancy {
+        let is_broker = |name: &str| targets.iter().any(|(n, b)| n == name && *b);
+        let lossy = faults
+            .iter()
+            .filter_map(|f| f.power_loss.as_ref().or(f.disk_loss.as_ref()))
+            .filter(|n| is_broker(n))
+            .count() as u32;
+        let mut busy: std::collections::BTreeMap<_, Vec<(u64, u64)>> = Default::default();
+        let mut open = std::collections::BTreeMap::new();
+        for f in faults {
+            let (kind, target, is_end) = role(f);
+            let key = Self::resource(kind, target);
+            if is_end {
+                let from = open.remove(&key).unwrap_or(f.at_ms);
+                busy.entry(key).or_default().push((from, f.at_ms));
+            } else {
+                open.entry(key).or_insert(f.at_ms);
+            }
+        }
+        for (key, from) in open {
+            busy.entry(key).or_default().push((from, u64::MAX));
+        }
+        Occupancy {
+            targets,
+            busy,
+            lossy_left: broker_lossy_shutdowns.saturating_sub(lossy),
+        }
+    }
+
+    /// The thing a fault of `kind` (as [`role`] names it) on `target` keeps busy.
+    fn resource(kind: &'static str, target: String) -> (&'static str, String) {
+        match kind {
+            "down" | "pause" => ("node", target),
+            "slow" => ("slow", target),
+            other => (other, String::new()),
+        }
+    }
+
+    fn resource_of(&self, e: &Episode) -> (&'static str, String) {
+        let name = self.targets[e.target].0.clone();
+        match e.kind {
+            FaultKind::SlowNode => ("slow", name),
+            FaultKind::SlowLink => ("slow_link", String::new()),
+            FaultKind::SlowChannel => ("slow_channel", String::new()),
+            k if k.is_network() => ("net", String::new()),
+            _ => ("node", name),
+        }
+    }
+
+    /// The episode's two entries, if it fits the schedule; it is then part of it.
+    pub(crate) fn add(&mut self, e: &Episode) -> Option<Vec<FaultSpec>> {
+        let needs_two = matches!(e.kind, FaultKind::SlowLink | FaultKind::SlowChannel)
+            || e.kind.is_network();
+        if e.target >= self.targets.len()
+            || e.end_ms <= e.start_ms
+            || (needs_two && self.targets.len() < 2)
+        {
+            return None;
+        }
+        let key = self.resource_of(e);
+        let spans = self.busy.get(&key).map(Vec::as_slice).unwrap_or_default();
+        if spans
+            .iter()
+            .any(|&(from, to)| e.start_ms <= to && from <= e.end_ms)
+        {
+            return None;
+        }
+        let mut one = Episodes::new(self.targets.clone(), self.lossy_left);
+        one.add(e);
+        self.lossy_left = one.lossy_left;
+        self.busy
+            .entry(key)
+            .or_default()
+            .push((e.start_ms, e.end_ms));
+        Some(one.finish())
+    }
 }
 
 /// One fault and its end, on targets numbered as in [`Episodes::new`].
@@ -246,6 +389,8 @@ pub struct Episode {
     pub extra_ms: u64,
     /// The targets on one side of a partition; none, or all, isolates the target instead.
     pub side: Vec<usize>,
+    /// The connection a slow channel delays, by index into [`CHANNELS`].
+    pub channel: usize,
 }
 
 /// Turns episodes into a well-formed fault schedule: a target is down (or paused) in one
@@ -261,6 +406,7 @@ pub struct Episodes {
     slow_until: Vec<u64>,
     net_until: u64,
     link_slow_until: u64,
+    channel_slow_until: u64,
     lossy_left: u32,
     faults: Vec<FaultSpec>,
 }
@@ -274,6 +420,7 @@ impl Episodes {
             slow_until: vec![0; n],
             net_until: 0,
             link_slow_until: 0,
+            channel_slow_until: 0,
             lossy_left: broker_lossy_shutdowns,
             faults: Vec::new(),
         }
@@ -285,6 +432,7 @@ impl Episodes {
         match kind {
             FaultKind::SlowNode => self.slow_until[target] <= at,
             FaultKind::SlowLink => several && self.link_slow_until <= at,
+            FaultKind::SlowChannel => several && self.channel_slow_until <= at,
             k if k.is_network() => several && self.net_until <= at,
             _ => self.down_until[target] <= at,
         }
@@ -323,6 +471,17 @@ impl Episodes {
                 start.slow_link = Some(link(e.extra_ms));
                 end.slow_link = Some(link(0));
                 self.link_slow_until = e.end_ms;
+            }
+            FaultKind::SlowChannel => {
+                let channel = |extra_ms| SlowChannelSpec {
+                    from: node.clone(),
+                    to: name(e.other),
+                    channel: CHANNELS[e.channel % CHANNELS.len()].0.to_string(),
+                    extra_ms,
+                };
+                start.slow_channel = Some(channel(e.extra_ms));
+                end.slow_channel = Some(channel(0));
+                self.channel_slow_until = e.end_ms;
             }
             k if k.is_network() => {
                 let n = self.targets.len();

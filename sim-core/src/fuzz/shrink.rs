@@ -16,6 +16,7 @@
 //! 6. the cluster: unused topics, fewer partitions, fewer brokers and controllers.
 
 use crate::scenario::{FaultSpec, Scenario};
+use super::nemesis::role;
 
 /// Limits of one shrink.
 #[derive(Clone, Copy, Debug)]
@@ -105,44 +106,6 @@ pub fn shrink(
 struct Episode {
     start: usize,
     end: Option<usize>,
-}
-
-/// What an entry does, for pairing: (kind, target); ends are `restart`, `resume`, `heal` and
-/// a slow entry with 0 extra.
-fn role(f: &FaultSpec) -> (&'static str, String, bool) {
-    let one = |kind, node: &String, is_end| (kind, node.clone(), is_end);
-    if let Some(n) = f
-        .crash
-        .as_ref()
-        .or(f.power_loss.as_ref())
-        .or(f.disk_loss.as_ref())
-        .or(f.shutdown.as_ref())
-    {
-        return one("down", n, false);
-    }
-    if let Some(n) = &f.restart {
-        return one("down", n, true);
-    }
-    if let Some(n) = &f.pause {
-        return one("pause", n, false);
-    }
-    if let Some(n) = &f.resume {
-        return one("pause", n, true);
-    }
-    if let Some(s) = &f.slow {
-        return one("slow", &s.node, s.extra_ms == 0);
-    }
-    if let Some(s) = &f.slow_link {
-        return ("slow_link", format!("{}>{}", s.from, s.to), s.extra_ms == 0);
-    }
-    if let Some(s) = &f.slow_channel {
-        let target = format!("{}>{}:{}", s.from, s.to, s.channel);
-        return ("slow_channel", target, s.extra_ms == 0);
-    }
-    if f.heal.is_some() {
-        return ("net", String::new(), true);
-    }
-    ("net", String::new(), false)
 }
 
 /// The schedule's episodes, in order of their starts. An end with no start is an episode of

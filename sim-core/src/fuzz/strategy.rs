@@ -112,6 +112,7 @@ pub(crate) fn episodes(
             end_ms: start_ms + length_ms.min(until_ms - start_ms),
             extra_ms: 100 + length_ms % 2_000,
             side: Vec::new(),
+            channel: 0,
         });
     prop::collection::vec(episode, 0..=max)
 }

@@ -113,19 +113,7 @@ impl FuzzBase {
                 s.variants.push(v.clone());
             }
         }
-        let faults_until = s.duration_ms - liveness_tail_ms();
-        let min_isr = s
-            .cluster
-            .topics
-            .iter()
-            .filter_map(|t| t.config.min_insync_replicas)
-            .max()
-            .unwrap_or(1);
-        let options = NemesisOptions {
-            faults_from_ms: FAULTS_FROM_MS,
-            ..NemesisOptions::fuzz(faults_until, min_isr)
-        };
-        s.faults = random_faults(&s.members(), seed, &options);
+        s.faults = random_faults(&s.members(), seed, &nemesis_options(&s));
         s.description = format!(
             "Drawn by kafkasim fuzz from base \"{}\", seed {seed}, {}.",
             self.name,
@@ -136,6 +124,22 @@ impl FuzzBase {
             },
         );
         s
+    }
+}
+
+/// The nemesis a drawn run's faults come from: faults from [`FAULTS_FROM_MS`] to the start
+/// of the liveness phase, lossy shutdowns within `acked_durability`'s scope.
+pub(crate) fn nemesis_options(s: &Scenario) -> NemesisOptions {
+    let min_isr = s
+        .cluster
+        .topics
+        .iter()
+        .filter_map(|t| t.config.min_insync_replicas)
+        .max()
+        .unwrap_or(1);
+    NemesisOptions {
+        faults_from_ms: FAULTS_FROM_MS,
+        ..NemesisOptions::fuzz(s.duration_ms - liveness_tail_ms(), min_isr)
     }
 }
 
