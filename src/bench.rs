@@ -33,10 +33,13 @@ pub enum Workload {
     ClusterHuge,
     /// Seeds of the default fuzz base (60 s each) on every core: seeds per minute.
     FuzzThroughput,
+    /// `kafkasim explore` over the default base, as many trials as fuzz-throughput's seeds,
+    /// on every core: trials, branches and forks of the world per minute, and one fork's cost.
+    ExploreThroughput,
 }
 
 impl Workload {
-    const ALL: [Workload; 7] = [
+    const ALL: [Workload; 8] = [
         Workload::EnginePingpong,
         Workload::EngineTimers,
         Workload::ClusterSmall,
@@ -44,6 +47,7 @@ impl Workload {
         Workload::ClusterLarge,
         Workload::ClusterHuge,
         Workload::FuzzThroughput,
+        Workload::ExploreThroughput,
     ];
 
     /// Runs when `--runs` is not given: the large clusters take minutes, so once.
@@ -67,10 +71,10 @@ pub struct BenchArgs {
     /// Much smaller sizes: checks the workloads run, measures nothing useful.
     #[arg(long)]
     pub quick: bool,
-    /// Seeds per run of fuzz-throughput.
+    /// Seeds per run of fuzz-throughput (and trials of explore-throughput).
     #[arg(long, default_value_t = 200, allow_hyphen_values = true, value_parser = crate::flags::positive_u64)]
     pub seeds: u64,
-    /// Threads for fuzz-throughput (default: the machine's cores).
+    /// Threads for fuzz-throughput and explore-throughput (default: the machine's cores).
     #[arg(long, allow_hyphen_values = true, value_parser = crate::flags::positive_usize)]
     pub jobs: Option<usize>,
     /// Stop a cluster workload whose resident memory passes this size (e.g. 6GiB); its line
@@ -235,6 +239,13 @@ pub fn bench(args: BenchArgs) -> Result<Verdict, CliError> {
                     verdict = Verdict::ExpectationsNotMet;
                 }
             }
+            Workload::ExploreThroughput => {
+                let trials = if args.quick { 8 } else { args.seeds.max(1) };
+                let jobs = pool::jobs(args.jobs, 8);
+                if !report_explore(&mut progress, trials, jobs, runs) {
+                    verdict = Verdict::ExpectationsNotMet;
+                }
+            }
         }
     }
     progress.finish();
@@ -349,4 +360,105 @@ fn report_fuzz(progress: &mut Progress, seeds: u64, jobs: usize, runs: u32) -> b
     });
     progress.println(&crate::output::versioned(&line).to_string());
     failed == 0
+}
+
+/// Explores the default fuzz base for `trials` trials on `jobs` threads, `runs` times, and
+/// prints the line: trials, branches and forks per minute, and the median cost of one fork of
+/// a world in the middle of its fault phase. False when a trial failed (the modern protocol).
+fn report_explore(progress: &mut Progress, trials: u64, jobs: usize, runs: u32) -> bool {
+    use sim_core::fuzz::explore::{ExploreOptions, Explorer, Trial};
+    let mut walls = Vec::new();
+    let mut peak = None;
+    let mut last = None;
+    let mut failed = 0;
+    for i in 0..runs {
+        progress.note(format!("explore-throughput {}/{runs}", i + 1));
+        reset_peak_rss();
+        let start = Instant::now();
+        let mut explorer = Explorer::new(FuzzBase::default_base(), ExploreOptions::default());
+        failed = 0;
+        while explorer.stats().trials < trials {
+            let mut planned = explorer.plan();
+            planned.truncate(usize::try_from(trials - explorer.stats().trials).unwrap_or(8));
+            let seen = explorer.seen();
+            let items: Vec<std::sync::Mutex<Option<Trial>>> = planned
+                .into_iter()
+                .map(|t| std::sync::Mutex::new(Some(t)))
+                .collect();
+            let mut results: Vec<_> = (0..items.len()).map(|_| None).collect();
+            pool::run(
+                items,
+                jobs,
+                || true,
+                |t| {
+                    let trial = t
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .take()
+                        .expect("each trial is taken once");
+                    trial.run(seen, &mut || false)
+                },
+                |i, r| results[i] = Some(r),
+            );
+            let mut results: Vec<_> = results.into_iter().flatten().collect();
+            failed += results
+                .iter()
+                .filter(|r| !r.summary.violations.is_empty())
+                .count();
+            explorer.absorb(&mut results);
+        }
+        walls.push(start.elapsed().as_secs_f64());
+        peak = peak.max(peak_rss_bytes());
+        last = Some(explorer.stats());
+        progress.step(false);
+    }
+    let wall_s = median(walls);
+    let stats = last.unwrap_or_default();
+    let per_min = |n: u64| round(n as f64 * 60.0 / wall_s, 0);
+    let line = json!({
+        "workload": "explore-throughput",
+        "trials": stats.trials,
+        "fresh_seeds": stats.fresh_seeds,
+        "branches": stats.branches,
+        "forks": stats.forks,
+        "states": stats.states,
+        "events": stats.events,
+        "wall_s": round(wall_s, 4),
+        "events_per_s": round(stats.events as f64 / wall_s, 0),
+        "trials_per_min": per_min(stats.trials),
+        "branches_per_min": per_min(stats.branches),
+        "forks_per_min": per_min(stats.forks),
+        "fork_us": round(fork_cost_us(), 1),
+        "peak_rss_bytes": peak,
+        "jobs": jobs,
+        "failed_trials": failed,
+        "runs": runs,
+    });
+    progress.println(&crate::output::versioned(&line).to_string());
+    failed == 0
+}
+
+/// The median cost of one fork of seed 0 of the default base at 15 s (mid fault phase), in
+/// microseconds, over 200 forks.
+fn fork_cost_us() -> f64 {
+    use sim_core::trace::TraceSink;
+    use sim_core::world::World;
+    let scenario = FuzzBase::default_base().draw(0);
+    let resolved = scenario.resolve();
+    let mut world = World::new(&resolved, scenario.seed, TraceSink::hash_only());
+    world.run_to(
+        sim_core::engine::SimTime::from_millis(15_000),
+        u64::MAX,
+        &mut || false,
+    );
+    let samples: Vec<f64> = (0..200)
+        .map(|_| {
+            let start = Instant::now();
+            let fork = world.fork();
+            let us = start.elapsed().as_secs_f64() * 1e6;
+            drop(fork);
+            us
+        })
+        .collect();
+    median(samples)
 }

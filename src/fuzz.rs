@@ -25,7 +25,9 @@ use sim_core::variants;
 
 use crate::output::{self, println_lossy};
 use crate::pool;
-use crate::shrink::{Target, as_finding, run_hash_only, shrink_finding, write_scenario};
+use crate::shrink::{
+    Target, as_era_finding, beyond_era, run_hash_only, shrink_finding, write_scenario,
+};
 use crate::term::{self, Progress, Tone, paint};
 use crate::{CliError, Format, Verdict, run};
 
@@ -55,6 +57,10 @@ pub struct FuzzArgs {
     /// Switch protocol variant V on in every run (see `kafkasim list`).
     #[arg(long = "variant", value_name = "V")]
     pub variants: Vec<String>,
+    /// Switch variant V on in every run as the era's baseline: the --variant ones are hunted
+    /// in that era, and a violation counts only if the same run without them keeps it.
+    #[arg(long = "era", value_name = "V")]
+    pub era: Vec<String>,
     /// Directory for results.jsonl and failures/.
     #[arg(long, default_value = "kafkasim-fuzz")]
     pub out: PathBuf,
@@ -120,6 +126,8 @@ struct SweepId {
     /// not resumed as if unchanged.
     base_scenario: serde_json::Value,
     variants: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    era: Vec<String>,
     version: String,
 }
 
@@ -147,8 +155,9 @@ pub struct ShrunkFinding {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SeedResult {
     pub seed: u64,
-    /// `pass`, `fail` (an invariant broke), `nondeterministic` (two runs, two traces) or
-    /// `panic` (a kafkasim bug).
+    /// `pass`, `fail` (an invariant broke), `era` (with `--era`: only invariants the era's
+    /// baseline breaks too), `nondeterministic` (two runs, two traces), `stalled` or `panic`
+    /// (a kafkasim bug).
     pub outcome: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub violations: Vec<SeedViolation>,
@@ -175,7 +184,7 @@ pub struct SeedResult {
 
 impl SeedResult {
     fn failed(&self) -> bool {
-        self.outcome != "pass"
+        !matches!(self.outcome.as_str(), "pass" | "era")
     }
 }
 
@@ -187,6 +196,8 @@ struct Sweep<'a> {
     verify_every: u64,
     shrink_runs: Option<u32>,
     replay_base: String,
+    /// With `--era`: the variants hunted (a violation counts only beyond the era's).
+    hunted: Vec<String>,
 }
 
 impl Sweep<'_> {
@@ -259,11 +270,23 @@ impl Sweep<'_> {
             }
             result.rerun_hash = Some(again);
         }
-        if let Some(v) = first.violations.first() {
+        let counted = beyond_era(&scenario, &first, &self.hunted);
+        if let Some(v) = first
+            .violations
+            .iter()
+            .find(|v| counted.contains(&v.invariant))
+        {
             result.outcome = "fail".into();
+            // The failure's invariant leads the list (the shrink and the group follow it).
+            if let Some(i) = result.violations.iter().position(|s| s.invariant == v.invariant) {
+                let lead = result.violations.remove(i);
+                result.violations.insert(0, lead);
+            }
             let situation = Situation::of(&scenario, v.invariant, v.time_ms, &v.nodes);
             result.group = Some(situation.signature());
             self.save(&scenario, &mut result, Some(v))?;
+        } else if !first.violations.is_empty() {
+            result.outcome = "era".into();
         }
         result.wall_s = started.elapsed().as_secs_f64();
         Ok(result)
@@ -287,7 +310,7 @@ impl Sweep<'_> {
         );
         write_scenario(
             &repro_path,
-            &as_finding(scenario.clone(), violation, &origin),
+            &as_era_finding(scenario.clone(), violation, &origin, &self.hunted),
         )?;
         result.repro = Some(format!("failures/{name}"));
         Ok(())
@@ -302,6 +325,14 @@ impl Sweep<'_> {
         let scenario = self.base.draw(result.seed);
         let (target, first_ms, events) = match (result.outcome.as_str(), result.violations.first())
         {
+            ("fail", Some(v)) if !self.hunted.is_empty() => (
+                Target::BeyondEra {
+                    invariant: v.invariant.clone(),
+                    hunted: self.hunted.clone(),
+                },
+                v.time_ms.ceil() as u64,
+                result.events,
+            ),
             ("fail", Some(v)) => (
                 Target::Invariant(v.invariant.clone()),
                 v.time_ms.ceil() as u64,
@@ -328,7 +359,12 @@ impl Sweep<'_> {
             what_broke(result),
             output::shown_path(&min_path)
         );
-        let finding = as_finding(report.scenario.clone(), report.violation.as_ref(), &origin);
+        let finding = as_era_finding(
+            report.scenario.clone(),
+            report.violation.as_ref(),
+            &origin,
+            &self.hunted,
+        );
         write_scenario(&min_path, &finding)?;
         Ok(Some(ShrunkFinding {
             file: format!("failures/{min_name}"),
@@ -675,7 +711,7 @@ pub fn fuzz(args: FuzzArgs) -> Result<Verdict, CliError> {
     let seeds = args.seeds.expect("clap requires --seeds without --merge");
     check_flags(&args)?;
     let (mut base, base_doc) = load_base(&args)?;
-    base.variants = args.variants.clone();
+    base.variants = args.era.iter().chain(&args.variants).cloned().collect();
 
     let dir = &args.out;
     output::ensure_dir(dir)?;
@@ -683,6 +719,7 @@ pub fn fuzz(args: FuzzArgs) -> Result<Verdict, CliError> {
         base: base.name.clone(),
         base_scenario: base_doc,
         variants: args.variants.clone(),
+        era: args.era.clone(),
         version: env!("CARGO_PKG_VERSION").to_string(),
     };
     let results_path = dir.join("results.jsonl");
@@ -709,6 +746,11 @@ pub fn fuzz(args: FuzzArgs) -> Result<Verdict, CliError> {
         verify_every: args.verify_determinism,
         shrink_runs: (!args.no_shrink).then_some(args.shrink_runs),
         replay_base: replay_base(&args),
+        hunted: if args.era.is_empty() {
+            Vec::new()
+        } else {
+            args.variants.clone()
+        },
     };
     let started = Instant::now();
     let ran = run_sweep(&args, &sweep, todo, &results_path, &mut results)?;
@@ -720,10 +762,12 @@ pub fn fuzz(args: FuzzArgs) -> Result<Verdict, CliError> {
             .keys()
             .filter(|&&s| in_shard(s, args.start, seeds, args.shard))
             .count() as u64;
-    let variants = if args.variants.is_empty() {
+    let variants = if base.variants.is_empty() {
         "modern protocol".to_string()
-    } else {
+    } else if args.era.is_empty() {
         args.variants.join(", ")
+    } else {
+        format!("{} in the era of {}", args.variants.join(", "), args.era.join(", "))
     };
     let mut header = format!(
         "fuzz \"{}\" [{variants}]: ran {ran} seeds in {wall:.1} s ({:.1} seeds/s); results of {} \
@@ -821,12 +865,19 @@ fn check_flags(args: &FuzzArgs) -> Result<(), CliError> {
             u64::MAX
         )));
     }
-    for v in &args.variants {
-        if variants::variant(v).is_none() {
-            return Err(CliError::Input(format!(
-                "--variant: unknown protocol variant \"{v}\" (see `kafkasim list`)"
-            )));
+    for (flag, names) in [("--variant", &args.variants), ("--era", &args.era)] {
+        for v in names {
+            if variants::variant(v).is_none() {
+                return Err(CliError::Input(format!(
+                    "{flag}: unknown protocol variant \"{v}\" (see `kafkasim list`)"
+                )));
+            }
         }
+    }
+    if !args.era.is_empty() && args.variants.is_empty() {
+        return Err(CliError::Input(
+            "--era: name the variant hunted in that era with --variant".into(),
+        ));
     }
     if let Some(b) = args.time_budget
         && !(b.is_finite() && b > 0.0)
@@ -901,6 +952,9 @@ fn replay_base(args: &FuzzArgs) -> String {
     let mut replay_base = String::from("kafkasim fuzz");
     if let Some(s) = &args.scenario {
         replay_base.push_str(&format!(" {s}"));
+    }
+    for v in &args.era {
+        replay_base.push_str(&format!(" --era {v}"));
     }
     for v in &args.variants {
         replay_base.push_str(&format!(" --variant {v}"));

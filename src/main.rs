@@ -9,6 +9,7 @@ mod bench;
 mod builtin;
 mod check;
 mod explain;
+mod explore;
 mod flags;
 mod fuzz;
 mod list;
@@ -62,6 +63,9 @@ enum Command {
     /// Sweep seeds of random fault schedules over a base scenario; save each failure as a
     /// shrunk, replayable scenario file.
     Fuzz(fuzz::FuzzArgs),
+    /// Search fault schedules by branching from moments of runs that reached new states
+    /// (fork the world, add faults there); save each failure as a replayable scenario file.
+    Explore(explore::ExploreArgs),
     /// Minimise a failing scenario: fewer faults, a smaller workload and cluster, a shorter
     /// run, still failing the same invariant.
     Shrink(shrink::ShrinkArgs),
@@ -179,6 +183,7 @@ fn main() -> ExitCode {
         Command::Completions(args) => completions(&args),
         Command::Man(args) => man(&args),
         Command::Fuzz(args) => fuzz::fuzz(args),
+        Command::Explore(args) => explore::explore(args),
         Command::Shrink(args) => shrink::shrink(args),
     };
     match result {

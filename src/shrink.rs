@@ -37,16 +37,53 @@ pub struct ShrinkArgs {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Target {
     Invariant(String),
+    /// The invariant breaks, and keeps in the same run with the `hunted` variants off (the
+    /// era's baseline): a bug hunted in its own era.
+    BeyondEra {
+        invariant: String,
+        hunted: Vec<String>,
+    },
     Panic,
 }
 
 impl Target {
     pub fn label(&self) -> &str {
         match self {
-            Target::Invariant(id) => id,
+            Target::Invariant(id) | Target::BeyondEra { invariant: id, .. } => id,
             Target::Panic => "panic",
         }
     }
+}
+
+/// The scenario with the `hunted` variants switched off: the era's baseline run.
+pub fn era_of(s: &Scenario, hunted: &[String]) -> Scenario {
+    let mut era = s.clone();
+    era.variants.retain(|v| !hunted.contains(v));
+    era
+}
+
+/// The invariants `summary` (a run of `s`) violates that count: with no `hunted` variants
+/// all of them; else those the era's baseline run of the same schedule keeps. The two runs
+/// part ways where a hunted variant first acts, so a violation that counts is one the variant
+/// made possible on this schedule; a shrunk finding states it in its `without` block.
+pub fn beyond_era(s: &Scenario, summary: &RunSummary, hunted: &[String]) -> Vec<&'static str> {
+    let mut broken: Vec<&'static str> = Vec::new();
+    for v in &summary.violations {
+        if !broken.contains(&v.invariant) {
+            broken.push(v.invariant);
+        }
+    }
+    if hunted.is_empty() || broken.is_empty() {
+        return broken;
+    }
+    let era = era_of(s, hunted);
+    let era_broken: Vec<&str> = match run::catch_panic(true, || run_hash_only(&era)) {
+        Ok(summary) => summary.violations.iter().map(|v| v.invariant).collect(),
+        // The baseline itself panics: nothing can be told apart from it.
+        Err(_) => return Vec::new(),
+    };
+    broken.retain(|i| !era_broken.contains(i));
+    broken
 }
 
 /// One run of a candidate, judged against the target: the time (ms) it failed, if it did.
@@ -55,6 +92,13 @@ fn judge(s: &Scenario, target: &Target) -> Option<u64> {
         Target::Invariant(id) => {
             let summary = run::catch_panic(true, || run_hash_only(s)).ok()?;
             first_violation(&summary, id).map(|v| v.time_ms.ceil() as u64)
+        }
+        Target::BeyondEra { invariant, hunted } => {
+            let summary = run::catch_panic(true, || run_hash_only(s)).ok()?;
+            let at = first_violation(&summary, invariant)?.time_ms.ceil() as u64;
+            beyond_era(s, &summary, hunted)
+                .contains(&invariant.as_str())
+                .then_some(at)
         }
         Target::Panic => {
             run::catch_panic(true, || run_hash_only(s)).err()?;
@@ -116,7 +160,7 @@ pub fn shrink_finding(
     );
     let mut scenario = shrunk.scenario;
     let (events_after, violation) = match target {
-        Target::Invariant(id) => {
+        Target::Invariant(id) | Target::BeyondEra { invariant: id, .. } => {
             let summary = run_hash_only(&scenario);
             (summary.events, first_violation(&summary, id).cloned())
         }
@@ -159,6 +203,30 @@ pub fn as_finding(mut s: Scenario, violation: Option<&Violation>, origin: &str) 
         )
     });
     s.description = format!("{first} {origin}{broke}");
+    s
+}
+
+/// [`as_finding`] for a bug hunted in its era: the file also says, in its `without` block,
+/// that the run with the `hunted` variants off keeps the invariant (`kafkasim check` then
+/// checks both, as it does the bug library's scenarios).
+pub fn as_era_finding(
+    s: Scenario,
+    violation: Option<&Violation>,
+    origin: &str,
+    hunted: &[String],
+) -> Scenario {
+    let mut s = as_finding(s, violation, origin);
+    if let Some(v) = violation
+        && !hunted.is_empty()
+    {
+        s.without = Some(sim_core::scenario::Without {
+            variants: hunted.to_vec(),
+            expect: sim_core::scenario::Expectations {
+                hold: vec![v.invariant.to_string()],
+                violate: Vec::new(),
+            },
+        });
+    }
     s
 }
 

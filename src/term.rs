@@ -128,7 +128,8 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// Progress over `total` steps of `unit` (`"seeds"`, `"files"`), `failed` of them already.
+    /// Progress over `total` steps of `unit` (`"seeds"`, `"files"`), `failed` of them already;
+    /// a `total` of 0 is not known in advance.
     pub fn new(
         command: &'static str,
         total: u64,
@@ -139,7 +140,12 @@ impl Progress {
         let terminal = std::io::stderr().is_terminal() && !quiet();
         let bar = terminal.then(|| {
             let bar = indicatif::ProgressBar::new(total);
-            let template = format!("{{bar:40}} {{pos}}/{{len}} {unit}  {{msg}}  eta {{eta}}");
+            // A total of 0 is unknown (a time budget): a count and the time so far.
+            let template = if total == 0 {
+                format!("{{spinner}} {{pos}} {unit}  {{msg}}  {{elapsed}}")
+            } else {
+                format!("{{bar:40}} {{pos}}/{{len}} {unit}  {{msg}}  eta {{eta}}")
+            };
             bar.set_style(
                 indicatif::ProgressStyle::with_template(&template).expect("a valid template"),
             );
@@ -177,10 +183,14 @@ impl Progress {
             && self.last_line.elapsed() >= Duration::from_secs(10)
         {
             self.last_line = Instant::now();
+            let of = if self.total == 0 {
+                String::new()
+            } else {
+                format!("/{}", self.total)
+            };
             eprintln!(
-                "{command}: {}/{} {unit}, {:.1} {unit}/s, {} failed",
+                "{command}: {}{of} {unit}, {:.1} {unit}/s, {} failed",
                 self.done,
-                self.total,
                 self.done as f64 / self.started.elapsed().as_secs_f64(),
                 self.failed
             );
