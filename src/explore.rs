@@ -43,10 +43,15 @@ pub struct ExploreArgs {
     #[arg(long = "era", value_name = "V")]
     pub era: Vec<String>,
     /// Stop after this many trials (fresh seeds and branches).
-    #[arg(long, value_parser = crate::flags::positive_u64, required_unless_present = "budget")]
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        value_parser = crate::flags::positive_u64,
+        required_unless_present = "budget"
+    )]
     pub trials: Option<u64>,
     /// Start no new batch after this many wall-clock seconds.
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
     pub budget: Option<f64>,
     /// The explorer's seed: which moments it branches from and what it adds.
     #[arg(long, default_value_t = 0)]
@@ -198,7 +203,9 @@ pub fn explore(args: ExploreArgs) -> Result<Verdict, CliError> {
     loop {
         let done = lines.len() as u64;
         if args.trials.is_some_and(|t| done >= t)
-            || args.budget.is_some_and(|b| started.elapsed().as_secs_f64() >= b)
+            || args
+                .budget
+                .is_some_and(|b| started.elapsed().as_secs_f64() >= b)
             || args.max_failures.is_some_and(|m| failed(&lines) >= m)
         {
             break;
@@ -302,6 +309,13 @@ fn check_flags(args: &ExploreArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// A trial that panicked: a kafkasim bug, reported with its run saved.
+struct Panicked {
+    id: u64,
+    scenario: Scenario,
+    message: String,
+}
+
 /// Runs a batch of trials across the cores; the results in plan order. A trial that panics
 /// (a kafkasim bug) comes back as the panic's message.
 fn run_batch(
@@ -313,9 +327,9 @@ fn run_batch(
     let n = trials.len();
     let jobs = pool::jobs(args.jobs, n);
     let limit = args.resources.memory_limit();
-    let items: Vec<Mutex<Option<Trial>>> = trials.into_iter().map(|t| Mutex::new(Some(t))).collect();
-    let mut out: Vec<Option<Result<TrialResult, (u64, Scenario, String)>>> =
-        (0..n).map(|_| None).collect();
+    let items: Vec<Mutex<Option<Trial>>> =
+        trials.into_iter().map(|t| Mutex::new(Some(t))).collect();
+    let mut out: Vec<Option<Result<TrialResult, Box<Panicked>>>> = (0..n).map(|_| None).collect();
     pool::run(
         items,
         jobs,
@@ -327,10 +341,17 @@ fn run_batch(
                 .take()
                 .expect("each trial is taken once");
             let (id, scenario) = (trial.id, trial.scenario.clone());
-            run::set_replay(format!("kafkasim run {}", scenario.name));
-            let mut over =
-                || limit > 0 && crate::resources::rss_bytes().is_some_and(|b| b > limit);
-            run::catch_panic(false, || trial.run(seen, &mut over)).map_err(|m| (id, scenario, m))
+            // A trial that panics is saved here (below) before the error is reported.
+            let saved = args.out.join("failures").join(format!("trial-{id}.json"));
+            run::set_replay(format!("kafkasim run {}", output::shown_path(&saved)));
+            let mut over = || limit > 0 && crate::resources::rss_bytes().is_some_and(|b| b > limit);
+            run::catch_panic(false, || trial.run(seen, &mut over)).map_err(|message| {
+                Box::new(Panicked {
+                    id,
+                    scenario,
+                    message,
+                })
+            })
         },
         |i, r| out[i] = Some(r),
     );
@@ -341,7 +362,12 @@ fn run_batch(
                 crate::resources::check_not_halted(&r.summary, &format!("trial {}", r.id))?;
                 results.push(r);
             }
-            Err((id, scenario, message)) => {
+            Err(p) => {
+                let Panicked {
+                    id,
+                    scenario,
+                    message,
+                } = *p;
                 let path = args.out.join("failures").join(format!("trial-{id}.json"));
                 output::ensure_dir(&args.out.join("failures"))?;
                 write_scenario(&path, &scenario)?;
@@ -414,9 +440,8 @@ fn judge(
     };
     line.outcome = "fail".into();
     line.finding = Some(first.invariant.to_string());
-    line.group = Some(
-        Situation::of(&r.scenario, first.invariant, first.time_ms, &first.nodes).signature(),
-    );
+    line.group =
+        Some(Situation::of(&r.scenario, first.invariant, first.time_ms, &first.nodes).signature());
     // The finding must replay from t = 0 as the branch ran: else it is a kafkasim bug.
     let replayed = run::catch_panic(false, || run_hash_only(&r.scenario))
         .map_or_else(|m| format!("panic: {m}"), |s| s.trace_hash);

@@ -278,7 +278,11 @@ impl Sweep<'_> {
         {
             result.outcome = "fail".into();
             // The failure's invariant leads the list (the shrink and the group follow it).
-            if let Some(i) = result.violations.iter().position(|s| s.invariant == v.invariant) {
+            if let Some(i) = result
+                .violations
+                .iter()
+                .position(|s| s.invariant == v.invariant)
+            {
                 let lead = result.violations.remove(i);
                 result.violations.insert(0, lead);
             }
@@ -767,7 +771,11 @@ pub fn fuzz(args: FuzzArgs) -> Result<Verdict, CliError> {
     } else if args.era.is_empty() {
         args.variants.join(", ")
     } else {
-        format!("{} in the era of {}", args.variants.join(", "), args.era.join(", "))
+        format!(
+            "{} in the era of {}",
+            args.variants.join(", "),
+            args.era.join(", ")
+        )
     };
     let mut header = format!(
         "fuzz \"{}\" [{variants}]: ran {ran} seeds in {wall:.1} s ({:.1} seeds/s); results of {} \

@@ -143,6 +143,13 @@ pub fn run_within_limits(
     world::run_watched(scenario, options, &mut over)
 }
 
+/// Whether the process's resident memory is past the installed limit: the watchdog of runs
+/// that `run_within_limits` does not make.
+pub fn over_memory_limit() -> bool {
+    let limit = MEMORY_LIMIT.load(Ordering::Relaxed);
+    limit > 0 && rss_bytes().is_some_and(|b| b > limit)
+}
+
 /// The error for a run the memory watchdog stopped, or `Ok` for any other run.
 pub fn check_not_halted(summary: &RunSummary, origin: &str) -> Result<(), CliError> {
     if summary.stop_reason != StopReason::Halted {

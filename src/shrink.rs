@@ -5,6 +5,8 @@ use clap::Args;
 use std::path::{Path, PathBuf};
 
 use sim_core::check::Violation;
+use sim_core::engine::StopReason;
+use sim_core::fuzz::prefix::PrefixRuns;
 use sim_core::fuzz::shrink::{ShrinkOptions, shrink as shrink_scenario};
 use sim_core::scenario::Scenario;
 use sim_core::trace::TraceSink;
@@ -87,18 +89,29 @@ pub fn beyond_era(s: &Scenario, summary: &RunSummary, hunted: &[String]) -> Vec<
 }
 
 /// One run of a candidate, judged against the target: the time (ms) it failed, if it did.
-fn judge(s: &Scenario, target: &Target) -> Option<u64> {
+/// The run starts from a checkpoint of the current scenario's run where they share a prefix
+/// (`sim_core::fuzz::prefix`); a candidate that still fails becomes the current one.
+fn judge(s: &Scenario, target: &Target, runs: &mut PrefixRuns) -> Option<u64> {
+    let mut over = crate::resources::over_memory_limit;
+    let run = || {
+        let (summary, checkpoints) = runs.run(s, &mut over);
+        (summary.stop_reason != StopReason::Halted).then_some((summary, checkpoints))
+    };
     match target {
         Target::Invariant(id) => {
-            let summary = run::catch_panic(true, || run_hash_only(s)).ok()?;
-            first_violation(&summary, id).map(|v| v.time_ms.ceil() as u64)
+            let (summary, checkpoints) = run::catch_panic(true, run).ok()??;
+            let at = first_violation(&summary, id).map(|v| v.time_ms.ceil() as u64)?;
+            runs.keep(checkpoints);
+            Some(at)
         }
         Target::BeyondEra { invariant, hunted } => {
-            let summary = run::catch_panic(true, || run_hash_only(s)).ok()?;
+            let (summary, checkpoints) = run::catch_panic(true, run).ok()??;
             let at = first_violation(&summary, invariant)?.time_ms.ceil() as u64;
-            beyond_era(s, &summary, hunted)
-                .contains(&invariant.as_str())
-                .then_some(at)
+            if !beyond_era(s, &summary, hunted).contains(&invariant.as_str()) {
+                return None;
+            }
+            runs.keep(checkpoints);
+            Some(at)
         }
         Target::Panic => {
             run::catch_panic(true, || run_hash_only(s)).err()?;
@@ -134,6 +147,10 @@ pub struct ShrinkReport {
     pub events_after: u64,
     pub runs: u32,
     pub budget_exhausted: bool,
+    /// Candidate runs that started from a checkpoint of the current run, not from t = 0.
+    pub reused: u32,
+    /// Events those runs did not run again.
+    pub events_skipped: u64,
     /// The target's first violation in the shrunk run (none for a panic).
     pub violation: Option<Violation>,
 }
@@ -148,11 +165,20 @@ pub fn shrink_finding(
     max_runs: u32,
     on_candidate: &mut dyn FnMut(bool),
 ) -> ShrinkReport {
+    // The original's run gives the first checkpoints (a panic there leaves none).
+    let mut runs = PrefixRuns::new();
+    if !matches!(target, Target::Panic)
+        && let Ok((_, checkpoints)) = run::catch_panic(true, || {
+            runs.run(original, &mut crate::resources::over_memory_limit)
+        })
+    {
+        runs.keep(checkpoints);
+    }
     let shrunk = shrink_scenario(
         original,
         first_failure_ms,
         |s| {
-            let still = judge(s, target);
+            let still = judge(s, target, &mut runs);
             on_candidate(still.is_some());
             still
         },
@@ -174,6 +200,8 @@ pub fn shrink_finding(
         events_after,
         runs: shrunk.runs,
         budget_exhausted: shrunk.budget_exhausted,
+        reused: runs.reused,
+        events_skipped: runs.events_skipped,
         violation,
         scenario,
     }
@@ -356,12 +384,14 @@ pub fn shrink(args: ShrinkArgs) -> Result<Verdict, CliError> {
                 "events_after": report.events_after,
                 "duration_ms": finding.duration_ms,
                 "runs": report.runs,
+                "runs_from_checkpoints": report.reused,
+                "events_skipped": report.events_skipped,
                 "budget_exhausted": report.budget_exhausted,
         })),
         Format::Text => {
             output::println_lossy(&format!(
                 "shrunk {origin}: {} -> {} fault entries, {} -> {} events, {:.1} s run, {} \
-                 brokers, {} candidate runs{}",
+                 brokers, {} candidate runs ({} from a checkpoint of the run before){}",
                 report.faults_before,
                 report.faults_after,
                 report.events_before,
@@ -369,6 +399,7 @@ pub fn shrink(args: ShrinkArgs) -> Result<Verdict, CliError> {
                 finding.duration_ms as f64 / 1000.0,
                 finding.cluster.brokers,
                 report.runs,
+                report.reused,
                 if report.budget_exhausted {
                     " (budget spent; --max-runs for more)"
                 } else {

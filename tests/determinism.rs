@@ -1,7 +1,6 @@
 //! Same seed, same run: a multi-node workload with every kind of fault, run twice with one seed,
 //! gives the same trace hash and the same trace bytes; another seed gives a different run.
 
-use std::cell::RefCell;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -85,10 +84,10 @@ impl Node for Gossip {
 }
 
 #[derive(Clone, Default)]
-struct Shared(Arc<RefCell<Vec<u8>>>);
+struct Shared(Arc<std::sync::Mutex<Vec<u8>>>);
 impl Write for Shared {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(buf);
+        self.0.lock().expect("one writer").extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -177,7 +176,7 @@ fn run_with(seed: u64, write: bool) -> (String, Vec<u8>, u64) {
     sim.start();
     sim.run(Limits::until(ms(4_000)), &mut ());
     let hash = sim.finish_trace().expect("in-memory trace");
-    let bytes = buf.0.borrow().clone();
+    let bytes = buf.0.lock().expect("one writer").clone();
     (hash, bytes, sim.events())
 }
 

@@ -47,7 +47,10 @@ fn explore(base: FuzzBase, batches: usize, threads: usize) -> Vec<TrialResult> {
         let trials = explorer.plan();
         let seen = explorer.seen().clone();
         let mut results: Vec<TrialResult> = if threads == 1 {
-            trials.into_iter().map(|t| t.run(&seen, &mut || false)).collect()
+            trials
+                .into_iter()
+                .map(|t| t.run(&seen, &mut || false))
+                .collect()
         } else {
             let chunk = trials.len().div_ceil(threads);
             let mut trials = trials;
@@ -158,4 +161,153 @@ fn the_search_is_the_same_on_one_thread_and_on_three() {
     let one = explore(FuzzBase::default_base(), 3, 1);
     let three = explore(FuzzBase::default_base(), 3, 3);
     assert_eq!(key(&one), key(&three));
+}
+
+// ---- `kafkasim explore` and `--era`, end to end ----
+
+mod support;
+
+use support::{kafkasim, stderr, stdout, temp_dir};
+
+/// The lines of a results.jsonl.
+fn jsonl(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+#[test]
+fn explore_finds_a_cut_off_leader_that_stays_and_its_finding_replays_from_time_zero() {
+    let dir = temp_dir("explore-ncq");
+    let o = kafkasim(&[
+        "explore",
+        "--variant",
+        "no_check_quorum",
+        "--trials",
+        "16",
+        "--jobs",
+        "2",
+        "--out",
+        dir.to_str().unwrap(),
+        "--shrink-runs",
+        "30",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let lines = jsonl(&dir.join("results.jsonl"));
+    assert_eq!(lines.len(), 16, "one line per trial");
+    let failed: Vec<&serde_json::Value> = lines.iter().filter(|l| l["outcome"] == "fail").collect();
+    assert!(!failed.is_empty(), "{}", stdout(&o));
+    assert!(stdout(&o).contains("cut_off_leader_resigns on controller"));
+    // Every saved finding replays with the trial's trace hash, and fails.
+    for l in &failed {
+        let file = dir.join(l["repro"].as_str().expect("a saved run"));
+        let run = kafkasim(&["run", file.to_str().unwrap(), "--format", "json"]);
+        assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+        let summary: serde_json::Value = serde_json::from_str(&stdout(&run)).expect("JSON");
+        assert_eq!(summary["trace_hash"], l["trace_hash"], "{}", file.display());
+    }
+    let groups: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("groups.json")).unwrap()).unwrap();
+    let groups = groups["groups"].as_array().expect("groups");
+    assert!(!groups.is_empty());
+    let shrunk = groups[0]["shrunk"]["file"]
+        .as_str()
+        .expect("the first group is shrunk");
+    let run = kafkasim(&["run", dir.join(shrunk).to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(1), "the shrunk finding still fails");
+}
+
+#[test]
+fn explore_of_the_modern_protocol_passes_and_bad_flags_are_refused() {
+    let dir = temp_dir("explore-modern");
+    let o = kafkasim(&["explore", "--trials", "12", "--out", dir.to_str().unwrap()]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).ends_with("12 passed, 0 failed\n"),
+        "{}",
+        stdout(&o)
+    );
+    // The folder holds results now: a second exploration into it is refused.
+    let again = kafkasim(&["explore", "--trials", "1", "--out", dir.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        stderr(&again).contains("already holds results"),
+        "{}",
+        stderr(&again)
+    );
+    for (args, why) in [
+        (
+            vec!["explore", "--trials", "1", "--era", "allow_unclean"],
+            "--era: name the variant",
+        ),
+        (
+            vec!["explore", "--budget", "-3"],
+            "--budget: expected a positive number",
+        ),
+        (
+            vec!["explore", "--trials", "1", "--variant", "no_such"],
+            "unknown protocol variant",
+        ),
+    ] {
+        let o = kafkasim(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(why), "{args:?}: {}", stderr(&o));
+    }
+}
+
+/// A base where `no_min_isr_check` cannot act: `min.insync.replicas` 1 leaves nothing for the
+/// check to refuse, so every run with it is the era's own run.
+const MIN_ISR_ONE: &str = r#"{
+  "name": "min-isr-one",
+  "duration_ms": 60000,
+  "cluster": {"controllers": 3, "brokers": 3,
+    "topics": [{"name": "t", "partitions": 2, "replication_factor": 3,
+                "config": {"min.insync.replicas": 1}}]},
+  "workload": {"producers": [{"topic": "t", "records_per_s": 100}],
+               "consumers": [{"topic": "t"}]}
+}"#;
+
+#[test]
+fn with_an_era_only_violations_the_era_alone_does_not_have_count() {
+    let dir = temp_dir("fuzz-era");
+    let base = dir.join("base.json");
+    std::fs::write(&base, MIN_ISR_ONE).unwrap();
+    let sweep = |out: &str, era: bool| {
+        let mut args = vec![
+            "fuzz",
+            base.to_str().unwrap(),
+            "--seeds",
+            "40",
+            "--no-shrink",
+            "--verify-determinism",
+            "0",
+            "--variant",
+        ];
+        if era {
+            args.extend(["no_min_isr_check", "--era", "allow_unclean"]);
+        } else {
+            args.extend(["allow_unclean", "--variant", "no_min_isr_check"]);
+        }
+        let out = dir.join(out);
+        args.extend(["--out", out.to_str().unwrap()]);
+        (kafkasim(&args), out)
+    };
+    // Without --era, unclean elections fail seeds; the hunted variant cannot act here, so in
+    // its era every one of those failures is the era's own.
+    let (plain, plain_dir) = sweep("plain", false);
+    assert_eq!(plain.status.code(), Some(1), "{}", stdout(&plain));
+    let failing: Vec<u64> = support::sweep_results(&plain_dir)
+        .into_iter()
+        .filter(|(_, r)| r["outcome"] == "fail")
+        .map(|(s, _)| s)
+        .collect();
+    assert!(!failing.is_empty());
+    let (era, era_dir) = sweep("era", true);
+    assert!(era.status.success(), "{}{}", stdout(&era), stderr(&era));
+    let results = support::sweep_results(&era_dir);
+    for seed in &failing {
+        assert_eq!(results[seed]["outcome"], "era", "seed {seed}");
+    }
 }

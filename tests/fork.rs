@@ -97,3 +97,70 @@ fn forks_resolve_faults_on_the_active_controller_as_the_run_does() {
         assert_forks_agree(&s, seed, at, events / 10);
     }
 }
+
+/// The run of `s` from t = 0 with self checks, as the shrinker's runs are.
+fn from_zero(s: &Scenario) -> RunSummary {
+    unforked(&s.resolve().with_self_checks(), s.seed)
+}
+
+#[test]
+fn a_shrinks_candidates_run_from_checkpoints_end_as_their_runs_from_time_zero_do() {
+    use sim_core::fuzz::prefix::PrefixRuns;
+    let base = FuzzBase::default_base();
+    let mut reused = 0;
+    for seed in [1, 4, 5, 9] {
+        let original = base.draw(seed);
+        assert!(
+            original.faults.len() >= 4,
+            "seed {seed} has faults to change"
+        );
+        let mut runs = PrefixRuns::new();
+        let (summary, checkpoints) = runs.run(&original, &mut || false);
+        assert_eq!(
+            outcome(&summary),
+            outcome(&from_zero(&original)),
+            "seed {seed}"
+        );
+        runs.keep(checkpoints);
+        let n = original.faults.len();
+        let mut candidates = Vec::new();
+        // The shrinker's moves: drop a late entry and a middle one, end the run earlier, move
+        // an entry later, drop every entry from the middle on.
+        for drop in [n - 1, n / 2] {
+            let mut c = original.clone();
+            c.faults.remove(drop);
+            candidates.push(c);
+        }
+        let mut shorter = original.clone();
+        shorter.duration_ms = 45_000;
+        candidates.push(shorter);
+        let mut moved = original.clone();
+        let i = n / 2;
+        let limit = moved
+            .faults
+            .get(i + 1)
+            .map_or(moved.faults[i].at_ms, |f| f.at_ms);
+        moved.faults[i].at_ms = (moved.faults[i].at_ms + 700).min(limit);
+        candidates.push(moved);
+        let mut halved = original.clone();
+        halved.faults.truncate(n / 2);
+        candidates.push(halved);
+        for (k, c) in candidates.iter().enumerate() {
+            let (summary, checkpoints) = runs.run(c, &mut || false);
+            assert_eq!(
+                outcome(&summary),
+                outcome(&from_zero(c)),
+                "seed {seed}, candidate {k}"
+            );
+            // Kept, it is what the next candidate starts from.
+            if k == 0 {
+                runs.keep(checkpoints);
+            }
+        }
+        reused += runs.reused;
+    }
+    assert!(
+        reused >= 12,
+        "{reused} candidates started from a checkpoint"
+    );
+}

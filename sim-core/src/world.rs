@@ -589,6 +589,32 @@ impl World {
     /// where a scenario file lists it when it is appended after them (see
     /// [`crate::fuzz::explore`]), so the run replays from t = 0 with the same trace hash.
     pub fn add_faults(&mut self, faults: &[ScheduledFault<Target>]) {
+        self.schedule(faults);
+        if let Some(last) = faults.iter().map(|f| f.at).max() {
+            self.watchers.checker.faults_extended(last, self.until);
+        }
+    }
+
+    /// Replaces every fault still to come with `faults` (all after now, in the order a
+    /// scenario lists them) and moves the end to `until`: the run goes on as the run of a
+    /// scenario that shares this one's faults up to now would, whose last fault is at
+    /// `last_fault`. Its liveness checks must not have run, in either.
+    pub fn reschedule(
+        &mut self,
+        faults: &[ScheduledFault<Target>],
+        last_fault: SimTime,
+        until: SimTime,
+    ) {
+        assert!(until >= self.sim.now(), "the end moved into the past");
+        self.sim.drop_faults_after_now();
+        self.dynamic.clear();
+        self.until = until;
+        self.schedule(faults);
+        self.watchers.checker.faults_replaced(last_fault, until);
+    }
+
+    /// Queues faults that come after now, as the scenario would have from the start.
+    fn schedule(&mut self, faults: &[ScheduledFault<Target>]) {
         for f in faults {
             assert!(
                 f.at > self.sim.now() && f.at <= self.until,
@@ -605,9 +631,6 @@ impl World {
                     self.dynamic.insert(i, f.clone());
                 }
             }
-        }
-        if let Some(last) = faults.iter().map(|f| f.at).max() {
-            self.watchers.checker.faults_extended(last, self.until);
         }
     }
 
@@ -663,7 +686,11 @@ impl World {
             watchdog,
         };
         loop {
-            let Some(next_at) = self.dynamic.last().map(|f| f.at).filter(|&at| at <= limits.until)
+            let Some(next_at) = self
+                .dynamic
+                .last()
+                .map(|f| f.at)
+                .filter(|&at| at <= limits.until)
             else {
                 return self.sim.run(limits, &mut watch);
             };

@@ -6,8 +6,9 @@
 //! Source: KAFKA-15489 (Kafka 3.7) check-quorum: `LeaderState.checkQuorumTimeoutMs` is
 //! `fetchTimeoutMs * CHECK_QUORUM_TIMEOUT_FACTOR` (1.5); the timer restarts only when a
 //! majority of voters (the leader counted) has sent `Fetch` within it, and when it expires
-//! `KafkaRaftClient` resigns. Fetches in flight are lost across a cut, so a leader cut off at
-//! `T` last restarted its timer at or before `T` and resigns by `T + 1.5 × fetch timeout`.
+//! `KafkaRaftClient` resigns. A cut loses what is sent across it from then on, but a fetch
+//! already on its way (on a slow link, or a paused voter's last) still arrives and may restart
+//! the timer, so the bound runs from the later of the cut and the timer's last restart.
 //!
 //! The fetch set outlives a cut: fetches that arrived before it still count, so one more
 //! restart can come after the cut, when a voter that can still reach the leader fetches and
@@ -103,29 +104,35 @@ pub fn check(g: &mut Ground, out: &mut Violations, sim: &Simulation<Process>, bo
                 g.cut_off.last_mut().expect("just pushed")
             }
         };
-        if entry.reported || now <= entry.since + bound {
+        // A fetch already in flight when the cut came (a slow link's, a paused voter's last)
+        // can still arrive and restart the timer: the bound runs from the later of the two.
+        let cut = entry.since;
+        let restarted = raft.check_quorum_restarted().unwrap_or(cut);
+        if entry.reported || now <= cut.max(restarted) + bound {
             continue;
         }
         entry.reported = true;
-        let since = entry.since;
         let names: Vec<&str> = g
             .voters
             .iter()
             .filter(|&&v| reaches(sim, v, leader))
             .map(|&v| g.name(v))
             .collect();
+        let secs = |t: SimTime| t.as_micros() as f64 / 1e6;
         let explanation = format!(
             "{} is still KRaft leader of epoch {epoch} at t={:.3}s, but since t={:.3}s only {} \
-             of the {} voters can reach it ({}), fewer than the majority of {}, and no fetch can \
-             complete a majority any more; check-quorum (KAFKA-15489) resigns such a leader \
-             within {} ms (1.5 x controller.quorum.fetch.timeout.ms)",
+             of the {} voters can reach it ({}), fewer than the majority of {}; its check-quorum \
+             timer last restarted at t={:.3}s and no fetch can restart it any more; check-quorum \
+             (KAFKA-15489) resigns such a leader within {} ms of that (1.5 x \
+             controller.quorum.fetch.timeout.ms)",
             g.name(leader),
-            now.as_micros() as f64 / 1e6,
-            since.as_micros() as f64 / 1e6,
+            secs(now),
+            secs(cut),
             reached,
             g.voters.len(),
             names.join(", "),
             g.majority,
+            secs(restarted),
             bound.as_millis()
         );
         out.report(&INFO, now, vec![g.name(leader).to_string()], explanation);

@@ -408,6 +408,18 @@ impl Checker {
         }
     }
 
+    /// The run's faults were replaced, the last now at `last`, the end at `end`: the liveness
+    /// checks move to where [`Checker::new`] would have placed them.
+    pub(crate) fn faults_replaced(&mut self, last: SimTime, end: SimTime) {
+        assert!(
+            !self.liveness_done,
+            "faults replaced after the liveness checks ran"
+        );
+        self.last_fault = last;
+        let at = last + LIVENESS_BOUND;
+        self.liveness_at = (at <= end).then_some(at);
+    }
+
     fn view<'a>(sim: &'a Simulation<Process>, id: NodeId) -> Option<NodeView<'a>> {
         match sim.node(id) {
             Some(p) => {

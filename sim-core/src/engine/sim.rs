@@ -485,6 +485,16 @@ impl<N: Node> Simulation<N> {
         self.push(at, Event::Fault(Box::new(fault)));
     }
 
+    /// Drops every fault queued after now (the events at now have all been handled).
+    pub(crate) fn drop_faults_after_now(&mut self) {
+        let now = self.now;
+        let queue = std::mem::take(&mut self.queue);
+        self.queue = queue
+            .into_iter()
+            .filter(|e| !(matches!(e.event, Event::Fault(_)) && e.at > now))
+            .collect();
+    }
+
     /// Schedules a narration note into the trace.
     pub(crate) fn schedule_note(&mut self, at: SimTime, text: String) {
         self.push(at, Event::Note(text.into_boxed_str()));

@@ -37,10 +37,12 @@ use super::nemesis::{Episode, FaultKind, Occupancy};
 use super::swarm::{FuzzBase, nemesis_options};
 use crate::check::data::DataCx;
 use crate::engine::{NodeStatus, SimRng, SimTime, StopReason, Stream};
+use crate::kraft::controller::Controller;
+use crate::kraft::raft::Raft;
 use crate::proto::CHANNELS;
 use crate::scenario::{FaultSpec, Role, Scenario};
 use crate::trace::TraceSink;
-use crate::world::{ResolvedScenario, RunSummary, World};
+use crate::world::{Process, ResolvedScenario, RunSummary, World};
 
 /// How the explorer searches.
 #[derive(Clone, Debug)]
@@ -99,7 +101,7 @@ impl Signature {
         let max_epoch = g
             .voters
             .iter()
-            .filter_map(|&v| sim.node(v).and_then(|p| p.raft()).map(|r| r.epoch()))
+            .filter_map(|&v| sim.node(v).and_then(Process::raft).map(Raft::epoch))
             .max()
             .unwrap_or(0);
         let mut controllers: Vec<String> = g
@@ -118,7 +120,7 @@ impl Signature {
         // Brokers: status, lifecycle, and the active controller's view of them.
         let image = crate::world::active_controller(sim)
             .and_then(|c| sim.node(c)?.controller())
-            .map(|c| c.committed_image());
+            .map(Controller::committed_image);
         let mut brokers: Vec<String> = g
             .brokers
             .iter()
@@ -153,7 +155,8 @@ impl Signature {
                 None => '-',
                 Some((_, node)) => status(node),
             };
-            let leader_leo = leader_state.map(super::super::broker::partition::Partition::log_end_offset);
+            let leader_leo =
+                leader_state.map(super::super::broker::partition::Partition::log_end_offset);
             let mut zombies = 0;
             let mut ahead = 0;
             let mut behind_hw = 0;
@@ -175,7 +178,8 @@ impl Signature {
                     fenced += usize::from(p.fenced);
                 }
             }
-            let pending = match leader_state.and_then(|p| p.leader_state.as_ref()?.pending.as_ref()) {
+            let pending = match leader_state.and_then(|p| p.leader_state.as_ref()?.pending.as_ref())
+            {
                 None => '-',
                 Some(p) if p.expand => 'e',
                 Some(_) => 's',
@@ -583,8 +587,9 @@ impl Explorer {
                 let brokers: Vec<usize> = (0..targets.len()).filter(|&i| targets[i].1).collect();
                 let controllers: Vec<usize> =
                     (0..targets.len()).filter(|&i| !targets[i].1).collect();
-                let one_of =
-                    |rng: &mut SimRng, v: &[usize]| v.get(rng.below(v.len().max(1) as u64) as usize).copied();
+                let one_of = |rng: &mut SimRng, v: &[usize]| {
+                    v.get(rng.below(v.len().max(1) as u64) as usize).copied()
+                };
                 let (from_node, to_node) = match channel {
                     "replica_fetch" => {
                         let a = one_of(rng, &brokers);
@@ -643,7 +648,11 @@ impl Trial {
     /// Runs the trial to the end of its scenario, keeping a fork of the world at each
     /// checkpoint of the fault phase whose state is not in `seen` (up to the per-trial limit).
     /// `watchdog` is asked now and then whether to stop (see [`World::run`]).
-    pub fn run(mut self, seen: &BTreeSet<Signature>, watchdog: &mut dyn FnMut() -> bool) -> TrialResult {
+    pub fn run(
+        mut self,
+        seen: &BTreeSet<Signature>,
+        watchdog: &mut dyn FnMut() -> bool,
+    ) -> TrialResult {
         let events_before = self.world.events();
         let step = self.checkpoint_ms;
         let mut at_ms = (self.world.now().as_millis() / step + 1) * step;
@@ -692,4 +701,3 @@ impl Trial {
         }
     }
 }
-

@@ -4,6 +4,7 @@
 //! - [`nemesis`]: Jepsen-style fault schedules (episodes of faults that heal), drawn from a seed;
 //! - [`swarm`]: a fuzz base (a scenario's cluster and workload, or a drawn one) and the scenario
 //!   of one seed;
+//! - [`prefix`]: runs that start from a checkpoint of an earlier run they share a prefix with;
 //! - [`shrink`]: the smallest schedule that still breaks the same invariant;
 //! - [`triage`]: failures grouped by invariant and situation, so each bug is shrunk once;
 //! - `strategy` (feature `proptest`): proptest strategies for whole scenarios.
@@ -13,6 +14,7 @@
 
 pub mod explore;
 pub mod nemesis;
+pub mod prefix;
 pub mod shrink;
 #[cfg(feature = "proptest")]
 pub mod strategy;

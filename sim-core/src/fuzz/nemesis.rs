@@ -348,8 +348,8 @@ impl Occupancy {
 
     /// The episode's two entries, if it fits the schedule; it is then part of it.
     pub(crate) fn add(&mut self, e: &Episode) -> Option<Vec<FaultSpec>> {
-        let needs_two = matches!(e.kind, FaultKind::SlowLink | FaultKind::SlowChannel)
-            || e.kind.is_network();
+        let needs_two =
+            matches!(e.kind, FaultKind::SlowLink | FaultKind::SlowChannel) || e.kind.is_network();
         if e.target >= self.targets.len()
             || e.end_ms <= e.start_ms
             || (needs_two && self.targets.len() < 2)
@@ -634,5 +634,107 @@ mod tests {
         }
         assert!(kind_sets.len() > 100, "{}", kind_sets.len());
         assert!((1..40).contains(&empty), "{empty} seeds with no fault kind");
+    }
+
+    #[test]
+    fn an_added_episode_must_fit_the_schedule_it_joins() {
+        let targets: Vec<(String, bool)> = vec![
+            ("controller-1".into(), false),
+            ("broker-1".into(), true),
+            ("broker-2".into(), true),
+        ];
+        let episode = |kind, target, start_ms, end_ms| Episode {
+            kind,
+            target,
+            other: target,
+            start_ms,
+            end_ms,
+            extra_ms: 100,
+            side: Vec::new(),
+            channel: 0,
+        };
+        let mut schedule = Episodes::new(targets.clone(), 1);
+        assert!(schedule.add(&episode(FaultKind::Crash, 1, 5_000, 8_000)));
+        assert!(schedule.add(&episode(FaultKind::Isolate, 2, 6_000, 9_000)));
+        let faults = schedule.finish();
+        let mut occupancy = Occupancy::of(targets, &faults, 1);
+        // broker-1 is down from 5 s to 8 s, ends included.
+        assert!(
+            occupancy
+                .add(&episode(FaultKind::Pause, 1, 7_000, 7_500))
+                .is_none()
+        );
+        assert!(
+            occupancy
+                .add(&episode(FaultKind::Pause, 1, 4_000, 5_000))
+                .is_none()
+        );
+        let pause = occupancy.add(&episode(FaultKind::Pause, 1, 8_001, 8_500));
+        assert_eq!(pause.map(|f| f.len()), Some(2), "a pause and its resume");
+        // One network cut at a time: 6 s to 9 s is taken, whoever it cuts off.
+        assert!(
+            occupancy
+                .add(&episode(FaultKind::OneWay, 0, 8_900, 9_500))
+                .is_none()
+        );
+        assert!(
+            occupancy
+                .add(&episode(FaultKind::OneWay, 0, 9_001, 9_500))
+                .is_some()
+        );
+        // Slowness is its own resource: broker-1 may be slow while it is down.
+        assert!(
+            occupancy
+                .add(&episode(FaultKind::SlowNode, 1, 5_500, 6_500))
+                .is_some()
+        );
+        // One lossy shutdown of a broker in the budget: the second becomes a crash.
+        let first = occupancy.add(&episode(FaultKind::PowerLoss, 2, 10_000, 11_000));
+        assert_eq!(first.unwrap()[0].power_loss.as_deref(), Some("broker-2"));
+        let second = occupancy.add(&episode(FaultKind::DiskLoss, 2, 12_000, 13_000));
+        let second = second.unwrap();
+        assert_eq!(second[0].crash.as_deref(), Some("broker-2"));
+        assert_eq!(second[0].disk_loss, None);
+        // An episode that ends before it starts, or names no target, fits nowhere.
+        assert!(
+            occupancy
+                .add(&episode(FaultKind::Crash, 0, 20_000, 20_000))
+                .is_none()
+        );
+        assert!(
+            occupancy
+                .add(&episode(FaultKind::Crash, 7, 20_000, 21_000))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_slow_channel_episode_delays_one_connection_and_ends() {
+        let targets: Vec<(String, bool)> =
+            vec![("controller-1".into(), false), ("broker-1".into(), true)];
+        let mut e = Episodes::new(targets, 0);
+        assert!(e.add(&Episode {
+            kind: FaultKind::SlowChannel,
+            target: 1,
+            other: 0,
+            start_ms: 4_000,
+            end_ms: 6_000,
+            extra_ms: 2_500,
+            side: Vec::new(),
+            channel: 3,
+        }));
+        let faults = e.finish();
+        let start = faults[0].slow_channel.as_ref().expect("a slow channel");
+        assert_eq!(
+            (
+                start.from.as_str(),
+                start.to.as_str(),
+                start.channel.as_str(),
+                start.extra_ms
+            ),
+            ("broker-1", "controller-1", "alter_partition", 2_500)
+        );
+        assert_eq!(faults[1].slow_channel.as_ref().map(|s| s.extra_ms), Some(0));
+        assert_eq!(faults[1].at_ms, 6_000);
     }
 }

@@ -15,8 +15,8 @@
 //! 5. the workload: fewer producer and consumer entries, one of each count, lower rates;
 //! 6. the cluster: unused topics, fewer partitions, fewer brokers and controllers.
 
-use crate::scenario::{FaultSpec, Scenario};
 use super::nemesis::role;
+use crate::scenario::{FaultSpec, Scenario};
 
 /// Limits of one shrink.
 #[derive(Clone, Copy, Debug)]

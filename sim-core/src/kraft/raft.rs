@@ -166,6 +166,8 @@ struct LeaderState {
     acknowledged: Vec<bool>,
     /// Voters that fetched since the check-quorum timer was last reset.
     fetched_since_check: Vec<bool>,
+    /// When the check-quorum timer was last (re)started.
+    check_quorum_restarted: SimTime,
     parked: Vec<ParkedFetch>,
 }
 
@@ -346,6 +348,15 @@ impl Raft {
     /// Leader only: the voters whose `Fetch` arrived since the check-quorum timer was last
     /// restarted (`LeaderState.fetchedVoters`); once they and the leader make a majority, the
     /// timer restarts and the set empties.
+    /// Leader only: when the check-quorum timer was last restarted (taking leadership, or a
+    /// majority's fetches since the restart before).
+    pub(crate) fn check_quorum_restarted(&self) -> Option<SimTime> {
+        match &self.state {
+            State::Leader(l) => Some(l.check_quorum_restarted),
+            _ => None,
+        }
+    }
+
     pub(crate) fn fetched_since_check_quorum(&self) -> Option<Vec<NodeId>> {
         match &self.state {
             State::Leader(l) => Some(
@@ -647,6 +658,7 @@ impl Raft {
                 voter_end_offsets: vec![0; n],
                 acknowledged: vec![false; n],
                 fetched_since_check: vec![false; n],
+                check_quorum_restarted: ctx.now(),
                 parked: Vec::new(),
             })),
         );
@@ -1270,6 +1282,7 @@ impl Raft {
             // The leader counts itself.
             if l.fetched_since_check.iter().filter(|&&f| f).count() + 1 >= majority {
                 l.fetched_since_check.iter_mut().for_each(|f| *f = false);
+                l.check_quorum_restarted = ctx.now();
                 quorum_reached = true;
             }
         }

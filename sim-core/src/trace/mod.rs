@@ -375,14 +375,13 @@ impl TraceSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::RefCell;
-    use std::rc::Rc;
+    use std::sync::{Arc, Mutex};
 
     #[derive(Clone, Default)]
-    struct Shared(Rc<RefCell<Vec<u8>>>);
+    struct Shared(Arc<Mutex<Vec<u8>>>);
     impl Write for Shared {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.borrow_mut().extend_from_slice(buf);
+            self.0.lock().expect("one writer").extend_from_slice(buf);
             Ok(buf.len())
         }
         fn flush(&mut self) -> io::Result<()> {
@@ -414,7 +413,7 @@ mod tests {
             );
         }
         assert_eq!(written.finish().unwrap(), silent.finish().unwrap());
-        let text = String::from_utf8(buf.0.borrow().clone()).unwrap();
+        let text = String::from_utf8(buf.0.lock().expect("one writer").clone()).unwrap();
         assert_eq!(
             text,
             "{\"t_us\":7,\"type\":\"down\",\"node\":1,\"cause\":{\"crash\":\"power_loss\"}}\n\
