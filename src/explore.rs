@@ -12,12 +12,13 @@
 use clap::Args;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use sim_core::fuzz::explore::{ExploreOptions, Explorer, Origin, Trial, TrialResult};
+use sim_core::fuzz::explore::{ExploreOptions, Explorer, Origin, Signature, Trial, TrialResult};
 use sim_core::fuzz::swarm::FuzzBase;
 use sim_core::fuzz::triage::Situation;
 use sim_core::scenario::Scenario;
@@ -162,27 +163,10 @@ struct FirstFailure {
 
 pub fn explore(args: ExploreArgs) -> Result<Verdict, CliError> {
     check_flags(&args)?;
-    let mut base = match &args.scenario {
-        None => FuzzBase::default_base(),
-        Some(arg) => {
-            let (scenario, origin) = run::load(arg)?;
-            FuzzBase::from_scenario(scenario, &origin)
-                .map_err(|e| CliError::Input(e.to_string()))?
-        }
-    };
-    base.variants = args.era.iter().chain(&args.variants).cloned().collect();
+    let base = load_base(&args)?;
     let dir = &args.out;
-    output::ensure_dir(dir)?;
     let results_path = dir.join("results.jsonl");
-    if std::fs::metadata(&results_path).is_ok_and(|m| m.len() > 0) {
-        return Err(CliError::Input(format!(
-            "{}: already holds results; choose another --out (an exploration's corpus lives \
-             in memory, so it cannot be resumed)",
-            results_path.display()
-        )));
-    }
-    let mut file = std::fs::File::create(&results_path)
-        .map_err(|e| CliError::Output(format!("{}: cannot open: {e}", results_path.display())))?;
+    let mut file = open_results(&results_path)?;
     args.resources.install();
     let mut explorer = Explorer::new(
         base.clone(),
@@ -197,7 +181,7 @@ pub fn explore(args: ExploreArgs) -> Result<Verdict, CliError> {
     let mut progress = Progress::new("explore", total, "trials", 0, true);
     let mut lines: Vec<TrialLine> = Vec::new();
     let mut scenarios: BTreeMap<u64, Scenario> = BTreeMap::new();
-    let mut groups_seen = std::collections::BTreeSet::new();
+    let mut groups_seen = BTreeSet::new();
     let mut first_failure = None;
     let failed = |lines: &[TrialLine]| lines.iter().filter(|l| l.failed()).count() as u64;
     loop {
@@ -236,16 +220,7 @@ pub fn explore(args: ExploreArgs) -> Result<Verdict, CliError> {
                     && groups_seen.insert(g.clone())
                     && !term::quiet()
                 {
-                    progress.println(&format!(
-                        "{} group {}: {g}  (trial {}, {})",
-                        paint("FAIL", Tone::Bad),
-                        groups_seen.len(),
-                        line.trial,
-                        line.repro
-                            .as_deref()
-                            .map(|f| output::shown_path(&dir.join(f)))
-                            .unwrap_or_default()
-                    ));
+                    progress.println(&new_group_line(&line, g, groups_seen.len(), dir));
                 }
                 scenarios.insert(line.trial, r.scenario.clone());
             }
@@ -284,79 +259,73 @@ pub fn explore(args: ExploreArgs) -> Result<Verdict, CliError> {
     })
 }
 
-fn check_flags(args: &ExploreArgs) -> Result<(), CliError> {
-    for (flag, names) in [("--variant", &args.variants), ("--era", &args.era)] {
-        for v in names {
-            if sim_core::variants::variant(v).is_none() {
-                return Err(CliError::Input(format!(
-                    "{flag}: unknown protocol variant \"{v}\" (see `kafkasim list`)"
-                )));
-            }
+/// The base: the built-in one or a scenario file's, with the era's and hunted variants on.
+fn load_base(args: &ExploreArgs) -> Result<FuzzBase, CliError> {
+    let mut base = match &args.scenario {
+        None => FuzzBase::default_base(),
+        Some(arg) => {
+            let (scenario, origin) = run::load(arg)?;
+            FuzzBase::from_scenario(scenario, &origin)
+                .map_err(|e| CliError::Input(e.to_string()))?
         }
+    };
+    base.variants = args.era.iter().chain(&args.variants).cloned().collect();
+    Ok(base)
+}
+
+/// Creates `results.jsonl` (and its folder); one that holds results is refused.
+fn open_results(path: &Path) -> Result<std::fs::File, CliError> {
+    if let Some(dir) = path.parent() {
+        output::ensure_dir(dir)?;
     }
-    if !args.era.is_empty() && args.variants.is_empty() {
-        return Err(CliError::Input(
-            "--era: name the variant hunted in that era with --variant".into(),
-        ));
-    }
-    if let Some(b) = args.budget
-        && !(b.is_finite() && b > 0.0)
-    {
+    if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
         return Err(CliError::Input(format!(
-            "--budget: expected a positive number of seconds, found {b}"
+            "{}: already holds results; choose another --out (an exploration's corpus lives \
+             in memory, so it cannot be resumed)",
+            path.display()
         )));
     }
-    Ok(())
+    std::fs::File::create(path)
+        .map_err(|e| CliError::Output(format!("{}: cannot open: {e}", path.display())))
+}
+
+/// The live line of a failure that opens group number `n`.
+fn new_group_line(line: &TrialLine, group: &str, n: usize, dir: &Path) -> String {
+    format!(
+        "{} group {n}: {group}  (trial {}, {})",
+        paint("FAIL", Tone::Bad),
+        line.trial,
+        line.repro
+            .as_deref()
+            .map(|f| output::shown_path(&dir.join(f)))
+            .unwrap_or_default()
+    )
+}
+
+fn check_flags(args: &ExploreArgs) -> Result<(), CliError> {
+    crate::fuzz::check_variants(&args.variants, &args.era)?;
+    crate::fuzz::check_seconds("--budget", args.budget)
 }
 
 /// A trial that panicked: a kafkasim bug, reported with its run saved.
-struct Panicked {
+pub struct Panicked {
     id: u64,
     scenario: Scenario,
     message: String,
 }
 
 /// Runs a batch of trials across the cores; the results in plan order. A trial that panics
-/// (a kafkasim bug) comes back as the panic's message.
+/// (a kafkasim bug) is saved and reported.
 fn run_batch(
     args: &ExploreArgs,
     explorer: &Explorer,
     trials: Vec<Trial>,
 ) -> Result<Vec<TrialResult>, CliError> {
-    let seen = explorer.seen();
-    let n = trials.len();
-    let jobs = pool::jobs(args.jobs, n);
-    let limit = args.resources.memory_limit();
-    let items: Vec<Mutex<Option<Trial>>> =
-        trials.into_iter().map(|t| Mutex::new(Some(t))).collect();
-    let mut out: Vec<Option<Result<TrialResult, Box<Panicked>>>> = (0..n).map(|_| None).collect();
-    pool::run(
-        items,
-        jobs,
-        || true,
-        |item| {
-            let trial = item
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .take()
-                .expect("each trial is taken once");
-            let (id, scenario) = (trial.id, trial.scenario.clone());
-            // A trial that panics is saved here (below) before the error is reported.
-            let saved = args.out.join("failures").join(format!("trial-{id}.json"));
-            run::set_replay(format!("kafkasim run {}", output::shown_path(&saved)));
-            let mut over = || limit > 0 && crate::resources::rss_bytes().is_some_and(|b| b > limit);
-            run::catch_panic(false, || trial.run(seen, &mut over)).map_err(|message| {
-                Box::new(Panicked {
-                    id,
-                    scenario,
-                    message,
-                })
-            })
-        },
-        |i, r| out[i] = Some(r),
-    );
+    let jobs = pool::jobs(args.jobs, trials.len());
+    let out = run_trials(trials, explorer.seen(), jobs, Some(&args.out));
+    let n = out.len();
     let mut results = Vec::with_capacity(n);
-    for r in out.into_iter().flatten() {
+    for r in out {
         match r {
             Ok(r) => {
                 crate::resources::check_not_halted(&r.summary, &format!("trial {}", r.id))?;
@@ -381,11 +350,54 @@ fn run_batch(
     Ok(results)
 }
 
+/// Runs planned trials on `jobs` threads, each watched by the memory limit; the results in
+/// plan order, a panic (a kafkasim bug) as its message. With `out`, the panic hook's replay
+/// names where the trial's run is saved.
+pub fn run_trials(
+    trials: Vec<Trial>,
+    seen: &BTreeSet<Signature>,
+    jobs: usize,
+    out: Option<&Path>,
+) -> Vec<Result<TrialResult, Box<Panicked>>> {
+    let n = trials.len();
+    let items: Vec<Mutex<Option<Trial>>> =
+        trials.into_iter().map(|t| Mutex::new(Some(t))).collect();
+    let mut results: Vec<Option<Result<TrialResult, Box<Panicked>>>> =
+        (0..n).map(|_| None).collect();
+    pool::run(
+        items,
+        jobs,
+        || true,
+        |item| {
+            let trial = item
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take()
+                .expect("each trial is taken once");
+            let (id, scenario) = (trial.id, trial.scenario.clone());
+            if let Some(dir) = out {
+                let saved = dir.join("failures").join(format!("trial-{id}.json"));
+                run::set_replay(format!("kafkasim run {}", output::shown_path(&saved)));
+            }
+            let mut over = crate::resources::over_memory_limit;
+            run::catch_panic(false, || trial.run(seen, &mut over)).map_err(|message| {
+                Box::new(Panicked {
+                    id,
+                    scenario,
+                    message,
+                })
+            })
+        },
+        |i, r| results[i] = Some(r),
+    );
+    results.into_iter().flatten().collect()
+}
+
 /// The line of one trial: what broke (beyond the era's own violations), saved and checked
 /// to replay from t = 0 when it failed.
 fn judge(
     args: &ExploreArgs,
-    dir: &std::path::Path,
+    dir: &Path,
     r: &TrialResult,
     at_s: f64,
 ) -> Result<TrialLine, CliError> {

@@ -873,7 +873,15 @@ fn check_flags(args: &FuzzArgs) -> Result<(), CliError> {
             u64::MAX
         )));
     }
-    for (flag, names) in [("--variant", &args.variants), ("--era", &args.era)] {
+    check_variants(&args.variants, &args.era)?;
+    check_seconds("--time-budget", args.time_budget)?;
+    Ok(())
+}
+
+/// Every `--variant` and `--era` names a variant, and an era has a variant to hunt in it
+/// (shared with `explore`).
+pub fn check_variants(variants: &[String], era: &[String]) -> Result<(), CliError> {
+    for (flag, names) in [("--variant", variants), ("--era", era)] {
         for v in names {
             if variants::variant(v).is_none() {
                 return Err(CliError::Input(format!(
@@ -882,19 +890,22 @@ fn check_flags(args: &FuzzArgs) -> Result<(), CliError> {
             }
         }
     }
-    if !args.era.is_empty() && args.variants.is_empty() {
+    if !era.is_empty() && variants.is_empty() {
         return Err(CliError::Input(
             "--era: name the variant hunted in that era with --variant".into(),
         ));
     }
-    if let Some(b) = args.time_budget
-        && !(b.is_finite() && b > 0.0)
-    {
-        return Err(CliError::Input(format!(
-            "--time-budget: expected a positive number of seconds, found {b}"
-        )));
-    }
     Ok(())
+}
+
+/// A time budget, if given, is a positive number of seconds.
+pub fn check_seconds(flag: &str, seconds: Option<f64>) -> Result<(), CliError> {
+    match seconds {
+        Some(b) if !(b.is_finite() && b > 0.0) => Err(CliError::Input(format!(
+            "{flag}: expected a positive number of seconds, found {b}"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// The sweep's base: the built-in one, or a scenario file's (with its document, recorded in

@@ -187,7 +187,8 @@ fn bench_prints_one_json_line_per_workload() {
             "cluster-faulty",
             "cluster-large",
             "cluster-huge",
-            "fuzz-throughput"
+            "fuzz-throughput",
+            "explore-throughput"
         ]
     );
     for l in &lines {
@@ -218,6 +219,15 @@ fn bench_prints_one_json_line_per_workload() {
     assert!(lines[3]["faults"].as_u64().unwrap() > 0, "{}", lines[3]);
     assert!(lines[6]["seeds_per_min"].as_f64().unwrap() > 0.0);
     assert_eq!(lines[6]["failed_seeds"], 0);
+    // Exploration's line: branches happened, forks were made and cost something.
+    assert!(
+        lines[7]["trials_per_min"].as_f64().unwrap() > 0.0,
+        "{}",
+        lines[7]
+    );
+    assert!(lines[7]["forks"].as_u64().unwrap() > 0, "{}", lines[7]);
+    assert!(lines[7]["fork_us"].as_f64().unwrap() > 0.0, "{}", lines[7]);
+    assert_eq!(lines[7]["failed_trials"], 0);
 }
 
 #[test]

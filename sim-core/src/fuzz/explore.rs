@@ -35,8 +35,11 @@ use std::collections::BTreeSet;
 
 use super::nemesis::{Episode, FaultKind, Occupancy};
 use super::swarm::{FuzzBase, nemesis_options};
-use crate::check::data::DataCx;
-use crate::engine::{NodeStatus, SimRng, SimTime, StopReason, Stream};
+use crate::broker::partition::Partition;
+use crate::check::Ground;
+use crate::check::data::{DataCx, PartitionGround};
+use crate::engine::{NodeId, NodeStatus, SimRng, SimTime, Simulation, StopReason, Stream};
+use crate::kraft::TopicPartition;
 use crate::kraft::controller::Controller;
 use crate::kraft::raft::Raft;
 use crate::proto::CHANNELS;
@@ -91,113 +94,17 @@ impl Signature {
         let checker = world.checker();
         let g = checker.ground();
         let cx = DataCx { g, sim };
-        let status = |id| match sim.status(id) {
-            NodeStatus::Running => 'u',
-            NodeStatus::Paused => 'p',
-            NodeStatus::Down(_) => 'd',
-        };
+        let shapes: BTreeSet<String> = checker
+            .data()
+            .partitions
+            .iter()
+            .filter(|(_, pg)| pg.created)
+            .map(|(tp, pg)| partition_shape(&cx, *tp, pg))
+            .collect();
         let mut out = String::with_capacity(128);
-        // Controllers: status, Raft role, and whether at the newest epoch any of them has.
-        let max_epoch = g
-            .voters
-            .iter()
-            .filter_map(|&v| sim.node(v).and_then(Process::raft).map(Raft::epoch))
-            .max()
-            .unwrap_or(0);
-        let mut controllers: Vec<String> = g
-            .voters
-            .iter()
-            .map(|&v| match sim.node(v).and_then(|p| p.raft()) {
-                Some(r) => {
-                    let behind = if r.epoch() < max_epoch { "<" } else { "" };
-                    format!("{}{:?}{behind}", status(v), r.role())
-                }
-                None => status(v).to_string(),
-            })
-            .collect();
-        controllers.sort();
-        out.push_str(&controllers.join(","));
-        // Brokers: status, lifecycle, and the active controller's view of them.
-        let image = crate::world::active_controller(sim)
-            .and_then(|c| sim.node(c)?.controller())
-            .map(Controller::committed_image);
-        let mut brokers: Vec<String> = g
-            .brokers
-            .iter()
-            .enumerate()
-            .map(|(i, &id)| {
-                let b = i as u32 + 1;
-                let lifecycle = sim
-                    .node(id)
-                    .and_then(|p| p.broker())
-                    .map_or_else(String::new, |broker| format!("{:?}", broker.state()));
-                let registration = match image.and_then(|m| m.brokers.get(&b)) {
-                    None => "-",
-                    Some(r) if r.in_controlled_shutdown => "s",
-                    Some(r) if r.fenced => "f",
-                    Some(_) => "a",
-                };
-                format!("{}{lifecycle}{registration}", status(id))
-            })
-            .collect();
-        brokers.sort();
+        out.push_str(&controllers(sim, g));
         out.push('|');
-        out.push_str(&brokers.join(","));
-        // Partitions: their shapes, as a set.
-        let mut shapes = BTreeSet::new();
-        for (tp, pg) in &checker.data().partitions {
-            if !pg.created {
-                continue;
-            }
-            let leader = pg.leader.map(|l| (l, cx.node(l)));
-            let leader_state = leader.and_then(|(l, _)| cx.broker(l)?.partitions().get(tp));
-            let leader_char = match leader {
-                None => '-',
-                Some((_, node)) => status(node),
-            };
-            let leader_leo =
-                leader_state.map(super::super::broker::partition::Partition::log_end_offset);
-            let mut zombies = 0;
-            let mut ahead = 0;
-            let mut behind_hw = 0;
-            let mut fenced = 0;
-            for &r in &pg.replicas {
-                let Some(p) = cx.broker(r).and_then(|b| b.partitions().get(tp)) else {
-                    continue;
-                };
-                if p.is_leader() && Some(r) != pg.leader {
-                    zombies += 1;
-                }
-                if Some(r) != pg.leader {
-                    if leader_leo.is_some_and(|leo| p.log_end_offset() > leo) {
-                        ahead += 1;
-                    }
-                    if pg.isr.contains(&r) && p.log_end_offset() < pg.true_hw {
-                        behind_hw += 1;
-                    }
-                    fenced += usize::from(p.fenced);
-                }
-            }
-            let pending = match leader_state.and_then(|p| p.leader_state.as_ref()?.pending.as_ref())
-            {
-                None => '-',
-                Some(p) if p.expand => 'e',
-                Some(_) => 's',
-            };
-            let leader_hw_behind = leader_state.is_some_and(|p| p.high_watermark < pg.true_hw);
-            let min_isr = pg.config.min_isr;
-            shapes.insert(format!(
-                "{leader_char}{}i{}{}e{}{pending}z{}a{}b{}f{}",
-                if leader_hw_behind { "h" } else { "" },
-                pg.isr.len(),
-                if pg.isr.len() < min_isr { "<" } else { "" },
-                pg.elr.len(),
-                zombies.min(2),
-                ahead.min(2),
-                behind_hw.min(2),
-                fenced.min(2),
-            ));
-        }
+        out.push_str(&brokers(sim, g));
         out.push('|');
         out.push_str(&shapes.into_iter().collect::<Vec<_>>().join(","));
         Signature(out)
@@ -206,6 +113,114 @@ impl Signature {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// A node's status as one letter: up, paused or down.
+fn status(sim: &Simulation<Process>, id: NodeId) -> char {
+    match sim.status(id) {
+        NodeStatus::Running => 'u',
+        NodeStatus::Paused => 'p',
+        NodeStatus::Down(_) => 'd',
+    }
+}
+
+/// The controllers, counted: status, Raft role, and whether at the newest epoch any has.
+fn controllers(sim: &Simulation<Process>, g: &Ground) -> String {
+    let max_epoch = g
+        .voters
+        .iter()
+        .filter_map(|&v| sim.node(v).and_then(Process::raft).map(Raft::epoch))
+        .max()
+        .unwrap_or(0);
+    let mut controllers: Vec<String> = g
+        .voters
+        .iter()
+        .map(|&v| match sim.node(v).and_then(Process::raft) {
+            Some(r) => {
+                let behind = if r.epoch() < max_epoch { "<" } else { "" };
+                format!("{}{:?}{behind}", status(sim, v), r.role())
+            }
+            None => status(sim, v).to_string(),
+        })
+        .collect();
+    controllers.sort();
+    controllers.join(",")
+}
+
+/// The brokers, counted: status, lifecycle, and the active controller's view of them.
+fn brokers(sim: &Simulation<Process>, g: &Ground) -> String {
+    let image = crate::world::active_controller(sim)
+        .and_then(|c| sim.node(c)?.controller())
+        .map(Controller::committed_image);
+    let mut brokers: Vec<String> = g
+        .brokers
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| {
+            let b = i as u32 + 1;
+            let lifecycle = sim
+                .node(id)
+                .and_then(Process::broker)
+                .map_or_else(String::new, |broker| format!("{:?}", broker.state()));
+            let registration = match image.and_then(|m| m.brokers.get(&b)) {
+                None => "-",
+                Some(r) if r.in_controlled_shutdown => "s",
+                Some(r) if r.fenced => "f",
+                Some(_) => "a",
+            };
+            format!("{}{lifecycle}{registration}", status(sim, id))
+        })
+        .collect();
+    brokers.sort();
+    brokers.join(",")
+}
+
+/// One partition's shape: its leader's status (and whether its HW is behind the committed
+/// one), ISR size (and whether below min ISR), ELR size, the AlterPartition in flight, and
+/// how many replicas think they lead, run ahead of the leader's log, or (in the ISR) lack
+/// committed records, and how many followers are fenced.
+fn partition_shape(cx: &DataCx<'_>, tp: TopicPartition, pg: &PartitionGround) -> String {
+    let leader = pg.leader.map(|l| (l, cx.node(l)));
+    let leader_state = leader.and_then(|(l, _)| cx.broker(l)?.partitions().get(&tp));
+    let leader_char = match leader {
+        None => '-',
+        Some((_, node)) => status(cx.sim, node),
+    };
+    let leader_leo = leader_state.map(Partition::log_end_offset);
+    let (mut zombies, mut ahead, mut behind_hw, mut fenced) = (0usize, 0usize, 0usize, 0usize);
+    for &r in &pg.replicas {
+        let Some(p) = cx.broker(r).and_then(|b| b.partitions().get(&tp)) else {
+            continue;
+        };
+        if Some(r) == pg.leader {
+            continue;
+        }
+        zombies += usize::from(p.is_leader());
+        ahead += usize::from(leader_leo.is_some_and(|leo| p.log_end_offset() > leo));
+        behind_hw += usize::from(pg.isr.contains(&r) && p.log_end_offset() < pg.true_hw);
+        fenced += usize::from(p.fenced);
+    }
+    let pending = match leader_state.and_then(|p| p.leader_state.as_ref()?.pending.as_ref()) {
+        None => '-',
+        Some(p) if p.expand => 'e',
+        Some(_) => 's',
+    };
+    let leader_hw_behind = leader_state.is_some_and(|p| p.high_watermark < pg.true_hw);
+    format!(
+        "{leader_char}{}i{}{}e{}{pending}z{}a{}b{}f{}",
+        if leader_hw_behind { "h" } else { "" },
+        pg.isr.len(),
+        if pg.isr.len() < pg.config.min_isr {
+            "<"
+        } else {
+            ""
+        },
+        pg.elr.len(),
+        zombies.min(2),
+        ahead.min(2),
+        behind_hw.min(2),
+        fenced.min(2),
+    )
 }
 
 /// Where a trial starts.
@@ -298,21 +313,6 @@ pub struct Explorer {
     next_trial: u64,
     stats: ExploreStats,
 }
-
-/// The kinds a branch draws from: the nemesis's, and slow channels.
-const BRANCH_KINDS: [FaultKind; 11] = [
-    FaultKind::Crash,
-    FaultKind::PowerLoss,
-    FaultKind::DiskLoss,
-    FaultKind::Shutdown,
-    FaultKind::Pause,
-    FaultKind::Partition,
-    FaultKind::Isolate,
-    FaultKind::OneWay,
-    FaultKind::SlowNode,
-    FaultKind::SlowLink,
-    FaultKind::SlowChannel,
-];
 
 /// A branch's episodes start within this long after its moment.
 const BRANCH_WINDOW_MS: u64 = 3_000;
@@ -537,7 +537,12 @@ impl Explorer {
     ) -> Episode {
         let rng = &mut self.rng;
         let n = targets.len() as u64;
-        let kind = BRANCH_KINDS[rng.below(BRANCH_KINDS.len() as u64) as usize];
+        // The nemesis's kinds, and slow channels.
+        let all = FaultKind::ALL.len() as u64;
+        let kind = FaultKind::ALL
+            .get(rng.below(all + 1) as usize)
+            .copied()
+            .unwrap_or(FaultKind::SlowChannel);
         let latest_start = until.saturating_sub(MIN_ROOM_MS / 2).max(from);
         let start_ms = (from + rng.below(BRANCH_WINDOW_MS)).min(latest_start);
         // Blips and long outages alike: half the outages are under 1.5 s.
@@ -575,43 +580,15 @@ impl Explorer {
                 e.extra_ms = rng.between(20, 6_000);
             }
             FaultKind::SlowChannel => {
-                // A connection and a pair of nodes that use it: brokers' AlterPartition and
-                // heartbeats go to controllers, replica fetches to brokers, Raft to controllers.
                 e.extra_ms = rng.between(20, 6_000);
-                let channel = ["raft", "heartbeat", "alter_partition", "replica_fetch"]
-                    [rng.below(4) as usize];
-                e.channel = CHANNELS
-                    .iter()
-                    .position(|(name, _)| *name == channel)
-                    .unwrap_or(0);
-                let brokers: Vec<usize> = (0..targets.len()).filter(|&i| targets[i].1).collect();
-                let controllers: Vec<usize> =
-                    (0..targets.len()).filter(|&i| !targets[i].1).collect();
-                let one_of = |rng: &mut SimRng, v: &[usize]| {
-                    v.get(rng.below(v.len().max(1) as u64) as usize).copied()
-                };
-                let (from_node, to_node) = match channel {
-                    "replica_fetch" => {
-                        let a = one_of(rng, &brokers);
-                        let rest: Vec<usize> =
-                            brokers.iter().copied().filter(|&b| Some(b) != a).collect();
-                        (a, one_of(rng, &rest))
-                    }
-                    "raft" => {
-                        let a = rng.below(n) as usize;
-                        let rest: Vec<usize> =
-                            controllers.iter().copied().filter(|&c| c != a).collect();
-                        (Some(a), one_of(rng, &rest))
-                    }
-                    _ => (one_of(rng, &brokers), one_of(rng, &controllers)),
-                };
-                match (from_node, to_node) {
-                    (Some(a), Some(b)) => {
-                        e.target = a;
-                        e.other = b;
+                match slow_channel_pair(rng, targets) {
+                    Some((channel, from, to)) => {
+                        e.channel = channel;
+                        e.target = from;
+                        e.other = to;
                     }
                     // No such pair here: slow a whole link instead.
-                    _ => {
+                    None => {
                         e.kind = FaultKind::SlowLink;
                         e.other = other_than(rng, target);
                     }
@@ -623,6 +600,39 @@ impl Explorer {
         }
         e
     }
+}
+
+/// A connection and a pair of targets that use it, by index into [`CHANNELS`] and `targets`:
+/// brokers' AlterPartition and heartbeats go to controllers, replica fetches to brokers, Raft
+/// fetches to controllers. `None` if the cluster has no such pair.
+fn slow_channel_pair(
+    rng: &mut SimRng,
+    targets: &[(String, bool)],
+) -> Option<(usize, usize, usize)> {
+    let n = targets.len() as u64;
+    let channel = ["raft", "heartbeat", "alter_partition", "replica_fetch"][rng.below(4) as usize];
+    let index = CHANNELS
+        .iter()
+        .position(|(name, _)| *name == channel)
+        .unwrap_or(0);
+    let brokers: Vec<usize> = (0..targets.len()).filter(|&i| targets[i].1).collect();
+    let controllers: Vec<usize> = (0..targets.len()).filter(|&i| !targets[i].1).collect();
+    let one_of =
+        |rng: &mut SimRng, v: &[usize]| v.get(rng.below(v.len().max(1) as u64) as usize).copied();
+    let (from, to) = match channel {
+        "replica_fetch" => {
+            let a = one_of(rng, &brokers);
+            let rest: Vec<usize> = brokers.iter().copied().filter(|&b| Some(b) != a).collect();
+            (a, one_of(rng, &rest))
+        }
+        "raft" => {
+            let a = rng.below(n) as usize;
+            let rest: Vec<usize> = controllers.iter().copied().filter(|&c| c != a).collect();
+            (Some(a), one_of(rng, &rest))
+        }
+        _ => (one_of(rng, &brokers), one_of(rng, &controllers)),
+    };
+    Some((index, from?, to?))
 }
 
 /// The nodes a fault hurts most at this moment: the active controller, every partition's

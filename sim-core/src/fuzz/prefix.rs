@@ -19,6 +19,9 @@ use crate::world::{RunSummary, World};
 const MAX_CHECKPOINTS: u64 = 64;
 /// Closest spacing of checkpoints.
 const MIN_SPACING_MS: u64 = 1_000;
+/// Fewest events between two checkpoints: a copy costs about as much as a few dozen events,
+/// so a short run (a shrink's late candidates) is not slowed by copies it cannot gain from.
+const MIN_EVENTS_BETWEEN: u64 = 5_000;
 
 /// A run's checkpoints: (time in ms, the world then), in time order.
 #[derive(Debug, Default)]
@@ -83,6 +86,7 @@ impl PrefixRuns {
         };
         let end = world.until();
         let mut next_ms = (world.now().as_millis() / spacing + 1) * spacing;
+        let mut last_copy = world.events();
         let reason = loop {
             let at = SimTime::from_millis(next_ms);
             if at >= end {
@@ -92,7 +96,10 @@ impl PrefixRuns {
             if !matches!(reason, StopReason::TimeLimit | StopReason::Idle) {
                 break reason;
             }
-            kept.push((next_ms, Rc::new(world.fork())));
+            if world.events() >= last_copy + MIN_EVENTS_BETWEEN {
+                kept.push((next_ms, Rc::new(world.fork())));
+                last_copy = world.events();
+            }
             next_ms += spacing;
         };
         let summary = world
