@@ -16,7 +16,7 @@
 //!   seconds, of every kind the fuzzer's nemesis draws plus slow channels (one connection of a
 //!   link held back, a stuck AlterPartition or fetch: BUGGIFY's delays, within the fault model
 //!   Kafka must survive). An episode is added only where it fits the lineage's schedule by the
-//!   nemesis's rules ([`Occupancy`]): every fault still ends within the fault phase, so the
+//!   nemesis's rules (`nemesis::Occupancy`): every fault still ends within the fault phase, so the
 //!   liveness checks keep their meaning, and lossy shutdowns stay within `acked_durability`'s
 //!   scope.
 //! - **Every run is an ordinary scenario.** A branch's scenario is its parent's with the new
