@@ -519,37 +519,16 @@ fn triage(
     } else {
         (0..groups.len()).collect()
     };
-    let mut progress = Progress::new("shrink", todo.len() as u64, "groups", 0, false);
-    let mut error = None;
-    let mut shrunk = Vec::new();
     let by_trial: BTreeMap<u64, &TrialLine> = lines.iter().map(|l| (l.trial, l)).collect();
-    pool::run(
-        todo.iter().copied(),
-        pool::jobs(args.jobs, todo.len()),
-        || true,
-        |&i| {
+    let (shrunk, error) =
+        crate::fuzz::shrink_groups(&todo, pool::jobs(args.jobs, todo.len()), |i| {
             let trial = groups[i].representative;
-            let line = by_trial[&trial];
-            (i, shrink_trial(args, line, &scenarios[&trial]))
-        },
-        |_, (i, r)| {
-            progress.step(false);
-            match r {
-                Ok(s) => shrunk.push((i, s)),
-                Err(e) => {
-                    error.get_or_insert(e);
-                }
-            }
-        },
-    );
-    progress.finish();
+            shrink_trial(args, by_trial[&trial], &scenarios[&trial])
+        });
     for (i, s) in shrunk {
         groups[i].shrunk = s;
     }
-    let doc = output::versioned(serde_json::json!({ "groups": &groups }));
-    let mut text = serde_json::to_string_pretty(&doc).expect("groups serialize");
-    text.push('\n');
-    output::write_whole(&args.out.join("groups.json"), text.as_bytes())?;
+    crate::fuzz::write_groups(&args.out.join("groups.json"), &groups)?;
     match error {
         Some(e) => Err(e),
         None => Ok(groups),

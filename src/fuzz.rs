@@ -824,19 +824,36 @@ fn triage(
         .filter(|&i| groups[i].shrunk.is_none() && sweep.shrink_runs.is_some())
         .filter(|&i| matches!(groups[i].outcome.as_str(), "fail" | "panic"))
         .collect();
+    let jobs = pool::jobs(args.jobs, todo.len());
+    let (shrunk, error) = shrink_groups(&todo, jobs, |i| {
+        sweep.shrink_seed(&results[&groups[i].representative])
+    });
+    for (i, s) in shrunk {
+        groups[i].shrunk = s;
+    }
+    write_groups(&path, &groups)?;
+    match error {
+        Some(e) => Err(e),
+        None => Ok(groups),
+    }
+}
+
+/// Shrinks the groups at `todo` on `jobs` threads, with a progress bar: each group's shrink
+/// (by its index), and the first error (the shrinks that finished are kept). Shared with
+/// `explore`.
+pub fn shrink_groups(
+    todo: &[usize],
+    jobs: usize,
+    shrink: impl Fn(usize) -> Result<Option<ShrunkFinding>, CliError> + Sync,
+) -> (Vec<(usize, Option<ShrunkFinding>)>, Option<CliError>) {
     let mut progress = Progress::new("shrink", todo.len() as u64, "groups", 0, false);
     let mut error = None;
-    let jobs = pool::jobs(args.jobs, todo.len());
-    let shrink = |&i: &usize| {
-        let seed = groups[i].representative;
-        (i, sweep.shrink_seed(&results[&seed]))
-    };
     let mut shrunk = Vec::new();
     pool::run(
         todo.iter().copied(),
         jobs,
         || true,
-        shrink,
+        |&i| (i, shrink(i)),
         |_, (i, r)| {
             progress.step(false);
             match r {
@@ -848,17 +865,15 @@ fn triage(
         },
     );
     progress.finish();
-    for (i, s) in shrunk {
-        groups[i].shrunk = s;
-    }
-    let doc = output::versioned(serde_json::json!({ "groups": &groups }));
+    (shrunk, error)
+}
+
+/// Writes `groups.json` whole: the groups, versioned.
+pub fn write_groups(path: &Path, groups: &impl Serialize) -> Result<(), CliError> {
+    let doc = output::versioned(serde_json::json!({ "groups": groups }));
     let mut text = serde_json::to_string_pretty(&doc).expect("groups serialize");
     text.push('\n');
-    output::write_whole(&path, text.as_bytes())?;
-    match error {
-        Some(e) => Err(e),
-        None => Ok(groups),
-    }
+    output::write_whole(path, text.as_bytes())
 }
 
 /// The flags clap cannot check: a seed range that ends within the seeds there are, known
