@@ -207,24 +207,6 @@ fn plot_redraws_a_trace_and_refuses_what_it_cannot_draw() {
     );
 }
 
-/// A headless Chromium to load the HTML report in: `KAFKASIM_CHROMIUM`, or the first of the
-/// usual names on the PATH.
-fn chromium() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("KAFKASIM_CHROMIUM") {
-        return Some(PathBuf::from(p));
-    }
-    let path = std::env::var_os("PATH")?;
-    [
-        "chromium",
-        "chromium-browser",
-        "google-chrome",
-        "google-chrome-stable",
-    ]
-    .iter()
-    .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
-    .find(|p| p.is_file())
-}
-
 /// The DOM Chromium rendered for `page` (after its script ran).
 fn rendered_dom(browser: &Path, page: &str) -> String {
     let out = Command::new(browser)
@@ -248,11 +230,7 @@ fn rendered_dom(browser: &Path, page: &str) -> String {
 
 #[test]
 fn the_html_report_renders_in_headless_chromium() {
-    let Some(browser) = chromium() else {
-        support::tool_missing(
-            "Chromium",
-            "Debian's `chromium` package, or KAFKASIM_CHROMIUM set to a Chromium or Chrome binary",
-        );
+    let Some(browser) = support::browser::chromium_or_skip() else {
         return;
     };
     let dir = run_out("scenarios/bugs/no-leso-rule.json", "reports-html");

@@ -1,9 +1,21 @@
-//! `report.html`: one self-contained file (inline SVG, CSS and a little JavaScript; nothing
-//! fetched) that opens offline in any browser. Verdicts first, then the timeline, the
-//! narration, a filterable event table and each violation with its causal chain.
+//! `report.html`: one self-contained file (inline SVG, CSS, data and script; nothing fetched)
+//! that opens offline in any browser, from `file://` too.
 //!
-//! The page's script fills the filters from the table, applies the filters in the URL
-//! fragment (`#node=broker-1&kind=fencing`), and marks `<body data-rendered="yes">` when done.
+//! It is built around a time cursor. A bar at the top moves it: a slider, steps to the
+//! previous or next moment the narration tells (the arrow keys; with Shift, every frame), and
+//! play at a chosen speed. Below the verdict and the violations (grouped, each with its causal
+//! chain), the cluster panel shows the run at the cursor: controllers (Raft role, epoch, leader,
+//! vote, the active one), brokers (process, lifecycle, broker epoch, fenced or not), each
+//! partition's leader, leader epoch, ISR, ELR and high watermark with every replica's log drawn
+//! as runs coloured by leader epoch (truncations marked at the instant they happen), and the
+//! clients (batches in flight, records acknowledged by acks level, last error, consumer
+//! positions). The timeline, the narration, the violations and the event table all move the
+//! cursor when clicked, and show where it is. The state comes from the trace's frames
+//! ([`crate::cursor`]), which keep the page within a stated budget.
+//!
+//! The URL fragment picks the cursor's time and the table's filters
+//! (`#t=22.2&node=broker-1&kind=fencing`). The script marks `<body data-rendered="yes">` when
+//! done.
 
 use crate::narrate::{Moment, MomentKind, causal_chain};
 use crate::trace::{Trace, secs};
@@ -32,43 +44,317 @@ pub fn escape(s: &str) -> String {
 }
 
 const STYLE: &str = r#"
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1460px; padding: 16px 24px; color: #202020; }
-h1 { margin: 0 0 4px; font-size: 24px; }
-h2 { border-bottom: 1px solid #ddd; padding-bottom: 4px; margin-top: 28px; }
-.desc { max-width: 980px; line-height: 1.45; }
-.meta { color: #555; font-size: 14px; }
-code, pre { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 13px; }
-.verdict { padding: 10px 14px; border-radius: 6px; font-weight: 600; display: inline-block; }
+:root { --fg: #202020; --muted: #5a5a5a; --line: #e3e3e3; --bg-soft: #f7f7f7; --accent: #1f5fbf; }
+* { box-sizing: border-box; }
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1600px; padding: 0 20px 40px; color: var(--fg); }
+h1 { margin: 14px 0 4px; font-size: 24px; }
+h2 { border-bottom: 1px solid var(--line); padding-bottom: 4px; margin: 24px 0 10px; font-size: 19px; }
+h3 { font-size: 15px; margin: 10px 0 6px; }
+.desc { max-width: 1000px; line-height: 1.45; }
+.meta { color: var(--muted); font-size: 14px; }
+code, pre, .mono { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 13px; }
+.verdict { padding: 8px 14px; border-radius: 6px; font-weight: 600; display: inline-block; }
 .verdict.ok { background: #e3f4e1; color: #1b5e20; }
 .verdict.fail { background: #fde2e1; color: #b71c1c; }
 table { border-collapse: collapse; font-size: 13px; }
 th, td { border-bottom: 1px solid #eee; padding: 3px 8px; text-align: left; vertical-align: top; }
-th { background: #fafafa; position: sticky; top: 0; }
+th { background: #fafafa; }
 td.violated { color: #b71c1c; font-weight: 600; }
 td.held { color: #1b5e20; }
-.timeline { overflow-x: auto; border: 1px solid #eee; }
-.timeline svg { display: block; }
-pre.narration { white-space: pre-wrap; background: #fafafa; padding: 10px; border: 1px solid #eee; max-height: 560px; overflow: auto; }
+[data-t] { cursor: pointer; }
+.at { background: #fff3c4 !important; }
+/* The cursor bar. */
+#cursor { position: sticky; top: 0; z-index: 5; background: #fff; border-bottom: 1px solid var(--line); padding: 8px 0; display: flex; flex-wrap: wrap; gap: 8px; align-items: center; }
+#cursor button { font-size: 14px; padding: 3px 9px; }
+#cursor-slider { flex: 1 1 300px; min-width: 200px; }
+#cursor-time { font-weight: 600; font-variant-numeric: tabular-nums; min-width: 7em; }
+#cursor-frame, #cursor-budget { color: var(--muted); font-size: 12px; }
+/* The cluster at the cursor. */
+#cluster-grid { display: grid; grid-template-columns: minmax(0, 3fr) minmax(260px, 1fr); gap: 18px; }
+@media (max-width: 980px) { #cluster-grid { grid-template-columns: minmax(0, 1fr); } }
+.cards { display: flex; flex-wrap: wrap; gap: 8px; }
+.card { border: 1px solid var(--line); border-radius: 6px; padding: 6px 9px; font-size: 13px; min-width: 190px; background: #fff; }
+.card b { font-size: 14px; }
+.card.active { border-color: #2e7d32; box-shadow: inset 3px 0 0 #2e7d32; }
+.card.down { background: #f3f3f3; color: #888; }
+.card.paused { background: #eef2ff; }
+.tag { display: inline-block; border-radius: 3px; padding: 0 5px; font-size: 12px; background: #eee; margin-left: 3px; }
+.tag.bad { background: #fde2e1; color: #b71c1c; }
+.tag.good { background: #e3f4e1; color: #1b5e20; }
+.tag.warn { background: #fff1cc; color: #7a4d00; }
+#partitions-now { max-height: 900px; overflow: auto; }
+.part { border: 1px solid var(--line); border-radius: 6px; padding: 6px 9px; margin-bottom: 8px; }
+.p-head { font-size: 13px; margin-bottom: 4px; }
+.replica { display: grid; grid-template-columns: 250px minmax(0, 1fr); gap: 8px; align-items: center; font-size: 13px; margin: 2px 0; }
+.log { position: relative; height: 18px; background: var(--bg-soft); border: 1px solid #ddd; border-radius: 2px; overflow: hidden; }
+.run { position: absolute; top: 0; bottom: 0; color: #fff; font-size: 11px; line-height: 17px; padding-left: 3px; overflow: hidden; white-space: nowrap; border-right: 1px solid rgba(255,255,255,0.6); }
+.cut { position: absolute; top: 0; bottom: 0; background: repeating-linear-gradient(45deg, #c00000 0 4px, #ffd6d6 4px 8px); }
+.hw { position: absolute; top: -2px; bottom: -2px; width: 2px; background: #111; }
+.legend-note { color: var(--muted); font-size: 12px; }
+#now-list { font-size: 13px; padding-left: 18px; }
+#now-list .when, #clients-now { overflow-x: auto; }
+#clients-now table { width: 100%; margin-bottom: 8px; }
+#now-list li.past { color: var(--muted); }
+/* Timeline, narration, events. */
+.timeline { position: relative; border: 1px solid #eee; }
+.timeline svg { display: block; width: 100%; height: auto; }
+#timeline-cursor { position: absolute; top: 0; bottom: 0; width: 2px; background: rgba(31, 95, 191, 0.85); pointer-events: none; }
+#narration { list-style: none; padding: 6px 10px; margin: 0; max-height: 480px; overflow: auto; background: #fafafa; border: 1px solid #eee; font-size: 13px; }
+#narration li { padding: 1px 4px; white-space: pre-wrap; }
+#narration li .when { font-family: ui-monospace, monospace; color: var(--muted); margin-right: 8px; }
+#narration li.k-violation { color: #b71c1c; }
+#narration li.k-note { font-style: italic; }
+#narration li.k-fault { background: #fff6e5; }
+pre.conclusion { white-space: pre-wrap; background: #fafafa; padding: 10px; border: 1px solid #eee; }
 .filters { display: flex; gap: 12px; flex-wrap: wrap; align-items: center; margin-bottom: 8px; }
 .filters label { font-size: 13px; }
-#event-table-wrap { max-height: 620px; overflow: auto; border: 1px solid #eee; }
+#event-table-wrap { max-height: 560px; overflow: auto; border: 1px solid #eee; }
+#event-table th { position: sticky; top: 0; }
 tr.k-violation td { color: #b71c1c; }
 tr.k-fault td { background: #fff6e5; }
 tr.k-note td { font-style: italic; color: #444; }
-article.violation { border-left: 4px solid #c00000; padding: 4px 12px; margin: 12px 0; background: #fff8f8; }
-article.violation h3 { margin: 4px 0; font-size: 16px; }
+details.violation-group { border-left: 4px solid #c00000; padding: 4px 12px; margin: 10px 0; background: #fff8f8; }
+details.violation-group summary { cursor: pointer; font-size: 15px; }
+article.violation p { margin: 6px 0; }
 ol.chain { font-size: 13px; }
-.count { color: #555; font-size: 13px; }
+.count { color: var(--muted); font-size: 13px; }
 "#;
 
 const SCRIPT: &str = r#"
 (function () {
+  'use strict';
+  var D = JSON.parse(document.getElementById('cursor-data').textContent);
+  var T = D.t, STEP = D.step, ENT = D.entities, N = T.length;
+  var PALETTE = ['#4e79a7', '#e15759', '#59a14f', '#b07aa1', '#f28e2b', '#76b7b2', '#9c755f', '#d4a017'];
+  var $ = function (id) { return document.getElementById(id); };
+  var slider = $('cursor-slider');
+  var frame = 0, playing = false, playT = 0, lastTick = 0;
+  function esc(s) {
+    return String(s).replace(/[&<>"]/g, function (c) { return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]; });
+  }
+  function secs(us) { return (us / 1e6).toFixed(3) + ' s'; }
+  function lastAtOrBefore(arr, key, x) {
+    var lo = 0, hi = arr.length;
+    while (lo < hi) { var m = (lo + hi) >> 1; if (key(arr[m]) <= x) lo = m + 1; else hi = m; }
+    return lo - 1;
+  }
+  function stateAt(e, f) {
+    var i = lastAtOrBefore(e.changes, function (c) { return c[0]; }, f);
+    return i < 0 ? null : e.changes[i][1];
+  }
+  function frameAt(t) { return Math.max(0, lastAtOrBefore(T, function (x) { return x; }, t)); }
+  function byKind(kind) { return ENT.filter(function (e) { return e.kind === kind; }); }
+  function brokerName(id) { return 'broker-' + id; }
+  function ids(list) { return '[' + (list || []).join(',') + ']'; }
+  function processWords(p) { return (p || 'unstarted').replace(/_/g, ' '); }
+  function up(p) { return p === 'running' || p === 'paused'; }
+
+  function controllerCard(e, s) {
+    if (!s) return '';
+    var cls = 'card ctrl' + (s.active ? ' active' : '') + (up(s.process) ? '' : ' down') + (s.process === 'paused' ? ' paused' : '');
+    return '<div class="' + cls + '" data-name="' + esc(e.name) + '"><b>' + esc(e.name) + '</b> ' +
+      '<span class="c-role">' + esc(s.role || '-') + '</span> · epoch <span class="c-epoch">' + s.epoch + '</span>' +
+      (s.active ? ' <span class="tag good c-active">active controller</span>' : '') +
+      '<br>leader <span class="c-leader">' + esc(s.leader || 'none known') + '</span> · voted for <span class="c-vote">' + esc(s.voted_for || 'nobody') + '</span>' +
+      (s.process !== 'running' ? ' <span class="tag bad c-process">' + esc(processWords(s.process)) + '</span>' : '') + '</div>';
+  }
+  function brokerCard(e, s) {
+    if (!s) return '';
+    var cls = 'card broker' + (up(s.process) ? '' : ' down') + (s.process === 'paused' ? ' paused' : '');
+    var fenced = s.fenced === null || s.fenced === undefined ? 'not registered' : (s.fenced ? 'fenced' : 'unfenced');
+    return '<div class="' + cls + '" data-name="' + esc(e.name) + '"><b>' + esc(e.name) + '</b> ' +
+      '<span class="tag ' + (up(s.process) ? (s.process === 'paused' ? 'warn' : 'good') : 'bad') + ' b-process">' + esc(processWords(s.process)) + '</span>' +
+      '<br>lifecycle <span class="b-lifecycle">' + esc((s.lifecycle || '-').replace(/_/g, ' ')) + '</span>' +
+      ' · broker epoch <span class="b-epoch">' + (s.broker_epoch === null ? '-' : s.broker_epoch) + '</span>' +
+      ' · <span class="b-fenced tag ' + (s.fenced ? 'bad' : (s.fenced === false ? 'good' : '')) + '">' + fenced + '</span></div>';
+  }
+  function brokerStates(f) {
+    var out = {};
+    byKind('broker').forEach(function (e) { out[e.name] = stateAt(e, f); });
+    return out;
+  }
+  function partitionBlock(e, s, brokers) {
+    if (!s) return '';
+    var max = 1;
+    s.replicas.forEach(function (r) {
+      max = Math.max(max, r.log_end_offset, r.truncated ? r.truncated[0] : 0);
+    });
+    max = Math.max(max, s.high_watermark);
+    var pct = function (o) { return (100 * o / max).toFixed(3) + '%'; };
+    var head = '<div class="p-head"><b>' + esc(e.name) + '</b> · leader <span class="p-leader">' +
+      esc(s.leader === null ? 'none' : brokerName(s.leader)) + '</span> · leader epoch <span class="p-epoch">' + s.leader_epoch +
+      '</span> · ISR <span class="p-isr">' + ids(s.isr) + '</span> · ELR <span class="p-elr">' + ids(s.elr) +
+      '</span> · HW <span class="p-hw">' + s.high_watermark + '</span>' +
+      (s.leader === null ? ' <span class="tag bad">offline</span>' : '') + '</div>';
+    var rows = s.replicas.map(function (r) {
+      var name = brokerName(r.broker);
+      var b = brokers[name];
+      var tags = [];
+      if (s.isr.indexOf(r.broker) >= 0) tags.push('<span class="tag good">ISR</span>');
+      else if (s.elr.indexOf(r.broker) >= 0) tags.push('<span class="tag warn">ELR</span>');
+      else tags.push('<span class="tag">out of sync</span>');
+      if (b && !up(b.process)) tags.push('<span class="tag bad">' + esc(processWords(b.process)) + '</span>');
+      if (r.role === 'leader' && r.leader_epoch < s.leader_epoch) tags.push('<span class="tag bad">stale leader (epoch ' + r.leader_epoch + ')</span>');
+      if (r.truncated) tags.push('<span class="tag bad r-truncated">truncated ' + r.truncated[0] + ' → ' + r.truncated[1] + '</span>');
+      var runs = r.runs.map(function (run, i) {
+        var end = i + 1 < r.runs.length ? r.runs[i + 1][0] : r.log_end_offset;
+        return '<div class="run" style="left:' + pct(run[0]) + ';width:' + pct(end - run[0]) + ';background:' +
+          PALETTE[run[1] % PALETTE.length] + '" title="offsets ' + run[0] + '-' + (end - 1) + ', leader epoch ' + run[1] + '">e' + run[1] + '</div>';
+      }).join('');
+      var cut = r.truncated ? '<div class="cut" style="left:' + pct(r.truncated[1]) + ';width:' + pct(r.truncated[0] - r.truncated[1]) + '" title="truncated"></div>' : '';
+      var hw = '<div class="hw" style="left:calc(' + pct(s.high_watermark) + ' - 1px)" title="high watermark ' + s.high_watermark + '"></div>';
+      return '<div class="replica" data-broker="' + r.broker + '"><div><span class="r-name">' + esc(name) + '</span> ' +
+        '<span class="r-role">' + esc(r.role || '-') + '</span> · LEO <span class="r-leo">' + r.log_end_offset + '</span> ' + tags.join('') +
+        '</div><div class="log">' + runs + cut + hw + '</div></div>';
+    }).join('');
+    return '<div class="part" data-name="' + esc(e.name) + '">' + head + rows + '</div>';
+  }
+  function clientsNow(f) {
+    var rows = byKind('producer').map(function (e) {
+      var s = stateAt(e, f);
+      if (!s) return '';
+      var acked = Object.keys(s.acked).map(function (k) { return 'acks=' + k + ' ' + s.acked[k]; }).join(', ') || '0';
+      return '<tr data-name="' + esc(e.name) + '"><td>' + esc(e.name) + (s.process !== 'running' ? ' <span class="tag bad">' + esc(processWords(s.process)) + '</span>' : '') +
+        '</td><td class="pr-inflight">' + s.in_flight + '</td><td class="pr-acked">' + acked + '</td><td>' + s.failed + '</td><td>' +
+        s.indeterminate + '</td><td>' + esc(s.last_error || '') + '</td></tr>';
+    }).join('');
+    var html = '<table id="producers-now"><thead><tr><th>producer</th><th>batches in flight</th><th>records acked</th><th>failed</th><th>indeterminate</th><th>last error</th></tr></thead><tbody>' + rows + '</tbody></table>';
+    var cons = byKind('consumer').map(function (e) {
+      var s = stateAt(e, f);
+      if (!s) return '';
+      var pos = Object.keys(s.positions).map(function (k) { return esc(k) + ' ' + s.positions[k]; }).join(', ');
+      return '<tr data-name="' + esc(e.name) + '"><td>' + esc(e.name) + '</td><td class="co-pos">' + (pos || '-') + '</td><td>' + s.truncations_detected + '</td></tr>';
+    }).join('');
+    html += '<table id="consumers-now"><thead><tr><th>consumer</th><th>position</th><th>truncations detected</th></tr></thead><tbody>' + cons + '</tbody></table>';
+    return html;
+  }
+
+  var moments = Array.prototype.slice.call(document.querySelectorAll('#narration li[data-t]'));
+  var momentT = moments.map(function (li) { return +li.getAttribute('data-t'); });
+  function nowList(f) {
+    var t = T[f], prev = f > 0 ? T[f - 1] : -1;
+    var last = lastAtOrBefore(momentT, function (x) { return x; }, t);
+    var first = Math.max(0, last - 7);
+    var items = [];
+    for (var i = first; i <= last; i++) {
+      var cls = momentT[i] > prev ? 'now' : 'past';
+      items.push('<li class="' + cls + '" data-t="' + momentT[i] + '">' + moments[i].innerHTML + '</li>');
+    }
+    return items.join('') || '<li class="past">nothing yet</li>';
+  }
+
+  var box = $('timeline-box');
+  var tx0 = +box.getAttribute('data-x0'), tx1 = +box.getAttribute('data-x1');
+  var tw = +box.getAttribute('data-width'), tend = +box.getAttribute('data-end-us');
+  function placeTimelineCursor(t) {
+    var x = tx0 + (Math.min(t, tend) / tend) * (tx1 - tx0);
+    $('timeline-cursor').style.left = (100 * x / tw) + '%';
+  }
+  var marked = [];
+  function mark(f) {
+    marked.forEach(function (el) { el.classList.remove('at'); });
+    marked = [];
+    var t = T[f], prev = f > 0 ? T[f - 1] : -1;
+    var i = lastAtOrBefore(momentT, function (x) { return x; }, t);
+    // Every moment of this frame's instant (or, between moments, the last one before it).
+    var j = i;
+    while (j > 0 && momentT[j - 1] > prev) j--;
+    if (i >= 0) {
+      for (var k = j; k <= i; k++) { moments[k].classList.add('at'); marked.push(moments[k]); }
+      var li = moments[j];
+      var list = $('narration');
+      if (li.offsetTop < list.scrollTop || li.offsetTop > list.scrollTop + list.clientHeight - 20) {
+        list.scrollTop = li.offsetTop - list.clientHeight / 2;
+      }
+    }
+    document.querySelectorAll('#violations [data-t]').forEach(function (el) {
+      var vt = +el.getAttribute('data-t');
+      if (vt <= t && (f + 1 >= N || vt > (f > 0 ? T[f - 1] : -1))) { el.classList.add('at'); marked.push(el); }
+    });
+  }
+  function show(f) {
+    frame = Math.max(0, Math.min(N - 1, f));
+    var t = T[frame];
+    slider.value = frame;
+    var time = $('cursor-time');
+    time.textContent = 't = ' + secs(t);
+    time.setAttribute('data-t-us', t);
+    time.setAttribute('data-frame', frame);
+    $('cursor-frame').textContent = 'frame ' + (frame + 1) + ' of ' + N + (STEP[frame] ? '' : ' (sample)');
+    $('controllers-now').innerHTML = byKind('controller').map(function (e) { return controllerCard(e, stateAt(e, frame)); }).join('');
+    $('brokers-now').innerHTML = byKind('broker').map(function (e) { return brokerCard(e, stateAt(e, frame)); }).join('');
+    var brokers = brokerStates(frame);
+    $('partitions-now').innerHTML = byKind('partition').map(function (e) { return partitionBlock(e, stateAt(e, frame), brokers); }).join('');
+    $('clients-now').innerHTML = clientsNow(frame);
+    $('now-list').innerHTML = nowList(frame);
+    placeTimelineCursor(t);
+    mark(frame);
+  }
+  function seek(t) { stop(); show(frameAt(t)); remember(); }
+  function remember() {
+    if (history.replaceState) {
+      var rest = window.location.hash.replace(/^#/, '').split('&').filter(function (kv) { return kv && kv.indexOf('t=') !== 0; });
+      rest.unshift('t=' + (T[frame] / 1e6).toFixed(6));
+      history.replaceState(null, '', '#' + rest.join('&'));
+    }
+  }
+  function step(dir, every) {
+    stop();
+    var f = frame + dir;
+    while (!every && f > 0 && f < N - 1 && !STEP[f]) f += dir;
+    show(f); remember();
+  }
+  function stop() {
+    if (playing) { playing = false; $('cursor-play').textContent = '▶ play'; }
+  }
+  function tick(now) {
+    if (!playing) return;
+    var speed = +$('cursor-speed').value;
+    playT += (now - lastTick) * 1000 * speed;
+    lastTick = now;
+    if (playT >= T[N - 1]) { show(N - 1); stop(); remember(); return; }
+    var f = frameAt(playT);
+    if (f !== frame) show(f);
+    requestAnimationFrame(tick);
+  }
+  $('cursor-play').addEventListener('click', function () {
+    if (playing) { stop(); remember(); return; }
+    playing = true;
+    this.textContent = '❚❚ pause';
+    if (frame >= N - 1) show(0);
+    playT = T[frame]; lastTick = performance.now();
+    requestAnimationFrame(tick);
+  });
+  $('cursor-prev').addEventListener('click', function () { step(-1, false); });
+  $('cursor-next').addEventListener('click', function () { step(1, false); });
+  $('cursor-start').addEventListener('click', function () { stop(); show(0); remember(); });
+  $('cursor-end').addEventListener('click', function () { stop(); show(N - 1); remember(); });
+  slider.addEventListener('input', function () { stop(); show(+slider.value); });
+  slider.addEventListener('change', remember);
+  document.addEventListener('keydown', function (ev) {
+    var tag = (ev.target && ev.target.tagName) || '';
+    if (tag === 'INPUT' || tag === 'SELECT' || tag === 'TEXTAREA') return;
+    if (ev.key === 'ArrowLeft' || ev.key === 'ArrowRight') {
+      step(ev.key === 'ArrowLeft' ? -1 : 1, ev.shiftKey); ev.preventDefault();
+    } else if (ev.key === 'Home') { stop(); show(0); remember(); ev.preventDefault(); }
+    else if (ev.key === 'End') { stop(); show(N - 1); remember(); ev.preventDefault(); }
+    else if (ev.key === ' ') { $('cursor-play').click(); ev.preventDefault(); }
+  });
+  box.addEventListener('click', function (ev) {
+    var r = box.getBoundingClientRect();
+    var x = (ev.clientX - r.left) / r.width * tw;
+    seek(Math.max(0, Math.min(1, (x - tx0) / (tx1 - tx0))) * tend);
+  });
+  document.addEventListener('click', function (ev) {
+    if (box.contains(ev.target)) return;
+    var el = ev.target.closest ? ev.target.closest('[data-t]') : null;
+    if (el) seek(+el.getAttribute('data-t'));
+  });
+
+  // The event table's filters.
   var rows = Array.prototype.slice.call(document.querySelectorAll('#event-table tbody tr'));
-  var node = document.getElementById('f-node');
-  var part = document.getElementById('f-partition');
-  var kind = document.getElementById('f-kind');
-  var text = document.getElementById('f-text');
-  var count = document.getElementById('event-count');
+  var node = $('f-node'), part = $('f-partition'), kind = $('f-kind'), text = $('f-text');
+  var count = $('event-count');
   function fill(select, attr) {
     var seen = {};
     rows.forEach(function (r) {
@@ -97,17 +383,20 @@ const SCRIPT: &str = r#"
     count.textContent = shown + ' of ' + rows.length + ' events';
     count.setAttribute('data-shown', String(shown));
   }
-  var hash = window.location.hash.replace(/^#/, '');
-  hash.split('&').forEach(function (kv) {
+  var start = 0;
+  window.location.hash.replace(/^#/, '').split('&').forEach(function (kv) {
     var i = kv.indexOf('=');
     if (i < 0) return;
     var key = kv.slice(0, i), value = decodeURIComponent(kv.slice(i + 1));
+    if (key === 't') { start = parseFloat(value) * 1e6 || 0; return; }
     var target = { node: node, partition: part, kind: kind, q: text }[key];
     if (target) target.value = value;
   });
   [node, part, kind].forEach(function (s) { s.addEventListener('change', apply); });
   text.addEventListener('input', apply);
   apply();
+  slider.max = N - 1;
+  show(start > 0 ? frameAt(start) : 0);
   document.body.setAttribute('data-rendered', 'yes');
 })();
 "#;
@@ -119,15 +408,18 @@ pub struct HtmlInput<'a> {
     pub scenario: &'a Scenario,
     pub trace: &'a Trace,
     pub moments: &'a [Moment],
-    pub narration: &'a str,
     pub svg: &'a str,
+    /// The timeline's width in pixels (where its time axis runs: [`crate::plot::time_axis`]).
+    pub svg_width: u32,
     pub replay: &'a str,
 }
 
 /// The report page.
 pub fn html(input: &HtmlInput<'_>) -> String {
     let s = input.summary;
-    let mut out = String::with_capacity(64 * 1024 + input.svg.len() + input.narration.len() * 2);
+    let data = input.trace.frames.to_json();
+    let mut out =
+        String::with_capacity(64 * 1024 + input.svg.len() + input.moments.len() * 200 + data.len());
     let title = format!("{} (seed {})", s.scenario, s.seed);
     let _ = write!(
         out,
@@ -138,26 +430,131 @@ pub fn html(input: &HtmlInput<'_>) -> String {
         escape(&title)
     );
     write_header(&mut out, input);
+    write_cursor_bar(&mut out, input);
     write_verdict(&mut out, input);
+    write_violations(&mut out, input);
+    write_cluster(&mut out);
+    write_timeline(&mut out, input);
+    write_narration(&mut out, input);
+    write_events(&mut out, input);
     write_clients_and_partitions(&mut out, input);
-    // The timeline (SVG inline; plotters writes no XML prolog).
+    // The frames, as JSON no `<` can end early (`<` only occurs inside JSON strings).
+    let _ = write!(
+        out,
+        "<script type=\"application/json\" id=\"cursor-data\">{}</script>\n\
+         <script>{SCRIPT}</script>\n</body>\n</html>\n",
+        data.replace('<', "\\u003c")
+    );
+    out
+}
+
+/// The time cursor's controls, kept at the top of the window.
+fn write_cursor_bar(out: &mut String, input: &HtmlInput<'_>) {
+    let f = &input.trace.frames;
+    let budget = format!(
+        "{} frames: {}{} (budget {} frames, {} MiB of state)",
+        f.frames.len(),
+        if f.every_step {
+            "every moment the narration tells"
+        } else {
+            "moments merged to fit"
+        },
+        if f.interval_us == crate::cursor::FIRST_INTERVAL_US {
+            format!(", and every {} ms between", f.interval_us / 1000)
+        } else {
+            format!(
+                ", sampled every {} ms between (a long run)",
+                f.interval_us / 1000
+            )
+        },
+        crate::cursor::FRAME_LIMIT,
+        crate::cursor::BYTE_LIMIT >> 20
+    );
     let _ = writeln!(
         out,
-        "<section id=\"timeline\">\n<h2>Timeline</h2>\n<div class=\"timeline\">\n{}\n</div>\n</section>",
+        "<nav id=\"cursor\" aria-label=\"time cursor\">\n\
+         <button id=\"cursor-start\" title=\"first frame (Home)\">start</button>\n\
+         <button id=\"cursor-prev\" title=\"previous moment (←; Shift+← every frame)\">◀ moment</button>\n\
+         <button id=\"cursor-play\" title=\"play (space)\">▶ play</button>\n\
+         <button id=\"cursor-next\" title=\"next moment (→; Shift+→ every frame)\">moment ▶</button>\n\
+         <button id=\"cursor-end\" title=\"last frame (End)\">end</button>\n\
+         <label>speed <select id=\"cursor-speed\"><option value=\"0.25\">¼×</option>\
+         <option value=\"1\">1×</option><option value=\"2\" selected>2×</option>\
+         <option value=\"5\">5×</option><option value=\"10\">10×</option>\
+         <option value=\"30\">30×</option></select></label>\n\
+         <input id=\"cursor-slider\" type=\"range\" min=\"0\" max=\"{}\" value=\"0\" \
+         aria-label=\"simulated time\">\n\
+         <span id=\"cursor-time\" data-t-us=\"0\">t = 0.000 s</span>\n\
+         <span id=\"cursor-frame\"></span>\n\
+         <span id=\"cursor-budget\">{}</span>\n</nav>",
+        f.frames.len().saturating_sub(1),
+        escape(&budget)
+    );
+}
+
+/// The cluster at the cursor: filled by the page's script from the frames.
+fn write_cluster(out: &mut String) {
+    out.push_str(
+        "<section id=\"cluster\">\n<h2>The cluster at the cursor</h2>\n<div id=\"cluster-grid\">\n\
+         <div>\n<h3>Controllers</h3>\n<div class=\"cards\" id=\"controllers-now\"></div>\n\
+         <h3>Brokers</h3>\n<div class=\"cards\" id=\"brokers-now\"></div>\n\
+         <h3>Partitions</h3>\n<p class=\"legend-note\">Each replica's log, offsets left to \
+         right: runs of records coloured by the leader epoch that wrote them (e0, e1, ...); the \
+         black bar is the partition's high watermark; a red hatched stretch was truncated at \
+         this instant. Roles are what each broker believes.</p>\n\
+         <div id=\"partitions-now\"></div>\n</div>\n\
+         <div>\n<h3>What just happened</h3>\n<ol id=\"now-list\"></ol>\n\
+         <h3>Clients</h3>\n<div id=\"clients-now\"></div>\n</div>\n</div>\n</section>\n",
+    );
+}
+
+/// The timeline image, scaled to the window, with the cursor drawn over it.
+fn write_timeline(out: &mut String, input: &HtmlInput<'_>) {
+    let (x0, x1) = crate::plot::time_axis(input.svg_width);
+    let _ = writeln!(
+        out,
+        "<section id=\"timeline\">\n<h2>Timeline</h2>\n<p class=\"legend-note\">Click to move the \
+         cursor there.</p>\n<div class=\"timeline\" id=\"timeline-box\" data-x0=\"{x0}\" \
+         data-x1=\"{x1}\" data-width=\"{}\" data-end-us=\"{}\">\n{}\n\
+         <div id=\"timeline-cursor\"></div>\n</div>\n</section>",
+        input.svg_width,
+        input.trace.end_us.max(1),
         input.svg.trim()
     );
+}
 
-    // Narration.
+/// The narration, a clickable line per moment, then what the checkers concluded.
+fn write_narration(out: &mut String, input: &HtmlInput<'_>) {
+    out.push_str("<section id=\"narration-section\">\n<h2>Narration</h2>\n<ol id=\"narration\">\n");
+    for m in input.moments {
+        let _ = writeln!(
+            out,
+            "<li class=\"k-{}\" data-t=\"{}\"><span class=\"when\">t={}</span>{}</li>",
+            m.kind.name(),
+            m.t_us,
+            secs(m.t_us),
+            escape(&m.text)
+        );
+    }
     let _ = writeln!(
         out,
-        "<section id=\"narration-section\">\n<h2>Narration</h2>\n<pre class=\"narration\" id=\"narration\">{}</pre>\n</section>",
-        escape(input.narration.trim_end())
+        "<li class=\"k-end\" data-t=\"{}\"><span class=\"when\">t={}</span>the run ends{}</li>",
+        input.trace.end_us,
+        secs(input.trace.end_us),
+        escape(
+            &input
+                .trace
+                .end_reason
+                .as_deref()
+                .map(|r| format!(" ({})", r.replace('_', " ")))
+                .unwrap_or_default()
+        )
     );
-
-    write_events(&mut out, input);
-    write_violations(&mut out, input);
-    let _ = write!(out, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
-    out
+    let _ = writeln!(
+        out,
+        "</ol>\n<pre class=\"conclusion\" id=\"conclusion\">{}</pre>\n</section>",
+        escape(crate::narrate::conclusion(input.trace, input.moments).trim_end())
+    );
 }
 
 /// The page's header: what ran, its seed, time, events, why it stopped, its hash and how to
@@ -255,6 +652,14 @@ fn write_verdict(out: &mut String, input: &HtmlInput<'_>) {
     for v in &s.violations {
         *counts.entry(v.invariant).or_default() += 1;
     }
+    let _ = writeln!(
+        out,
+        "<details id=\"invariants-details\">\n<summary>{} invariants: {} violated, {} held \
+         (what each says)</summary>",
+        INVARIANTS.len(),
+        counts.len(),
+        INVARIANTS.len() - counts.len()
+    );
     out.push_str(
         "<table id=\"invariants\">\n<thead><tr><th>invariant</th><th>kind</th><th>verdict</th>\
          <th>what it says</th></tr></thead>\n<tbody>\n",
@@ -279,7 +684,7 @@ fn write_verdict(out: &mut String, input: &HtmlInput<'_>) {
             escape(i.summary)
         );
     }
-    out.push_str("</tbody>\n</table>\n</section>\n");
+    out.push_str("</tbody>\n</table>\n</details>\n</section>\n");
 }
 
 /// What the clients did, and every partition at the end.
@@ -355,10 +760,11 @@ fn write_events(out: &mut String, input: &HtmlInput<'_>) {
         let partition = m.partition.as_deref().unwrap_or("");
         let _ = writeln!(
             out,
-            "<tr class=\"k-{kind}\" data-kind=\"{kind}\" data-nodes=\"{}\" data-partition=\"{}\">\
-             <td>{}</td><td>{kind}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr class=\"k-{kind}\" data-kind=\"{kind}\" data-nodes=\"{}\" data-partition=\"{}\" \
+             data-t=\"{}\"><td>{}</td><td>{kind}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&nodes),
             escape(partition),
+            m.t_us,
             secs(m.t_us),
             escape(&m.nodes.join(", ")),
             escape(partition),
@@ -369,7 +775,23 @@ fn write_events(out: &mut String, input: &HtmlInput<'_>) {
     out.push_str("</tbody>\n</table>\n</div>\n</section>\n");
 }
 
-/// Each violation with the causal chain that led to it.
+/// A causal chain's words with the numbers taken out: violations whose chains read the same
+/// but for offsets, epochs and times are one group.
+fn chain_shape(invariant: &str, chain: &[&Moment]) -> String {
+    let mut shape = invariant.to_string();
+    for m in chain {
+        shape.push('\n');
+        shape.extend(
+            m.text
+                .chars()
+                .map(|c| if c.is_ascii_digit() { '#' } else { c }),
+        );
+    }
+    shape
+}
+
+/// The violations, grouped by invariant and the shape of their causal chains: each group
+/// shows its first violation with its chain, and when the others happened.
 fn write_violations(out: &mut String, input: &HtmlInput<'_>) {
     out.push_str("<section id=\"violations\">\n<h2>Violations</h2>\n");
     let violations: Vec<&Moment> = input
@@ -380,24 +802,70 @@ fn write_violations(out: &mut String, input: &HtmlInput<'_>) {
     if violations.is_empty() {
         out.push_str("<p id=\"no-violations\">None: every invariant held.</p>\n");
     }
-    for (m, v) in violations.iter().zip(&input.trace.violations) {
+    // (shape) -> (first violation's index, every member's index), in first-seen order.
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, (m, v)) in violations.iter().zip(&input.trace.violations).enumerate() {
+        let shape = chain_shape(&v.invariant, &causal_chain(input.moments, m));
+        match groups.iter_mut().find(|(s, _)| *s == shape) {
+            Some((_, members)) => members.push(i),
+            None => groups.push((shape, vec![i])),
+        }
+    }
+    if groups.len() > 1 || violations.len() > 1 {
         let _ = writeln!(
             out,
-            "<article class=\"violation\" data-invariant=\"{}\">\n<h3><code>{}</code> at t={}</h3>\n<p>{}</p>",
+            "<p class=\"count\">{} violation(s) in {} group(s): violations of one invariant whose \
+             causal chains read the same but for numbers are one group.</p>",
+            violations.len(),
+            groups.len()
+        );
+    }
+    for (g, (_, members)) in groups.iter().enumerate() {
+        let first = members[0];
+        let (m, v) = (violations[first], &input.trace.violations[first]);
+        let _ = writeln!(
+            out,
+            "<details class=\"violation-group\" data-invariant=\"{}\"{}>\n<summary><code>{}</code> \
+             ×{} · first at <span data-t=\"{}\">t={}</span></summary>\n\
+             <article class=\"violation\" data-invariant=\"{}\">\n<p data-t=\"{}\">{}</p>",
             escape(&v.invariant),
+            if g == 0 { " open" } else { "" },
             escape(&v.invariant),
+            members.len(),
+            v.t_us,
             secs(v.t_us),
+            escape(&v.invariant),
+            v.t_us,
             escape(&v.explanation)
         );
         let chain = causal_chain(input.moments, m);
         if !chain.is_empty() {
             out.push_str("<p>How it came about:</p>\n<ol class=\"chain\">\n");
             for c in chain {
-                let _ = writeln!(out, "<li>t={} {}</li>", secs(c.t_us), escape(&c.text));
+                let _ = writeln!(
+                    out,
+                    "<li data-t=\"{}\">t={} {}</li>",
+                    c.t_us,
+                    secs(c.t_us),
+                    escape(&c.text)
+                );
             }
             out.push_str("</ol>\n");
         }
-        out.push_str("</article>\n");
+        if members.len() > 1 {
+            out.push_str("<p class=\"count\">All of this group: ");
+            for (k, &i) in members.iter().enumerate() {
+                let t = input.trace.violations[i].t_us;
+                let _ = write!(
+                    out,
+                    "{}<span class=\"mono\" data-t=\"{t}\">t={}</span>",
+                    if k > 0 { ", " } else { "" },
+                    secs(t)
+                );
+            }
+            out.push_str("</p>\n");
+        }
+        out.push_str("</article>\n</details>\n");
     }
     out.push_str("</section>\n");
 }

@@ -2,6 +2,7 @@
 //! the engine's state): the text summary, `report.json`, the narration (`explain`), the
 //! timeline plot (SVG, PNG) and the self-contained HTML report.
 
+pub mod cursor;
 pub mod html;
 pub mod model;
 pub mod narrate;
@@ -128,7 +129,6 @@ pub fn render(
         session_timeout_ms: Some(scenario.cluster.config.broker_session_timeout_ms),
     };
     let moments = narrate::moments(trace, &options);
-    let narration = narrate::narrate(trace, &options);
     let svg = plot::svg(&model, &trace.violations, plot_options)?;
     let png = plot::png(&model, &trace.violations, plot_options)?;
     let html = html::html(&html::HtmlInput {
@@ -136,8 +136,8 @@ pub fn render(
         scenario,
         trace,
         moments: &moments,
-        narration: &narration,
         svg: &svg,
+        svg_width: plot_options.width,
         replay,
     });
     let json = json_report(summary, scenario, trace, &model, &moments);

@@ -276,6 +276,12 @@ pub enum PlotError {
     Encode(String),
 }
 
+/// Where the time axis runs across a timeline `width` pixels wide: the x of t = 0 and the x
+/// of the run's end (the HTML report puts its cursor on the image by these).
+pub fn time_axis(width: u32) -> (i32, i32) {
+    (LABEL_W, width as i32 - RIGHT)
+}
+
 /// A drawing area with the timeline's time axis: where each moment goes across the width.
 struct Canvas<'r, DB: DrawingBackend> {
     root: &'r DrawingArea<DB, Shift>,
@@ -363,11 +369,12 @@ pub fn draw<DB: DrawingBackend>(
     register_font();
     let partitions = pick_partitions(model, &options.partitions)?;
     let width = options.width as i32;
+    let (x0, x1) = time_axis(options.width);
     let c = Canvas {
         root,
         width,
-        x0: LABEL_W,
-        x1: width - RIGHT,
+        x0,
+        x1,
         end: model.end_us.max(1),
     };
     root.fill(&WHITE)

@@ -6,6 +6,7 @@
 //! is an error naming the line. Each partition's committed history is folded once, while
 //! reading ([`PartitionHistory`]), and every report (timeline, narration, HTML) reads that fold.
 
+use crate::cursor::{Cursor, Frames};
 use serde::Serialize;
 use sim_core::engine::NodeId;
 use sim_core::kraft::TopicPartition;
@@ -44,6 +45,8 @@ impl Line {
             Body::Node { event, .. } => match event.as_ref() {
                 Event::Poll { .. } => false,
                 Event::Send { op, .. } => *op != SendOp::Invoke,
+                // Every append: the cluster view folds them while reading (`cursor`).
+                Event::Appended { .. } | Event::LogOpened { .. } => false,
                 _ => true,
             },
             _ => true,
@@ -91,6 +94,8 @@ pub struct Trace {
     pub end_us: u64,
     /// Why it ended (`time_limit`, ...), when the trace says.
     pub end_reason: Option<String>,
+    /// The cluster at any moment, for the HTML report's time cursor.
+    pub frames: Frames,
 }
 
 /// Why a trace could not be read: the line (1-based) and what was wrong.
@@ -143,6 +148,7 @@ impl Trace {
     ) -> Result<Trace, TraceError> {
         use std::io::{BufRead, Read};
         let mut trace: Option<Trace> = None;
+        let mut cursor: Option<Cursor> = None;
         let mut history = PartitionHistory::new();
         let mut raw = String::new();
         let mut last_t_us = 0;
@@ -180,17 +186,22 @@ impl Trace {
                 continue;
             }
             let record = read_line(raw.trim_end_matches(['\n', '\r']), n)?;
-            let Some(trace) = trace.as_mut() else {
-                trace = Some(Trace::started(record, n)?);
+            let (Some(trace), Some(cursor)) = (trace.as_mut(), cursor.as_mut()) else {
+                let started = Trace::started(record, n)?;
+                cursor = Some(Cursor::new(&started.nodes, &started.topics));
+                trace = Some(started);
                 continue;
             };
             trace.check(&record, &mut last_t_us, n)?;
-            trace.take(record, keep_all, &mut history);
+            trace.take(record, keep_all, &mut history, cursor);
         }
         let mut trace = trace.ok_or_else(|| TraceError {
             line: 1,
             message: "the trace is empty".into(),
         })?;
+        if let Some(cursor) = cursor {
+            trace.frames = cursor.finish(trace.end_us);
+        }
         trace.violations.sort_by_key(|v| v.t_us);
         trace.losses.sort_by_key(|l| l.t_us);
         Ok(trace)
@@ -222,6 +233,7 @@ impl Trace {
             losses: Vec::new(),
             end_us: 0,
             end_reason: None,
+            frames: Frames::default(),
         })
     }
 
@@ -257,7 +269,13 @@ impl Trace {
     }
 
     /// Takes one line after the start line.
-    fn take(&mut self, record: Record<Event>, keep_all: bool, history: &mut PartitionHistory) {
+    fn take(
+        &mut self,
+        record: Record<Event>,
+        keep_all: bool,
+        history: &mut PartitionHistory,
+        cursor: &mut Cursor,
+    ) {
         let t_us = record.t_us;
         self.end_us = self.end_us.max(t_us);
         match record.body {
@@ -289,6 +307,7 @@ impl Trace {
                     Body::Node { event, .. } => history.apply(event),
                     _ => None,
                 };
+                cursor.see(t_us, &body, change.as_ref());
                 let line = Line { t_us, body, change };
                 if keep_all || line.matters() {
                     self.lines.push(line);

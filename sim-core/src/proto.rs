@@ -566,6 +566,21 @@ pub enum Event {
         leader: Option<BrokerId>,
         leader_epoch: u32,
     },
+    /// Told, not hashed ([`crate::engine::Effect::Tell`]): a replica appended records of
+    /// `leader_epoch` to its partition log, which now ends at `log_end_offset`. A leader tells
+    /// each produce append; a follower each run of one epoch in a fetch answer.
+    Appended {
+        tp: TopicPartition,
+        leader_epoch: u32,
+        log_end_offset: u64,
+    },
+    /// Told, not hashed: a starting broker opened its log of a partition, which ends at
+    /// `log_end_offset` (what its disk kept) with its checkpointed `high_watermark`.
+    LogOpened {
+        tp: TopicPartition,
+        log_end_offset: u64,
+        high_watermark: u64,
+    },
     /// A replica cut its partition log back.
     ReplicaTruncated {
         tp: TopicPartition,

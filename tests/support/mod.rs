@@ -5,6 +5,8 @@
 // Each test crate uses the helpers it needs.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 

@@ -216,13 +216,8 @@ impl Broker {
                     .unwrap_or(0);
                 Partition::open(tp, reg.replicas.clone(), log, hw)
             });
-            if opened
-                && !config.rules.keep_log_on_follow
-                && let Some((from, to)) = p.truncate_to_high_watermark()
-            {
-                // Pre-KIP-101: a starting broker cuts each log back to its HW checkpoint,
-                // whether it will lead or follow.
-                ctx.emit(hw_truncation(tp, from, to, p.high_watermark));
+            if opened {
+                log_opened(ctx, p, &config);
             }
             let old_leader = p.leader;
             rm.touched.push(tp);
@@ -335,6 +330,11 @@ impl Broker {
                     let r = p.append_as_leader(b, req.acks, config, ctx.now());
                     if p.log_end_offset() > leo {
                         appended.push(b.tp);
+                        ctx.tell(Event::Appended {
+                            tp: b.tp,
+                            leader_epoch: p.leader_epoch,
+                            log_end_offset: p.log_end_offset(),
+                        });
                     }
                     r.map(|offset| (offset, p.leader_epoch))
                 }
@@ -643,7 +643,9 @@ impl Broker {
                 continue;
             }
             let hw = p.high_watermark;
+            let leo = p.log_end_offset();
             let out = p.on_fetch_data(data, config, ctx.now());
+            tell_appended(ctx, data, leo, p.log_end_offset());
             // The checkers look again only at replicas that changed: an empty answer that
             // leaves the HW alone (most of a large fetch session) changes nothing they see.
             let quiet = data.error.is_none()
@@ -946,5 +948,53 @@ fn hw_truncation(tp: TopicPartition, from: u64, to: u64, high_watermark: u64) ->
         to_offset: to,
         high_watermark,
         reason: TruncationReason::HighWatermark,
+    }
+}
+
+/// A starting broker opened its log of a partition: it tells what the disk kept, and before
+/// KIP-101 cuts the log back to its HW checkpoint, whether it will lead or follow.
+fn log_opened(ctx: &mut Ctx<'_>, p: &mut Partition, config: &PartitionConfig) {
+    ctx.tell(Event::LogOpened {
+        tp: p.tp,
+        log_end_offset: p.log_end_offset(),
+        high_watermark: p.high_watermark,
+    });
+    if !config.rules.keep_log_on_follow
+        && let Some((from, to)) = p.truncate_to_high_watermark()
+    {
+        ctx.emit(hw_truncation(p.tp, from, to, p.high_watermark));
+    }
+}
+
+/// Tells the records a follower took from a fetch answer, its log having grown from `from` to
+/// `to`: one `Appended` per run of batches of one leader epoch.
+fn tell_appended(ctx: &mut Ctx<'_>, data: &PartitionFetchData, from: u64, to: u64) {
+    let mut run: Option<(u32, u64)> = None;
+    for b in data
+        .batches
+        .iter()
+        .filter(|b| b.base_offset >= from && b.base_offset < to)
+    {
+        let end = b.base_offset + u64::from(b.count);
+        match &mut run {
+            Some((epoch, run_end)) if *epoch == b.leader_epoch => *run_end = end,
+            _ => {
+                if let Some((leader_epoch, log_end_offset)) = run {
+                    ctx.tell(Event::Appended {
+                        tp: data.tp,
+                        leader_epoch,
+                        log_end_offset,
+                    });
+                }
+                run = Some((b.leader_epoch, end));
+            }
+        }
+    }
+    if let Some((leader_epoch, log_end_offset)) = run {
+        ctx.tell(Event::Appended {
+            tp: data.tp,
+            leader_epoch,
+            log_end_offset,
+        });
     }
 }

@@ -74,6 +74,10 @@ pub enum Effect<M, T, E> {
     },
     /// A protocol event for the trace and the checkers.
     Emit(E),
+    /// An event for the trace file only: neither hashed nor given to the checkers, because it
+    /// follows from events already hashed (a replica's append from the delivery that carried
+    /// the records). The reports draw from it what the hashed events leave implicit.
+    Tell(E),
     /// The node has finished a graceful shutdown and exits; its disk is kept as it is.
     Stop,
 }
@@ -137,6 +141,10 @@ impl<'a, M, T, E> Ctx<'a, M, T, E> {
     }
     pub(crate) fn emit(&mut self, event: E) {
         self.effects.push(Effect::Emit(event));
+    }
+    /// Writes `event` to the trace file, if there is one ([`Effect::Tell`]).
+    pub(crate) fn tell(&mut self, event: E) {
+        self.effects.push(Effect::Tell(event));
     }
     pub fn stop(&mut self) {
         self.effects.push(Effect::Stop);

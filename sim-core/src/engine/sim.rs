@@ -811,6 +811,13 @@ impl<N: Node> Simulation<N> {
                     );
                     self.step_events.push((id, event));
                 }
+                Effect::Tell(event) => self.trace.write_only(
+                    self.now.as_micros(),
+                    &Body::Node {
+                        node: id,
+                        event: Cow::Borrowed(&event),
+                    },
+                ),
                 Effect::Stop => stop = true,
             }
         }
