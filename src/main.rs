@@ -8,6 +8,7 @@
 mod bench;
 mod builtin;
 mod check;
+mod compare;
 mod explain;
 mod explore;
 mod flags;
@@ -51,6 +52,10 @@ enum Command {
     /// Run one scenario and print a summary; with --out, write the trace, the timeline (SVG,
     /// PNG), report.json and report.html.
     Run(run::RunArgs),
+    /// Run a scenario twice on one seed, as written and changed (without its variants, or
+    /// with --set KEY=VALUE), and write one comparison page: one time cursor over both runs,
+    /// where they first diverge, how their outcomes differ.
+    Compare(compare::CompareArgs),
     /// Tell one run in Kafka's terms: what happened, when, and why; then what the checkers
     /// concluded, with the causal chain of each violation.
     Explain(explain::ExplainArgs),
@@ -184,6 +189,7 @@ fn main() -> ExitCode {
         Command::Man(args) => man(&args),
         Command::Fuzz(args) => fuzz::fuzz(args),
         Command::Explore(args) => explore::explore(args),
+        Command::Compare(args) => compare::compare(args),
         Command::Shrink(args) => shrink::shrink(args),
     };
     match result {

@@ -93,19 +93,24 @@ pub struct RunArgs {
 
 /// Reads a scenario from a file or the built-in library. Returns it and the name it goes by.
 pub fn load(arg: &str) -> Result<(Scenario, String), CliError> {
-    let path = Path::new(arg);
-    let (text, origin) = if path.exists() {
-        let text = output::read_scenario_file(path, arg).map_err(CliError::Input)?;
-        (text, arg.to_string())
-    } else if let Some((builtin_path, text)) = builtin::find(arg) {
-        (text.to_string(), builtin_path.to_string())
-    } else {
-        return Err(CliError::Input(format!(
-            "{arg}: no such file, and no built-in scenario of that name (see `kafkasim list`)"
-        )));
-    };
+    let (text, origin) = load_text(arg)?;
     let scenario = scenario::parse(&text, &origin).map_err(|e| CliError::Input(e.to_string()))?;
     Ok((scenario, origin))
+}
+
+/// A scenario's text from a file or the built-in library, and the name it goes by.
+pub fn load_text(arg: &str) -> Result<(String, String), CliError> {
+    let path = Path::new(arg);
+    if path.exists() {
+        let text = output::read_scenario_file(path, arg).map_err(CliError::Input)?;
+        Ok((text, arg.to_string()))
+    } else if let Some((builtin_path, text)) = builtin::find(arg) {
+        Ok((text.to_string(), builtin_path.to_string()))
+    } else {
+        Err(CliError::Input(format!(
+            "{arg}: no such file, and no built-in scenario of that name (see `kafkasim list`)"
+        )))
+    }
 }
 
 /// Loads a scenario to run, switched to its comparison run with `without_variants`.
@@ -189,32 +194,92 @@ pub fn partition_pick(names: &[String]) -> reports::plot::PartitionPick {
     }
 }
 
-/// Writes the reports of a finished run from its trace in `dir`: the timeline (SVG, PNG),
-/// `report.json` and `report.html`.
-fn write_reports(
-    dir: &Path,
-    summary: &world::RunSummary,
+/// The trace a run just wrote into `dir`, read back for its reports.
+pub fn read_own_trace(dir: &Path, memory_limit: u64) -> Result<reports::trace::Trace, CliError> {
+    crate::plot::read_trace(&dir.join("trace.jsonl"), memory_limit)
+        .map_err(|e| CliError::Output(format!("{e} (reading the run's own trace back)")))
+}
+
+/// The timeline of a run: titled with the scenario's title (its name when it has none) and
+/// the seed.
+pub fn plot_options(
     scenario: &Scenario,
     seed: u64,
     partitions: &[String],
-    replay: &str,
-    memory_limit: u64,
-) -> Result<(), CliError> {
-    let path = dir.join("trace.jsonl");
-    let trace = crate::plot::read_trace(&path, memory_limit)
-        .map_err(|e| CliError::Output(format!("{e} (reading the run's own trace back)")))?;
-    let options = reports::plot::PlotOptions {
-        title: format!("{} (seed {seed})", scenario.name),
+) -> reports::plot::PlotOptions {
+    let title = if scenario.title.is_empty() {
+        &scenario.name
+    } else {
+        &scenario.title
+    };
+    reports::plot::PlotOptions {
+        title: format!("{title} (seed {seed})"),
         partitions: partition_pick(partitions),
         ..Default::default()
-    };
-    let rendered = reports::render(summary, scenario, &trace, &options, replay)?;
+    }
+}
+
+/// Writes the reports of a finished run from its trace in `dir`: the timeline (SVG, PNG),
+/// `report.json` and `report.html`.
+fn write_reports(
+    to: &Destination<'_>,
+    summary: &world::RunSummary,
+    scenario: &Scenario,
+    seed: u64,
+) -> Result<(), CliError> {
+    let dir = to.dir;
+    let trace = read_own_trace(dir, to.memory_limit)?;
+    let options = plot_options(scenario, seed, to.partitions);
+    let rendered = reports::render(summary, scenario, &trace, &options, to.replay)?;
     output::write_whole(&dir.join("timeline.svg"), rendered.svg.as_bytes())?;
     output::write_whole(&dir.join("timeline.png"), &rendered.png)?;
     output::write_whole(&dir.join("report.html"), rendered.html.as_bytes())?;
     let json = serde_json::to_vec_pretty(&rendered.json).expect("a report serializes");
     output::write_whole(&dir.join("report.json"), &json)?;
     Ok(())
+}
+
+/// Where `run --out` writes a run, and how.
+#[derive(Debug)]
+pub struct Destination<'a> {
+    pub dir: &'a Path,
+    /// `--partitions` for the timeline.
+    pub partitions: &'a [String],
+    /// The command that replays the run, for the reports.
+    pub replay: &'a str,
+    pub trace_messages: bool,
+    pub memory_limit: u64,
+}
+
+/// Runs `scenario` on `seed`, streaming its trace into `to.dir` and then writing its reports
+/// there (what `run --out` writes); returns the run's summary.
+pub fn run_into(
+    to: &Destination<'_>,
+    scenario: &Scenario,
+    origin: &str,
+    seed: u64,
+    max_events: u64,
+) -> Result<world::RunSummary, CliError> {
+    output::ensure_dir(to.dir)?;
+    clear_earlier_run(to.dir)?;
+    let (file, writer) = StreamedFile::create(&to.dir.join("trace.jsonl"))?;
+    let verbosity = if to.trace_messages {
+        Verbosity::Messages
+    } else {
+        Verbosity::Events
+    };
+    let options = RunOptions {
+        seed,
+        max_events,
+        trace: TraceSink::to_writer(Box::new(writer), verbosity),
+    };
+    let summary = resources::run_within_limits(&scenario.resolve(), options)
+        .map_err(|e| CliError::Output(format!("trace.jsonl: cannot write: {e}")))?;
+    file.commit()?;
+    // The trace of a run stopped for memory is kept; its reports would need more.
+    resources::check_not_halted(&summary, origin)?;
+    write_reports(to, &summary, scenario, seed)?;
+    Ok(summary)
 }
 
 pub fn run(args: RunArgs) -> Result<Verdict, CliError> {
@@ -231,46 +296,27 @@ pub fn run(args: RunArgs) -> Result<Verdict, CliError> {
     let flags = without_flag(args.without_variants);
     set_replay(format!("kafkasim run {origin} --seed {seed}{flags}"));
 
-    let mut trace_file = None;
-    let trace = match &args.out {
+    let summary = match &args.out {
         Some(dir) => {
-            output::ensure_dir(dir)?;
-            clear_earlier_run(dir)?;
-            let (file, writer) = StreamedFile::create(&dir.join("trace.jsonl"))?;
-            trace_file = Some(file);
-            let verbosity = if args.trace_messages {
-                Verbosity::Messages
-            } else {
-                Verbosity::Events
+            let to = Destination {
+                dir,
+                partitions: &args.partitions,
+                replay: &format!("kafkasim run {origin} --seed {seed}{flags}"),
+                trace_messages: args.trace_messages,
+                memory_limit: args.resources.memory_limit(),
             };
-            TraceSink::to_writer(Box::new(writer), verbosity)
+            run_into(&to, &scenario, &origin, seed, args.max_events)?
         }
-        None => TraceSink::hash_only(),
+        None => {
+            let options = RunOptions {
+                seed,
+                max_events: args.max_events,
+                trace: TraceSink::hash_only(),
+            };
+            resources::run_within_limits(&scenario.resolve(), options)
+                .map_err(|e| CliError::Output(format!("trace.jsonl: cannot write: {e}")))?
+        }
     };
-    let options = RunOptions {
-        seed,
-        max_events: args.max_events,
-        trace,
-    };
-    let summary = resources::run_within_limits(&scenario.resolve(), options)
-        .map_err(|e| CliError::Output(format!("trace.jsonl: cannot write: {e}")))?;
-
-    if let (Some(dir), Some(file)) = (&args.out, trace_file) {
-        file.commit()?;
-        // The trace of a run stopped for memory is kept; its reports would need more.
-        resources::check_not_halted(&summary, &origin)?;
-        let replay = format!("kafkasim run {origin} --seed {seed}{flags}");
-        let limit = args.resources.memory_limit();
-        write_reports(
-            dir,
-            &summary,
-            &scenario,
-            seed,
-            &args.partitions,
-            &replay,
-            limit,
-        )?;
-    }
     resources::check_not_halted(&summary, &origin)?;
     match args.format {
         Format::Json => {

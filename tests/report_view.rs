@@ -131,26 +131,28 @@ fn expected_at(trace: &[Value], t_us: u64) -> BTreeMap<String, Expected> {
     out
 }
 
-/// What the page's cluster panel shows, read from its text.
-fn shown(b: &mut Browser) -> (u64, BTreeMap<String, Expected>) {
-    let v = b.eval(
-        "(function () {
-           var text = function (el, sel) { return el.querySelector(sel).textContent; };
-           return {
-             t: +document.getElementById('cursor-time').getAttribute('data-t-us'),
-             parts: Array.prototype.map.call(document.querySelectorAll('#partitions-now .part'),
-               function (p) {
-                 return {
+/// What one side's cluster panel shows (`a`, or `b` of a comparison), read from its text,
+/// and the time of the frame it shows.
+fn shown(b: &mut Browser, side: &str) -> (u64, BTreeMap<String, Expected>) {
+    let v = b.eval(&format!(
+        "(function () {{
+           var root = document.querySelector('.side[data-side={side}]');
+           var text = function (el, sel) {{ return el.querySelector(sel).textContent; }};
+           return {{
+             t: +root.getAttribute('data-t-us'),
+             parts: Array.prototype.map.call(root.querySelectorAll('.partitions-now .part'),
+               function (p) {{
+                 return {{
                    name: p.getAttribute('data-name'),
                    leader: text(p, '.p-leader'), epoch: text(p, '.p-epoch'),
                    isr: text(p, '.p-isr'), elr: text(p, '.p-elr'), hw: text(p, '.p-hw'),
                    replicas: Array.prototype.map.call(p.querySelectorAll('.replica'),
-                     function (r) { return [text(r, '.r-name'), text(r, '.r-leo')]; })
-                 };
-               })
-           };
-         })()",
-    );
+                     function (r) {{ return [text(r, '.r-name'), text(r, '.r-leo')]; }})
+                 }};
+               }})
+           }};
+         }})()"
+    ));
     let list = |s: &str| -> Vec<u64> {
         s.trim_matches(['[', ']'])
             .split(',')
@@ -189,12 +191,41 @@ fn shown(b: &mut Browser) -> (u64, BTreeMap<String, Expected>) {
     (v["t"].as_u64().unwrap(), parts)
 }
 
-/// The panel at the cursor agrees with the trace at the cursor's time; returns that time.
-fn assert_panel(b: &mut Browser, trace: &[Value], what: &str) -> u64 {
-    let (t, parts) = shown(b);
+/// One side's panel agrees with its trace at the time of the frame it shows, which is the
+/// last of its frames at or before the cursor; returns the cursor's time.
+fn assert_side(b: &mut Browser, side: &str, trace: &[Value], what: &str) -> u64 {
+    let cursor = cursor_t(b);
+    let (t, parts) = shown(b, side);
+    let frames: Vec<u64> = serde_json::from_value(b.eval(&format!(
+        "JSON.parse(document.querySelector('.side[data-side={side}] .cursor-data').textContent).t"
+    )))
+    .unwrap();
+    let due = frames.iter().copied().filter(|&f| f <= cursor).max();
+    assert_eq!(
+        Some(t),
+        due,
+        "{what}: side {side} must show its last frame at or before the cursor {cursor}"
+    );
     let expected = expected_at(trace, t);
-    assert_eq!(parts, expected, "{what}: the panel at t_us {t}");
+    assert_eq!(parts, expected, "{what}: side {side}'s panel at t_us {t}");
+    cursor
+}
+
+/// The single report's panel agrees with the trace at the cursor's time; returns that time.
+fn assert_panel(b: &mut Browser, trace: &[Value], what: &str) -> u64 {
+    let t = assert_side(b, "a", trace, what);
+    assert_eq!(
+        shown(b, "a").0,
+        t,
+        "{what}: a single report's frames are the cursor's"
+    );
     t
+}
+
+fn cursor_t(b: &mut Browser) -> u64 {
+    b.eval("+document.getElementById('cursor-time').getAttribute('data-t-us')")
+        .as_u64()
+        .unwrap()
 }
 
 fn read_trace(dir: &Path) -> Vec<Value> {
@@ -214,7 +245,7 @@ fn lesson_01s_cursor_shows_the_cluster_the_trace_describes() {
     let trace = read_trace(&dir);
     let mut b = open(&browser, &dir, "view-lesson-01", "");
     let times: Vec<u64> = serde_json::from_value(
-        b.eval("JSON.parse(document.getElementById('cursor-data').textContent).t"),
+        b.eval("JSON.parse(document.querySelector('.side .cursor-data').textContent).t"),
     )
     .unwrap();
     assert!(times.len() > 100, "{} frames", times.len());
@@ -229,7 +260,7 @@ fn lesson_01s_cursor_shows_the_cluster_the_trace_describes() {
     // 2. Clicking the narration line of the fencing: the cursor goes to its time, where the
     //    panel shows the new leader (broker-2, epoch 1) with broker-1 out of the ISR.
     let fence = b.eval(
-        "(function () { var li = Array.prototype.find.call(document.querySelectorAll('#narration li'), \
+        "(function () { var li = Array.prototype.find.call(document.querySelectorAll('.narration li'), \
          function (l) { return /orders-0: leader broker-1 -> broker-2/.test(l.textContent); }); \
          li.id = 'fence-line'; return +li.getAttribute('data-t'); })()",
     );
@@ -239,13 +270,17 @@ fn lesson_01s_cursor_shows_the_cluster_the_trace_describes() {
         &trace,
         "after clicking the fencing's narration line",
     );
-    assert_eq!(shown(&mut b).1.len(), 3, "orders-0, -1 and -2 are shown");
+    assert_eq!(
+        shown(&mut b, "a").1.len(),
+        3,
+        "orders-0, -1 and -2 are shown"
+    );
     assert_eq!(
         json!(t2),
         fence,
         "the narration click moves the cursor to its moment"
     );
-    let (_, parts) = shown(&mut b);
+    let (_, parts) = shown(&mut b, "a");
     assert_eq!(parts["orders-0"].leader, Some(2));
     assert_eq!(parts["orders-0"].leader_epoch, 1);
     assert_eq!(parts["orders-0"].isr, vec![2, 3]);
@@ -265,7 +300,7 @@ fn lesson_01s_cursor_shows_the_cluster_the_trace_describes() {
 
     // 4. A click on the timeline three quarters along its time axis.
     let at = b.eval(
-        "(function () { var box = document.getElementById('timeline-box'); \
+        "(function () { var box = document.querySelector('.timeline-box'); \
          box.scrollIntoView({block: 'center'}); var r = box.getBoundingClientRect(); \
          var w = +box.getAttribute('data-width'), x0 = +box.getAttribute('data-x0'), \
          x1 = +box.getAttribute('data-x1'); \
@@ -293,7 +328,7 @@ fn lesson_01s_cursor_shows_the_cluster_the_trace_describes() {
     let mut b = open(&browser, &dir, "view-lesson-01b", "#t=40.06");
     let t7 = assert_panel(&mut b, &trace, "opened at #t=40.06");
     assert!(t7 <= 40_060_000 && times.iter().all(|&t| t <= t7 || t > 40_060_000));
-    let (_, parts) = shown(&mut b);
+    let (_, parts) = shown(&mut b, "a");
     assert_eq!(parts["orders-0"].isr, vec![2, 3, 1]);
     b.settle();
     assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
@@ -313,16 +348,13 @@ fn a_violation_moves_the_cursor_to_when_it_happened() {
         .map(|l| l["t_us"].as_u64().unwrap())
         .min()
         .expect("the bug scenario has a violation");
-    assert_eq!(
-        b.eval("+document.getElementById('cursor-time').getAttribute('data-t-us')"),
-        json!(0)
-    );
-    b.click("#violations article.violation p[data-t]");
+    assert_eq!(cursor_t(&mut b), 0);
+    b.click(".violations article.violation p[data-t]");
     let t = assert_panel(&mut b, &trace, "after clicking the violation");
     assert_eq!(t, first, "the cursor is at the first violation");
     // The violation is marked as where the cursor is.
     assert_eq!(
-        b.eval("document.querySelectorAll('#violations .at').length > 0"),
+        b.eval("document.querySelectorAll('.violations .at').length > 0"),
         json!(true)
     );
     b.settle();
@@ -352,7 +384,7 @@ fn every_lessons_report_loads_and_steps_without_a_console_error() {
         b.eval("document.getElementById('cursor-play').click()");
         b.settle();
         b.eval("document.getElementById('cursor-play').click()");
-        let cards = b.eval("document.querySelectorAll('#controllers-now .card').length");
+        let cards = b.eval("document.querySelectorAll('.controllers-now .card').length");
         assert!(cards.as_u64().unwrap() > 0, "{name}: no controller shown");
         b.settle();
         assert!(
@@ -361,4 +393,166 @@ fn every_lessons_report_loads_and_steps_without_a_console_error() {
             b.errors
         );
     }
+}
+
+/// Runs `kafkasim compare` into a fresh folder; returns it.
+fn compare_out(args: &[&str], dir: &str) -> PathBuf {
+    let dir = temp_dir(dir);
+    let mut all = vec!["compare"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--out", dir.to_str().unwrap()]);
+    let out = kafkasim(&all);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
+fn open_compare(browser: &Path, dir: &Path, name: &str, fragment: &str) -> Browser {
+    let mut b = Browser::start(browser, temp_dir(&format!("{name}-profile")), 1400, 900);
+    b.open(&format!(
+        "file://{}{fragment}",
+        dir.join("compare.html").display()
+    ));
+    b
+}
+
+/// Both sides' panels agree with their own traces; returns the cursor's time.
+fn assert_both(b: &mut Browser, traces: &[Vec<Value>; 2], what: &str) -> u64 {
+    assert_side(b, "a", &traces[0], what);
+    assert_side(b, "b", &traces[1], what)
+}
+
+/// Moves the cursor of a comparison page five ways (keys, the divergence, a narration line of
+/// side b, a timeline click on side a, the slider) and checks both panels each time; returns
+/// the times it visited.
+fn walk_comparison(b: &mut Browser, traces: &[Vec<Value>; 2]) -> Vec<u64> {
+    let mut visited = vec![assert_both(b, traces, "at load")];
+    b.press("ArrowRight", false);
+    visited.push(assert_both(b, traces, "after →"));
+    let divergence = b.eval("+document.getElementById('divergence').getAttribute('data-t')");
+    b.click("#divergence");
+    visited.push(assert_both(b, traces, "after clicking the divergence"));
+    assert_eq!(
+        json!(visited[2]),
+        divergence,
+        "the cursor is at the divergence"
+    );
+    b.eval(
+        "(function () { var lis = document.querySelectorAll('.side[data-side=b] .narration li'); \
+         lis[Math.floor(lis.length * 2 / 3)].id = 'b-line'; })()",
+    );
+    let line_t = b.eval("+document.getElementById('b-line').getAttribute('data-t')");
+    b.click("#b-line");
+    visited.push(assert_both(
+        b,
+        traces,
+        "after clicking a narration line of side b",
+    ));
+    assert_eq!(json!(visited[3]), line_t);
+    let at = b.eval(
+        "(function () { var box = document.querySelector('.side[data-side=a] .timeline-box'); \
+         box.scrollIntoView({block: 'center'}); var r = box.getBoundingClientRect(); \
+         var w = +box.getAttribute('data-width'), x0 = +box.getAttribute('data-x0'), \
+         x1 = +box.getAttribute('data-x1'); \
+         return [r.left + (x0 + 0.3 * (x1 - x0)) / w * r.width, r.top + r.height / 2]; })()",
+    );
+    b.click_at(at[0].as_f64().unwrap(), at[1].as_f64().unwrap());
+    visited.push(assert_both(b, traces, "after clicking side a's timeline"));
+    b.eval(
+        "(function () { var s = document.getElementById('cursor-slider'); \
+         s.value = Math.floor(s.max * 0.9); s.dispatchEvent(new Event('input')); })()",
+    );
+    visited.push(assert_both(b, traces, "at 90 % of the slider"));
+    b.press("End", false);
+    visited.push(assert_both(b, traces, "at the end"));
+    visited
+}
+
+#[test]
+fn the_comparison_of_elr_false_shows_both_runs_under_one_cursor() {
+    let Some(browser) = chromium_or_skip() else {
+        return;
+    };
+    let dir = compare_out(&["scenarios/bugs/elr-false.json"], "compare-elr-false");
+    let traces = [read_trace(&dir.join("a")), read_trace(&dir.join("b"))];
+    let mut b = open_compare(&browser, &dir, "compare-elr-false", "");
+    let visited = walk_comparison(&mut b, &traces);
+    let distinct: std::collections::BTreeSet<u64> = visited.iter().copied().collect();
+    assert!(distinct.len() >= 5, "{visited:?}");
+
+    // Where they diverge, the ISR of orders-0 shrinks to [1] in both; only without
+    // elr=false does broker-2 enter the ELR (KIP-966).
+    b.click("#divergence");
+    let (_, a) = shown(&mut b, "a");
+    let (_, c) = shown(&mut b, "b");
+    assert_eq!(
+        (a["orders-0"].isr.clone(), a["orders-0"].elr.clone()),
+        (vec![1], vec![])
+    );
+    assert_eq!(
+        (c["orders-0"].isr.clone(), c["orders-0"].elr.clone()),
+        (vec![1], vec![2])
+    );
+
+    // A violation (only side a has them) moves the cursor to when it happened.
+    let first = traces[0]
+        .iter()
+        .filter(|l| l["type"] == "violation")
+        .map(|l| l["t_us"].as_u64().unwrap())
+        .min()
+        .unwrap();
+    b.click(".side[data-side=a] .violations article.violation p[data-t]");
+    assert_eq!(
+        assert_both(&mut b, &traces, "after clicking the violation"),
+        first
+    );
+
+    // The outcomes name the difference: acks=all records lost on one side only.
+    let lost = b.eval(
+        "Array.prototype.find.call(document.querySelectorAll('#outcomes tr'), function (r) { \
+         return r.querySelector('th').textContent === 'acked lost, acks=all'; }).outerHTML",
+    );
+    assert!(
+        lost.as_str().unwrap().contains("differs") && lost.as_str().unwrap().contains(">0<"),
+        "{lost}"
+    );
+    b.settle();
+    assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
+}
+
+#[test]
+fn a_lessons_what_if_with_set_is_compared_the_same_way() {
+    let Some(browser) = chromium_or_skip() else {
+        return;
+    };
+    let dir = compare_out(
+        &[
+            "scenarios/teach/07-min-insync-replicas.json",
+            "--set",
+            "min.insync.replicas=1",
+        ],
+        "compare-lesson-07",
+    );
+    let traces = [read_trace(&dir.join("a")), read_trace(&dir.join("b"))];
+    let mut b = open_compare(&browser, &dir, "compare-lesson-07", "");
+    let visited = walk_comparison(&mut b, &traces);
+    let distinct: std::collections::BTreeSet<u64> = visited.iter().copied().collect();
+    assert!(distinct.len() >= 5, "{visited:?}");
+    // The side labels say what changed.
+    assert_eq!(
+        b.eval("document.querySelector('.side[data-side=b] .side-label').textContent"),
+        json!("with min.insync.replicas=1")
+    );
+    // With min ISR 1 the acks=all producer keeps being acknowledged after the crashes.
+    let acked = b.eval(
+        "Array.prototype.find.call(document.querySelectorAll('#outcomes tr'), function (r) { \
+         return r.querySelector('th').textContent === 'records acked, acks=all'; }).className",
+    );
+    assert_eq!(acked, json!("differs"));
+    b.settle();
+    assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
 }

@@ -277,18 +277,21 @@ impl Frames {
         i.checked_sub(1).map(|i| changes[i].1.as_str())
     }
 
+    /// About how long [`Frames::to_json`]'s text is.
+    pub fn json_len(&self) -> usize {
+        64 + self.frames.len() * 12
+            + self
+                .entities
+                .iter()
+                .flat_map(|e| &e.changes)
+                .map(|(_, s)| s.len() + 8)
+                .sum::<usize>()
+    }
+
     /// The frames as the page's JSON: `{"interval_us", "every_step", "t": [...], "step":
     /// [...], "entities": [{"kind", "name", "changes": [[frame, state], ...]}]}`.
     pub fn to_json(&self) -> String {
-        let mut out = String::with_capacity(
-            64 + self.frames.len() * 12
-                + self
-                    .entities
-                    .iter()
-                    .flat_map(|e| &e.changes)
-                    .map(|(_, s)| s.len() + 8)
-                    .sum::<usize>(),
-        );
+        let mut out = String::with_capacity(self.json_len());
         let _ = write!(
             out,
             "{{\"interval_us\":{},\"every_step\":{},\"t\":[",

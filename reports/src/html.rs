@@ -70,8 +70,8 @@ td.held { color: #1b5e20; }
 #cursor-time { font-weight: 600; font-variant-numeric: tabular-nums; min-width: 7em; }
 #cursor-frame, #cursor-budget { color: var(--muted); font-size: 12px; }
 /* The cluster at the cursor. */
-#cluster-grid { display: grid; grid-template-columns: minmax(0, 3fr) minmax(260px, 1fr); gap: 18px; }
-@media (max-width: 980px) { #cluster-grid { grid-template-columns: minmax(0, 1fr); } }
+.cluster-grid { display: grid; grid-template-columns: minmax(0, 3fr) minmax(260px, 1fr); gap: 18px; }
+@media (max-width: 980px) { .cluster-grid { grid-template-columns: minmax(0, 1fr); } }
 .cards { display: flex; flex-wrap: wrap; gap: 8px; }
 .card { border: 1px solid var(--line); border-radius: 6px; padding: 6px 9px; font-size: 13px; min-width: 190px; background: #fff; }
 .card b { font-size: 14px; }
@@ -82,7 +82,7 @@ td.held { color: #1b5e20; }
 .tag.bad { background: #fde2e1; color: #b71c1c; }
 .tag.good { background: #e3f4e1; color: #1b5e20; }
 .tag.warn { background: #fff1cc; color: #7a4d00; }
-#partitions-now { max-height: 900px; overflow: auto; }
+.partitions-now { max-height: 900px; overflow: auto; }
 .part { border: 1px solid var(--line); border-radius: 6px; padding: 6px 9px; margin-bottom: 8px; }
 .p-head { font-size: 13px; margin-bottom: 4px; }
 .replica { display: grid; grid-template-columns: 250px minmax(0, 1fr); gap: 8px; align-items: center; font-size: 13px; margin: 2px 0; }
@@ -91,20 +91,32 @@ td.held { color: #1b5e20; }
 .cut { position: absolute; top: 0; bottom: 0; background: repeating-linear-gradient(45deg, #c00000 0 4px, #ffd6d6 4px 8px); }
 .hw { position: absolute; top: -2px; bottom: -2px; width: 2px; background: #111; }
 .legend-note { color: var(--muted); font-size: 12px; }
-#now-list { font-size: 13px; padding-left: 18px; }
-#now-list .when, #clients-now { overflow-x: auto; }
-#clients-now table { width: 100%; margin-bottom: 8px; }
-#now-list li.past { color: var(--muted); }
+.now-list { font-size: 13px; padding-left: 18px; }
+.now-list .when { font-family: ui-monospace, monospace; color: var(--muted); margin-right: 8px; }
+.clients-now { overflow-x: auto; }
+.clients-now table { width: 100%; margin-bottom: 8px; }
+.now-list li.past { color: var(--muted); }
+/* Sides: one run, or two compared (their clusters level: the violations go last). */
+.side { display: flex; flex-direction: column; }
+.sides.pair .violations { order: 10; }
+#first-difference { table-layout: fixed; width: 100%; }
+#first-difference code { white-space: pre-wrap; word-break: break-all; }
+.sides.pair { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 22px; }
+.sides.pair .cluster-grid { grid-template-columns: minmax(0, 1fr); }
+.sides.pair .replica { grid-template-columns: 200px minmax(0, 1fr); }
+.side-label { background: #eef3fb; padding: 6px 10px; border: none; border-radius: 4px; }
+#comparison table th { white-space: nowrap; }
+#outcomes tr.differs td { background: #fff3c4; font-weight: 600; }
 /* Timeline, narration, events. */
 .timeline { position: relative; border: 1px solid #eee; }
 .timeline svg { display: block; width: 100%; height: auto; }
-#timeline-cursor { position: absolute; top: 0; bottom: 0; width: 2px; background: rgba(31, 95, 191, 0.85); pointer-events: none; }
-#narration { list-style: none; padding: 6px 10px; margin: 0; max-height: 480px; overflow: auto; background: #fafafa; border: 1px solid #eee; font-size: 13px; }
-#narration li { padding: 1px 4px; white-space: pre-wrap; }
-#narration li .when { font-family: ui-monospace, monospace; color: var(--muted); margin-right: 8px; }
-#narration li.k-violation { color: #b71c1c; }
-#narration li.k-note { font-style: italic; }
-#narration li.k-fault { background: #fff6e5; }
+.timeline-cursor { position: absolute; top: 0; bottom: 0; width: 2px; background: rgba(31, 95, 191, 0.85); pointer-events: none; }
+.narration { list-style: none; padding: 6px 10px; margin: 0; max-height: 480px; overflow: auto; background: #fafafa; border: 1px solid #eee; font-size: 13px; }
+.narration li { padding: 1px 4px; white-space: pre-wrap; }
+.narration li .when { font-family: ui-monospace, monospace; color: var(--muted); margin-right: 8px; }
+.narration li.k-violation { color: #b71c1c; }
+.narration li.k-note { font-style: italic; }
+.narration li.k-fault { background: #fff6e5; }
 pre.conclusion { white-space: pre-wrap; background: #fafafa; padding: 10px; border: 1px solid #eee; }
 .filters { display: flex; gap: 12px; flex-wrap: wrap; align-items: center; margin-bottom: 8px; }
 .filters label { font-size: 13px; }
@@ -123,12 +135,9 @@ ol.chain { font-size: 13px; }
 const SCRIPT: &str = r#"
 (function () {
   'use strict';
-  var D = JSON.parse(document.getElementById('cursor-data').textContent);
-  var T = D.t, STEP = D.step, ENT = D.entities, N = T.length;
   var PALETTE = ['#4e79a7', '#e15759', '#59a14f', '#b07aa1', '#f28e2b', '#76b7b2', '#9c755f', '#d4a017'];
   var $ = function (id) { return document.getElementById(id); };
   var slider = $('cursor-slider');
-  var frame = 0, playing = false, playT = 0, lastTick = 0;
   function esc(s) {
     return String(s).replace(/[&<>"]/g, function (c) { return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]; });
   }
@@ -138,12 +147,7 @@ const SCRIPT: &str = r#"
     while (lo < hi) { var m = (lo + hi) >> 1; if (key(arr[m]) <= x) lo = m + 1; else hi = m; }
     return lo - 1;
   }
-  function stateAt(e, f) {
-    var i = lastAtOrBefore(e.changes, function (c) { return c[0]; }, f);
-    return i < 0 ? null : e.changes[i][1];
-  }
-  function frameAt(t) { return Math.max(0, lastAtOrBefore(T, function (x) { return x; }, t)); }
-  function byKind(kind) { return ENT.filter(function (e) { return e.kind === kind; }); }
+  var ident = function (x) { return x; };
   function brokerName(id) { return 'broker-' + id; }
   function ids(list) { return '[' + (list || []).join(',') + ']'; }
   function processWords(p) { return (p || 'unstarted').replace(/_/g, ' '); }
@@ -168,7 +172,7 @@ const SCRIPT: &str = r#"
       ' · broker epoch <span class="b-epoch">' + (s.broker_epoch === null ? '-' : s.broker_epoch) + '</span>' +
       ' · <span class="b-fenced tag ' + (s.fenced ? 'bad' : (s.fenced === false ? 'good' : '')) + '">' + fenced + '</span></div>';
   }
-  function brokerStates(f) {
+  function brokerStates(byKind, stateAt, f) {
     var out = {};
     byKind('broker').forEach(function (e) { out[e.name] = stateAt(e, f); });
     return out;
@@ -209,7 +213,7 @@ const SCRIPT: &str = r#"
     }).join('');
     return '<div class="part" data-name="' + esc(e.name) + '">' + head + rows + '</div>';
   }
-  function clientsNow(f) {
+  function clientsNow(byKind, stateAt, f) {
     var rows = byKind('producer').map(function (e) {
       var s = stateAt(e, f);
       if (!s) return '';
@@ -218,83 +222,112 @@ const SCRIPT: &str = r#"
         '</td><td class="pr-inflight">' + s.in_flight + '</td><td class="pr-acked">' + acked + '</td><td>' + s.failed + '</td><td>' +
         s.indeterminate + '</td><td>' + esc(s.last_error || '') + '</td></tr>';
     }).join('');
-    var html = '<table id="producers-now"><thead><tr><th>producer</th><th>batches in flight</th><th>records acked</th><th>failed</th><th>indeterminate</th><th>last error</th></tr></thead><tbody>' + rows + '</tbody></table>';
+    var html = '<table class="producers-now"><thead><tr><th>producer</th><th>batches in flight</th><th>records acked</th><th>failed</th><th>indeterminate</th><th>last error</th></tr></thead><tbody>' + rows + '</tbody></table>';
     var cons = byKind('consumer').map(function (e) {
       var s = stateAt(e, f);
       if (!s) return '';
       var pos = Object.keys(s.positions).map(function (k) { return esc(k) + ' ' + s.positions[k]; }).join(', ');
       return '<tr data-name="' + esc(e.name) + '"><td>' + esc(e.name) + '</td><td class="co-pos">' + (pos || '-') + '</td><td>' + s.truncations_detected + '</td></tr>';
     }).join('');
-    html += '<table id="consumers-now"><thead><tr><th>consumer</th><th>position</th><th>truncations detected</th></tr></thead><tbody>' + cons + '</tbody></table>';
+    html += '<table class="consumers-now"><thead><tr><th>consumer</th><th>position</th><th>truncations detected</th></tr></thead><tbody>' + cons + '</tbody></table>';
     return html;
   }
 
-  var moments = Array.prototype.slice.call(document.querySelectorAll('#narration li[data-t]'));
-  var momentT = moments.map(function (li) { return +li.getAttribute('data-t'); });
-  function nowList(f) {
-    var t = T[f], prev = f > 0 ? T[f - 1] : -1;
-    var last = lastAtOrBefore(momentT, function (x) { return x; }, t);
-    var first = Math.max(0, last - 7);
-    var items = [];
-    for (var i = first; i <= last; i++) {
-      var cls = momentT[i] > prev ? 'now' : 'past';
-      items.push('<li class="' + cls + '" data-t="' + momentT[i] + '">' + moments[i].innerHTML + '</li>');
+
+  // One run's side of the page: its frames, and the panel, timeline and lists it fills.
+  function makeSide(root) {
+    var D = JSON.parse(root.querySelector('.cursor-data').textContent);
+    var T = D.t, ENT = D.entities;
+    var q = function (sel) { return root.querySelector(sel); };
+    function stateAt(e, f) {
+      var i = lastAtOrBefore(e.changes, function (c) { return c[0]; }, f);
+      return i < 0 ? null : e.changes[i][1];
     }
-    return items.join('') || '<li class="past">nothing yet</li>';
+    function byKind(kind) { return ENT.filter(function (e) { return e.kind === kind; }); }
+    function frameAt(t) { return Math.max(0, lastAtOrBefore(T, ident, t)); }
+    var moments = Array.prototype.slice.call(root.querySelectorAll('.narration li[data-t]'));
+    var momentT = moments.map(function (li) { return +li.getAttribute('data-t'); });
+    var box = q('.timeline-box');
+    var tx0 = +box.getAttribute('data-x0'), tx1 = +box.getAttribute('data-x1');
+    var tw = +box.getAttribute('data-width'), tend = +box.getAttribute('data-end-us');
+    var marked = [];
+    function nowList(f) {
+      var t = T[f], prev = f > 0 ? T[f - 1] : -1;
+      var last = lastAtOrBefore(momentT, ident, t);
+      var items = [];
+      for (var i = Math.max(0, last - 7); i <= last; i++) {
+        var cls = momentT[i] > prev ? 'now' : 'past';
+        items.push('<li class="' + cls + '" data-t="' + momentT[i] + '">' + moments[i].innerHTML + '</li>');
+      }
+      return items.join('') || '<li class="past">nothing yet</li>';
+    }
+    function mark(f) {
+      marked.forEach(function (el) { el.classList.remove('at'); });
+      marked = [];
+      var t = T[f], prev = f > 0 ? T[f - 1] : -1;
+      var i = lastAtOrBefore(momentT, ident, t);
+      // Every moment of this frame's instant (or, between moments, the last one before it).
+      var j = i;
+      while (j > 0 && momentT[j - 1] > prev) j--;
+      if (i >= 0) {
+        for (var k = j; k <= i; k++) { moments[k].classList.add('at'); marked.push(moments[k]); }
+        var li = moments[j], list = q('.narration');
+        if (li.offsetTop < list.scrollTop || li.offsetTop > list.scrollTop + list.clientHeight - 20) {
+          list.scrollTop = li.offsetTop - list.clientHeight / 2;
+        }
+      }
+      root.querySelectorAll('.violations [data-t]').forEach(function (el) {
+        var vt = +el.getAttribute('data-t');
+        if (vt <= t && vt > prev) { el.classList.add('at'); marked.push(el); }
+      });
+    }
+    function show(t) {
+      var f = frameAt(t);
+      root.setAttribute('data-frame', f);
+      root.setAttribute('data-t-us', T[f]);
+      q('.controllers-now').innerHTML = byKind('controller').map(function (e) { return controllerCard(e, stateAt(e, f)); }).join('');
+      q('.brokers-now').innerHTML = byKind('broker').map(function (e) { return brokerCard(e, stateAt(e, f)); }).join('');
+      var brokers = brokerStates(byKind, stateAt, f);
+      q('.partitions-now').innerHTML = byKind('partition').map(function (e) { return partitionBlock(e, stateAt(e, f), brokers); }).join('');
+      q('.clients-now').innerHTML = clientsNow(byKind, stateAt, f);
+      q('.now-list').innerHTML = nowList(f);
+      var x = tx0 + (Math.min(t, tend) / tend) * (tx1 - tx0);
+      q('.timeline-cursor').style.left = (100 * x / tw) + '%';
+      mark(f);
+    }
+    box.addEventListener('click', function (ev) {
+      var r = box.getBoundingClientRect();
+      var x = (ev.clientX - r.left) / r.width * tw;
+      seek(Math.max(0, Math.min(1, (x - tx0) / (tx1 - tx0))) * tend);
+    });
+    return { T: T, step: D.step, show: show, box: box };
   }
 
-  var box = $('timeline-box');
-  var tx0 = +box.getAttribute('data-x0'), tx1 = +box.getAttribute('data-x1');
-  var tw = +box.getAttribute('data-width'), tend = +box.getAttribute('data-end-us');
-  function placeTimelineCursor(t) {
-    var x = tx0 + (Math.min(t, tend) / tend) * (tx1 - tx0);
-    $('timeline-cursor').style.left = (100 * x / tw) + '%';
-  }
-  var marked = [];
-  function mark(f) {
-    marked.forEach(function (el) { el.classList.remove('at'); });
-    marked = [];
-    var t = T[f], prev = f > 0 ? T[f - 1] : -1;
-    var i = lastAtOrBefore(momentT, function (x) { return x; }, t);
-    // Every moment of this frame's instant (or, between moments, the last one before it).
-    var j = i;
-    while (j > 0 && momentT[j - 1] > prev) j--;
-    if (i >= 0) {
-      for (var k = j; k <= i; k++) { moments[k].classList.add('at'); marked.push(moments[k]); }
-      var li = moments[j];
-      var list = $('narration');
-      if (li.offsetTop < list.scrollTop || li.offsetTop > list.scrollTop + list.clientHeight - 20) {
-        list.scrollTop = li.offsetTop - list.clientHeight / 2;
-      }
-    }
-    document.querySelectorAll('#violations [data-t]').forEach(function (el) {
-      var vt = +el.getAttribute('data-t');
-      if (vt <= t && (f + 1 >= N || vt > (f > 0 ? T[f - 1] : -1))) { el.classList.add('at'); marked.push(el); }
-    });
-  }
+  var sides = Array.prototype.map.call(document.querySelectorAll('.side'), makeSide);
+  // The cursor moves over every side's frame times; each side shows its frame at that time.
+  var times = {};
+  sides.forEach(function (s) { s.T.forEach(function (t, i) { times[t] = (times[t] || 0) | s.step[i]; }); });
+  var U = Object.keys(times).map(Number).sort(function (a, b) { return a - b; });
+  var STEP = U.map(function (t) { return times[t]; });
+  var N = U.length;
+  var frame = 0, playing = false, playT = 0, lastTick = 0;
+  function frameAt(t) { return Math.max(0, lastAtOrBefore(U, ident, t)); }
   function show(f) {
     frame = Math.max(0, Math.min(N - 1, f));
-    var t = T[frame];
+    var t = U[frame];
     slider.value = frame;
     var time = $('cursor-time');
     time.textContent = 't = ' + secs(t);
     time.setAttribute('data-t-us', t);
     time.setAttribute('data-frame', frame);
     $('cursor-frame').textContent = 'frame ' + (frame + 1) + ' of ' + N + (STEP[frame] ? '' : ' (sample)');
-    $('controllers-now').innerHTML = byKind('controller').map(function (e) { return controllerCard(e, stateAt(e, frame)); }).join('');
-    $('brokers-now').innerHTML = byKind('broker').map(function (e) { return brokerCard(e, stateAt(e, frame)); }).join('');
-    var brokers = brokerStates(frame);
-    $('partitions-now').innerHTML = byKind('partition').map(function (e) { return partitionBlock(e, stateAt(e, frame), brokers); }).join('');
-    $('clients-now').innerHTML = clientsNow(frame);
-    $('now-list').innerHTML = nowList(frame);
-    placeTimelineCursor(t);
-    mark(frame);
+    sides.forEach(function (s) { s.show(t); });
   }
   function seek(t) { stop(); show(frameAt(t)); remember(); }
   function remember() {
     if (history.replaceState) {
       var rest = window.location.hash.replace(/^#/, '').split('&').filter(function (kv) { return kv && kv.indexOf('t=') !== 0; });
-      rest.unshift('t=' + (T[frame] / 1e6).toFixed(6));
+      rest.unshift('t=' + (U[frame] / 1e6).toFixed(6));
       history.replaceState(null, '', '#' + rest.join('&'));
     }
   }
@@ -312,7 +345,7 @@ const SCRIPT: &str = r#"
     var speed = +$('cursor-speed').value;
     playT += (now - lastTick) * 1000 * speed;
     lastTick = now;
-    if (playT >= T[N - 1]) { show(N - 1); stop(); remember(); return; }
+    if (playT >= U[N - 1]) { show(N - 1); stop(); remember(); return; }
     var f = frameAt(playT);
     if (f !== frame) show(f);
     requestAnimationFrame(tick);
@@ -322,7 +355,7 @@ const SCRIPT: &str = r#"
     playing = true;
     this.textContent = '❚❚ pause';
     if (frame >= N - 1) show(0);
-    playT = T[frame]; lastTick = performance.now();
+    playT = U[frame]; lastTick = performance.now();
     requestAnimationFrame(tick);
   });
   $('cursor-prev').addEventListener('click', function () { step(-1, false); });
@@ -340,13 +373,8 @@ const SCRIPT: &str = r#"
     else if (ev.key === 'End') { stop(); show(N - 1); remember(); ev.preventDefault(); }
     else if (ev.key === ' ') { $('cursor-play').click(); ev.preventDefault(); }
   });
-  box.addEventListener('click', function (ev) {
-    var r = box.getBoundingClientRect();
-    var x = (ev.clientX - r.left) / r.width * tw;
-    seek(Math.max(0, Math.min(1, (x - tx0) / (tx1 - tx0))) * tend);
-  });
   document.addEventListener('click', function (ev) {
-    if (box.contains(ev.target)) return;
+    if (sides.some(function (s) { return s.box.contains(ev.target); })) return;
     var el = ev.target.closest ? ev.target.closest('[data-t]') : null;
     if (el) seek(+el.getAttribute('data-t'));
   });
@@ -366,9 +394,11 @@ const SCRIPT: &str = r#"
         o.value = v; o.textContent = v; select.appendChild(o);
       });
   }
-  fill(node, 'data-nodes');
-  fill(part, 'data-partition');
-  fill(kind, 'data-kind');
+  if (node) {
+    fill(node, 'data-nodes');
+    fill(part, 'data-partition');
+    fill(kind, 'data-kind');
+  }
   function apply() {
     var n = node.value, p = part.value, k = kind.value, q = text.value.toLowerCase();
     var shown = 0;
@@ -392,9 +422,11 @@ const SCRIPT: &str = r#"
     var target = { node: node, partition: part, kind: kind, q: text }[key];
     if (target) target.value = value;
   });
-  [node, part, kind].forEach(function (s) { s.addEventListener('change', apply); });
-  text.addEventListener('input', apply);
-  apply();
+  if (node) {
+    [node, part, kind].forEach(function (s) { s.addEventListener('change', apply); });
+    text.addEventListener('input', apply);
+    apply();
+  }
   slider.max = N - 1;
   show(start > 0 ? frameAt(start) : 0);
   document.body.setAttribute('data-rendered', 'yes');
@@ -417,54 +449,242 @@ pub struct HtmlInput<'a> {
 /// The report page.
 pub fn html(input: &HtmlInput<'_>) -> String {
     let s = input.summary;
-    let data = input.trace.frames.to_json();
-    let mut out =
-        String::with_capacity(64 * 1024 + input.svg.len() + input.moments.len() * 200 + data.len());
-    let title = format!("{} (seed {})", s.scenario, s.seed);
+    let mut out = String::with_capacity(page_capacity(input));
+    page_start(&mut out, &format!("{} (seed {})", s.scenario, s.seed));
+    write_header(&mut out, input);
+    write_cursor_bar(&mut out, &[input.trace]);
+    out.push_str("<main class=\"sides single\">\n");
+    write_side(&mut out, input, "a", None);
+    out.push_str("</main>\n");
+    write_events(&mut out, input);
+    write_clients_and_partitions(&mut out, input);
+    page_end(&mut out);
+    out
+}
+
+/// Where two runs of one scenario and seed first differ.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Divergence {
+    /// The first trace line that differs (1-based), and its time (the earlier of the two).
+    pub line: usize,
+    pub t_us: u64,
+    /// That line in each run (none where a trace ended first).
+    pub a: Option<String>,
+    pub b: Option<String>,
+    /// The first narrated moment that differs, in each run.
+    pub moment_a: Option<(u64, String)>,
+    pub moment_b: Option<(u64, String)>,
+}
+
+/// Two runs of one scenario on one seed, for the comparison page.
+#[derive(Debug)]
+pub struct Comparison<'a> {
+    pub a: HtmlInput<'a>,
+    pub b: HtmlInput<'a>,
+    /// What each run is (`as written`, `without its variants`, `--set acks=1`).
+    pub a_label: String,
+    pub b_label: String,
+    /// None when the two traces are the same.
+    pub divergence: Option<Divergence>,
+}
+
+/// The comparison page: one cursor over both runs, their clusters side by side.
+pub fn compare_html(c: &Comparison<'_>) -> String {
+    let s = c.a.summary;
+    let mut out = String::with_capacity(page_capacity(&c.a) + page_capacity(&c.b));
+    page_start(
+        &mut out,
+        &format!(
+            "{} (seed {}): {} and {}",
+            s.scenario, s.seed, c.a_label, c.b_label
+        ),
+    );
+    write_header(&mut out, &c.a);
+    write_cursor_bar(&mut out, &[c.a.trace, c.b.trace]);
+    write_comparison(&mut out, c);
+    out.push_str("<main class=\"sides pair\">\n");
+    write_side(&mut out, &c.a, "a", Some(&c.a_label));
+    write_side(&mut out, &c.b, "b", Some(&c.b_label));
+    out.push_str("</main>\n");
+    page_end(&mut out);
+    out
+}
+
+fn page_capacity(input: &HtmlInput<'_>) -> usize {
+    64 * 1024 + input.svg.len() + input.moments.len() * 400 + input.trace.frames.json_len()
+}
+
+fn page_start(out: &mut String, title: &str) {
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>kafkasim: {}</title>\n<style>{STYLE}</style>\n</head>\n\
          <body data-rendered=\"no\">\n",
-        escape(&title)
+        escape(title)
     );
-    write_header(&mut out, input);
-    write_cursor_bar(&mut out, input);
-    write_verdict(&mut out, input);
-    write_violations(&mut out, input);
-    write_cluster(&mut out);
-    write_timeline(&mut out, input);
-    write_narration(&mut out, input);
-    write_events(&mut out, input);
-    write_clients_and_partitions(&mut out, input);
+}
+
+fn page_end(out: &mut String) {
+    let _ = write!(out, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
+}
+
+/// One run's part of the page: its verdict, violations, cluster at the cursor, timeline and
+/// narration, and its frames as JSON for the script.
+fn write_side(out: &mut String, input: &HtmlInput<'_>, side: &str, label: Option<&str>) {
+    let _ = writeln!(out, "<div class=\"side\" data-side=\"{side}\">");
+    if let Some(label) = label {
+        let _ = writeln!(out, "<h2 class=\"side-label\">{}</h2>", escape(label));
+    }
+    write_verdict(out, input);
+    write_violations(out, input);
+    write_cluster(out);
+    write_timeline(out, input);
+    write_narration(out, input);
     // The frames, as JSON no `<` can end early (`<` only occurs inside JSON strings).
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<script type=\"application/json\" id=\"cursor-data\">{}</script>\n\
-         <script>{SCRIPT}</script>\n</body>\n</html>\n",
-        data.replace('<', "\\u003c")
+        "<script type=\"application/json\" class=\"cursor-data\">{}</script>\n</div>",
+        input.trace.frames.to_json().replace('<', "\\u003c")
     );
-    out
+}
+
+/// Where the two runs first differ, and how their outcomes differ.
+fn write_comparison(out: &mut String, c: &Comparison<'_>) {
+    out.push_str("<section id=\"comparison\">\n<h2>Where they differ</h2>\n");
+    match &c.divergence {
+        None => out.push_str(
+            "<p id=\"divergence\" data-t=\"0\">The two traces are the same: the change made no \
+             difference on this seed.</p>\n",
+        ),
+        Some(d) => {
+            let _ = writeln!(
+                out,
+                "<p id=\"divergence\" data-t=\"{}\" data-line=\"{}\">They run alike until \
+                 <b>t={}</b>, where trace line {} first differs (click to go there).</p>",
+                d.t_us,
+                d.line,
+                secs(d.t_us),
+                d.line
+            );
+            let told = |m: &Option<(u64, String)>| {
+                m.as_ref()
+                    .map_or("(nothing more told)".to_string(), |(t, text)| {
+                        format!("t={} {}", secs(*t), text)
+                    })
+            };
+            let moment_t = [&d.moment_a, &d.moment_b]
+                .iter()
+                .filter_map(|m| m.as_ref().map(|(t, _)| *t))
+                .min()
+                .unwrap_or(d.t_us);
+            let _ = writeln!(
+                out,
+                "<table id=\"first-difference\">\n<thead><tr><th></th><th>{}</th><th>{}</th></tr>\
+                 </thead>\n<tbody>\n<tr data-t=\"{moment_t}\"><th>first moment told \
+                 differently</th><td>{}</td><td>{}</td></tr>\n<tr data-t=\"{}\"><th>first trace \
+                 line that differs</th><td><code>{}</code></td><td><code>{}</code></td></tr>\n\
+                 </tbody>\n</table>",
+                escape(&c.a_label),
+                escape(&c.b_label),
+                escape(&told(&d.moment_a)),
+                escape(&told(&d.moment_b)),
+                d.t_us,
+                escape(d.a.as_deref().unwrap_or("(the trace ended)")),
+                escape(d.b.as_deref().unwrap_or("(the trace ended)")),
+            );
+        }
+    }
+    write_outcomes(out, c);
+    out.push_str("</section>\n");
+}
+
+/// The two runs' outcomes, a row each figure, the rows that differ marked.
+fn write_outcomes(out: &mut String, c: &Comparison<'_>) {
+    let figures = |s: &RunSummary| -> Vec<(&'static str, String)> {
+        let k = &s.clients;
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for v in &s.violations {
+            *counts.entry(v.invariant).or_default() += 1;
+        }
+        let violations: Vec<String> = counts.iter().map(|(i, n)| format!("{i} ×{n}")).collect();
+        vec![
+            (
+                "expectations",
+                if s.expectations_met { "met" } else { "not met" }.to_string(),
+            ),
+            ("batches acknowledged", k.sends_ok.to_string()),
+            ("batches failed", k.sends_failed.to_string()),
+            ("batches indeterminate", k.sends_indeterminate.to_string()),
+            (
+                "records acked, acks=all",
+                k.records_acked_acks_all.to_string(),
+            ),
+            ("records acked, acks=1", k.records_acked_acks1.to_string()),
+            ("records sent, acks=0", k.records_sent_acks0.to_string()),
+            ("records read", k.records_read.to_string()),
+            ("acked lost, acks=all", k.acked_writes_lost.to_string()),
+            ("acked lost, acks=1", k.acks1_writes_lost.to_string()),
+            ("lost, acks=0", k.acks0_writes_lost.to_string()),
+            (
+                "lost outside Kafka's promise",
+                k.acked_writes_lost_outside_promise.to_string(),
+            ),
+            ("truncations detected", k.truncations_detected.to_string()),
+            ("violations", s.violations.len().to_string()),
+            (
+                "invariants violated",
+                if violations.is_empty() {
+                    "none".to_string()
+                } else {
+                    violations.join(", ")
+                },
+            ),
+        ]
+    };
+    let (a, b) = (figures(c.a.summary), figures(c.b.summary));
+    let _ = writeln!(
+        out,
+        "<h3>Outcomes</h3>\n<table id=\"outcomes\">\n<thead><tr><th></th><th>{}</th><th>{}</th>\
+         </tr></thead>\n<tbody>",
+        escape(&c.a_label),
+        escape(&c.b_label)
+    );
+    for ((name, x), (_, y)) in a.iter().zip(&b) {
+        let _ = writeln!(
+            out,
+            "<tr{}><th>{name}</th><td>{}</td><td>{}</td></tr>",
+            if x == y { "" } else { " class=\"differs\"" },
+            escape(x),
+            escape(y)
+        );
+    }
+    out.push_str("</tbody>\n</table>\n");
 }
 
 /// The time cursor's controls, kept at the top of the window.
-fn write_cursor_bar(out: &mut String, input: &HtmlInput<'_>) {
-    let f = &input.trace.frames;
+fn write_cursor_bar(out: &mut String, traces: &[&Trace]) {
+    let frames: usize = traces.iter().map(|t| t.frames.frames.len()).sum();
+    let every_step = traces.iter().all(|t| t.frames.every_step);
+    let interval_us = traces
+        .iter()
+        .map(|t| t.frames.interval_us)
+        .max()
+        .unwrap_or(crate::cursor::FIRST_INTERVAL_US);
     let budget = format!(
-        "{} frames: {}{} (budget {} frames, {} MiB of state)",
-        f.frames.len(),
-        if f.every_step {
+        "{} frames: {}{} (budget {} frames, {} MiB of state, a run)",
+        frames,
+        if every_step {
             "every moment the narration tells"
         } else {
             "moments merged to fit"
         },
-        if f.interval_us == crate::cursor::FIRST_INTERVAL_US {
-            format!(", and every {} ms between", f.interval_us / 1000)
+        if interval_us == crate::cursor::FIRST_INTERVAL_US {
+            format!(", and every {} ms between", interval_us / 1000)
         } else {
             format!(
                 ", sampled every {} ms between (a long run)",
-                f.interval_us / 1000
+                interval_us / 1000
             )
         },
         crate::cursor::FRAME_LIMIT,
@@ -487,7 +707,7 @@ fn write_cursor_bar(out: &mut String, input: &HtmlInput<'_>) {
          <span id=\"cursor-time\" data-t-us=\"0\">t = 0.000 s</span>\n\
          <span id=\"cursor-frame\"></span>\n\
          <span id=\"cursor-budget\">{}</span>\n</nav>",
-        f.frames.len().saturating_sub(1),
+        frames.saturating_sub(1),
         escape(&budget)
     );
 }
@@ -495,16 +715,16 @@ fn write_cursor_bar(out: &mut String, input: &HtmlInput<'_>) {
 /// The cluster at the cursor: filled by the page's script from the frames.
 fn write_cluster(out: &mut String) {
     out.push_str(
-        "<section id=\"cluster\">\n<h2>The cluster at the cursor</h2>\n<div id=\"cluster-grid\">\n\
-         <div>\n<h3>Controllers</h3>\n<div class=\"cards\" id=\"controllers-now\"></div>\n\
-         <h3>Brokers</h3>\n<div class=\"cards\" id=\"brokers-now\"></div>\n\
+        "<section class=\"cluster\">\n<h2>The cluster at the cursor</h2>\n<div class=\"cluster-grid\">\n\
+         <div>\n<h3>Controllers</h3>\n<div class=\"cards controllers-now\"></div>\n\
+         <h3>Brokers</h3>\n<div class=\"cards brokers-now\"></div>\n\
          <h3>Partitions</h3>\n<p class=\"legend-note\">Each replica's log, offsets left to \
          right: runs of records coloured by the leader epoch that wrote them (e0, e1, ...); the \
          black bar is the partition's high watermark; a red hatched stretch was truncated at \
          this instant. Roles are what each broker believes.</p>\n\
-         <div id=\"partitions-now\"></div>\n</div>\n\
-         <div>\n<h3>What just happened</h3>\n<ol id=\"now-list\"></ol>\n\
-         <h3>Clients</h3>\n<div id=\"clients-now\"></div>\n</div>\n</div>\n</section>\n",
+         <div class=\"partitions-now\"></div>\n</div>\n\
+         <div>\n<h3>What just happened</h3>\n<ol class=\"now-list\"></ol>\n\
+         <h3>Clients</h3>\n<div class=\"clients-now\"></div>\n</div>\n</div>\n</section>\n",
     );
 }
 
@@ -513,10 +733,10 @@ fn write_timeline(out: &mut String, input: &HtmlInput<'_>) {
     let (x0, x1) = crate::plot::time_axis(input.svg_width);
     let _ = writeln!(
         out,
-        "<section id=\"timeline\">\n<h2>Timeline</h2>\n<p class=\"legend-note\">Click to move the \
-         cursor there.</p>\n<div class=\"timeline\" id=\"timeline-box\" data-x0=\"{x0}\" \
+        "<section class=\"timeline-section\">\n<h2>Timeline</h2>\n<p class=\"legend-note\">Click to move the \
+         cursor there.</p>\n<div class=\"timeline timeline-box\" data-x0=\"{x0}\" \
          data-x1=\"{x1}\" data-width=\"{}\" data-end-us=\"{}\">\n{}\n\
-         <div id=\"timeline-cursor\"></div>\n</div>\n</section>",
+         <div class=\"timeline-cursor\"></div>\n</div>\n</section>",
         input.svg_width,
         input.trace.end_us.max(1),
         input.svg.trim()
@@ -525,7 +745,9 @@ fn write_timeline(out: &mut String, input: &HtmlInput<'_>) {
 
 /// The narration, a clickable line per moment, then what the checkers concluded.
 fn write_narration(out: &mut String, input: &HtmlInput<'_>) {
-    out.push_str("<section id=\"narration-section\">\n<h2>Narration</h2>\n<ol id=\"narration\">\n");
+    out.push_str(
+        "<section class=\"narration-section\">\n<h2>Narration</h2>\n<ol class=\"narration\">\n",
+    );
     for m in input.moments {
         let _ = writeln!(
             out,
@@ -552,7 +774,7 @@ fn write_narration(out: &mut String, input: &HtmlInput<'_>) {
     );
     let _ = writeln!(
         out,
-        "</ol>\n<pre class=\"conclusion\" id=\"conclusion\">{}</pre>\n</section>",
+        "</ol>\n<pre class=\"conclusion\">{}</pre>\n</section>",
         escape(crate::narrate::conclusion(input.trace, input.moments).trim_end())
     );
 }
@@ -627,14 +849,14 @@ fn write_verdict(out: &mut String, input: &HtmlInput<'_>) {
     };
     let _ = writeln!(
         out,
-        "<section id=\"verdict\">\n<h2>Verdict</h2>\n<p class=\"verdict {class}\" \
-         id=\"verdict-line\">{}</p>",
+        "<section class=\"verdict-section\">\n<h2>Verdict</h2>\n<p class=\"verdict {class}\" \
+         data-verdict=\"{class}\">{}</p>",
         escape(&words)
     );
     if s.clients.acked_writes_lost_outside_promise > 0 {
         let _ = writeln!(
             out,
-            "<p class=\"verdict fail\" id=\"losses-outside-promise\">{} acknowledged acks=all \
+            "<p class=\"verdict fail losses-outside-promise\">{} acknowledged acks=all \
              record(s) lost outside Kafka's durability promise (not a violation)</p>\n<ul>",
             s.clients.acked_writes_lost_outside_promise
         );
@@ -654,14 +876,14 @@ fn write_verdict(out: &mut String, input: &HtmlInput<'_>) {
     }
     let _ = writeln!(
         out,
-        "<details id=\"invariants-details\">\n<summary>{} invariants: {} violated, {} held \
+        "<details class=\"invariants-details\">\n<summary>{} invariants: {} violated, {} held \
          (what each says)</summary>",
         INVARIANTS.len(),
         counts.len(),
         INVARIANTS.len() - counts.len()
     );
     out.push_str(
-        "<table id=\"invariants\">\n<thead><tr><th>invariant</th><th>kind</th><th>verdict</th>\
+        "<table class=\"invariants\">\n<thead><tr><th>invariant</th><th>kind</th><th>verdict</th>\
          <th>what it says</th></tr></thead>\n<tbody>\n",
     );
     for i in INVARIANTS {
@@ -793,14 +1015,14 @@ fn chain_shape(invariant: &str, chain: &[&Moment]) -> String {
 /// The violations, grouped by invariant and the shape of their causal chains: each group
 /// shows its first violation with its chain, and when the others happened.
 fn write_violations(out: &mut String, input: &HtmlInput<'_>) {
-    out.push_str("<section id=\"violations\">\n<h2>Violations</h2>\n");
+    out.push_str("<section class=\"violations\">\n<h2>Violations</h2>\n");
     let violations: Vec<&Moment> = input
         .moments
         .iter()
         .filter(|m| m.kind == MomentKind::Violation)
         .collect();
     if violations.is_empty() {
-        out.push_str("<p id=\"no-violations\">None: every invariant held.</p>\n");
+        out.push_str("<p class=\"no-violations\">None: every invariant held.</p>\n");
     }
     // (shape) -> (first violation's index, every member's index), in first-seen order.
     let mut groups: Vec<(String, Vec<usize>)> = Vec::new();

@@ -2,6 +2,7 @@
 //! the engine's state): the text summary, `report.json`, the narration (`explain`), the
 //! timeline plot (SVG, PNG) and the self-contained HTML report.
 
+pub mod compare;
 pub mod cursor;
 pub mod html;
 pub mod model;
@@ -147,6 +148,71 @@ pub fn render(
         png,
         html,
     })
+}
+
+/// One run for the comparison page: what ran and its trace.
+#[derive(Debug)]
+pub struct Side<'a> {
+    pub summary: &'a RunSummary,
+    pub scenario: &'a Scenario,
+    pub trace: &'a trace::Trace,
+    pub label: String,
+    pub replay: String,
+}
+
+/// The comparison page of two runs of one scenario and seed, whose traces `divergence` read.
+pub fn render_comparison(
+    a: &Side<'_>,
+    b: &Side<'_>,
+    plot_options: &plot::PlotOptions,
+    divergence: impl FnOnce(
+        &[narrate::Moment],
+        &[narrate::Moment],
+    ) -> std::io::Result<Option<html::Divergence>>,
+) -> Result<String, ComparisonError> {
+    let moments = |side: &Side<'_>| {
+        let options = narrate::NarrateOptions {
+            verbose: false,
+            session_timeout_ms: Some(side.scenario.cluster.config.broker_session_timeout_ms),
+        };
+        narrate::moments(side.trace, &options)
+    };
+    let (moments_a, moments_b) = (moments(a), moments(b));
+    let svg_a = plot::svg(&model::build(a.trace), &a.trace.violations, plot_options)?;
+    let svg_b = plot::svg(&model::build(b.trace), &b.trace.violations, plot_options)?;
+    fn input<'i>(
+        side: &'i Side<'_>,
+        moments: &'i [narrate::Moment],
+        svg: &'i str,
+        width: u32,
+    ) -> html::HtmlInput<'i> {
+        html::HtmlInput {
+            summary: side.summary,
+            scenario: side.scenario,
+            trace: side.trace,
+            moments,
+            svg,
+            svg_width: width,
+            replay: &side.replay,
+        }
+    }
+    let divergence = divergence(&moments_a, &moments_b).map_err(ComparisonError::Read)?;
+    Ok(html::compare_html(&html::Comparison {
+        a: input(a, &moments_a, &svg_a, plot_options.width),
+        b: input(b, &moments_b, &svg_b, plot_options.width),
+        a_label: a.label.clone(),
+        b_label: b.label.clone(),
+        divergence,
+    }))
+}
+
+/// Why a comparison page could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ComparisonError {
+    #[error(transparent)]
+    Plot(#[from] plot::PlotError),
+    #[error("reading the traces: {0}")]
+    Read(std::io::Error),
 }
 
 fn status_word(status: NodeStatus) -> String {
