@@ -340,3 +340,65 @@ fn report_json_holds_histories_verdicts_and_causal_chains() {
         s["leader"] == 3 && s["leader_epoch"] == 2 && s["from_us"].as_u64().unwrap() >= 40_000_000
     }));
 }
+
+/// Lessons 06 and 07 draw what they teach: a lane per producer with its acks level and the
+/// outcomes of its sends, and (07) a high watermark frozen while the leader's LEO climbs.
+#[test]
+fn lessons_06_and_07_draw_the_acks_outcomes_and_a_frozen_hw() {
+    let dir = run_out(
+        "scenarios/teach/06-acks-tradeoffs.json",
+        "reports-lesson-06",
+    );
+    let svg = std::fs::read_to_string(dir.join("timeline.svg")).unwrap();
+    for lane in [
+        "producer-1 acks=0",
+        "producer-2 acks=1",
+        "producer-3 acks=all",
+    ] {
+        assert!(svg.contains(lane), "{lane:?} not drawn");
+    }
+    // The notes are numbered on the plot and told under it.
+    assert!(svg.contains("t=18.000s  broker-1 dies with those writes."));
+    assert_golden("lesson-06.timeline.svg", &svg);
+
+    let dir = run_out(
+        "scenarios/teach/07-min-insync-replicas.json",
+        "reports-lesson-07",
+    );
+    let svg = std::fs::read_to_string(dir.join("timeline.svg")).unwrap();
+    assert_golden("lesson-07.timeline.svg", &svg);
+    let text = std::fs::read_to_string(dir.join("trace.jsonl")).unwrap();
+    let trace = reports::trace::Trace::parse_for_reports(&text).unwrap();
+    let model = reports::model::build(&trace);
+    // From the second crash's fencing (about 18 s) to broker-2's return (50 s) the ISR is
+    // below min.insync.replicas: orders-0's HW stays put while broker-1, its leader, keeps
+    // appending acks=1 writes.
+    let p = model
+        .partitions
+        .iter()
+        .find(|p| p.name == "orders-0")
+        .unwrap();
+    let at = |series: &[(u64, u64)], t_s: u64| {
+        series
+            .iter()
+            .take_while(|(t, _)| *t <= t_s * 1_000_000)
+            .last()
+            .map_or(0, |(_, o)| *o)
+    };
+    let leo = &p.replica_leos[&1];
+    assert_eq!(at(&p.hw, 25), at(&p.hw, 49), "the HW is frozen");
+    assert!(
+        at(leo, 49) > at(leo, 25) + 300,
+        "broker-1's LEO climbs: {} -> {}",
+        at(leo, 25),
+        at(leo, 49)
+    );
+    let acks_all = model.producers.iter().find(|l| l.acks == ["all"]).unwrap();
+    assert!(
+        acks_all
+            .sends
+            .iter()
+            .any(|(_, o)| *o == reports::model::SendOutcome::Fail),
+        "acks=all sends fail (NOT_ENOUGH_REPLICAS until delivery.timeout.ms)"
+    );
+}

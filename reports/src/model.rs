@@ -4,11 +4,13 @@
 
 use crate::trace::{Body, Line, Trace, broker_name, wire_name};
 use serde::Serialize;
+use sim_core::config::Acks;
 use sim_core::engine::NodeId;
 use sim_core::fault::Fault;
+use sim_core::kraft::TopicPartition;
 use sim_core::kraft::history::LeadershipChange;
 use sim_core::kraft::raft::RaftRole;
-use sim_core::proto::Event;
+use sim_core::proto::{Event, SendOp};
 use sim_core::storage::CrashKind;
 use sim_core::trace::DownCause;
 use std::collections::BTreeMap;
@@ -95,6 +97,9 @@ pub struct PartitionLane {
     pub hw: Vec<(u64, u64)>,
     /// (time, leader's log end offset).
     pub leo: Vec<(u64, u64)>,
+    /// Each replica's log end offset over time, by broker id: its appends, its log as a
+    /// restarted broker opened it, its truncations.
+    pub replica_leos: BTreeMap<u64, Vec<(u64, u64)>>,
     pub leader_changes: usize,
     pub isr_changes: usize,
 }
@@ -160,6 +165,28 @@ pub struct Marker {
     pub label: String,
 }
 
+/// How a producer's send ended (Jepsen's ok, fail, info).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SendOutcome {
+    /// Acknowledged (or, with acks=0, sent).
+    Ok,
+    /// Indeterminate: it may or may not have been written.
+    Info,
+    /// Definitely not written.
+    Fail,
+}
+
+/// A producer's sends over time.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProducerLane {
+    pub name: String,
+    /// The acks levels its sends used (`all`, `1`, `0`).
+    pub acks: Vec<String>,
+    /// (time, outcome) of each completed send.
+    pub sends: Vec<(u64, SendOutcome)>,
+}
+
 /// The whole run as lanes.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Model {
@@ -167,8 +194,11 @@ pub struct Model {
     pub controllers: Vec<NodeLane>,
     pub brokers: Vec<NodeLane>,
     pub partitions: Vec<PartitionLane>,
+    pub producers: Vec<ProducerLane>,
     pub faults: Vec<FaultSpan>,
     pub markers: Vec<Marker>,
+    /// The scenario's narration notes: (time, text).
+    pub notes: Vec<(u64, String)>,
 }
 
 /// A node's state as the lane builder tracks it.
@@ -283,6 +313,8 @@ struct Builder<'a> {
     /// Fault spans still open, by what ends them.
     open: Vec<(OpenKey, usize)>,
     markers: Vec<Marker>,
+    producers: Vec<ProducerLane>,
+    notes: Vec<(u64, String)>,
 }
 
 /// What ends an open fault span.
@@ -355,6 +387,7 @@ impl<'a> Builder<'a> {
                 self.nodes[n].update(t, is_controller);
             }
             (Body::Fault { fault }, _) => self.fault(t, fault),
+            (Body::Note { text }, _) => self.notes.push((t, text.to_string())),
             (Body::Node { node, event }, _) => self.node_event(line, node.index(), event),
             _ => {}
         }
@@ -504,12 +537,27 @@ impl<'a> Builder<'a> {
                 p.hw.push((t, *high_watermark));
                 p.leo.push((t, *log_end_offset));
             }
+            Event::Appended {
+                tp, log_end_offset, ..
+            }
+            | Event::LogOpened {
+                tp, log_end_offset, ..
+            }
+            | Event::BecameLeader {
+                tp,
+                leso: log_end_offset,
+                ..
+            } => self.replica_leo(t, n, *tp, *log_end_offset),
+            Event::Send { op, acks, .. } if *op != SendOp::Invoke => {
+                self.send_done(t, n, *op, *acks);
+            }
             Event::ReplicaTruncated {
                 tp,
                 from_offset,
                 to_offset,
                 ..
             } => {
+                self.replica_leo(t, n, *tp, *to_offset);
                 self.markers.push(Marker {
                     t_us: t,
                     kind: MarkerKind::Truncation,
@@ -558,9 +606,54 @@ impl<'a> Builder<'a> {
                 segments: Vec::new(),
                 hw: Vec::new(),
                 leo: Vec::new(),
+                replica_leos: BTreeMap::new(),
                 leader_changes: 0,
                 isr_changes: 0,
             })
+    }
+
+    /// Producer node `n`'s send completed at `t`.
+    fn send_done(&mut self, t: u64, n: usize, op: SendOp, acks: Acks) {
+        let outcome = match op {
+            SendOp::Ok | SendOp::Invoke => SendOutcome::Ok,
+            SendOp::Info => SendOutcome::Info,
+            SendOp::Fail => SendOutcome::Fail,
+        };
+        let name = self.trace.node_name(n);
+        let i = match self.producers.iter().position(|p| p.name == name) {
+            Some(i) => i,
+            None => {
+                self.producers.push(ProducerLane {
+                    name,
+                    acks: Vec::new(),
+                    sends: Vec::new(),
+                });
+                self.producers.len() - 1
+            }
+        };
+        let lane = &mut self.producers[i];
+        let acks = wire_name(&acks).trim_matches('"').to_string();
+        if !lane.acks.contains(&acks) {
+            lane.acks.push(acks);
+        }
+        lane.sends.push((t, outcome));
+    }
+
+    /// Node `n`'s replica of `tp` ends at `offset` from time `t`.
+    fn replica_leo(&mut self, t: u64, n: usize, tp: TopicPartition, offset: u64) {
+        let Some(id) = self
+            .trace
+            .node_name(n)
+            .strip_prefix("broker-")
+            .and_then(|id| id.parse::<u64>().ok())
+        else {
+            return;
+        };
+        let name = self.trace.tp_name(tp);
+        let series = self.partition(&name).replica_leos.entry(id).or_default();
+        if series.last().is_none_or(|&(_, o)| o != offset) {
+            series.push((t, offset));
+        }
     }
 
     /// A committed change told for the first time (the trace's fold drops replays).
@@ -637,6 +730,8 @@ pub fn build(trace: &Trace) -> Model {
         faults: Vec::new(),
         open: Vec::new(),
         markers: Vec::new(),
+        producers: Vec::new(),
+        notes: Vec::new(),
     };
     for line in &trace.lines {
         b.line(line);
@@ -686,8 +781,10 @@ pub fn build(trace: &Trace) -> Model {
         controllers,
         brokers,
         partitions,
+        producers: b.producers,
         faults,
         markers,
+        notes: b.notes,
     }
 }
 

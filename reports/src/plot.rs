@@ -3,7 +3,9 @@
 //! violations in red. Drawn with plotters to SVG (byte-identical for a scenario and seed) and
 //! PNG (with the bundled DejaVu Sans, so it looks the same on every machine).
 
-use crate::model::{FaultKind, MarkerKind, Model, NodeLane, NodeState, PartitionLane};
+use crate::model::{
+    FaultKind, MarkerKind, Model, NodeLane, NodeState, PartitionLane, ProducerLane, SendOutcome,
+};
 use crate::trace::{TraceViolation, secs};
 use plotters::coord::Shift;
 use plotters::element::{Drawable, PointCollection};
@@ -103,13 +105,27 @@ fn register_font() {
     });
 }
 
-const LABEL_W: i32 = 190;
-const RIGHT: i32 = 24;
-const LANE_H: i32 = 18;
+const LABEL_W: i32 = 200;
+const RIGHT: i32 = 40;
+const LANE_H: i32 = 20;
 const LANE_GAP: i32 = 5;
-const HEADER_H: i32 = 18;
-const FAULT_ROW_H: i32 = 15;
-const PART_H: i32 = 50;
+const HEADER_H: i32 = 22;
+const FAULT_ROW_H: i32 = 19;
+/// A partition: the leader bar, the ISR bar, then the offsets strip.
+const PART_H: i32 = 96;
+const LEADER_BAR: (i32, i32) = (0, 20);
+const ISR_BAR: (i32, i32) = (22, 40);
+const OFFSETS: (i32, i32) = (43, 88);
+/// A producer lane: a row each for ok, info and fail.
+const PRODUCER_H: i32 = 24;
+const LEGEND_ROW_H: i32 = 21;
+const NOTE_ROW_H: i32 = 18;
+
+/// Text sizes, in the font's units (plotters draws size 14 about 11.3 px tall): the smallest
+/// text is at least 11 px at any width.
+const SMALL: u32 = 14;
+const NAME: u32 = 15;
+const TITLE: u32 = 22;
 
 fn rgb(hex: u32) -> RGBColor {
     RGBColor((hex >> 16) as u8, (hex >> 8) as u8, hex as u8)
@@ -171,7 +187,7 @@ fn isr_color(isr: usize, replicas: usize) -> RGBColor {
     })
 }
 
-const VIOLATION_ROW_H: i32 = 14;
+const VIOLATION_ROW_H: i32 = 18;
 
 /// Where each violated invariant's name goes: (name, x, row). Each sits at its first
 /// violation (pulled left to fit the image), in the first row it does not overlap.
@@ -187,7 +203,7 @@ fn violation_labels<'v>(
         if !seen.insert(v.invariant.as_str()) {
             continue;
         }
-        let w = text_width(&v.invariant, 11);
+        let w = text_width(&v.invariant, SMALL);
         let lx = (x(v.t_us) + 3).min(width - w - 6);
         let row = match row_end.iter().position(|&end| end + 6 < lx) {
             Some(r) => r,
@@ -352,7 +368,7 @@ impl<DB: DrawingBackend> Canvas<'_, DB> {
     }
 
     fn section_title(&self, title: impl Into<String>, y: i32) -> Result<(), PlotError> {
-        self.text(title, (12, y + 2), 12, GREY_TEXT, None)
+        self.text(title, (12, y + 2), NAME, GREY_TEXT, None)
     }
 }
 
@@ -384,14 +400,16 @@ pub fn draw<DB: DrawingBackend>(
     } else {
         options.title.as_str()
     };
-    c.text(title, (12, 10), 18, BLACK_TEXT, None)?;
+    c.text(title, (12, 10), TITLE, BLACK_TEXT, None)?;
     let lanes_top = 40;
     let mut y = draw_violation_labels(&c, violations, lanes_top)?;
+    y = draw_note_markers(&c, model, y)?;
     y = draw_fault_bars(&c, model, y)?;
     let shade_top = y;
     let mut lanes = LanePlaces::new();
     y = draw_node_section(&c, y, "controllers", &model.controllers, &mut lanes)?;
     y = draw_node_section(&c, y, "brokers", &model.brokers, &mut lanes)?;
+    y = draw_producers(&c, y, &model.producers, &mut lanes)?;
     if !partitions.is_empty() {
         let shown = if partitions.len() < model.partitions.len() {
             format!(
@@ -425,7 +443,8 @@ pub fn draw<DB: DrawingBackend>(
         ))?;
     }
     y = draw_time_axis(&c, lanes_bottom + 4)?;
-    draw_legend(&c, model, y)?;
+    y = draw_legend(&c, model, y)?;
+    draw_note_list(&c, model, y)?;
     root.present().map_err(|e| PlotError::Draw(e.to_string()))
 }
 
@@ -440,7 +459,7 @@ fn draw_violation_labels<DB: DrawingBackend>(
     let labels = violation_labels(violations, &|t| c.x(t), c.width);
     for (name, lx, row) in &labels {
         let pos = (*lx, y + 2 + row * VIOLATION_ROW_H);
-        c.text(*name, pos, 11, rgb(0xc00000), None)?;
+        c.text(*name, pos, SMALL, rgb(0xc00000), None)?;
     }
     Ok(y + violation_rows(&labels) * VIOLATION_ROW_H + HEADER_H - VIOLATION_ROW_H)
 }
@@ -451,7 +470,7 @@ fn draw_fault_bars<DB: DrawingBackend>(
     model: &Model,
     y: i32,
 ) -> Result<i32, PlotError> {
-    let rows = fault_rows(model, &|t| c.x(t), |s| text_width(s, 10));
+    let rows = fault_rows(model, &|t| c.x(t), |s| text_width(s, SMALL));
     let rows_n = rows.iter().max().map_or(0, |r| r + 1) as i32;
     c.section_title("faults", y)?;
     for (f, row) in model.faults.iter().zip(&rows) {
@@ -461,7 +480,7 @@ fn draw_fault_bars<DB: DrawingBackend>(
             [(fx0, fy + 2), (fx1, fy + FAULT_ROW_H - 2)],
             fault_color(f.kind).mix(0.35).filled(),
         ))?;
-        c.text(f.label.clone(), (fx0 + 3, fy + 2), 10, BLACK_TEXT, None)?;
+        c.text(f.label.clone(), (fx0 + 3, fy + 2), SMALL, BLACK_TEXT, None)?;
     }
     Ok(y + rows_n.max(1) * FAULT_ROW_H + 6)
 }
@@ -479,7 +498,7 @@ fn draw_node_section<DB: DrawingBackend>(
     y += HEADER_H;
     for lane in lanes {
         places.push((lane.name.clone(), y, LANE_H));
-        c.lane_name(&lane.name, y + LANE_H / 2, 12, BLACK_TEXT)?;
+        c.lane_name(&lane.name, y + LANE_H / 2, NAME, BLACK_TEXT)?;
         for s in &lane.segments {
             let (sx0, sx1) = (c.x(s.from_us), c.x(s.to_us));
             if sx1 <= sx0 {
@@ -501,7 +520,7 @@ fn draw_node_section<DB: DrawingBackend>(
             } else {
                 BLACK_TEXT
             };
-            c.words_in_bar(segment_words(s), (sx0, sx1), y + LANE_H / 2, 10, color)?;
+            c.words_in_bar(segment_words(s), (sx0, sx1), y + LANE_H / 2, SMALL, color)?;
         }
         y += LANE_H + LANE_GAP;
     }
@@ -534,7 +553,7 @@ fn draw_health<DB: DrawingBackend>(
     y: i32,
 ) -> Result<i32, PlotError> {
     let label = format!("all {} partitions", model.partitions.len());
-    c.lane_name(&label, y + LANE_H / 2, 12, BLACK_TEXT)?;
+    c.lane_name(&label, y + LANE_H / 2, NAME, BLACK_TEXT)?;
     for h in health(model) {
         let (sx0, sx1) = (c.x(h.from_us), c.x(h.to_us));
         if sx1 <= sx0 {
@@ -559,19 +578,31 @@ fn draw_health<DB: DrawingBackend>(
                 h.under_replicated, h.offline
             )
         };
-        c.words_in_bar(words, (sx0, sx1), y + LANE_H / 2, 10, BLACK_TEXT)?;
+        c.words_in_bar(words, (sx0, sx1), y + LANE_H / 2, SMALL, BLACK_TEXT)?;
     }
     Ok(y + LANE_H + LANE_GAP + 4)
 }
 
-/// One partition's lane at `y`: leader and epoch; ISR (and ELR); HW and LEO.
+/// One partition's lane at `y`: leader and epoch; ISR (and ELR); the HW and every replica's
+/// LEO.
 fn draw_partition<DB: DrawingBackend>(
     c: &Canvas<'_, DB>,
     p: &PartitionLane,
     y: i32,
 ) -> Result<(), PlotError> {
-    c.lane_name(&p.name, y + 9, 12, BLACK_TEXT)?;
-    c.lane_name("leader / ISR / HW, LEO", y + 27, 9, GREY_TEXT)?;
+    c.lane_name(&p.name, y + LEADER_BAR.1 / 2, NAME, BLACK_TEXT)?;
+    c.lane_name(
+        "ISR, ELR",
+        y + (ISR_BAR.0 + ISR_BAR.1) / 2,
+        SMALL,
+        GREY_TEXT,
+    )?;
+    c.lane_name(
+        "HW, each LEO",
+        y + (OFFSETS.0 + OFFSETS.1) / 2,
+        SMALL,
+        GREY_TEXT,
+    )?;
     let replicas = p.replicas.max(1);
     for s in &p.segments {
         let (sx0, sx1) = (c.x(s.from_us), c.x(s.to_us));
@@ -579,16 +610,16 @@ fn draw_partition<DB: DrawingBackend>(
             continue;
         }
         c.put(&Rectangle::new(
-            [(sx0, y), (sx1, y + 18)],
+            [(sx0, y + LEADER_BAR.0), (sx1, y + LEADER_BAR.1)],
             leader_color(s.leader).filled(),
         ))?;
         let who = s
             .leader
             .map_or_else(|| "offline".to_string(), |l| format!("broker-{l}"));
         let words = format!("{who} e{}", s.leader_epoch);
-        c.words_in_bar(words, (sx0, sx1), y + 9, 10, WHITE)?;
+        c.words_in_bar(words, (sx0, sx1), y + LEADER_BAR.1 / 2, SMALL, WHITE)?;
         c.put(&Rectangle::new(
-            [(sx0, y + 20), (sx1, y + 32)],
+            [(sx0, y + ISR_BAR.0), (sx1, y + ISR_BAR.1)],
             isr_color(s.isr.len(), replicas).filled(),
         ))?;
         let ids = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
@@ -596,39 +627,172 @@ fn draw_partition<DB: DrawingBackend>(
         if !s.elr.is_empty() {
             words.push_str(&format!(" ELR [{}]", ids(&s.elr)));
         }
-        c.words_in_bar(words, (sx0, sx1), y + 26, 9, BLACK_TEXT)?;
+        let mid = y + (ISR_BAR.0 + ISR_BAR.1) / 2;
+        c.words_in_bar(words, (sx0, sx1), mid, SMALL, BLACK_TEXT)?;
     }
     draw_offsets(c, p, y)
 }
 
-/// HW (blue) and LEO (grey) as steps under a partition's bars, scaled to its largest offset.
+/// The HW (black, thick) and each replica's LEO (its broker's colour) as steps under a
+/// partition's bars, scaled to its largest offset and drawn to the end of the run: where a
+/// LEO climbs above a flat HW, records are written but not committed.
 fn draw_offsets<DB: DrawingBackend>(
     c: &Canvas<'_, DB>,
     p: &PartitionLane,
     y: i32,
 ) -> Result<(), PlotError> {
     let top = p
-        .leo
-        .iter()
+        .replica_leos
+        .values()
+        .flatten()
+        .chain(&p.leo)
         .chain(&p.hw)
         .map(|(_, o)| *o)
         .max()
         .unwrap_or(0)
         .max(1);
-    let (py0, py1) = (y + 34, y + PART_H - 8);
+    let (py0, py1) = (y + OFFSETS.0, y + OFFSETS.1);
     let py = |o: u64| py1 - ((o as f64 / top as f64) * f64::from(py1 - py0)).round() as i32;
     c.put(&Rectangle::new(
         [(c.x0, py0), (c.x1, py1)],
         rgb(0xf4f4f4).filled(),
     ))?;
-    for (series, color) in [(&p.leo, rgb(0x9e9e9e)), (&p.hw, rgb(0x2166ac))] {
-        let points = steps(series, &|t| c.x(t), &py);
+    for (broker, series) in &p.replica_leos {
+        let points = steps(series, &|t| c.x(t), &py, c.end);
         if points.len() > 1 {
+            let color = leader_color(Some(*broker));
             c.put(&PathElement::new(points, color.stroke_width(1)))?;
         }
     }
+    let points = steps(&p.hw, &|t| c.x(t), &py, c.end);
+    if points.len() > 1 {
+        c.put(&PathElement::new(points, BLACK_TEXT.stroke_width(2)))?;
+    }
     let anchor = Some((HPos::Left, VPos::Top));
-    c.text(format!("{top}"), (c.x1 + 2, py0), 8, GREY_TEXT, anchor)
+    c.text(format!("{top}"), (c.x1 + 2, py0), SMALL, GREY_TEXT, anchor)
+}
+
+/// A lane per producer: a tick in the top row where sends were acknowledged, the middle where
+/// they were indeterminate, the bottom where they failed (Jepsen's ok, info, fail), a pixel
+/// column at a time. Returns the y below the section.
+fn draw_producers<DB: DrawingBackend>(
+    c: &Canvas<'_, DB>,
+    mut y: i32,
+    producers: &[ProducerLane],
+    places: &mut LanePlaces,
+) -> Result<i32, PlotError> {
+    if producers.is_empty() {
+        return Ok(y);
+    }
+    c.section_title("producers: acknowledged / indeterminate / failed", y)?;
+    y += HEADER_H;
+    let row_h = PRODUCER_H / 3;
+    for lane in producers {
+        places.push((lane.name.clone(), y, PRODUCER_H));
+        let name = format!("{} acks={}", lane.name, lane.acks.join(","));
+        c.lane_name(&name, y + PRODUCER_H / 2, NAME, BLACK_TEXT)?;
+        c.put(&Rectangle::new(
+            [(c.x0, y), (c.x1, y + PRODUCER_H)],
+            rgb(0xf4f4f4).filled(),
+        ))?;
+        for (row, outcome) in [SendOutcome::Ok, SendOutcome::Info, SendOutcome::Fail]
+            .into_iter()
+            .enumerate()
+        {
+            let mut columns: BTreeSet<i32> = BTreeSet::new();
+            for (t, o) in &lane.sends {
+                if *o == outcome {
+                    columns.insert(c.x(*t));
+                }
+            }
+            let ry = y + row as i32 * row_h;
+            for (x0, x1) in runs(&columns) {
+                c.put(&Rectangle::new(
+                    [(x0, ry + 1), (x1 + 1, ry + row_h - 1)],
+                    outcome_color(outcome).filled(),
+                ))?;
+            }
+        }
+        y += PRODUCER_H + LANE_GAP;
+    }
+    Ok(y)
+}
+
+/// Consecutive columns as (first, last) runs.
+fn runs(columns: &BTreeSet<i32>) -> Vec<(i32, i32)> {
+    let mut out: Vec<(i32, i32)> = Vec::new();
+    for &x in columns {
+        match out.last_mut() {
+            Some((_, last)) if *last + 1 >= x => *last = x,
+            _ => out.push((x, x)),
+        }
+    }
+    out
+}
+
+/// Jepsen's colours: ok green, info orange, fail red.
+pub fn outcome_color(o: SendOutcome) -> RGBColor {
+    rgb(match o {
+        SendOutcome::Ok => 0x1a9641,
+        SendOutcome::Info => 0xf08c00,
+        SendOutcome::Fail => 0xd7191c,
+    })
+}
+
+/// The scenario's notes: a numbered marker at each note's time. Returns the y below them.
+fn draw_note_markers<DB: DrawingBackend>(
+    c: &Canvas<'_, DB>,
+    model: &Model,
+    y: i32,
+) -> Result<i32, PlotError> {
+    if model.notes.is_empty() {
+        return Ok(y);
+    }
+    c.section_title("notes", y)?;
+    // Markers closer than their own width go side by side, to the right.
+    let mut free = c.x0;
+    for (i, (t, _)) in model.notes.iter().enumerate() {
+        let (cx, cy) = (c.x(*t).max(free), y + 9);
+        free = cx + 18;
+        c.put(&Circle::new((cx, cy), 8, rgb(0x1f5fbf).filled()))?;
+        let anchor = Some((HPos::Center, VPos::Center));
+        c.text(format!("{}", i + 1), (cx, cy), 12, WHITE, anchor)?;
+    }
+    Ok(y + NOTE_ROW_H + 4)
+}
+
+/// The notes' texts under the legend, one line each, cut to the width.
+fn draw_note_list<DB: DrawingBackend>(
+    c: &Canvas<'_, DB>,
+    model: &Model,
+    y: i32,
+) -> Result<(), PlotError> {
+    for (i, (t, text)) in model.notes.iter().enumerate() {
+        let line = fit(
+            &format!("{}  t={}  {}", i + 1, secs(*t), text),
+            c.width - 24,
+        );
+        c.text(
+            line,
+            (12, y + i as i32 * NOTE_ROW_H),
+            SMALL,
+            BLACK_TEXT,
+            None,
+        )?;
+    }
+    Ok(())
+}
+
+/// `s`, cut with an ellipsis to fit `width` pixels of small text.
+fn fit(s: &str, width: i32) -> String {
+    if text_width(s, SMALL) <= width {
+        return s.to_string();
+    }
+    let mut cut: String = s.to_string();
+    while !cut.is_empty() && text_width(&format!("{cut}…"), SMALL) > width {
+        cut.pop();
+    }
+    format!("{cut}…")
 }
 
 /// Fault periods shaded over the lanes they touch, or over every lane (from `top` to `bottom`)
@@ -729,11 +893,11 @@ fn draw_time_axis<DB: DrawingBackend>(c: &Canvas<'_, DB>, y: i32) -> Result<i32,
             format!("{}s", t_s.round() as u64)
         };
         let anchor = Some((HPos::Center, VPos::Top));
-        c.text(label, (tx, y + 7), 10, BLACK_TEXT, anchor)?;
+        c.text(label, (tx, y + 7), SMALL, BLACK_TEXT, anchor)?;
         k += 1;
     }
     let caption = format!("simulated time (run ends at {})", secs(c.end));
-    c.text(caption, (c.x0, y + 22), 11, GREY_TEXT, None)?;
+    c.text(caption, (c.x0, y + 26), SMALL, GREY_TEXT, None)?;
     Ok(y + 44)
 }
 
@@ -742,20 +906,27 @@ fn draw_legend<DB: DrawingBackend>(
     c: &Canvas<'_, DB>,
     model: &Model,
     y: i32,
-) -> Result<(), PlotError> {
+) -> Result<i32, PlotError> {
     let items = legend_items(model);
     let layout = legend_layout(&items, c.width);
     for ((label, color), (lx, row)) in items.iter().zip(&layout) {
-        let (lx, y) = (*lx, y + row * 18);
+        let (lx, y) = (*lx, y + row * LEGEND_ROW_H);
         c.put(&Rectangle::new(
-            [(lx, y), (lx + 14, y + 12)],
+            [(lx, y + 1), (lx + 14, y + 14)],
             color.filled(),
         ))?;
-        c.text(label.clone(), (lx + 18, y), 10, BLACK_TEXT, None)?;
+        c.text(label.clone(), (lx + 18, y), SMALL, BLACK_TEXT, None)?;
     }
-    let y = y + layout.last().map_or(0, |(_, row)| row + 1) * 18;
-    let symbols = "◆ election   ▼ fenced   ▲ unfenced   | ISR change   × truncation   ○ acked writes lost   red line: invariant violated";
-    c.text(symbols, (12, y), 10, BLACK_TEXT, None)
+    let y = y + legend_rows(&layout) * LEGEND_ROW_H;
+    let symbols = fit(SYMBOLS, c.width - 24);
+    c.text(symbols, (12, y), SMALL, BLACK_TEXT, None)?;
+    Ok(y + LEGEND_ROW_H + 6)
+}
+
+const SYMBOLS: &str = "◆ election   ▼ fenced   ▲ unfenced   | ISR change   × truncation   ○ acked writes lost   red line: invariant violated";
+
+fn legend_rows(layout: &[(i32, i32)]) -> i32 {
+    layout.last().map_or(0, |(_, row)| row + 1)
 }
 
 /// How many partitions were under-replicated (ISR smaller than the replicas) and offline (no
@@ -812,24 +983,17 @@ pub fn health(model: &Model) -> Vec<Health> {
 
 /// The legend: every state a lane can show, then this run's fault kinds and leaders.
 fn legend_items(model: &Model) -> Vec<(String, RGBColor)> {
-    let mut items: Vec<(String, RGBColor)> = [
-        NodeState::Leader,
-        NodeState::Follower,
-        NodeState::Candidate,
-        NodeState::Prospective,
-        NodeState::Unattached,
-        NodeState::Running,
-        NodeState::Fenced,
-        NodeState::ShuttingDown,
-        NodeState::Paused,
-        NodeState::Crashed,
-        NodeState::PowerLost,
-        NodeState::DiskLost,
-        NodeState::ShutDown,
-    ]
-    .into_iter()
-    .map(|s| (s.name().to_string(), node_color(s)))
-    .collect();
+    let used: BTreeSet<NodeState> = model
+        .controllers
+        .iter()
+        .chain(&model.brokers)
+        .flat_map(|l| l.segments.iter().filter(|s| s.to_us > s.from_us))
+        .map(|s| s.state)
+        .collect();
+    let mut items: Vec<(String, RGBColor)> = used
+        .into_iter()
+        .map(|s| (s.name().to_string(), node_color(s)))
+        .collect();
     let kinds: BTreeSet<FaultKind> = model.faults.iter().map(|f| f.kind).collect();
     for k in kinds {
         items.push((format!("fault: {}", k.name()), fault_color(k)));
@@ -846,9 +1010,23 @@ fn legend_items(model: &Model) -> Vec<(String, RGBColor)> {
         );
         items.push((label, leader_color(l)));
     }
-    items.push(("ISR full / reduced / 1 / empty".into(), isr_color(2, 2)));
-    items.push(("HW".into(), rgb(0x2166ac)));
-    items.push(("LEO".into(), rgb(0x9e9e9e)));
+    items.push(("ISR full".into(), isr_color(2, 2)));
+    items.push(("ISR reduced".into(), isr_color(2, 3)));
+    items.push(("ISR of 1".into(), isr_color(1, 3)));
+    items.push(("HW (LEOs in their broker's colour)".into(), BLACK_TEXT));
+    let outcomes: BTreeSet<SendOutcome> = model
+        .producers
+        .iter()
+        .flat_map(|p| p.sends.iter().map(|(_, o)| *o))
+        .collect();
+    for o in outcomes {
+        let name = match o {
+            SendOutcome::Ok => "send acknowledged",
+            SendOutcome::Info => "send indeterminate",
+            SendOutcome::Fail => "send failed",
+        };
+        items.push((name.into(), outcome_color(o)));
+    }
     items
 }
 
@@ -858,7 +1036,7 @@ fn legend_layout(items: &[(String, RGBColor)], width: i32) -> Vec<(i32, i32)> {
     items
         .iter()
         .map(|(label, _)| {
-            let w = 14 + 4 + text_width(label, 10) + 14;
+            let w = 14 + 4 + text_width(label, SMALL) + 14;
             if x + w > width - 12 && x > 12 {
                 x = 12;
                 row += 1;
@@ -870,11 +1048,12 @@ fn legend_layout(items: &[(String, RGBColor)], width: i32) -> Vec<(i32, i32)> {
         .collect()
 }
 
-/// A step line through `(time, value)` samples.
+/// A step line through `(time, value)` samples, held level to `end`.
 fn steps(
     series: &[(u64, u64)],
     x: &impl Fn(u64) -> i32,
     y: &impl Fn(u64) -> i32,
+    end: u64,
 ) -> Vec<(i32, i32)> {
     let mut points: Vec<(i32, i32)> = Vec::with_capacity(series.len() * 2);
     for &(t, v) in series {
@@ -887,8 +1066,8 @@ fn steps(
         }
         points.push((px, py));
     }
-    if let (Some(&(_, last_y)), Some(&(t, _))) = (points.last(), series.last()) {
-        points.push((x(t).max(points.last().map_or(0, |p| p.0)), last_y));
+    if let Some(&(last_x, last_y)) = points.last() {
+        points.push((x(end).max(last_x), last_y));
     }
     points
 }
@@ -909,18 +1088,26 @@ pub fn height(
     };
     let violation_h = violation_rows(&violation_labels(violations, &x, width)) * VIOLATION_ROW_H
         - VIOLATION_ROW_H;
-    let rows = fault_rows(model, &x, |s| text_width(s, 10))
+    let rows = fault_rows(model, &x, |s| text_width(s, SMALL))
         .into_iter()
         .max()
         .map_or(1, |r| r + 1) as i32;
     let nodes = (model.controllers.len() + model.brokers.len()) as i32;
+    let producers = model.producers.len() as i32;
+    let notes = model.notes.len() as i32;
     let h = 40
         + HEADER_H
         + violation_h
+        + if notes > 0 { NOTE_ROW_H + 4 } else { 0 }
         + rows * FAULT_ROW_H
         + 6
         + 2 * HEADER_H
         + nodes * (LANE_H + LANE_GAP)
+        + if producers > 0 {
+            HEADER_H + producers * (PRODUCER_H + LANE_GAP)
+        } else {
+            0
+        }
         + if partitions > 0 { HEADER_H } else { 0 }
         + if model.partitions.len() > 1 {
             LANE_H + LANE_GAP + 4
@@ -929,12 +1116,11 @@ pub fn height(
         }
         + partitions * PART_H
         + 48
-        + legend_layout(&legend_items(model), width)
-            .last()
-            .map_or(0, |(_, row)| row + 1)
-            * 18
-        + 18
-        + 24;
+        + legend_rows(&legend_layout(&legend_items(model), width)) * LEGEND_ROW_H
+        + LEGEND_ROW_H
+        + 6
+        + notes * NOTE_ROW_H
+        + 12;
     Ok(h as u32)
 }
 
@@ -1012,6 +1198,7 @@ mod tests {
         assert_eq!(tick_step(60.0), 5.0);
     }
     use crate::model::PartitionSegment;
+    use std::collections::BTreeMap;
 
     fn model(partitions: usize) -> Model {
         Model {
@@ -1033,12 +1220,15 @@ mod tests {
                     }],
                     hw: Vec::new(),
                     leo: Vec::new(),
+                    replica_leos: BTreeMap::new(),
                     leader_changes: i % 3,
                     isr_changes: 0,
                 })
                 .collect(),
+            producers: Vec::new(),
             faults: Vec::new(),
             markers: Vec::new(),
+            notes: Vec::new(),
         }
     }
 

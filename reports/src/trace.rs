@@ -45,8 +45,6 @@ impl Line {
             Body::Node { event, .. } => match event.as_ref() {
                 Event::Poll { .. } => false,
                 Event::Send { op, .. } => *op != SendOp::Invoke,
-                // Every append: the cluster view folds them while reading (`cursor`).
-                Event::Appended { .. } | Event::LogOpened { .. } => false,
                 _ => true,
             },
             _ => true,
