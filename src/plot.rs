@@ -3,7 +3,7 @@
 use clap::Args;
 use std::path::{Path, PathBuf};
 
-use reports::plot::{self, PlotOptions};
+use reports::plot::{self, PlotOptions, Theme};
 use reports::trace::Trace;
 
 use crate::run::partition_pick;
@@ -36,20 +36,69 @@ pub struct PlotArgs {
     /// eventful).
     #[arg(long, value_delimiter = ',')]
     pub partitions: Vec<String>,
-    /// The title (default: the trace's file name and seed).
+    /// The title (default: the scenario's title from the run's report.json beside the trace,
+    /// or the trace's path; and the seed).
     #[arg(long)]
     pub title: Option<String>,
     /// Image width in pixels.
     #[arg(long, default_value_t = 1400)]
     pub width: u32,
+    /// Colours: `light`, or `dark` for slides on a dark background.
+    #[arg(long, value_enum, default_value_t = ThemeArg::Light)]
+    pub theme: ThemeArg,
+    /// Draw from this simulated time on, in seconds (e.g. 14.5).
+    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]
+    pub from: Option<f64>,
+    /// Draw up to this simulated time, in seconds (default: the run's end).
+    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]
+    pub to: Option<f64>,
     /// Stop reading the trace once resident memory passes this size (e.g. 2GiB; default:
     /// three quarters of the machine's or the container's memory).
     #[arg(long, value_name = "SIZE", value_parser = resources::parse_size)]
     pub memory_limit: Option<u64>,
 }
 
+/// `--theme`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ThemeArg {
+    Light,
+    Dark,
+}
+
+/// A `--from`/`--to` time in seconds as microseconds: finite, not negative.
+fn seconds_flag(flag: &str, s: Option<f64>) -> Result<Option<u64>, CliError> {
+    match s {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s >= 0.0 && s < 1e12 => Ok(Some((s * 1e6).round() as u64)),
+        Some(s) => Err(CliError::Input(format!(
+            "--{flag}: expected a time in seconds from 0, got {s}"
+        ))),
+    }
+}
+
+/// The default title: the scenario's, from the run's report.json beside the trace, with the
+/// seed; the trace's path when there is none.
+fn default_title(trace_path: &Path, seed: u64) -> String {
+    let title = trace_path
+        .parent()
+        .map(|dir| dir.join("report.json"))
+        .and_then(|p| std::fs::read(p).ok())
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .and_then(|v| {
+            let s = &v["scenario"];
+            [&s["title"], &s["name"]]
+                .iter()
+                .filter_map(|t| t.as_str())
+                .find(|t| !t.is_empty())
+                .map(str::to_string)
+        });
+    match title {
+        Some(t) => format!("{t} (seed {seed})"),
+        None => format!("{} (seed {seed})", trace_path.display()),
+    }
+}
+
 pub fn plot(args: PlotArgs) -> Result<Verdict, CliError> {
-    let name = args.trace.display().to_string();
     if !(400..=20_000).contains(&args.width) {
         return Err(CliError::Input(format!(
             "--width: expected 400 to 20000 pixels, got {}",
@@ -60,12 +109,34 @@ pub fn plot(args: PlotArgs) -> Result<Verdict, CliError> {
         .memory_limit
         .unwrap_or_else(resources::default_memory_limit);
     let trace = read_trace(&args.trace, limit).map_err(CliError::Input)?;
+    let from_us = seconds_flag("from", args.from)?.unwrap_or(0);
+    let to_us = seconds_flag("to", args.to)?;
+    if to_us.is_some_and(|to| to <= from_us) {
+        return Err(CliError::Input(format!(
+            "--to: expected a time after --from ({} s), got {} s",
+            from_us as f64 / 1e6,
+            args.to.unwrap_or(0.0)
+        )));
+    }
+    if from_us >= trace.end_us {
+        return Err(CliError::Input(format!(
+            "--from: the run ends at {} s; expected an earlier time, got {} s",
+            trace.end_us as f64 / 1e6,
+            from_us as f64 / 1e6
+        )));
+    }
     let options = PlotOptions {
         title: args
             .title
-            .unwrap_or_else(|| format!("{name} (seed {})", trace.seed)),
+            .unwrap_or_else(|| default_title(&args.trace, trace.seed)),
         partitions: partition_pick(&args.partitions),
         width: args.width,
+        theme: match args.theme {
+            ThemeArg::Light => Theme::LIGHT,
+            ThemeArg::Dark => Theme::DARK,
+        },
+        from_us,
+        to_us,
     };
     let model = reports::model::build(&trace);
     let bytes = match args.out.extension().and_then(|e| e.to_str()) {

@@ -402,3 +402,60 @@ fn lessons_06_and_07_draw_the_acks_outcomes_and_a_frozen_hw() {
         "acks=all sends fail (NOT_ENOUGH_REPLICAS until delivery.timeout.ms)"
     );
 }
+
+/// `kafkasim plot` draws a time window and a dark theme for slides, titles the picture with
+/// the scenario's title, and refuses a window that is not one.
+#[test]
+fn plot_draws_a_window_in_a_theme_for_slides() {
+    let dir = run_out(
+        "scenarios/teach/07-min-insync-replicas.json",
+        "reports-window",
+    );
+    let trace = dir.join("trace.jsonl");
+    let svg = dir.join("zoom.svg");
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut a = vec![
+            "plot".to_string(),
+            trace.display().to_string(),
+            "--out".into(),
+            svg.display().to_string(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run = |extra: &[&str]| {
+        let a = args(extra);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        kafkasim(&a)
+    };
+    let out = run(&["--from", "8", "--to", "30", "--theme", "dark"]);
+    assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
+    let drawn = std::fs::read_to_string(&svg).unwrap();
+    assert!(drawn.contains("simulated time, 8.000s to 30.000s"));
+    assert!(drawn.contains("min.insync.replicas refuses writes (seed 1)"));
+    assert!(drawn.contains("fill=\"#1B1D22\""), "the dark background");
+    // The time axis starts at 8 s: its first tick is 8s, and nothing is labelled 0s.
+    assert!(drawn.contains(">\n8s\n</text>") && !drawn.contains(">\n0s\n</text>"));
+    // The note at 50 s is outside the window: only note 1 is marked on the plot.
+    assert!(drawn.contains("fill=\"#FFFFFF\">\n1\n</text>"));
+    assert!(!drawn.contains("fill=\"#FFFFFF\">\n2\n</text>"));
+    for (extra, message) in [
+        (
+            &["--from", "30", "--to", "8"][..],
+            "--to: expected a time after --from",
+        ),
+        (&["--from", "500"][..], "--from: the run ends at 90 s"),
+        (
+            &["--to", "-1"][..],
+            "--to: expected a time in seconds from 0",
+        ),
+    ] {
+        let out = run(extra);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        assert!(
+            support::stderr(&out).contains(message),
+            "{extra:?}: {}",
+            support::stderr(&out)
+        );
+    }
+}

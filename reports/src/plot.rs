@@ -39,6 +39,10 @@ pub struct PlotOptions {
     pub title: String,
     pub partitions: PartitionPick,
     pub width: u32,
+    pub theme: Theme,
+    /// The time window drawn: from `from_us` to `to_us` (the run's end when none).
+    pub from_us: u64,
+    pub to_us: Option<u64>,
 }
 
 impl Default for PlotOptions {
@@ -47,8 +51,53 @@ impl Default for PlotOptions {
             title: String::new(),
             partitions: PartitionPick::default(),
             width: 1400,
+            theme: Theme::LIGHT,
+            from_us: 0,
+            to_us: None,
         }
     }
+}
+
+/// The colours of what is drawn on the background (the coloured bars keep theirs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Theme {
+    pub background: RGBColor,
+    pub fg: RGBColor,
+    pub muted: RGBColor,
+    /// Behind the offsets and the producers' outcomes.
+    pub strip: RGBColor,
+}
+
+impl Theme {
+    pub const LIGHT: Theme = Theme {
+        background: RGBColor(0xff, 0xff, 0xff),
+        fg: BLACK_TEXT,
+        muted: GREY_TEXT,
+        strip: RGBColor(0xf4, 0xf4, 0xf4),
+    };
+    /// For slides on a dark background.
+    pub const DARK: Theme = Theme {
+        background: RGBColor(0x1b, 0x1d, 0x22),
+        fg: RGBColor(0xe8, 0xe8, 0xe8),
+        muted: RGBColor(0xa8, 0xa8, 0xa8),
+        strip: RGBColor(0x2c, 0x2f, 0x36),
+    };
+}
+
+/// The time window `options` draws of `model`: (from, to), at least 1 µs wide.
+pub fn window(model: &Model, options: &PlotOptions) -> (u64, u64) {
+    let end = options
+        .to_us
+        .unwrap_or(model.end_us)
+        .min(model.end_us.max(1));
+    let from = options.from_us.min(end.saturating_sub(1));
+    (from, end.max(from + 1))
+}
+
+/// The x of time `t` on an axis from `x0` (at `from`) to `x1` (at `to`), clamped.
+fn axis_x(t: u64, (from, to): (u64, u64), (x0, x1): (i32, i32)) -> i32 {
+    let t = t.clamp(from, to);
+    x0 + (((t - from) as f64 / (to - from) as f64) * f64::from(x1 - x0)).round() as i32
 }
 
 /// The partitions `pick` selects, in name order. Unknown names are reported.
@@ -305,8 +354,10 @@ struct Canvas<'r, DB: DrawingBackend> {
     width: i32,
     x0: i32,
     x1: i32,
-    /// When the run ended (at least 1 µs).
+    /// The time window drawn (`end` at least 1 µs after `start`).
+    start: u64,
     end: u64,
+    theme: Theme,
 }
 
 const BLACK_TEXT: RGBColor = RGBColor(0x20, 0x20, 0x20);
@@ -315,8 +366,12 @@ const GREY_TEXT: RGBColor = RGBColor(0x70, 0x70, 0x70);
 impl<DB: DrawingBackend> Canvas<'_, DB> {
     /// The x of time `t`.
     fn x(&self, t: u64) -> i32 {
-        let end = self.end;
-        self.x0 + ((t.min(end) as f64 / end as f64) * f64::from(self.x1 - self.x0)).round() as i32
+        axis_x(t, (self.start, self.end), (self.x0, self.x1))
+    }
+
+    /// Whether `from..to` overlaps the window drawn.
+    fn shows(&self, from: u64, to: u64) -> bool {
+        to >= self.start && from <= self.end
     }
 
     fn put<E>(&self, element: &E) -> Result<(), PlotError>
@@ -368,7 +423,7 @@ impl<DB: DrawingBackend> Canvas<'_, DB> {
     }
 
     fn section_title(&self, title: impl Into<String>, y: i32) -> Result<(), PlotError> {
-        self.text(title, (12, y + 2), NAME, GREY_TEXT, None)
+        self.text(title, (12, y + 2), NAME, self.theme.muted, None)
     }
 }
 
@@ -386,21 +441,24 @@ pub fn draw<DB: DrawingBackend>(
     let partitions = pick_partitions(model, &options.partitions)?;
     let width = options.width as i32;
     let (x0, x1) = time_axis(options.width);
+    let (start, end) = window(model, options);
     let c = Canvas {
         root,
         width,
         x0,
         x1,
-        end: model.end_us.max(1),
+        start,
+        end,
+        theme: options.theme,
     };
-    root.fill(&WHITE)
+    root.fill(&options.theme.background)
         .map_err(|e| PlotError::Draw(e.to_string()))?;
     let title = if options.title.is_empty() {
         "kafkasim timeline"
     } else {
         options.title.as_str()
     };
-    c.text(title, (12, 10), TITLE, BLACK_TEXT, None)?;
+    c.text(title, (12, 10), TITLE, c.theme.fg, None)?;
     let lanes_top = 40;
     let mut y = draw_violation_labels(&c, violations, lanes_top)?;
     y = draw_note_markers(&c, model, y)?;
@@ -435,14 +493,14 @@ pub fn draw<DB: DrawingBackend>(
     draw_fault_shading(&c, model, &lanes, (shade_top, lanes_bottom))?;
     draw_markers(&c, model, &lanes)?;
     // Violations: red lines across every lane.
-    for v in violations {
+    for v in violations.iter().filter(|v| c.shows(v.t_us, v.t_us)) {
         let vx = c.x(v.t_us);
         c.put(&PathElement::new(
             vec![(vx, lanes_top + HEADER_H - 2), (vx, lanes_bottom)],
             rgb(0xc00000).mix(0.7).stroke_width(1),
         ))?;
     }
-    y = draw_time_axis(&c, lanes_bottom + 4)?;
+    y = draw_time_axis(&c, lanes_bottom + 4, model.end_us)?;
     y = draw_legend(&c, model, y)?;
     draw_note_list(&c, model, y)?;
     root.present().map_err(|e| PlotError::Draw(e.to_string()))
@@ -474,13 +532,16 @@ fn draw_fault_bars<DB: DrawingBackend>(
     let rows_n = rows.iter().max().map_or(0, |r| r + 1) as i32;
     c.section_title("faults", y)?;
     for (f, row) in model.faults.iter().zip(&rows) {
+        if !c.shows(f.from_us, f.to_us) {
+            continue;
+        }
         let fy = y + *row as i32 * FAULT_ROW_H;
         let (fx0, fx1) = (c.x(f.from_us), c.x(f.to_us).max(c.x(f.from_us) + 2));
         c.put(&Rectangle::new(
             [(fx0, fy + 2), (fx1, fy + FAULT_ROW_H - 2)],
             fault_color(f.kind).mix(0.35).filled(),
         ))?;
-        c.text(f.label.clone(), (fx0 + 3, fy + 2), SMALL, BLACK_TEXT, None)?;
+        c.text(f.label.clone(), (fx0 + 3, fy + 2), SMALL, c.theme.fg, None)?;
     }
     Ok(y + rows_n.max(1) * FAULT_ROW_H + 6)
 }
@@ -498,7 +559,7 @@ fn draw_node_section<DB: DrawingBackend>(
     y += HEADER_H;
     for lane in lanes {
         places.push((lane.name.clone(), y, LANE_H));
-        c.lane_name(&lane.name, y + LANE_H / 2, NAME, BLACK_TEXT)?;
+        c.lane_name(&lane.name, y + LANE_H / 2, NAME, c.theme.fg)?;
         for s in &lane.segments {
             let (sx0, sx1) = (c.x(s.from_us), c.x(s.to_us));
             if sx1 <= sx0 {
@@ -512,7 +573,7 @@ fn draw_node_section<DB: DrawingBackend>(
                 // Where one state gives way to the next, even in the same colour.
                 c.put(&PathElement::new(
                     vec![(sx0, y), (sx0, y + LANE_H)],
-                    WHITE.stroke_width(1),
+                    c.theme.background.stroke_width(1),
                 ))?;
             }
             let color = if s.state == NodeState::Leader || s.state == NodeState::DiskLost {
@@ -553,7 +614,7 @@ fn draw_health<DB: DrawingBackend>(
     y: i32,
 ) -> Result<i32, PlotError> {
     let label = format!("all {} partitions", model.partitions.len());
-    c.lane_name(&label, y + LANE_H / 2, NAME, BLACK_TEXT)?;
+    c.lane_name(&label, y + LANE_H / 2, NAME, c.theme.fg)?;
     for h in health(model) {
         let (sx0, sx1) = (c.x(h.from_us), c.x(h.to_us));
         if sx1 <= sx0 {
@@ -590,18 +651,18 @@ fn draw_partition<DB: DrawingBackend>(
     p: &PartitionLane,
     y: i32,
 ) -> Result<(), PlotError> {
-    c.lane_name(&p.name, y + LEADER_BAR.1 / 2, NAME, BLACK_TEXT)?;
+    c.lane_name(&p.name, y + LEADER_BAR.1 / 2, NAME, c.theme.fg)?;
     c.lane_name(
         "ISR, ELR",
         y + (ISR_BAR.0 + ISR_BAR.1) / 2,
         SMALL,
-        GREY_TEXT,
+        c.theme.muted,
     )?;
     c.lane_name(
         "HW, each LEO",
         y + (OFFSETS.0 + OFFSETS.1) / 2,
         SMALL,
-        GREY_TEXT,
+        c.theme.muted,
     )?;
     let replicas = p.replicas.max(1);
     for s in &p.segments {
@@ -641,12 +702,17 @@ fn draw_offsets<DB: DrawingBackend>(
     p: &PartitionLane,
     y: i32,
 ) -> Result<(), PlotError> {
-    let top = p
+    let window = |series: &[(u64, u64)]| in_window(series, c.start, c.end);
+    let leos: Vec<(u64, Vec<(u64, u64)>)> = p
         .replica_leos
-        .values()
-        .flatten()
-        .chain(&p.leo)
-        .chain(&p.hw)
+        .iter()
+        .map(|(b, series)| (*b, window(series)))
+        .collect();
+    let hw = window(&p.hw);
+    let top = leos
+        .iter()
+        .flat_map(|(_, s)| s)
+        .chain(&hw)
         .map(|(_, o)| *o)
         .max()
         .unwrap_or(0)
@@ -655,21 +721,27 @@ fn draw_offsets<DB: DrawingBackend>(
     let py = |o: u64| py1 - ((o as f64 / top as f64) * f64::from(py1 - py0)).round() as i32;
     c.put(&Rectangle::new(
         [(c.x0, py0), (c.x1, py1)],
-        rgb(0xf4f4f4).filled(),
+        c.theme.strip.filled(),
     ))?;
-    for (broker, series) in &p.replica_leos {
+    for (broker, series) in &leos {
         let points = steps(series, &|t| c.x(t), &py, c.end);
         if points.len() > 1 {
             let color = leader_color(Some(*broker));
             c.put(&PathElement::new(points, color.stroke_width(1)))?;
         }
     }
-    let points = steps(&p.hw, &|t| c.x(t), &py, c.end);
+    let points = steps(&hw, &|t| c.x(t), &py, c.end);
     if points.len() > 1 {
-        c.put(&PathElement::new(points, BLACK_TEXT.stroke_width(2)))?;
+        c.put(&PathElement::new(points, c.theme.fg.stroke_width(2)))?;
     }
     let anchor = Some((HPos::Left, VPos::Top));
-    c.text(format!("{top}"), (c.x1 + 2, py0), SMALL, GREY_TEXT, anchor)
+    c.text(
+        format!("{top}"),
+        (c.x1 + 2, py0),
+        SMALL,
+        c.theme.muted,
+        anchor,
+    )
 }
 
 /// A lane per producer: a tick in the top row where sends were acknowledged, the middle where
@@ -690,10 +762,10 @@ fn draw_producers<DB: DrawingBackend>(
     for lane in producers {
         places.push((lane.name.clone(), y, PRODUCER_H));
         let name = format!("{} acks={}", lane.name, lane.acks.join(","));
-        c.lane_name(&name, y + PRODUCER_H / 2, NAME, BLACK_TEXT)?;
+        c.lane_name(&name, y + PRODUCER_H / 2, NAME, c.theme.fg)?;
         c.put(&Rectangle::new(
             [(c.x0, y), (c.x1, y + PRODUCER_H)],
-            rgb(0xf4f4f4).filled(),
+            c.theme.strip.filled(),
         ))?;
         for (row, outcome) in [SendOutcome::Ok, SendOutcome::Info, SendOutcome::Fail]
             .into_iter()
@@ -752,6 +824,9 @@ fn draw_note_markers<DB: DrawingBackend>(
     // Markers closer than their own width go side by side, to the right.
     let mut free = c.x0;
     for (i, (t, _)) in model.notes.iter().enumerate() {
+        if !c.shows(*t, *t) {
+            continue;
+        }
         let (cx, cy) = (c.x(*t).max(free), y + 9);
         free = cx + 18;
         c.put(&Circle::new((cx, cy), 8, rgb(0x1f5fbf).filled()))?;
@@ -776,7 +851,7 @@ fn draw_note_list<DB: DrawingBackend>(
             line,
             (12, y + i as i32 * NOTE_ROW_H),
             SMALL,
-            BLACK_TEXT,
+            c.theme.fg,
             None,
         )?;
     }
@@ -803,7 +878,7 @@ fn draw_fault_shading<DB: DrawingBackend>(
     lanes: &LanePlaces,
     (top, bottom): (i32, i32),
 ) -> Result<(), PlotError> {
-    for f in &model.faults {
+    for f in model.faults.iter().filter(|f| c.shows(f.from_us, f.to_us)) {
         let (fx0, fx1) = (c.x(f.from_us), c.x(f.to_us).max(c.x(f.from_us) + 2));
         if matches!(f.kind, FaultKind::Partition | FaultKind::OneWay) {
             c.put(&Rectangle::new(
@@ -830,7 +905,7 @@ fn draw_markers<DB: DrawingBackend>(
     model: &Model,
     lanes: &LanePlaces,
 ) -> Result<(), PlotError> {
-    for m in &model.markers {
+    for m in model.markers.iter().filter(|m| c.shows(m.t_us, m.t_us)) {
         let Some((_, ly, h)) = lanes.iter().find(|(n, _, _)| *n == m.lane) else {
             continue;
         };
@@ -839,7 +914,7 @@ fn draw_markers<DB: DrawingBackend>(
         match m.kind {
             MarkerKind::Election => c.put(&Polygon::new(
                 vec![(mx, ly - 4), (mx + 4, ly), (mx, ly + 4), (mx - 4, ly)],
-                BLACK_TEXT.filled(),
+                c.theme.fg.filled(),
             )),
             MarkerKind::Fenced => c.put(&Polygon::new(
                 vec![(mx - 4, ly - 4), (mx + 4, ly - 4), (mx, ly + 3)],
@@ -869,23 +944,28 @@ fn draw_markers<DB: DrawingBackend>(
 }
 
 /// The time axis at `y`, ticked in seconds. Returns the y below it.
-fn draw_time_axis<DB: DrawingBackend>(c: &Canvas<'_, DB>, y: i32) -> Result<i32, PlotError> {
+/// `run_end` is when the run ended, to say whether the window is all of it.
+fn draw_time_axis<DB: DrawingBackend>(
+    c: &Canvas<'_, DB>,
+    y: i32,
+    run_end: u64,
+) -> Result<i32, PlotError> {
     c.put(&PathElement::new(
         vec![(c.x0, y), (c.x1, y)],
-        BLACK_TEXT.stroke_width(1),
+        c.theme.fg.stroke_width(1),
     ))?;
-    let span_s = c.end as f64 / 1e6;
-    let step = tick_step(span_s);
-    let mut k = 0u64;
+    let (start_s, end_s) = (c.start as f64 / 1e6, c.end as f64 / 1e6);
+    let step = tick_step(end_s - start_s);
+    let mut k = (start_s / step - 1e-9).ceil().max(0.0) as u64;
     loop {
         let t_s = k as f64 * step;
-        if t_s > span_s + 1e-9 {
+        if t_s > end_s + 1e-9 {
             break;
         }
         let tx = c.x((t_s * 1e6).round() as u64);
         c.put(&PathElement::new(
             vec![(tx, y), (tx, y + 5)],
-            BLACK_TEXT.stroke_width(1),
+            c.theme.fg.stroke_width(1),
         ))?;
         let label = if step < 1.0 {
             format!("{t_s:.1}s")
@@ -893,11 +973,15 @@ fn draw_time_axis<DB: DrawingBackend>(c: &Canvas<'_, DB>, y: i32) -> Result<i32,
             format!("{}s", t_s.round() as u64)
         };
         let anchor = Some((HPos::Center, VPos::Top));
-        c.text(label, (tx, y + 7), SMALL, BLACK_TEXT, anchor)?;
+        c.text(label, (tx, y + 7), SMALL, c.theme.fg, anchor)?;
         k += 1;
     }
-    let caption = format!("simulated time (run ends at {})", secs(c.end));
-    c.text(caption, (c.x0, y + 26), SMALL, GREY_TEXT, None)?;
+    let caption = if c.start > 0 || c.end < run_end {
+        format!("simulated time, {} to {}", secs(c.start), secs(c.end))
+    } else {
+        format!("simulated time (run ends at {})", secs(c.end))
+    };
+    c.text(caption, (c.x0, y + 26), SMALL, c.theme.muted, None)?;
     Ok(y + 44)
 }
 
@@ -907,7 +991,7 @@ fn draw_legend<DB: DrawingBackend>(
     model: &Model,
     y: i32,
 ) -> Result<i32, PlotError> {
-    let items = legend_items(model);
+    let items = legend_items(model, c.theme.fg);
     let layout = legend_layout(&items, c.width);
     for ((label, color), (lx, row)) in items.iter().zip(&layout) {
         let (lx, y) = (*lx, y + row * LEGEND_ROW_H);
@@ -915,11 +999,11 @@ fn draw_legend<DB: DrawingBackend>(
             [(lx, y + 1), (lx + 14, y + 14)],
             color.filled(),
         ))?;
-        c.text(label.clone(), (lx + 18, y), SMALL, BLACK_TEXT, None)?;
+        c.text(label.clone(), (lx + 18, y), SMALL, c.theme.fg, None)?;
     }
     let y = y + legend_rows(&layout) * LEGEND_ROW_H;
     let symbols = fit(SYMBOLS, c.width - 24);
-    c.text(symbols, (12, y), SMALL, BLACK_TEXT, None)?;
+    c.text(symbols, (12, y), SMALL, c.theme.fg, None)?;
     Ok(y + LEGEND_ROW_H + 6)
 }
 
@@ -982,7 +1066,7 @@ pub fn health(model: &Model) -> Vec<Health> {
 }
 
 /// The legend: every state a lane can show, then this run's fault kinds and leaders.
-fn legend_items(model: &Model) -> Vec<(String, RGBColor)> {
+fn legend_items(model: &Model, fg: RGBColor) -> Vec<(String, RGBColor)> {
     let used: BTreeSet<NodeState> = model
         .controllers
         .iter()
@@ -1013,7 +1097,7 @@ fn legend_items(model: &Model) -> Vec<(String, RGBColor)> {
     items.push(("ISR full".into(), isr_color(2, 2)));
     items.push(("ISR reduced".into(), isr_color(2, 3)));
     items.push(("ISR of 1".into(), isr_color(1, 3)));
-    items.push(("HW (LEOs in their broker's colour)".into(), BLACK_TEXT));
+    items.push(("HW (LEOs in their broker's colour)".into(), fg));
     let outcomes: BTreeSet<SendOutcome> = model
         .producers
         .iter()
@@ -1046,6 +1130,17 @@ fn legend_layout(items: &[(String, RGBColor)], width: i32) -> Vec<(i32, i32)> {
             at
         })
         .collect()
+}
+
+/// The samples of a step series inside `start..=end`, led by its value at `start`.
+fn in_window(series: &[(u64, u64)], start: u64, end: u64) -> Vec<(u64, u64)> {
+    let first = series.partition_point(|(t, _)| *t <= start);
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    if let Some(&(_, v)) = first.checked_sub(1).map(|i| &series[i]) {
+        out.push((start, v));
+    }
+    out.extend(series[first..].iter().take_while(|(t, _)| *t <= end));
+    out
 }
 
 /// A step line through `(time, value)` samples, held level to `end`.
@@ -1081,11 +1176,9 @@ pub fn height(
     register_font();
     let partitions = pick_partitions(model, &options.partitions)?.len() as i32;
     let width = options.width as i32;
-    let end = model.end_us.max(1);
-    let x = |t: u64| {
-        LABEL_W
-            + ((t.min(end) as f64 / end as f64) * f64::from(width - RIGHT - LABEL_W)).round() as i32
-    };
+    let w = window(model, options);
+    let axis = time_axis(options.width);
+    let x = |t: u64| axis_x(t, w, axis);
     let violation_h = violation_rows(&violation_labels(violations, &x, width)) * VIOLATION_ROW_H
         - VIOLATION_ROW_H;
     let rows = fault_rows(model, &x, |s| text_width(s, SMALL))
@@ -1116,7 +1209,7 @@ pub fn height(
         }
         + partitions * PART_H
         + 48
-        + legend_rows(&legend_layout(&legend_items(model), width)) * LEGEND_ROW_H
+        + legend_rows(&legend_layout(&legend_items(model, BLACK_TEXT), width)) * LEGEND_ROW_H
         + LEGEND_ROW_H
         + 6
         + notes * NOTE_ROW_H
