@@ -420,7 +420,7 @@ fn plot_draws_a_window_in_a_theme_for_slides() {
             "--out".into(),
             svg.display().to_string(),
         ];
-        a.extend(extra.iter().map(|s| s.to_string()));
+        a.extend(extra.iter().map(ToString::to_string));
         a
     };
     let run = |extra: &[&str]| {
