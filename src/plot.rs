@@ -69,7 +69,7 @@ pub enum ThemeArg {
 fn seconds_flag(flag: &str, s: Option<f64>) -> Result<Option<u64>, CliError> {
     match s {
         None => Ok(None),
-        Some(s) if s.is_finite() && s >= 0.0 && s < 1e12 => Ok(Some((s * 1e6).round() as u64)),
+        Some(s) if (0.0..1e12).contains(&s) => Ok(Some((s * 1e6).round() as u64)),
         Some(s) => Err(CliError::Input(format!(
             "--{flag}: expected a time in seconds from 0, got {s}"
         ))),
