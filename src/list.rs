@@ -76,8 +76,10 @@ pub fn list(args: ListArgs) -> Result<Verdict, CliError> {
             let (bugs, others): (Vec<&Listed>, Vec<&Listed>) =
                 rest.into_iter().partition(|s| s.name.starts_with("bugs/"));
             println_lossy(
-                "Learn Kafka failover, lesson by lesson: `kafkasim explain NAME` tells a lesson moment by moment;\n\
-                 `kafkasim run NAME --out DIR` draws it (open DIR/report.html in a browser):",
+                "Learn Kafka failover, lesson by lesson. `kafkasim run NAME --out DIR`, then open\n\
+                 DIR/report.html in a browser: step through the lesson (the arrow keys) with the cluster as\n\
+                 it was at each moment. `kafkasim explain NAME` tells it in the terminal; `kafkasim compare\n\
+                 NAME --set KEY=VALUE` (or, for a lesson with a fix, no --set) shows two runs side by side:",
             );
             for (i, s) in lessons.iter().enumerate() {
                 let title = if s.title.is_empty() {
@@ -88,7 +90,8 @@ pub fn list(args: ListArgs) -> Result<Verdict, CliError> {
                 println_lossy(&format!("  {:2}. {title}\n      {}", i + 1, s.name));
             }
             println_lossy(
-                "\nHistorical bugs: each shows its bug, and with --without-variants the fix, on one seed:",
+                "\nHistorical bugs: each shows its bug, and with --without-variants the fix, on one seed\n\
+                 (`kafkasim compare NAME` puts the two side by side):",
             );
             let width = bugs.iter().map(|s| s.name.len()).max().unwrap_or(0);
             for s in &bugs {
