@@ -161,6 +161,7 @@ impl From<reports::plot::PlotError> for CliError {
         match e {
             PlotError::UnknownPartition { .. } => CliError::Input(format!("--partitions: {e}")),
             PlotError::TooLarge { .. } => CliError::Input(e.to_string()),
+            PlotError::TooShort { .. } => CliError::Input(format!("--height: {e}")),
             PlotError::Draw(_) | PlotError::Encode(_) => CliError::Output(e.to_string()),
         }
     }

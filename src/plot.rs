@@ -43,6 +43,13 @@ pub struct PlotArgs {
     /// Image width in pixels.
     #[arg(long, default_value_t = 1400)]
     pub width: u32,
+    /// Image height in pixels: the partitions' HW and LEO strips stretch or shrink to fit
+    /// (default: the height the drawing needs).
+    #[arg(long, value_name = "PX")]
+    pub height: Option<u32>,
+    /// Text, and the lanes with it, this many times their usual size, 0.5 to 4 (for slides).
+    #[arg(long, default_value_t = 1.0, value_name = "SCALE")]
+    pub font_scale: f64,
     /// Colours: `light`, or `dark` for slides on a dark background.
     #[arg(long, value_enum, default_value_t = ThemeArg::Light)]
     pub theme: ThemeArg,
@@ -109,6 +116,18 @@ pub fn plot(args: PlotArgs) -> Result<Verdict, CliError> {
         .memory_limit
         .unwrap_or_else(resources::default_memory_limit);
     let trace = read_trace(&args.trace, limit).map_err(CliError::Input)?;
+    if !(0.5..=4.0).contains(&args.font_scale) {
+        return Err(CliError::Input(format!(
+            "--font-scale: expected 0.5 to 4, got {}",
+            args.font_scale
+        )));
+    }
+    if args.height.is_some_and(|h| !(100..=20_000).contains(&h)) {
+        return Err(CliError::Input(format!(
+            "--height: expected 100 to 20000 pixels, got {}",
+            args.height.unwrap_or(0)
+        )));
+    }
     let from_us = seconds_flag("from", args.from)?.unwrap_or(0);
     let to_us = seconds_flag("to", args.to)?;
     if to_us.is_some_and(|to| to <= from_us) {
@@ -137,6 +156,8 @@ pub fn plot(args: PlotArgs) -> Result<Verdict, CliError> {
         },
         from_us,
         to_us,
+        font_scale: args.font_scale,
+        height: args.height,
     };
     let model = reports::model::build(&trace);
     let bytes = match args.out.extension().and_then(|e| e.to_str()) {

@@ -439,7 +439,35 @@ fn plot_draws_a_window_in_a_theme_for_slides() {
     // The note at 50 s is outside the window: only note 1 is marked on the plot.
     assert!(drawn.contains("fill=\"#FFFFFF\">\n1\n</text>"));
     assert!(!drawn.contains("fill=\"#FFFFFF\">\n2\n</text>"));
+    // A slide: 1920 x 1080 exactly, larger text, one partition's strip stretched to fill.
+    let png = dir.join("slide.png");
+    let out = kafkasim(&[
+        "plot",
+        trace.to_str().unwrap(),
+        "--out",
+        png.to_str().unwrap(),
+        "--width",
+        "1920",
+        "--height",
+        "1080",
+        "--font-scale",
+        "1.4",
+        "--partitions",
+        "orders-0",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
+    let bytes = std::fs::read(&png).unwrap();
+    let size = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+    assert_eq!((size(16), size(20)), (1920, 1080));
     for (extra, message) in [
+        (
+            &["--height", "300"][..],
+            "--height: a height of 300 px is too short for this timeline: it needs at least",
+        ),
+        (
+            &["--font-scale", "9"][..],
+            "--font-scale: expected 0.5 to 4",
+        ),
         (
             &["--from", "30", "--to", "8"][..],
             "--to: expected a time after --from",

@@ -43,6 +43,11 @@ pub struct PlotOptions {
     /// The time window drawn: from `from_us` to `to_us` (the run's end when none).
     pub from_us: u64,
     pub to_us: Option<u64>,
+    /// Text and lanes this many times their usual size (for slides).
+    pub font_scale: f64,
+    /// The image's height; the partitions' HW and LEO strips take what is over or under the
+    /// height the drawing needs (none: that height).
+    pub height: Option<u32>,
 }
 
 impl Default for PlotOptions {
@@ -54,6 +59,8 @@ impl Default for PlotOptions {
             theme: Theme::LIGHT,
             from_us: 0,
             to_us: None,
+            font_scale: 1.0,
+            height: None,
         }
     }
 }
@@ -156,25 +163,69 @@ fn register_font() {
 
 const LABEL_W: i32 = 200;
 const RIGHT: i32 = 40;
-const LANE_H: i32 = 20;
-const LANE_GAP: i32 = 5;
-const HEADER_H: i32 = 22;
-const FAULT_ROW_H: i32 = 19;
-/// A partition: the leader bar, the ISR bar, then the offsets strip.
-const PART_H: i32 = 96;
-const LEADER_BAR: (i32, i32) = (0, 20);
-const ISR_BAR: (i32, i32) = (22, 40);
-const OFFSETS: (i32, i32) = (43, 88);
-/// A producer lane: a row each for ok, info and fail.
-const PRODUCER_H: i32 = 24;
-const LEGEND_ROW_H: i32 = 21;
-const NOTE_ROW_H: i32 = 18;
 
-/// Text sizes, in the font's units (plotters draws size 14 about 11.3 px tall): the smallest
-/// text is at least 11 px at any width.
-const SMALL: u32 = 14;
-const NAME: u32 = 15;
-const TITLE: u32 = 22;
+/// Where everything goes, in pixels and font sizes, at a font scale (1 by default): the lanes
+/// grow with their text. Text sizes are in the font's units (plotters draws size 14 about
+/// 11.3 px tall): at scale 1 the smallest text is at least 11 px.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Layout {
+    scale: f64,
+    small: u32,
+    name: u32,
+    title: u32,
+    /// Where the first section starts.
+    top: i32,
+    lane_h: i32,
+    lane_gap: i32,
+    header_h: i32,
+    fault_row_h: i32,
+    violation_row_h: i32,
+    /// A partition: the leader bar, the ISR bar, then the offsets strip, as (top, bottom)
+    /// within its lane, and the lane's whole height.
+    leader_bar: (i32, i32),
+    isr_bar: (i32, i32),
+    offsets: (i32, i32),
+    part_h: i32,
+    /// A producer lane: a row each for ok, info and fail.
+    producer_h: i32,
+    legend_row_h: i32,
+    note_row_h: i32,
+}
+
+impl Layout {
+    /// The layout at `scale` with partition offsets strips `offsets_h` pixels tall (none: the
+    /// default height).
+    fn new(scale: f64, offsets_h: Option<i32>) -> Layout {
+        let px = |v: i32| (f64::from(v) * scale).round() as i32;
+        let size = |v: u32| (f64::from(v) * scale).round() as u32;
+        let offsets_h = offsets_h.unwrap_or(px(45));
+        let offsets = (px(43), px(43) + offsets_h);
+        Layout {
+            scale,
+            small: size(14),
+            name: size(15),
+            title: size(22),
+            top: px(40),
+            lane_h: px(20),
+            lane_gap: px(5),
+            header_h: px(22),
+            fault_row_h: px(19),
+            violation_row_h: px(18),
+            leader_bar: (0, px(20)),
+            isr_bar: (px(22), px(40)),
+            offsets,
+            part_h: offsets.1 + px(8),
+            producer_h: px(24) / 3 * 3,
+            legend_row_h: px(21),
+            note_row_h: px(18),
+        }
+    }
+
+    /// `v` pixels at this scale.
+    fn px(&self, v: i32) -> i32 {
+        (f64::from(v) * self.scale).round() as i32
+    }
+}
 
 fn rgb(hex: u32) -> RGBColor {
     RGBColor((hex >> 16) as u8, (hex >> 8) as u8, hex as u8)
@@ -236,14 +287,13 @@ fn isr_color(isr: usize, replicas: usize) -> RGBColor {
     })
 }
 
-const VIOLATION_ROW_H: i32 = 18;
-
 /// Where each violated invariant's name goes: (name, x, row). Each sits at its first
 /// violation (pulled left to fit the image), in the first row it does not overlap.
 fn violation_labels<'v>(
     violations: &'v [TraceViolation],
     x: &impl Fn(u64) -> i32,
     width: i32,
+    size: u32,
 ) -> Vec<(&'v str, i32, i32)> {
     let mut seen = BTreeSet::new();
     let mut row_end: Vec<i32> = Vec::new();
@@ -252,7 +302,7 @@ fn violation_labels<'v>(
         if !seen.insert(v.invariant.as_str()) {
             continue;
         }
-        let w = text_width(&v.invariant, SMALL);
+        let w = text_width(&v.invariant, size);
         let lx = (x(v.t_us) + 3).min(width - w - 6);
         let row = match row_end.iter().position(|&end| end + 6 < lx) {
             Some(r) => r,
@@ -335,6 +385,11 @@ pub enum PlotError {
          draw an SVG"
     )]
     TooLarge { width: u32, height: u32 },
+    #[error(
+        "a height of {height} px is too short for this timeline: it needs at least {needed} px \
+         (choose fewer partitions with --partitions, or a smaller --font-scale)"
+    )]
+    TooShort { height: u32, needed: u32 },
     #[error("drawing the timeline: {0}")]
     Draw(String),
     #[error("encoding the PNG: {0}")]
@@ -358,6 +413,7 @@ struct Canvas<'r, DB: DrawingBackend> {
     start: u64,
     end: u64,
     theme: Theme,
+    l: Layout,
 }
 
 const BLACK_TEXT: RGBColor = RGBColor(0x20, 0x20, 0x20);
@@ -423,7 +479,7 @@ impl<DB: DrawingBackend> Canvas<'_, DB> {
     }
 
     fn section_title(&self, title: impl Into<String>, y: i32) -> Result<(), PlotError> {
-        self.text(title, (12, y + 2), NAME, self.theme.muted, None)
+        self.text(title, (12, y + 2), self.l.name, self.theme.muted, None)
     }
 }
 
@@ -442,7 +498,9 @@ pub fn draw<DB: DrawingBackend>(
     let width = options.width as i32;
     let (x0, x1) = time_axis(options.width);
     let (start, end) = window(model, options);
+    let (l, _) = layout(model, violations, options)?;
     let c = Canvas {
+        l,
         root,
         width,
         x0,
@@ -458,8 +516,8 @@ pub fn draw<DB: DrawingBackend>(
     } else {
         options.title.as_str()
     };
-    c.text(title, (12, 10), TITLE, c.theme.fg, None)?;
-    let lanes_top = 40;
+    c.text(title, (12, c.l.px(10)), c.l.title, c.theme.fg, None)?;
+    let lanes_top = c.l.top;
     let mut y = draw_violation_labels(&c, violations, lanes_top)?;
     y = draw_note_markers(&c, model, y)?;
     y = draw_fault_bars(&c, model, y)?;
@@ -479,15 +537,15 @@ pub fn draw<DB: DrawingBackend>(
             "partitions".to_string()
         };
         c.section_title(shown, y)?;
-        y += HEADER_H;
+        y += c.l.header_h;
     }
     if model.partitions.len() > 1 {
         y = draw_health(&c, model, y)?;
     }
     for p in &partitions {
-        lanes.push((p.name.clone(), y, PART_H - 8));
+        lanes.push((p.name.clone(), y, c.l.part_h - 8));
         draw_partition(&c, p, y)?;
-        y += PART_H;
+        y += c.l.part_h;
     }
     let lanes_bottom = y;
     draw_fault_shading(&c, model, &lanes, (shade_top, lanes_bottom))?;
@@ -496,11 +554,11 @@ pub fn draw<DB: DrawingBackend>(
     for v in violations.iter().filter(|v| c.shows(v.t_us, v.t_us)) {
         let vx = c.x(v.t_us);
         c.put(&PathElement::new(
-            vec![(vx, lanes_top + HEADER_H - 2), (vx, lanes_bottom)],
+            vec![(vx, lanes_top + c.l.header_h - 2), (vx, lanes_bottom)],
             rgb(0xc00000).mix(0.7).stroke_width(1),
         ))?;
     }
-    y = draw_time_axis(&c, lanes_bottom + 4, model.end_us)?;
+    y = draw_time_axis(&c, lanes_bottom + c.l.px(4), model.end_us)?;
     y = draw_legend(&c, model, y)?;
     draw_note_list(&c, model, y)?;
     root.present().map_err(|e| PlotError::Draw(e.to_string()))
@@ -514,12 +572,12 @@ fn draw_violation_labels<DB: DrawingBackend>(
     y: i32,
 ) -> Result<i32, PlotError> {
     c.section_title("violations", y)?;
-    let labels = violation_labels(violations, &|t| c.x(t), c.width);
+    let labels = violation_labels(violations, &|t| c.x(t), c.width, c.l.small);
     for (name, lx, row) in &labels {
-        let pos = (*lx, y + 2 + row * VIOLATION_ROW_H);
-        c.text(*name, pos, SMALL, rgb(0xc00000), None)?;
+        let pos = (*lx, y + 2 + row * c.l.violation_row_h);
+        c.text(*name, pos, c.l.small, rgb(0xc00000), None)?;
     }
-    Ok(y + violation_rows(&labels) * VIOLATION_ROW_H + HEADER_H - VIOLATION_ROW_H)
+    Ok(y + violation_rows(&labels) * c.l.violation_row_h + c.l.header_h - c.l.violation_row_h)
 }
 
 /// Faults: labelled bars, packed in rows. Returns the y below them.
@@ -528,22 +586,28 @@ fn draw_fault_bars<DB: DrawingBackend>(
     model: &Model,
     y: i32,
 ) -> Result<i32, PlotError> {
-    let rows = fault_rows(model, &|t| c.x(t), |s| text_width(s, SMALL));
+    let rows = fault_rows(model, &|t| c.x(t), |s| text_width(s, c.l.small));
     let rows_n = rows.iter().max().map_or(0, |r| r + 1) as i32;
     c.section_title("faults", y)?;
     for (f, row) in model.faults.iter().zip(&rows) {
         if !c.shows(f.from_us, f.to_us) {
             continue;
         }
-        let fy = y + *row as i32 * FAULT_ROW_H;
+        let fy = y + *row as i32 * c.l.fault_row_h;
         let (fx0, fx1) = (c.x(f.from_us), c.x(f.to_us).max(c.x(f.from_us) + 2));
         c.put(&Rectangle::new(
-            [(fx0, fy + 2), (fx1, fy + FAULT_ROW_H - 2)],
+            [(fx0, fy + 2), (fx1, fy + c.l.fault_row_h - 2)],
             fault_color(f.kind).mix(0.35).filled(),
         ))?;
-        c.text(f.label.clone(), (fx0 + 3, fy + 2), SMALL, c.theme.fg, None)?;
+        c.text(
+            f.label.clone(),
+            (fx0 + 3, fy + 2),
+            c.l.small,
+            c.theme.fg,
+            None,
+        )?;
     }
-    Ok(y + rows_n.max(1) * FAULT_ROW_H + 6)
+    Ok(y + rows_n.max(1) * c.l.fault_row_h + 6)
 }
 
 /// A titled section of node lanes (controllers or brokers): each state a coloured bar, named
@@ -556,23 +620,23 @@ fn draw_node_section<DB: DrawingBackend>(
     places: &mut LanePlaces,
 ) -> Result<i32, PlotError> {
     c.section_title(title, y)?;
-    y += HEADER_H;
+    y += c.l.header_h;
     for lane in lanes {
-        places.push((lane.name.clone(), y, LANE_H));
-        c.lane_name(&lane.name, y + LANE_H / 2, NAME, c.theme.fg)?;
+        places.push((lane.name.clone(), y, c.l.lane_h));
+        c.lane_name(&lane.name, y + c.l.lane_h / 2, c.l.name, c.theme.fg)?;
         for s in &lane.segments {
             let (sx0, sx1) = (c.x(s.from_us), c.x(s.to_us));
             if sx1 <= sx0 {
                 continue;
             }
             c.put(&Rectangle::new(
-                [(sx0, y), (sx1, y + LANE_H)],
+                [(sx0, y), (sx1, y + c.l.lane_h)],
                 node_color(s.state).filled(),
             ))?;
             if sx0 > c.x0 {
                 // Where one state gives way to the next, even in the same colour.
                 c.put(&PathElement::new(
-                    vec![(sx0, y), (sx0, y + LANE_H)],
+                    vec![(sx0, y), (sx0, y + c.l.lane_h)],
                     c.theme.background.stroke_width(1),
                 ))?;
             }
@@ -581,9 +645,15 @@ fn draw_node_section<DB: DrawingBackend>(
             } else {
                 BLACK_TEXT
             };
-            c.words_in_bar(segment_words(s), (sx0, sx1), y + LANE_H / 2, SMALL, color)?;
+            c.words_in_bar(
+                segment_words(s),
+                (sx0, sx1),
+                y + c.l.lane_h / 2,
+                c.l.small,
+                color,
+            )?;
         }
-        y += LANE_H + LANE_GAP;
+        y += c.l.lane_h + c.l.lane_gap;
     }
     Ok(y)
 }
@@ -614,7 +684,7 @@ fn draw_health<DB: DrawingBackend>(
     y: i32,
 ) -> Result<i32, PlotError> {
     let label = format!("all {} partitions", model.partitions.len());
-    c.lane_name(&label, y + LANE_H / 2, NAME, c.theme.fg)?;
+    c.lane_name(&label, y + c.l.lane_h / 2, c.l.name, c.theme.fg)?;
     for h in health(model) {
         let (sx0, sx1) = (c.x(h.from_us), c.x(h.to_us));
         if sx1 <= sx0 {
@@ -628,7 +698,7 @@ fn draw_health<DB: DrawingBackend>(
             isr_color(1, 1)
         };
         c.put(&Rectangle::new(
-            [(sx0, y), (sx1, y + LANE_H)],
+            [(sx0, y), (sx1, y + c.l.lane_h)],
             color.filled(),
         ))?;
         let words = if h.offline + h.under_replicated == 0 {
@@ -639,9 +709,9 @@ fn draw_health<DB: DrawingBackend>(
                 h.under_replicated, h.offline
             )
         };
-        c.words_in_bar(words, (sx0, sx1), y + LANE_H / 2, SMALL, BLACK_TEXT)?;
+        c.words_in_bar(words, (sx0, sx1), y + c.l.lane_h / 2, c.l.small, BLACK_TEXT)?;
     }
-    Ok(y + LANE_H + LANE_GAP + 4)
+    Ok(y + c.l.lane_h + c.l.lane_gap + 4)
 }
 
 /// One partition's lane at `y`: leader and epoch; ISR (and ELR); the HW and every replica's
@@ -651,17 +721,17 @@ fn draw_partition<DB: DrawingBackend>(
     p: &PartitionLane,
     y: i32,
 ) -> Result<(), PlotError> {
-    c.lane_name(&p.name, y + LEADER_BAR.1 / 2, NAME, c.theme.fg)?;
+    c.lane_name(&p.name, y + c.l.leader_bar.1 / 2, c.l.name, c.theme.fg)?;
     c.lane_name(
         "ISR, ELR",
-        y + (ISR_BAR.0 + ISR_BAR.1) / 2,
-        SMALL,
+        y + (c.l.isr_bar.0 + c.l.isr_bar.1) / 2,
+        c.l.small,
         c.theme.muted,
     )?;
     c.lane_name(
         "HW, each LEO",
-        y + (OFFSETS.0 + OFFSETS.1) / 2,
-        SMALL,
+        y + (c.l.offsets.0 + c.l.offsets.1) / 2,
+        c.l.small,
         c.theme.muted,
     )?;
     let replicas = p.replicas.max(1);
@@ -671,16 +741,22 @@ fn draw_partition<DB: DrawingBackend>(
             continue;
         }
         c.put(&Rectangle::new(
-            [(sx0, y + LEADER_BAR.0), (sx1, y + LEADER_BAR.1)],
+            [(sx0, y + c.l.leader_bar.0), (sx1, y + c.l.leader_bar.1)],
             leader_color(s.leader).filled(),
         ))?;
         let who = s
             .leader
             .map_or_else(|| "offline".to_string(), |l| format!("broker-{l}"));
         let words = format!("{who} e{}", s.leader_epoch);
-        c.words_in_bar(words, (sx0, sx1), y + LEADER_BAR.1 / 2, SMALL, WHITE)?;
+        c.words_in_bar(
+            words,
+            (sx0, sx1),
+            y + c.l.leader_bar.1 / 2,
+            c.l.small,
+            WHITE,
+        )?;
         c.put(&Rectangle::new(
-            [(sx0, y + ISR_BAR.0), (sx1, y + ISR_BAR.1)],
+            [(sx0, y + c.l.isr_bar.0), (sx1, y + c.l.isr_bar.1)],
             isr_color(s.isr.len(), replicas).filled(),
         ))?;
         let ids = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
@@ -688,8 +764,8 @@ fn draw_partition<DB: DrawingBackend>(
         if !s.elr.is_empty() {
             words.push_str(&format!(" ELR [{}]", ids(&s.elr)));
         }
-        let mid = y + (ISR_BAR.0 + ISR_BAR.1) / 2;
-        c.words_in_bar(words, (sx0, sx1), mid, SMALL, BLACK_TEXT)?;
+        let mid = y + (c.l.isr_bar.0 + c.l.isr_bar.1) / 2;
+        c.words_in_bar(words, (sx0, sx1), mid, c.l.small, BLACK_TEXT)?;
     }
     draw_offsets(c, p, y)
 }
@@ -717,7 +793,7 @@ fn draw_offsets<DB: DrawingBackend>(
         .max()
         .unwrap_or(0)
         .max(1);
-    let (py0, py1) = (y + OFFSETS.0, y + OFFSETS.1);
+    let (py0, py1) = (y + c.l.offsets.0, y + c.l.offsets.1);
     let py = |o: u64| py1 - ((o as f64 / top as f64) * f64::from(py1 - py0)).round() as i32;
     c.put(&Rectangle::new(
         [(c.x0, py0), (c.x1, py1)],
@@ -738,7 +814,7 @@ fn draw_offsets<DB: DrawingBackend>(
     c.text(
         format!("{top}"),
         (c.x1 + 2, py0),
-        SMALL,
+        c.l.small,
         c.theme.muted,
         anchor,
     )
@@ -757,14 +833,14 @@ fn draw_producers<DB: DrawingBackend>(
         return Ok(y);
     }
     c.section_title("producers: acknowledged / indeterminate / failed", y)?;
-    y += HEADER_H;
-    let row_h = PRODUCER_H / 3;
+    y += c.l.header_h;
+    let row_h = c.l.producer_h / 3;
     for lane in producers {
-        places.push((lane.name.clone(), y, PRODUCER_H));
+        places.push((lane.name.clone(), y, c.l.producer_h));
         let name = format!("{} acks={}", lane.name, lane.acks.join(","));
-        c.lane_name(&name, y + PRODUCER_H / 2, NAME, c.theme.fg)?;
+        c.lane_name(&name, y + c.l.producer_h / 2, c.l.name, c.theme.fg)?;
         c.put(&Rectangle::new(
-            [(c.x0, y), (c.x1, y + PRODUCER_H)],
+            [(c.x0, y), (c.x1, y + c.l.producer_h)],
             c.theme.strip.filled(),
         ))?;
         for (row, outcome) in [SendOutcome::Ok, SendOutcome::Info, SendOutcome::Fail]
@@ -785,7 +861,7 @@ fn draw_producers<DB: DrawingBackend>(
                 ))?;
             }
         }
-        y += PRODUCER_H + LANE_GAP;
+        y += c.l.producer_h + c.l.lane_gap;
     }
     Ok(y)
 }
@@ -827,13 +903,15 @@ fn draw_note_markers<DB: DrawingBackend>(
         if !c.shows(*t, *t) {
             continue;
         }
-        let (cx, cy) = (c.x(*t).max(free), y + 9);
-        free = cx + 18;
-        c.put(&Circle::new((cx, cy), 8, rgb(0x1f5fbf).filled()))?;
+        let (cx, cy) = (c.x(*t).max(free), y + c.l.px(9));
+        free = cx + c.l.px(18);
+        let r = c.l.px(8).max(1) as u32;
+        c.put(&Circle::new((cx, cy), r, rgb(0x1f5fbf).filled()))?;
         let anchor = Some((HPos::Center, VPos::Center));
-        c.text(format!("{}", i + 1), (cx, cy), 12, WHITE, anchor)?;
+        let size = (12.0 * c.l.scale).round() as u32;
+        c.text(format!("{}", i + 1), (cx, cy), size, WHITE, anchor)?;
     }
-    Ok(y + NOTE_ROW_H + 4)
+    Ok(y + c.l.note_row_h + c.l.px(4))
 }
 
 /// The notes' texts under the legend, one line each, cut to the width.
@@ -846,11 +924,12 @@ fn draw_note_list<DB: DrawingBackend>(
         let line = fit(
             &format!("{}  t={}  {}", i + 1, secs(*t), text),
             c.width - 24,
+            c.l.small,
         );
         c.text(
             line,
-            (12, y + i as i32 * NOTE_ROW_H),
-            SMALL,
+            (12, y + i as i32 * c.l.note_row_h),
+            c.l.small,
             c.theme.fg,
             None,
         )?;
@@ -859,12 +938,12 @@ fn draw_note_list<DB: DrawingBackend>(
 }
 
 /// `s`, cut with an ellipsis to fit `width` pixels of small text.
-fn fit(s: &str, width: i32) -> String {
-    if text_width(s, SMALL) <= width {
+fn fit(s: &str, width: i32, size: u32) -> String {
+    if text_width(s, size) <= width {
         return s.to_string();
     }
     let mut cut: String = s.to_string();
-    while !cut.is_empty() && text_width(&format!("{cut}…"), SMALL) > width {
+    while !cut.is_empty() && text_width(&format!("{cut}…"), size) > width {
         cut.pop();
     }
     format!("{cut}…")
@@ -964,7 +1043,7 @@ fn draw_time_axis<DB: DrawingBackend>(
         }
         let tx = c.x((t_s * 1e6).round() as u64);
         c.put(&PathElement::new(
-            vec![(tx, y), (tx, y + 5)],
+            vec![(tx, y), (tx, y + c.l.px(5))],
             c.theme.fg.stroke_width(1),
         ))?;
         let label = if step < 1.0 {
@@ -973,7 +1052,7 @@ fn draw_time_axis<DB: DrawingBackend>(
             format!("{}s", t_s.round() as u64)
         };
         let anchor = Some((HPos::Center, VPos::Top));
-        c.text(label, (tx, y + 7), SMALL, c.theme.fg, anchor)?;
+        c.text(label, (tx, y + c.l.px(7)), c.l.small, c.theme.fg, anchor)?;
         k += 1;
     }
     let caption = if c.start > 0 || c.end < run_end {
@@ -981,8 +1060,14 @@ fn draw_time_axis<DB: DrawingBackend>(
     } else {
         format!("simulated time (run ends at {})", secs(c.end))
     };
-    c.text(caption, (c.x0, y + 26), SMALL, c.theme.muted, None)?;
-    Ok(y + 44)
+    c.text(
+        caption,
+        (c.x0, y + c.l.px(26)),
+        c.l.small,
+        c.theme.muted,
+        None,
+    )?;
+    Ok(y + c.l.px(44))
 }
 
 /// The legend of colours the run used, then the marker symbols.
@@ -992,19 +1077,25 @@ fn draw_legend<DB: DrawingBackend>(
     y: i32,
 ) -> Result<i32, PlotError> {
     let items = legend_items(model, c.theme.fg);
-    let layout = legend_layout(&items, c.width);
+    let layout = legend_layout(&items, c.width, c.l.small);
     for ((label, color), (lx, row)) in items.iter().zip(&layout) {
-        let (lx, y) = (*lx, y + row * LEGEND_ROW_H);
+        let (lx, y) = (*lx, y + row * c.l.legend_row_h);
         c.put(&Rectangle::new(
-            [(lx, y + 1), (lx + 14, y + 14)],
+            [(lx, y + 1), (lx + c.l.px(14), y + c.l.px(14))],
             color.filled(),
         ))?;
-        c.text(label.clone(), (lx + 18, y), SMALL, c.theme.fg, None)?;
+        c.text(
+            label.clone(),
+            (lx + c.l.px(18), y),
+            c.l.small,
+            c.theme.fg,
+            None,
+        )?;
     }
-    let y = y + legend_rows(&layout) * LEGEND_ROW_H;
-    let symbols = fit(SYMBOLS, c.width - 24);
-    c.text(symbols, (12, y), SMALL, c.theme.fg, None)?;
-    Ok(y + LEGEND_ROW_H + 6)
+    let y = y + legend_rows(&layout) * c.l.legend_row_h;
+    let symbols = fit(SYMBOLS, c.width - 24, c.l.small);
+    c.text(symbols, (12, y), c.l.small, c.theme.fg, None)?;
+    Ok(y + c.l.legend_row_h + 6)
 }
 
 const SYMBOLS: &str = "◆ election   ▼ fenced   ▲ unfenced   | ISR change   × truncation   ○ acked writes lost   red line: invariant violated";
@@ -1115,12 +1206,14 @@ fn legend_items(model: &Model, fg: RGBColor) -> Vec<(String, RGBColor)> {
 }
 
 /// Where each legend item goes: (x, row), wrapping at the image's width.
-fn legend_layout(items: &[(String, RGBColor)], width: i32) -> Vec<(i32, i32)> {
+fn legend_layout(items: &[(String, RGBColor)], width: i32, size: u32) -> Vec<(i32, i32)> {
     let (mut x, mut row) = (12, 0);
     items
         .iter()
         .map(|(label, _)| {
-            let w = 14 + 4 + text_width(label, SMALL) + 14;
+            // The swatch, a gap, the label and a space, all as wide as the text is large.
+            let sw = size as i32;
+            let w = sw + sw * 4 / 14 + text_width(label, size) + sw;
             if x + w > width - 12 && x > 12 {
                 x = 12;
                 row += 1;
@@ -1173,48 +1266,91 @@ pub fn height(
     violations: &[TraceViolation],
     options: &PlotOptions,
 ) -> Result<u32, PlotError> {
+    layout(model, violations, options).map(|(_, h)| h)
+}
+
+/// The layout of `model`'s timeline and the image's height: the height everything needs at
+/// the font scale, or `options.height`, the partitions' offsets strips taking the difference.
+fn layout(
+    model: &Model,
+    violations: &[TraceViolation],
+    options: &PlotOptions,
+) -> Result<(Layout, u32), PlotError> {
     register_font();
+    let scale = options.font_scale;
+    let natural = Layout::new(scale, None);
+    let needed = needed_height(model, violations, options, &natural)?;
+    let Some(wanted) = options.height else {
+        return Ok((natural, needed as u32));
+    };
+    let wanted = wanted as i32;
+    let partitions = pick_partitions(model, &options.partitions)?.len() as i32;
+    let default_h = natural.offsets.1 - natural.offsets.0;
+    let offsets_h = if partitions > 0 {
+        default_h + (wanted - needed) / partitions
+    } else {
+        default_h
+    };
+    let min_h = natural.px(16);
+    let shortest = needed - partitions * (default_h - min_h);
+    if offsets_h < min_h || wanted < shortest {
+        return Err(PlotError::TooShort {
+            height: wanted as u32,
+            needed: shortest.max(1) as u32,
+        });
+    }
+    Ok((Layout::new(scale, Some(offsets_h)), wanted as u32))
+}
+
+/// The height everything needs with layout `l`.
+fn needed_height(
+    model: &Model,
+    violations: &[TraceViolation],
+    options: &PlotOptions,
+    l: &Layout,
+) -> Result<i32, PlotError> {
     let partitions = pick_partitions(model, &options.partitions)?.len() as i32;
     let width = options.width as i32;
     let w = window(model, options);
     let axis = time_axis(options.width);
     let x = |t: u64| axis_x(t, w, axis);
-    let violation_h = violation_rows(&violation_labels(violations, &x, width)) * VIOLATION_ROW_H
-        - VIOLATION_ROW_H;
-    let rows = fault_rows(model, &x, |s| text_width(s, SMALL))
+    let violation_h = violation_rows(&violation_labels(violations, &x, width, l.small))
+        * l.violation_row_h
+        - l.violation_row_h;
+    let rows = fault_rows(model, &x, |s| text_width(s, l.small))
         .into_iter()
         .max()
         .map_or(1, |r| r + 1) as i32;
     let nodes = (model.controllers.len() + model.brokers.len()) as i32;
     let producers = model.producers.len() as i32;
     let notes = model.notes.len() as i32;
-    let h = 40
-        + HEADER_H
+    let legend = legend_layout(&legend_items(model, BLACK_TEXT), width, l.small);
+    Ok(l.top
+        + l.header_h
         + violation_h
-        + if notes > 0 { NOTE_ROW_H + 4 } else { 0 }
-        + rows * FAULT_ROW_H
-        + 6
-        + 2 * HEADER_H
-        + nodes * (LANE_H + LANE_GAP)
+        + if notes > 0 { l.note_row_h + l.px(4) } else { 0 }
+        + rows * l.fault_row_h
+        + l.px(6)
+        + 2 * l.header_h
+        + nodes * (l.lane_h + l.lane_gap)
         + if producers > 0 {
-            HEADER_H + producers * (PRODUCER_H + LANE_GAP)
+            l.header_h + producers * (l.producer_h + l.lane_gap)
         } else {
             0
         }
-        + if partitions > 0 { HEADER_H } else { 0 }
+        + if partitions > 0 { l.header_h } else { 0 }
         + if model.partitions.len() > 1 {
-            LANE_H + LANE_GAP + 4
+            l.lane_h + l.lane_gap + l.px(4)
         } else {
             0
         }
-        + partitions * PART_H
-        + 48
-        + legend_rows(&legend_layout(&legend_items(model, BLACK_TEXT), width)) * LEGEND_ROW_H
-        + LEGEND_ROW_H
-        + 6
-        + notes * NOTE_ROW_H
-        + 12;
-    Ok(h as u32)
+        + partitions * l.part_h
+        + l.px(48)
+        + legend_rows(&legend) * l.legend_row_h
+        + l.legend_row_h
+        + l.px(6)
+        + notes * l.note_row_h
+        + l.px(12))
 }
 
 /// The timeline as SVG text.

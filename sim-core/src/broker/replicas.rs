@@ -998,3 +998,62 @@ fn tell_appended(ctx: &mut Ctx<'_>, data: &PartitionFetchData, from: u64, to: u6
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::tell_appended;
+    use crate::broker::log::RecordBatch;
+    use crate::engine::{Effect, NodeId, SimTime};
+    use crate::kraft::TopicPartition;
+    use crate::proto::{Ctx, Event, PartitionFetchData};
+
+    fn batch(base_offset: u64, count: u32, leader_epoch: u32) -> RecordBatch {
+        RecordBatch {
+            base_offset,
+            count,
+            leader_epoch,
+            producer_id: 1,
+            base_sequence: 0,
+            idempotent: false,
+        }
+    }
+
+    /// A follower tells one `Appended` per run of one leader epoch among the batches it took
+    /// (those from its old LEO to its new one), so the report can colour its log by epoch.
+    #[test]
+    fn a_follower_tells_each_epoch_run_it_appended() {
+        let tp = TopicPartition {
+            topic: 0,
+            partition: 0,
+        };
+        let data = PartitionFetchData {
+            tp,
+            error: None,
+            high_watermark: 0,
+            diverging: None,
+            // It had up to offset 2 already; it took 2..9 (epochs 0, 0, 1, 3).
+            batches: vec![
+                batch(0, 2, 0),
+                batch(2, 2, 0),
+                batch(4, 1, 0),
+                batch(5, 3, 1),
+                batch(8, 1, 3),
+            ],
+        };
+        let mut effects = Vec::new();
+        let mut ctx = Ctx::new(SimTime::ZERO, NodeId(3), &mut effects);
+        tell_appended(&mut ctx, &data, 2, 9);
+        let told: Vec<(u32, u64)> = effects
+            .iter()
+            .map(|e| match e {
+                Effect::Tell(Event::Appended {
+                    leader_epoch,
+                    log_end_offset,
+                    ..
+                }) => (*leader_epoch, *log_end_offset),
+                other => panic!("only tells: {other:?}"),
+            })
+            .collect();
+        assert_eq!(told, [(0, 5), (1, 8), (3, 9)]);
+    }
+}

@@ -292,6 +292,11 @@ fn leader() -> Broker {
             timer(Timer::FetchRequestTimeout, 2_500_000),
             timer(Timer::IsrExpiration, 15_000_000),
             timer(Timer::HighWatermarkCheckpoint, 5_000_000),
+            Effect::Tell(Event::LogOpened {
+                tp: TP,
+                log_end_offset: 0,
+                high_watermark: 0,
+            }),
             Effect::Emit(Event::BecameLeader {
                 tp: TP,
                 leader_epoch: 0,
@@ -318,8 +323,15 @@ fn an_acks_all_write_is_answered_when_the_isr_has_it_and_acks_1_at_once() {
             PRODUCER,
             produce(Acks::All, 0, 5)
         )),
-        [timer(Timer::ProduceTimeout, 30_000_000)],
-        "offsets 0-4 appended; the answer waits for broker-2"
+        [
+            Effect::Tell(Event::Appended {
+                tp: TP,
+                leader_epoch: 0,
+                log_end_offset: 5,
+            }),
+            timer(Timer::ProduceTimeout, 30_000_000)
+        ],
+        "offsets 0-4 appended (told to the trace file); the answer waits for broker-2"
     );
     assert_eq!(
         step(&mut b, 810, |b, cx| b.on_message(
@@ -342,7 +354,16 @@ fn an_acks_all_write_is_answered_when_the_isr_has_it_and_acks_1_at_once() {
     let effects = step(&mut b, 820, |b, cx| {
         b.on_message(cx, PRODUCER, produce(Acks::Leader, 5, 2));
     });
-    assert_eq!(effects[0], produced(5, Ok(5)), "{effects:?}");
+    assert_eq!(
+        effects[0],
+        Effect::Tell(Event::Appended {
+            tp: TP,
+            leader_epoch: 0,
+            log_end_offset: 7,
+        }),
+        "{effects:?}"
+    );
+    assert_eq!(effects[1], produced(5, Ok(5)), "{effects:?}");
     let batch = RecordBatch {
         base_offset: 5,
         count: 2,
@@ -352,7 +373,7 @@ fn an_acks_all_write_is_answered_when_the_isr_has_it_and_acks_1_at_once() {
         idempotent: true,
     };
     assert_eq!(
-        effects[1..],
+        effects[2..],
         [Effect::Send {
             to: BROKER2,
             msg: Msg::PartitionFetchResponse(Box::new(PartitionFetchResponse {
