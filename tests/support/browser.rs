@@ -32,9 +32,14 @@ pub fn chromium() -> Option<PathBuf> {
 }
 
 /// The browser, or the test's early return: a missing browser skips the test, except where
-/// `KAFKASIM_REQUIRE_TOOLS` is set (CI), where it fails it.
+/// `KAFKASIM_REQUIRE_TOOLS` is set or `CI=true` (a CI runner), where it fails it.
 pub fn chromium_or_skip() -> Option<PathBuf> {
     let found = chromium();
+    assert!(
+        found.is_some() || std::env::var("CI").as_deref() != Ok("true"),
+        "Chromium is not installed, and CI=true says this is a CI run, where the browser tests \
+         must run (Debian's `chromium` package, or KAFKASIM_CHROMIUM)"
+    );
     if found.is_none() {
         super::tool_missing(
             "Chromium",
