@@ -218,8 +218,12 @@ fn print_summary(
     summaries: &[sim_core::world::RunSummary],
 ) {
     for (label, s) in labels.iter().zip(summaries) {
-        let mut invariants: Vec<&str> = s.violations.iter().map(|v| v.invariant).collect();
-        invariants.dedup();
+        let mut invariants: Vec<&str> = Vec::new();
+        for v in &s.violations {
+            if !invariants.contains(&v.invariant) {
+                invariants.push(v.invariant);
+            }
+        }
         output::println_lossy(&format!(
             "{label}: {} batches acknowledged, {} acks=all records lost, {} violation(s){}",
             s.clients.sends_ok,

@@ -439,6 +439,7 @@ fn plot_draws_a_window_in_a_theme_for_slides() {
     // The note at 50 s is outside the window: only note 1 is marked on the plot.
     assert!(drawn.contains("fill=\"#FFFFFF\">\n1\n</text>"));
     assert!(!drawn.contains("fill=\"#FFFFFF\">\n2\n</text>"));
+    assert!(drawn.contains("1  t=10.000s") && !drawn.contains("2  t=50.000s"));
     // A slide: 1920 x 1080 exactly, larger text, one partition's strip stretched to fill.
     let png = dir.join("slide.png");
     let out = kafkasim(&[

@@ -427,8 +427,8 @@ const SCRIPT: &str = r#"
     text.addEventListener('input', apply);
     apply();
   }
-  slider.max = N - 1;
-  show(start > 0 ? frameAt(start) : 0);
+  slider.max = Math.max(0, N - 1);
+  if (N > 0) show(start > 0 ? frameAt(start) : 0);
   document.body.setAttribute('data-rendered', 'yes');
 })();
 "#;

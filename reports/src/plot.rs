@@ -887,22 +887,32 @@ pub fn outcome_color(o: SendOutcome) -> RGBColor {
     })
 }
 
+/// The notes inside the window drawn, each with its index (its number is the index + 1, in
+/// and out of a window).
+fn notes_shown(
+    model: &Model,
+    (start, end): (u64, u64),
+) -> impl Iterator<Item = (usize, &(u64, String))> {
+    model
+        .notes
+        .iter()
+        .enumerate()
+        .filter(move |(_, (t, _))| (start..=end).contains(t))
+}
+
 /// The scenario's notes: a numbered marker at each note's time. Returns the y below them.
 fn draw_note_markers<DB: DrawingBackend>(
     c: &Canvas<'_, DB>,
     model: &Model,
     y: i32,
 ) -> Result<i32, PlotError> {
-    if model.notes.is_empty() {
+    if notes_shown(model, (c.start, c.end)).next().is_none() {
         return Ok(y);
     }
     c.section_title("notes", y)?;
     // Markers closer than their own width go side by side, to the right.
     let mut free = c.x0;
-    for (i, (t, _)) in model.notes.iter().enumerate() {
-        if !c.shows(*t, *t) {
-            continue;
-        }
+    for (i, (t, _)) in notes_shown(model, (c.start, c.end)) {
         let (cx, cy) = (c.x(*t).max(free), y + c.l.px(9));
         free = cx + c.l.px(18);
         let r = c.l.px(8).max(1) as u32;
@@ -920,7 +930,7 @@ fn draw_note_list<DB: DrawingBackend>(
     model: &Model,
     y: i32,
 ) -> Result<(), PlotError> {
-    for (i, (t, text)) in model.notes.iter().enumerate() {
+    for (row, (i, (t, text))) in notes_shown(model, (c.start, c.end)).enumerate() {
         let line = fit(
             &format!("{}  t={}  {}", i + 1, secs(*t), text),
             c.width - 24,
@@ -928,7 +938,7 @@ fn draw_note_list<DB: DrawingBackend>(
         );
         c.text(
             line,
-            (12, y + i as i32 * c.l.note_row_h),
+            (12, y + row as i32 * c.l.note_row_h),
             c.l.small,
             c.theme.fg,
             None,
@@ -1323,7 +1333,7 @@ fn needed_height(
         .map_or(1, |r| r + 1) as i32;
     let nodes = (model.controllers.len() + model.brokers.len()) as i32;
     let producers = model.producers.len() as i32;
-    let notes = model.notes.len() as i32;
+    let notes = notes_shown(model, w).count() as i32;
     let legend = legend_layout(&legend_items(model, BLACK_TEXT), width, l.small);
     Ok(l.top
         + l.header_h
