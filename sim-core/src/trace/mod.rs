@@ -10,8 +10,8 @@
 //!
 //! The trace file holds the second kind always, and the events nodes only tell
 //! ([`crate::engine::Effect::Tell`]: a replica's appends, which follow from deliveries already
-//! hashed); with [`Verbosity::Messages`] also one line per message delivered. Lines are written through a caller's writer as they happen; nothing is
-//! accumulated in memory.
+//! hashed); with [`Verbosity::Messages`] also one line per message delivered. Lines are written
+//! through a caller's writer as they happen; nothing is accumulated in memory.
 
 pub mod hasher;
 
