@@ -161,6 +161,18 @@ pub fn compare(args: CompareArgs) -> Result<Verdict, CliError> {
     args.resources.admit(&b.0, &origin)?;
     let seed = args.seed.unwrap_or(a.0.seed);
     output::ensure_dir(&args.out)?;
+    // An earlier comparison's page must not outlive the runs it showed if these fail.
+    let path = args.out.join("compare.html");
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(CliError::Output(format!(
+                "{}: cannot replace the earlier comparison: {e}",
+                path.display()
+            )));
+        }
+    }
     let memory_limit = args.resources.memory_limit();
     let mut summaries = Vec::new();
     for ((scenario, _, replay), dir) in [(&a, "a"), (&b, "b")] {
@@ -204,7 +216,6 @@ pub fn compare(args: CompareArgs) -> Result<Verdict, CliError> {
         },
     )
     .map_err(|e| CliError::Output(e.to_string()))?;
-    let path = args.out.join("compare.html");
     output::write_whole(&path, page.as_bytes())?;
     print_summary(&args.out, &path, [&a.1, &b.1], &summaries);
     Ok(Verdict::Ok)

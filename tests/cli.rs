@@ -846,3 +846,37 @@ fn explain_wraps_to_the_terminal_and_keeps_lines_whole_in_a_pipe() {
     let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
     assert_eq!(words(&lines.join("\n")), words(&piped));
 }
+
+/// `kafkasim compare` refuses what it cannot compare, naming why (exit 2): a scenario with no
+/// `without` block and no `--set`, a key no config section takes, a value of the wrong kind.
+#[test]
+fn compare_refuses_what_it_cannot_compare() {
+    let dir = temp_dir("compare-refused");
+    let out = dir.to_str().unwrap();
+    for (args, message) in [
+        (
+            &["teach/01-leader-failover"][..],
+            "compare needs --set KEY=VALUE, or a scenario with a \"without\" block",
+        ),
+        (
+            &["teach/01-leader-failover", "--set", "no.such.key=1"][..],
+            "--set no.such.key: no config section of",
+        ),
+        (
+            &["teach/01-leader-failover", "--set", "acks=banana"][..],
+            "workload.producers[0].config: \"acks\": expected",
+        ),
+        (
+            &["teach/01-leader-failover", "--set", "acks"][..],
+            "--set \"acks\": expected KEY=VALUE",
+        ),
+    ] {
+        let mut all = vec!["compare"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--out", out]);
+        let o = kafkasim(&all);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains(message), "{args:?}: {}", stderr(&o));
+    }
+    assert!(!dir.join("compare.html").exists());
+}
