@@ -163,16 +163,7 @@ pub fn compare(args: CompareArgs) -> Result<Verdict, CliError> {
     output::ensure_dir(&args.out)?;
     // An earlier comparison's page must not outlive the runs it showed if these fail.
     let path = args.out.join("compare.html");
-    match std::fs::remove_file(&path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(CliError::Output(format!(
-                "{}: cannot replace the earlier comparison: {e}",
-                path.display()
-            )));
-        }
-    }
+    crate::run::remove_earlier(&path, "the earlier comparison")?;
     let memory_limit = args.resources.memory_limit();
     let mut summaries = Vec::new();
     for ((scenario, _, replay), dir) in [(&a, "a"), (&b, "b")] {

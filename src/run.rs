@@ -149,19 +149,21 @@ pub const OUT_FILES: [&str; 5] = [
 /// never holds one run's trace beside another's reports, even if this run is killed.
 fn clear_earlier_run(dir: &Path) -> Result<(), CliError> {
     for name in OUT_FILES {
-        let path = dir.join(name);
-        match std::fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(CliError::Output(format!(
-                    "{}: cannot replace the earlier run's file: {e}",
-                    path.display()
-                )));
-            }
-        }
+        remove_earlier(&dir.join(name), "the earlier run's file")?;
     }
     Ok(())
+}
+
+/// Removes `path`, an earlier output (`what` it is, for the error), if it is there.
+pub fn remove_earlier(path: &Path, what: &str) -> Result<(), CliError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(CliError::Output(format!(
+            "{}: cannot replace {what}: {e}",
+            path.display()
+        ))),
+    }
 }
 
 /// Refuses `--partitions` names the scenario does not have, before anything runs.

@@ -12,19 +12,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use support::browser::{Browser, chromium_or_skip};
-use support::{kafkasim, temp_dir};
-
-/// Runs a scenario with `--out` into a fresh directory named `dir`, which it returns.
-fn run_out(scenario: &str, dir: &str) -> PathBuf {
-    let dir = temp_dir(dir);
-    let out = kafkasim(&["run", scenario, "--out", dir.to_str().unwrap()]);
-    assert!(
-        matches!(out.status.code(), Some(0 | 1)),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir
-}
+use support::{kafkasim, run_out, temp_dir};
 
 fn open(browser: &Path, dir: &Path, name: &str, fragment: &str) -> Browser {
     let mut b = Browser::start(browser, temp_dir(&format!("{name}-profile")), 1280, 900);

@@ -9,20 +9,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use support::{kafkasim, temp_dir};
-
-/// Runs a scenario with `--out` into a fresh directory named `dir`, which it returns.
-fn run_out(scenario: &str, dir: &str) -> PathBuf {
-    let dir = temp_dir(dir);
-    let out = kafkasim(&["run", scenario, "--out", dir.to_str().unwrap()]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir
-}
+use support::{kafkasim, run_out, temp_dir};
 
 fn golden(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

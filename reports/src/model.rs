@@ -95,8 +95,6 @@ pub struct PartitionLane {
     pub segments: Vec<PartitionSegment>,
     /// (time, high watermark) as leaders reported it.
     pub hw: Vec<(u64, u64)>,
-    /// (time, leader's log end offset).
-    pub leo: Vec<(u64, u64)>,
     /// Each replica's log end offset over time, by broker id: its appends, its log as a
     /// restarted broker opened it, its truncations.
     pub replica_leos: BTreeMap<u64, Vec<(u64, u64)>>,
@@ -527,15 +525,10 @@ impl<'a> Builder<'a> {
                 }
             }
             Event::HighWatermark {
-                tp,
-                high_watermark,
-                log_end_offset,
-                ..
+                tp, high_watermark, ..
             } => {
                 let name = self.trace.tp_name(*tp);
-                let p = self.partition(&name);
-                p.hw.push((t, *high_watermark));
-                p.leo.push((t, *log_end_offset));
+                self.partition(&name).hw.push((t, *high_watermark));
             }
             Event::Appended {
                 tp, log_end_offset, ..
@@ -605,7 +598,6 @@ impl<'a> Builder<'a> {
                 replicas: 0,
                 segments: Vec::new(),
                 hw: Vec::new(),
-                leo: Vec::new(),
                 replica_leos: BTreeMap::new(),
                 leader_changes: 0,
                 isr_changes: 0,

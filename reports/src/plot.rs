@@ -1458,7 +1458,6 @@ mod tests {
                         elr: Vec::new(),
                     }],
                     hw: Vec::new(),
-                    leo: Vec::new(),
                     replica_leos: BTreeMap::new(),
                     leader_changes: i % 3,
                     isr_changes: 0,

@@ -33,6 +33,25 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8(o.stderr.clone()).expect("utf-8")
 }
 
+/// Runs a scenario with `--out` into a fresh directory named `dir`, which it returns; the run
+/// must meet its expectations (exit 0).
+pub fn run_out(scenario: &str, dir: &str) -> PathBuf {
+    let dir = temp_dir(dir);
+    let out = kafkasim(&[
+        "run",
+        scenario,
+        "--out",
+        dir.to_str().expect("a UTF-8 path"),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
 /// An empty directory of this name under cargo's target tmpdir.
 pub fn temp_dir(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
