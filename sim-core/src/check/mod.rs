@@ -30,6 +30,7 @@ mod eventually_produce_answered;
 mod eventually_unfenced;
 mod inconsistent_offsets;
 mod leader_candidate_completeness;
+mod leader_not_disrupted;
 mod log_matching;
 mod lost_write;
 mod majority_reached_high_watermark;
@@ -104,6 +105,7 @@ pub const INVARIANTS: &[InvariantInfo] = &[
     eventually_leader_elected::INFO,
     eventually_unfenced::INFO,
     cut_off_leader_resigns::INFO,
+    leader_not_disrupted::INFO,
     stable_leadership::INFO,
     acked_durability::INFO,
     true_hw_monotonic::INFO,
@@ -213,6 +215,8 @@ pub struct Ground {
     pub stability_broken: bool,
     /// KRaft leaders no majority can reach, and since when (`cut_off_leader_resigns`).
     pub cut_off: Vec<cut_off_leader_resigns::CutOff>,
+    /// The KRaft leader a majority steadily follows, watched (`leader_not_disrupted`).
+    pub steady: Option<leader_not_disrupted::Steady>,
     pub now: SimTime,
 }
 
@@ -235,6 +239,7 @@ impl Ground {
             leader_high_watermark: None,
             stability_broken: false,
             cut_off: Vec::new(),
+            steady: None,
             now: SimTime::ZERO,
         }
     }
@@ -499,6 +504,7 @@ impl Checker {
         }
         monotonic_high_watermark::check(g, out, sim);
         cut_off_leader_resigns::check(g, out, sim, self.check_quorum_bound);
+        leader_not_disrupted::check(g, out, sim);
         self.data_events(sim);
         if !self.liveness_done
             && let Some(at) = self.liveness_at

@@ -345,9 +345,6 @@ impl Raft {
             State::Resigned { .. } => RaftRole::Resigned,
         }
     }
-    /// Leader only: the voters whose `Fetch` arrived since the check-quorum timer was last
-    /// restarted (`LeaderState.fetchedVoters`); once they and the leader make a majority, the
-    /// timer restarts and the set empties.
     /// Leader only: when the check-quorum timer was last restarted (taking leadership, or a
     /// majority's fetches since the restart before).
     pub(crate) fn check_quorum_restarted(&self) -> Option<SimTime> {
@@ -357,6 +354,22 @@ impl Raft {
         }
     }
 
+    /// A follower that has fetched from its leader in this epoch: that leader. Such a follower
+    /// refuses every pre-vote until it leaves the follower state (KIP-996,
+    /// `FollowerState.canGrantVote`: only a follower that has not fetched grants one).
+    pub(crate) fn fetched_from(&self) -> Option<NodeId> {
+        match &self.state {
+            State::Follower {
+                leader,
+                fetched: true,
+            } => Some(*leader),
+            _ => None,
+        }
+    }
+
+    /// Leader only: the voters whose `Fetch` arrived since the check-quorum timer was last
+    /// restarted (`LeaderState.fetchedVoters`); once they and the leader make a majority, the
+    /// timer restarts and the set empties.
     pub(crate) fn fetched_since_check_quorum(&self) -> Option<Vec<NodeId>> {
         match &self.state {
             State::Leader(l) => Some(
