@@ -96,6 +96,9 @@ struct TrialLine {
     /// Fault entries the branch added.
     #[serde(skip_serializing_if = "Option::is_none")]
     added: Option<usize>,
+    /// The protocol moment its first episodes were aimed at (`sim_core::fuzz::moves`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aimed: Option<&'static str>,
     /// `pass`, `fail`, `era` (violations the era baseline has too), `nondeterministic` (the
     /// replay from t = 0 differs: a kafkasim bug) or `panic`.
     outcome: String,
@@ -401,13 +404,14 @@ fn judge(
     r: &TrialResult,
     at_s: f64,
 ) -> Result<TrialLine, CliError> {
-    let (seed, parent, at_ms, added) = match r.origin {
-        Origin::Seed(s) => (Some(s), None, None, None),
+    let (seed, parent, at_ms, added, aimed) = match r.origin {
+        Origin::Seed(s) => (Some(s), None, None, None, None),
         Origin::Branch {
             parent,
             at_ms,
             added,
-        } => (None, Some(parent), Some(at_ms), Some(added)),
+            aimed,
+        } => (None, Some(parent), Some(at_ms), Some(added), aimed),
     };
     let mut line = TrialLine {
         trial: r.id,
@@ -415,6 +419,7 @@ fn judge(
         parent,
         at_ms,
         added,
+        aimed,
         outcome: "pass".into(),
         violations: Vec::new(),
         finding: None,

@@ -18,7 +18,9 @@
 //!   Kafka must survive). An episode is added only where it fits the lineage's schedule by the
 //!   nemesis's rules (`nemesis::Occupancy`): every fault still ends within the fault phase, so the
 //!   liveness checks keep their meaning, and lossy shutdowns stay within `acked_durability`'s
-//!   scope.
+//!   scope. Half the branches first add a move aimed at a protocol moment of their moment, when
+//!   it has one ([`super::moves`]: an AlterPartition in flight, a lagging or diverged replica,
+//!   a shrunk ISR, a stale HW, a fenced broker still fetching).
 //! - **Every run is an ordinary scenario.** A branch's scenario is its parent's with the new
 //!   entries inserted after every entry at or before their time, which is where the engine
 //!   applies a fault added to a forked run ([`World::add_faults`]). Run from t = 0 it gives the
@@ -28,11 +30,13 @@
 //!   is never worse at what the sweep already finds than a fraction of it.
 //!
 //! Determinism: the explorer draws only from its own stream ([`Stream::Explore`]); trials are
-//! planned in batches of a fixed size and their results absorbed in plan order, so the corpus,
-//! the trials and the findings are the same however many threads run a batch.
+//! planned in batches of fixed sizes (2, 4, then `batch`) and their results absorbed in plan
+//! order, so the corpus, the trials and the findings are the same however many threads run a
+//! batch.
 
 use std::collections::BTreeSet;
 
+use super::moves::{Frame, moves};
 use super::nemesis::{Episode, FaultKind, Occupancy};
 use super::swarm::{FuzzBase, nemesis_options};
 use crate::broker::partition::Partition;
@@ -66,6 +70,9 @@ pub struct ExploreOptions {
     pub moments_per_trial: usize,
     /// Most events of one run.
     pub max_events: u64,
+    /// Share of branches that start with a move aimed at a protocol moment of their moment
+    /// (see [`moves`]), when it has one.
+    pub aimed_share: f64,
 }
 
 impl Default for ExploreOptions {
@@ -79,6 +86,7 @@ impl Default for ExploreOptions {
             fresh_share: 0.25,
             moments_per_trial: 4,
             max_events: u64::MAX,
+            aimed_share: 0.5,
         }
     }
 }
@@ -233,6 +241,8 @@ pub enum Origin {
         parent: u64,
         at_ms: u64,
         added: usize,
+        /// The protocol moment the branch's first episodes were aimed at ([`moves`]), if any.
+        aimed: Option<&'static str>,
     },
 }
 
@@ -311,6 +321,8 @@ pub struct Explorer {
     seen: BTreeSet<Signature>,
     next_seed: u64,
     next_trial: u64,
+    /// Batches planned so far.
+    batches: u32,
     stats: ExploreStats,
 }
 
@@ -329,6 +341,7 @@ impl Explorer {
             corpus: Vec::new(),
             seen: BTreeSet::new(),
             next_trial: 0,
+            batches: 0,
             stats: ExploreStats::default(),
         }
     }
@@ -346,10 +359,13 @@ impl Explorer {
         }
     }
 
-    /// The next batch of trials.
+    /// The next batch of trials: two, then four, then `batch` at a time, so a bug the first
+    /// fresh seeds find is reported without waiting for a whole batch.
     pub fn plan(&mut self) -> Vec<Trial> {
-        let mut out = Vec::with_capacity(self.options.batch);
-        while out.len() < self.options.batch {
+        let size = self.options.batch.min(2 << self.batches.min(16));
+        self.batches += 1;
+        let mut out = Vec::with_capacity(size);
+        while out.len() < size {
             let fresh = self.corpus.is_empty() || self.rng.chance(self.options.fresh_share);
             let trial = if fresh {
                 Some(self.fresh())
@@ -481,6 +497,29 @@ impl Explorer {
         let wanted = 1 + self.rng.below(3) as usize;
         let mut added: Vec<FaultSpec> = Vec::new();
         let mut episodes = 0;
+        // Half the branches start with a move aimed at a protocol moment found here.
+        let mut aimed = None;
+        if self.rng.chance(self.options.aimed_share) {
+            let frame = Frame {
+                targets: &targets,
+                from_ms: from,
+                until_ms: until,
+            };
+            let found = moves(&self.corpus[i].world, &frame, &mut self.rng);
+            if !found.is_empty() {
+                let m = &found[self.rng.below(found.len() as u64) as usize];
+                // A move's episodes join together or not at all.
+                let mut trial = occupancy.clone();
+                let entries: Option<Vec<Vec<FaultSpec>>> =
+                    m.episodes.iter().map(|e| trial.add(e)).collect();
+                if let Some(entries) = entries {
+                    occupancy = trial;
+                    added.extend(entries.into_iter().flatten());
+                    episodes += 1;
+                    aimed = Some(m.name);
+                }
+            }
+        }
         for _ in 0..wanted * 4 {
             if episodes == wanted {
                 break;
@@ -501,9 +540,11 @@ impl Explorer {
         }
         let id = self.next_trial;
         scenario.name = format!("{}-explore-{id}", self.base.name);
+        let aim = aimed.map_or_else(String::new, |name| format!(", aimed at {name}"));
         scenario.description = format!(
             "Found by kafkasim explore (explorer seed {}, trial {id}): a branch of trial \
-             {parent} at {:.3} s with {} fault entries added; the whole run replays from t = 0.",
+             {parent} at {:.3} s with {} fault entries added{aim}; the whole run replays from \
+             t = 0.",
             self.options.seed,
             at_ms as f64 / 1000.0,
             added.len()
@@ -520,6 +561,7 @@ impl Explorer {
                 parent,
                 at_ms,
                 added: added.len(),
+                aimed,
             },
             scenario,
             world,

@@ -1,6 +1,8 @@
 //! Fuzzing: random fault schedules over a base scenario, and shrinking what fails.
 //!
 //! - [`explore`]: exploration that branches from runs' moments with new states;
+//! - [`moves`]: faults the explorer aims at protocol moments (an AlterPartition in flight, a
+//!   lagging or diverged replica, a shrunk ISR, a stale HW, a fenced broker still fetching);
 //! - [`nemesis`]: Jepsen-style fault schedules (episodes of faults that heal), drawn from a seed;
 //! - [`swarm`]: a fuzz base (a scenario's cluster and workload, or a drawn one) and the scenario
 //!   of one seed;
@@ -13,6 +15,7 @@
 //! from t = 0.
 
 pub mod explore;
+pub mod moves;
 pub mod nemesis;
 pub mod prefix;
 pub mod shrink;

@@ -1,0 +1,405 @@
+//! Faults aimed at protocol moments: what the explorer adds, besides random episodes, when a
+//! moment it branches from is one where Kafka's replication is known to be fragile.
+//!
+//! Each move reads the moment (the partitions' leaders, ISRs and logs, the AlterPartition a
+//! leader has in flight, the active controller's view of the brokers) and returns one or two
+//! episodes aimed at the nodes that matter there, starting within a few hundred milliseconds.
+//! They are the nemesis's own kinds of fault, on the nemesis's own rules (`Occupancy` still
+//! decides whether they fit), so the fault model Kafka must survive is unchanged: a move only
+//! chooses *when* and *where*. No move knows a bug: each names a situation that the KIPs and
+//! JIRAs of the replication protocol return to.
+//!
+//! - `expand_in_flight`: a leader has proposed adding replica R to the ISR. The request is
+//!   held back (a stuck AlterPartition) while R loses its disk or power and comes back, so the
+//!   controller judges the proposal on a new incarnation (KIP-903).
+//! - `shrink_in_flight`: a leader has proposed a smaller ISR; the leader fails before or after
+//!   the controller commits it (KIP-966's and KAFKA-15353's window).
+//! - `laggard`: a replica's log is behind the leader's; the leader fails, so a replica that is
+//!   short of records may be elected (KIP-101, KIP-279: truncation after a leader change).
+//! - `diverged`: a replica's log runs ahead of the leader's, or a replica still thinks it
+//!   leads; the current leader fails, so a second leader change follows the first before the
+//!   logs are reconciled (KIP-279's fast failovers, KAFKA-6880's zombies).
+//! - `rejoining`: a replica out of the ISR is running and catching up; the AlterPartition
+//!   that will add it back is held back while it fails and returns (KIP-903).
+//! - `handover`: an in-sync follower knows an older HW than the leader's; the leader shuts
+//!   down, so the next leader starts from that HW (KAFKA-7128).
+//! - `shrunk`: the ISR is smaller than the replica set; its last members lose power or shut
+//!   down, down to the question of who may be elected (unclean election, ELR, KIP-966).
+//! - `stale_hw`: the leader's HW is behind what an earlier leader committed (a new leader
+//!   learns it one fetch round late); a stopped replica returns and the leader shuts down, so
+//!   the ISR is judged against that stale HW (KAFKA-7128, the LESO rule).
+//! - `fenced_fetcher`: a running broker the active controller has fenced (its metadata is cut)
+//!   keeps fetching; another replica pauses and the leader fails, so leadership moves, and
+//!   half the time back, without it hearing (KIP-320).
+//! - `metadata_cut`: a steady follower stops hearing from the active controller, the first
+//!   step of a fenced fetcher.
+
+use super::nemesis::{Episode, FaultKind};
+use crate::broker::partition::Partition;
+use crate::check::data::DataCx;
+use crate::engine::{NodeStatus, SimRng};
+use crate::kraft::BrokerId;
+use crate::proto::CHANNELS;
+use crate::world::World;
+
+/// A situation a move aims at, and the episodes it adds.
+#[derive(Clone, Debug)]
+pub struct Move {
+    pub name: &'static str,
+    pub episodes: Vec<Episode>,
+}
+
+/// What a move needs to know of the run: the targets (by `Occupancy` index) and when the
+/// episodes may start and must end.
+#[derive(Debug)]
+pub struct Frame<'a> {
+    /// (name, is a broker) of each target, as the explorer lists them.
+    pub targets: &'a [(String, bool)],
+    pub from_ms: u64,
+    pub until_ms: u64,
+}
+
+impl Frame<'_> {
+    fn index(&self, name: &str) -> Option<usize> {
+        self.targets.iter().position(|(t, _)| t == name)
+    }
+
+    /// An episode of `kind` on `target`, starting within `delay` of the moment and lasting an
+    /// outage drawn from `outage`, cut at the end of the fault phase.
+    fn episode(
+        &self,
+        rng: &mut SimRng,
+        kind: FaultKind,
+        target: usize,
+        delay: (u64, u64),
+        outage: (u64, u64),
+    ) -> Episode {
+        let start_ms = (self.from_ms + rng.between(delay.0, delay.1)).min(self.until_ms);
+        let end_ms = (start_ms + rng.between(outage.0, outage.1)).min(self.until_ms);
+        Episode {
+            kind,
+            target,
+            other: target,
+            start_ms,
+            end_ms,
+            extra_ms: 0,
+            side: Vec::new(),
+            channel: 0,
+        }
+    }
+}
+
+/// A failure of a leader or replica: a crash, a power loss or a clean shutdown, then a restart.
+fn failure(rng: &mut SimRng) -> FaultKind {
+    [FaultKind::Crash, FaultKind::PowerLoss, FaultKind::Shutdown][rng.below(3) as usize]
+}
+
+/// One move per situation found at this moment, in a fixed order (partitions in order).
+pub fn moves(world: &World, frame: &Frame<'_>, rng: &mut SimRng) -> Vec<Move> {
+    let sim = world.sim();
+    let checker = world.checker();
+    let g = checker.ground();
+    let cx = DataCx { g, sim };
+    let name_of = |b: BrokerId| g.name(cx.node(b)).to_string();
+    let target_of = |b: BrokerId| frame.index(&name_of(b));
+    let active = crate::world::active_controller(sim);
+    let controller = active.and_then(|c| frame.index(g.name(c)));
+    let image = active
+        .and_then(|c| sim.node(c)?.controller())
+        .map(crate::kraft::controller::Controller::committed_image);
+    let mut out: Vec<Move> = Vec::new();
+    for (tp, pg) in checker.data().partitions.iter().filter(|(_, p)| p.created) {
+        let Some(leader) = pg.leader else { continue };
+        let Some(l) = target_of(leader) else { continue };
+        let Some(state) = cx.broker(leader).and_then(|b| b.partitions().get(tp)) else {
+            continue;
+        };
+        let leo = state.log_end_offset();
+        let replica = |b: BrokerId| -> Option<&Partition> { cx.broker(b)?.partitions().get(tp) };
+        let followers: Vec<BrokerId> = pg
+            .replicas
+            .iter()
+            .copied()
+            .filter(|&b| b != leader)
+            .collect();
+        if let Some(pending) = state.leader_state.as_ref().and_then(|s| s.pending.as_ref()) {
+            let committed = &state
+                .leader_state
+                .as_ref()
+                .expect("pending has a leader")
+                .isr;
+            if pending.expand {
+                let added = pending.proposed.iter().find(|b| !committed.contains(b));
+                if let (Some(&r), Some(c)) = (added, controller)
+                    && let Some(ri) = target_of(r)
+                {
+                    out.push(Move {
+                        name: "expand_in_flight",
+                        episodes: held_back_while_lost(frame, rng, (l, c, ri), (0, 0), (20, 400)),
+                    });
+                }
+            } else {
+                let kind = failure(rng);
+                out.push(Move {
+                    name: "shrink_in_flight",
+                    episodes: vec![frame.episode(rng, kind, l, (0, 300), (500, 8_000))],
+                });
+            }
+        }
+        let lagging = followers
+            .iter()
+            .any(|&b| pg.isr.contains(&b) && replica(b).is_some_and(|p| p.log_end_offset() < leo));
+        if lagging {
+            let kind = failure(rng);
+            out.push(Move {
+                name: "laggard",
+                episodes: vec![frame.episode(rng, kind, l, (0, 200), (1_500, 12_000))],
+            });
+        }
+        let diverged = followers
+            .iter()
+            .find(|&&b| replica(b).is_some_and(|p| p.log_end_offset() > leo || p.is_leader()));
+        if let Some(&d) = diverged {
+            let kind = failure(rng);
+            let mut episodes = vec![frame.episode(rng, kind, l, (0, 300), (1_000, 10_000))];
+            if let Some(di) = target_of(d).filter(|_| rng.chance(0.5)) {
+                episodes.push(frame.episode(rng, FaultKind::Crash, di, (0, 1_000), (50, 1_500)));
+            }
+            out.push(Move {
+                name: "diverged",
+                episodes,
+            });
+        }
+        let rejoining = followers
+            .iter()
+            .copied()
+            .find(|&b| !pg.isr.contains(&b) && sim.status(cx.node(b)) == NodeStatus::Running);
+        if let (Some(r), Some(c)) = (rejoining, controller)
+            && let Some(ri) = target_of(r)
+        {
+            // The expansion that will add it back is held back while it fails and returns.
+            out.push(Move {
+                name: "rejoining",
+                episodes: held_back_while_lost(frame, rng, (l, c, ri), (0, 200), (100, 1_500)),
+            });
+        }
+        let hw_behind = followers.iter().any(|&b| {
+            pg.isr.contains(&b)
+                && replica(b).is_some_and(|p| p.high_watermark < state.high_watermark)
+        });
+        if hw_behind {
+            // The leader goes while a follower knows an older HW: the next leader starts from it.
+            out.push(Move {
+                name: "handover",
+                episodes: vec![frame.episode(
+                    rng,
+                    FaultKind::Shutdown,
+                    l,
+                    (0, 300),
+                    (1_000, 12_000),
+                )],
+            });
+        }
+        if pg.isr.len() < pg.replicas.len() && !pg.isr.is_empty() {
+            let last = pg.isr[rng.below(pg.isr.len() as u64) as usize];
+            if let Some(li) = target_of(last) {
+                let kind = [
+                    FaultKind::PowerLoss,
+                    FaultKind::Shutdown,
+                    FaultKind::DiskLoss,
+                ][rng.below(3) as usize];
+                out.push(Move {
+                    name: "shrunk",
+                    episodes: vec![frame.episode(rng, kind, li, (0, 500), (500, 10_000))],
+                });
+            }
+        }
+        if state.high_watermark < pg.true_hw {
+            let down = followers
+                .iter()
+                .copied()
+                .filter(|&b| sim.status(cx.node(b)) != NodeStatus::Running)
+                .find_map(target_of);
+            let mut episodes =
+                vec![frame.episode(rng, FaultKind::Shutdown, l, (300, 3_000), (1_000, 10_000))];
+            if down.is_none()
+                && let Some(fi) = followers.first().copied().and_then(target_of)
+            {
+                episodes.push(frame.episode(rng, FaultKind::Shutdown, fi, (0, 200), (100, 1_000)));
+            }
+            out.push(Move {
+                name: "stale_hw",
+                episodes,
+            });
+        }
+        let fenced_running = followers.iter().copied().find(|&b| {
+            sim.status(cx.node(b)) == NodeStatus::Running
+                && image
+                    .and_then(|m| m.brokers.get(&b))
+                    .is_some_and(|r| r.fenced)
+        });
+        if let Some(f) = fenced_running {
+            let other = followers
+                .iter()
+                .copied()
+                .find(|&b| b != f)
+                .and_then(target_of);
+            // Leadership moves away and, half the time, back, while it does not hear: another
+            // replica pauses (so only the fenced one gets the leader's last records), the leader
+            // fails, and the replica that took over shuts down once the old leader is back.
+            let mut episodes = Vec::new();
+            let kind = failure(rng);
+            let fail = frame.episode(rng, kind, l, (300, 1_000), (1_000, 6_000));
+            if let Some(oi) = other {
+                let pause = frame.episode(rng, FaultKind::Pause, oi, (0, 200), (500, 3_000));
+                let back = Frame {
+                    from_ms: fail.end_ms.max(pause.end_ms),
+                    ..*frame
+                };
+                episodes.push(pause);
+                episodes.push(fail);
+                if rng.chance(0.5) {
+                    let shutdown = (500, 3_000);
+                    episodes.push(back.episode(
+                        rng,
+                        FaultKind::Shutdown,
+                        oi,
+                        shutdown,
+                        (1_000, 8_000),
+                    ));
+                }
+            } else {
+                episodes.push(fail);
+            }
+            out.push(Move {
+                name: "fenced_fetcher",
+                episodes,
+            });
+        } else if let (Some(c), true) = (controller, pg.isr.len() == pg.replicas.len())
+            && let Some(&f) = followers.get(rng.below(followers.len().max(1) as u64) as usize)
+            && let Some(fi) = target_of(f)
+        {
+            let mut cut = frame.episode(rng, FaultKind::OneWay, c, (0, 300), (6_000, 15_000));
+            cut.other = fi;
+            out.push(Move {
+                name: "metadata_cut",
+                episodes: vec![cut],
+            });
+        }
+    }
+    out.retain(|m| m.episodes.iter().all(|e| e.end_ms > e.start_ms));
+    out
+}
+
+/// The leader's AlterPartition connection to the active controller held back (from within
+/// `slow_delay` of the moment, for 0.2 to 2.5 s, each request 1 to 6 s late) while the replica
+/// it is about loses its disk or power, or crashes, within `loss_delay`, and returns within
+/// 0.6 s: the controller may judge the request on a new incarnation. `(leader, controller,
+/// replica)` are target indices.
+fn held_back_while_lost(
+    frame: &Frame<'_>,
+    rng: &mut SimRng,
+    (leader, controller, replica): (usize, usize, usize),
+    slow_delay: (u64, u64),
+    loss_delay: (u64, u64),
+) -> Vec<Episode> {
+    let mut slow = frame.episode(
+        rng,
+        FaultKind::SlowChannel,
+        leader,
+        slow_delay,
+        (200, 2_500),
+    );
+    slow.other = controller;
+    slow.channel = channel("alter_partition");
+    slow.extra_ms = rng.between(1_000, 6_000);
+    let kind = [FaultKind::DiskLoss, FaultKind::PowerLoss, FaultKind::Crash][rng.below(3) as usize];
+    let lost = frame.episode(rng, kind, replica, loss_delay, (50, 600));
+    vec![slow, lost]
+}
+
+/// The index of a connection in [`CHANNELS`].
+fn channel(name: &str) -> usize {
+    CHANNELS
+        .iter()
+        .position(|(n, _)| *n == name)
+        .expect("a known channel")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{SimTime, Stream};
+    use crate::scenario::{Role, parse};
+    use crate::trace::TraceSink;
+    use std::collections::BTreeSet;
+
+    /// The moves found at every 10 ms of `[from_ms, to_ms]` of a bundled scenario's run.
+    fn moves_along(text: &str, from_ms: u64, to_ms: u64) -> Vec<(u64, Move)> {
+        let scenario = parse(text, "test").expect("a bundled scenario parses");
+        let targets: Vec<(String, bool)> = scenario
+            .members()
+            .iter()
+            .filter(|m| matches!(m.role, Role::Controller | Role::Broker))
+            .map(|m| (m.name.clone(), m.role == Role::Broker))
+            .collect();
+        let resolved = scenario.resolve();
+        let mut world = World::new(&resolved, scenario.seed, TraceSink::hash_only());
+        let mut rng = SimRng::new(7, Stream::Explore);
+        let mut out = Vec::new();
+        for at in (from_ms..=to_ms).step_by(10) {
+            world.run_to(SimTime::from_millis(at), u64::MAX, &mut || false);
+            let frame = Frame {
+                targets: &targets,
+                from_ms: at + 1,
+                until_ms: at + 20_000,
+            };
+            out.extend(moves(&world, &frame, &mut rng).into_iter().map(|m| (at, m)));
+        }
+        out
+    }
+
+    #[test]
+    fn an_isr_expansion_in_flight_is_held_back_while_the_added_replica_fails() {
+        // KIP-903's story: broker-1 proposes adding broker-2 back to the ISR once it has
+        // caught up after its pause.
+        let text = include_str!("../../../scenarios/bugs/no-broker-epoch-in-isr.json");
+        let found = moves_along(text, 36_300, 36_800);
+        let (at, m) = found
+            .iter()
+            .find(|(_, m)| m.name == "expand_in_flight")
+            .expect("the AlterPartition that adds broker-2 back is in flight at some point");
+        let [slow, lost] = &m.episodes[..] else {
+            panic!("a slow channel and a failure, got {m:?}");
+        };
+        assert_eq!(slow.kind, FaultKind::SlowChannel);
+        assert_eq!(CHANNELS[slow.channel].0, "alter_partition");
+        assert!(slow.start_ms == at + 1 && slow.extra_ms >= 1_000);
+        // Targets are listed controllers first (3), then brokers: broker-1 is 3, broker-2 is 4.
+        assert_eq!((slow.target, lost.target), (3, 4));
+        assert!(matches!(
+            lost.kind,
+            FaultKind::DiskLoss | FaultKind::PowerLoss | FaultKind::Crash
+        ));
+        assert!(lost.start_ms > slow.start_ms && lost.start_ms < slow.end_ms);
+    }
+
+    #[test]
+    fn a_steady_cluster_offers_only_the_moves_of_steady_replication() {
+        // Before any fault every ISR is full: the moves are those of replication going on (a
+        // follower a fetch behind in records or HW, a follower whose metadata could be cut),
+        // none of a situation a fault makes.
+        let text = include_str!("../../../scenarios/bugs/no-broker-epoch-in-isr.json");
+        let names: BTreeSet<&str> = moves_along(text, 10_000, 10_200)
+            .iter()
+            .map(|(_, m)| m.name)
+            .collect();
+        assert!(names.contains("metadata_cut"), "{names:?}");
+        assert!(
+            names
+                .iter()
+                .all(|n| ["metadata_cut", "laggard", "handover"].contains(n)),
+            "{names:?}"
+        );
+    }
+}
