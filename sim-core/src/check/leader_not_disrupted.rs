@@ -38,7 +38,9 @@ use crate::world::Process;
 
 pub const INFO: InvariantInfo = InvariantInfo {
     id: "leader_not_disrupted",
-    kind: InvariantKind::Safety,
+    // It costs availability (a needless election), never data: judged after every event, as
+    // `cut_off_leader_resigns` is, and of the same kind.
+    kind: InvariantKind::Liveness,
     summary: "A KRaft leader a majority of voters steadily follows is not deposed by an epoch no majority granted (KIP-996 pre-vote)",
     source: "KIP-996 pre-vote: FollowerState.canGrantVote, KafkaRaftClient.handleVoteRequest; RaftEventSimulationTest",
 };

@@ -606,16 +606,7 @@ impl Explorer {
                 (i + 1 + rng.below(n - 1) as usize) % n as usize
             }
         };
-        let mut e = Episode {
-            kind,
-            target,
-            other: target,
-            start_ms,
-            end_ms,
-            extra_ms: 0,
-            side: Vec::new(),
-            channel: 0,
-        };
+        let mut e = Episode::on(kind, target, start_ms, end_ms);
         match kind {
             FaultKind::SlowNode | FaultKind::SlowLink => {
                 e.other = other_than(rng, target);

@@ -36,9 +36,10 @@
 
 use super::nemesis::{Episode, FaultKind};
 use crate::broker::partition::Partition;
-use crate::check::data::DataCx;
+use crate::check::data::{DataCx, PartitionGround};
 use crate::engine::{NodeStatus, SimRng};
-use crate::kraft::BrokerId;
+use crate::kraft::controller::Controller;
+use crate::kraft::{BrokerId, MetadataImage, TopicPartition};
 use crate::proto::CHANNELS;
 use crate::world::World;
 
@@ -76,16 +77,19 @@ impl Frame<'_> {
     ) -> Episode {
         let start_ms = (self.from_ms + rng.between(delay.0, delay.1)).min(self.until_ms);
         let end_ms = (start_ms + rng.between(outage.0, outage.1)).min(self.until_ms);
-        Episode {
-            kind,
-            target,
-            other: target,
-            start_ms,
-            end_ms,
-            extra_ms: 0,
-            side: Vec::new(),
-            channel: 0,
-        }
+        Episode::on(kind, target, start_ms, end_ms)
+    }
+
+    /// The leader (`target`) crashes, loses power or shuts down within `delay`, for `outage`.
+    fn leader_fails(
+        &self,
+        rng: &mut SimRng,
+        target: usize,
+        delay: (u64, u64),
+        outage: (u64, u64),
+    ) -> Episode {
+        let kind = failure(rng);
+        self.episode(rng, kind, target, delay, outage)
     }
 }
 
@@ -94,75 +98,140 @@ fn failure(rng: &mut SimRng) -> FaultKind {
     [FaultKind::Crash, FaultKind::PowerLoss, FaultKind::Shutdown][rng.below(3) as usize]
 }
 
-/// One move per situation found at this moment, in a fixed order (partitions in order).
+/// One move per situation found at this moment, in a fixed order (partitions in order, and
+/// within a partition the order of the module's list).
 pub fn moves(world: &World, frame: &Frame<'_>, rng: &mut SimRng) -> Vec<Move> {
     let sim = world.sim();
     let checker = world.checker();
-    let g = checker.ground();
-    let cx = DataCx { g, sim };
-    let name_of = |b: BrokerId| g.name(cx.node(b)).to_string();
-    let target_of = |b: BrokerId| frame.index(&name_of(b));
+    let cx = DataCx {
+        g: checker.ground(),
+        sim,
+    };
     let active = crate::world::active_controller(sim);
-    let controller = active.and_then(|c| frame.index(g.name(c)));
+    let controller = active.and_then(|c| frame.index(cx.g.name(c)));
     let image = active
         .and_then(|c| sim.node(c)?.controller())
-        .map(crate::kraft::controller::Controller::committed_image);
+        .map(Controller::committed_image);
     let mut out: Vec<Move> = Vec::new();
     for (tp, pg) in checker.data().partitions.iter().filter(|(_, p)| p.created) {
-        let Some(leader) = pg.leader else { continue };
-        let Some(l) = target_of(leader) else { continue };
-        let Some(state) = cx.broker(leader).and_then(|b| b.partitions().get(tp)) else {
+        let Some(scene) = Scene::of(&cx, frame, *tp, pg, controller, image) else {
             continue;
         };
-        let leo = state.log_end_offset();
-        let replica = |b: BrokerId| -> Option<&Partition> { cx.broker(b)?.partitions().get(tp) };
-        let followers: Vec<BrokerId> = pg
+        scene.in_flight(rng, &mut out);
+        scene.behind_or_ahead(rng, &mut out);
+        scene.out_of_sync(rng, &mut out);
+        scene.unheard(rng, &mut out);
+    }
+    out.retain(|m| m.episodes.iter().all(|e| e.end_ms > e.start_ms));
+    out
+}
+
+/// One partition at the moment, from its leader's side.
+struct Scene<'a> {
+    cx: &'a DataCx<'a>,
+    frame: &'a Frame<'a>,
+    tp: TopicPartition,
+    pg: &'a PartitionGround,
+    /// The leader's replica.
+    state: &'a Partition,
+    /// The leader's target index.
+    l: usize,
+    followers: Vec<BrokerId>,
+    /// The active controller's target index.
+    controller: Option<usize>,
+    image: Option<&'a MetadataImage>,
+}
+
+impl<'a> Scene<'a> {
+    fn of(
+        cx: &'a DataCx<'a>,
+        frame: &'a Frame<'a>,
+        tp: TopicPartition,
+        pg: &'a PartitionGround,
+        controller: Option<usize>,
+        image: Option<&'a MetadataImage>,
+    ) -> Option<Scene<'a>> {
+        let leader = pg.leader?;
+        let l = frame.index(cx.g.name(cx.node(leader)))?;
+        let state = cx.broker(leader)?.partitions().get(&tp)?;
+        let followers = pg
             .replicas
             .iter()
             .copied()
             .filter(|&b| b != leader)
             .collect();
-        if let Some(pending) = state.leader_state.as_ref().and_then(|s| s.pending.as_ref()) {
-            let committed = &state
-                .leader_state
-                .as_ref()
-                .expect("pending has a leader")
-                .isr;
-            if pending.expand {
-                let added = pending.proposed.iter().find(|b| !committed.contains(b));
-                if let (Some(&r), Some(c)) = (added, controller)
-                    && let Some(ri) = target_of(r)
-                {
-                    out.push(Move {
-                        name: "expand_in_flight",
-                        episodes: held_back_while_lost(frame, rng, (l, c, ri), (0, 0), (20, 400)),
-                    });
-                }
-            } else {
-                let kind = failure(rng);
+        Some(Scene {
+            cx,
+            frame,
+            tp,
+            pg,
+            state,
+            l,
+            followers,
+            controller,
+            image,
+        })
+    }
+
+    fn target_of(&self, b: BrokerId) -> Option<usize> {
+        self.frame.index(self.cx.g.name(self.cx.node(b)))
+    }
+
+    fn replica(&self, b: BrokerId) -> Option<&'a Partition> {
+        self.cx.broker(b)?.partitions().get(&self.tp)
+    }
+
+    fn running(&self, b: BrokerId) -> bool {
+        self.cx.sim.status(self.cx.node(b)) == NodeStatus::Running
+    }
+
+    /// `expand_in_flight`, `shrink_in_flight`.
+    fn in_flight(&self, rng: &mut SimRng, out: &mut Vec<Move>) {
+        let Some(leader) = self.state.leader_state.as_ref() else {
+            return;
+        };
+        let Some(pending) = leader.pending.as_ref() else {
+            return;
+        };
+        let (frame, l) = (self.frame, self.l);
+        if pending.expand {
+            let added = pending.proposed.iter().find(|b| !leader.isr.contains(b));
+            if let (Some(&r), Some(c)) = (added, self.controller)
+                && let Some(ri) = self.target_of(r)
+            {
                 out.push(Move {
-                    name: "shrink_in_flight",
-                    episodes: vec![frame.episode(rng, kind, l, (0, 300), (500, 8_000))],
+                    name: "expand_in_flight",
+                    episodes: held_back_while_lost(frame, rng, (l, c, ri), (0, 0), (20, 400)),
                 });
             }
-        }
-        let lagging = followers
-            .iter()
-            .any(|&b| pg.isr.contains(&b) && replica(b).is_some_and(|p| p.log_end_offset() < leo));
-        if lagging {
-            let kind = failure(rng);
+        } else {
             out.push(Move {
-                name: "laggard",
-                episodes: vec![frame.episode(rng, kind, l, (0, 200), (1_500, 12_000))],
+                name: "shrink_in_flight",
+                episodes: vec![frame.leader_fails(rng, l, (0, 300), (500, 8_000))],
             });
         }
-        let diverged = followers
-            .iter()
-            .find(|&&b| replica(b).is_some_and(|p| p.log_end_offset() > leo || p.is_leader()));
+    }
+
+    /// `laggard`, `diverged`.
+    fn behind_or_ahead(&self, rng: &mut SimRng, out: &mut Vec<Move>) {
+        let (frame, l, pg) = (self.frame, self.l, self.pg);
+        let leo = self.state.log_end_offset();
+        let lagging = self.followers.iter().any(|&b| {
+            pg.isr.contains(&b) && self.replica(b).is_some_and(|p| p.log_end_offset() < leo)
+        });
+        if lagging {
+            out.push(Move {
+                name: "laggard",
+                episodes: vec![frame.leader_fails(rng, l, (0, 200), (1_500, 12_000))],
+            });
+        }
+        let diverged = self.followers.iter().find(|&&b| {
+            self.replica(b)
+                .is_some_and(|p| p.log_end_offset() > leo || p.is_leader())
+        });
         if let Some(&d) = diverged {
-            let kind = failure(rng);
-            let mut episodes = vec![frame.episode(rng, kind, l, (0, 300), (1_000, 10_000))];
-            if let Some(di) = target_of(d).filter(|_| rng.chance(0.5)) {
+            let mut episodes = vec![frame.leader_fails(rng, l, (0, 300), (1_000, 10_000))];
+            if let Some(di) = self.target_of(d).filter(|_| rng.chance(0.5)) {
                 episodes.push(frame.episode(rng, FaultKind::Crash, di, (0, 1_000), (50, 1_500)));
             }
             out.push(Move {
@@ -170,12 +239,18 @@ pub fn moves(world: &World, frame: &Frame<'_>, rng: &mut SimRng) -> Vec<Move> {
                 episodes,
             });
         }
-        let rejoining = followers
+    }
+
+    /// `rejoining`, `handover`, `shrunk`, `stale_hw`.
+    fn out_of_sync(&self, rng: &mut SimRng, out: &mut Vec<Move>) {
+        let (frame, l, pg, state) = (self.frame, self.l, self.pg, self.state);
+        let rejoining = self
+            .followers
             .iter()
             .copied()
-            .find(|&b| !pg.isr.contains(&b) && sim.status(cx.node(b)) == NodeStatus::Running);
-        if let (Some(r), Some(c)) = (rejoining, controller)
-            && let Some(ri) = target_of(r)
+            .find(|&b| !pg.isr.contains(&b) && self.running(b));
+        if let (Some(r), Some(c)) = (rejoining, self.controller)
+            && let Some(ri) = self.target_of(r)
         {
             // The expansion that will add it back is held back while it fails and returns.
             out.push(Move {
@@ -183,26 +258,23 @@ pub fn moves(world: &World, frame: &Frame<'_>, rng: &mut SimRng) -> Vec<Move> {
                 episodes: held_back_while_lost(frame, rng, (l, c, ri), (0, 200), (100, 1_500)),
             });
         }
-        let hw_behind = followers.iter().any(|&b| {
+        let hw_behind = self.followers.iter().any(|&b| {
             pg.isr.contains(&b)
-                && replica(b).is_some_and(|p| p.high_watermark < state.high_watermark)
+                && self
+                    .replica(b)
+                    .is_some_and(|p| p.high_watermark < state.high_watermark)
         });
         if hw_behind {
             // The leader goes while a follower knows an older HW: the next leader starts from it.
+            let shutdown = frame.episode(rng, FaultKind::Shutdown, l, (0, 300), (1_000, 12_000));
             out.push(Move {
                 name: "handover",
-                episodes: vec![frame.episode(
-                    rng,
-                    FaultKind::Shutdown,
-                    l,
-                    (0, 300),
-                    (1_000, 12_000),
-                )],
+                episodes: vec![shutdown],
             });
         }
         if pg.isr.len() < pg.replicas.len() && !pg.isr.is_empty() {
             let last = pg.isr[rng.below(pg.isr.len() as u64) as usize];
-            if let Some(li) = target_of(last) {
+            if let Some(li) = self.target_of(last) {
                 let kind = [
                     FaultKind::PowerLoss,
                     FaultKind::Shutdown,
@@ -215,15 +287,16 @@ pub fn moves(world: &World, frame: &Frame<'_>, rng: &mut SimRng) -> Vec<Move> {
             }
         }
         if state.high_watermark < pg.true_hw {
-            let down = followers
+            let down = self
+                .followers
                 .iter()
                 .copied()
-                .filter(|&b| sim.status(cx.node(b)) != NodeStatus::Running)
-                .find_map(target_of);
+                .filter(|&b| !self.running(b))
+                .find_map(|b| self.target_of(b));
             let mut episodes =
                 vec![frame.episode(rng, FaultKind::Shutdown, l, (300, 3_000), (1_000, 10_000))];
             if down.is_none()
-                && let Some(fi) = followers.first().copied().and_then(target_of)
+                && let Some(fi) = self.followers.first().and_then(|&b| self.target_of(b))
             {
                 episodes.push(frame.episode(rng, FaultKind::Shutdown, fi, (0, 200), (100, 1_000)));
             }
@@ -232,52 +305,34 @@ pub fn moves(world: &World, frame: &Frame<'_>, rng: &mut SimRng) -> Vec<Move> {
                 episodes,
             });
         }
-        let fenced_running = followers.iter().copied().find(|&b| {
-            sim.status(cx.node(b)) == NodeStatus::Running
-                && image
+    }
+
+    /// `fenced_fetcher`, or else `metadata_cut`.
+    fn unheard(&self, rng: &mut SimRng, out: &mut Vec<Move>) {
+        let (frame, l, pg) = (self.frame, self.l, self.pg);
+        let fenced_running = self.followers.iter().copied().find(|&b| {
+            self.running(b)
+                && self
+                    .image
                     .and_then(|m| m.brokers.get(&b))
                     .is_some_and(|r| r.fenced)
         });
         if let Some(f) = fenced_running {
-            let other = followers
+            let other = self
+                .followers
                 .iter()
                 .copied()
                 .find(|&b| b != f)
-                .and_then(target_of);
-            // Leadership moves away and, half the time, back, while it does not hear: another
-            // replica pauses (so only the fenced one gets the leader's last records), the leader
-            // fails, and the replica that took over shuts down once the old leader is back.
-            let mut episodes = Vec::new();
-            let kind = failure(rng);
-            let fail = frame.episode(rng, kind, l, (300, 1_000), (1_000, 6_000));
-            if let Some(oi) = other {
-                let pause = frame.episode(rng, FaultKind::Pause, oi, (0, 200), (500, 3_000));
-                let back = Frame {
-                    from_ms: fail.end_ms.max(pause.end_ms),
-                    ..*frame
-                };
-                episodes.push(pause);
-                episodes.push(fail);
-                if rng.chance(0.5) {
-                    let shutdown = (500, 3_000);
-                    episodes.push(back.episode(
-                        rng,
-                        FaultKind::Shutdown,
-                        oi,
-                        shutdown,
-                        (1_000, 8_000),
-                    ));
-                }
-            } else {
-                episodes.push(fail);
-            }
+                .and_then(|b| self.target_of(b));
             out.push(Move {
                 name: "fenced_fetcher",
-                episodes,
+                episodes: away_and_back(frame, rng, l, other),
             });
-        } else if let (Some(c), true) = (controller, pg.isr.len() == pg.replicas.len())
-            && let Some(&f) = followers.get(rng.below(followers.len().max(1) as u64) as usize)
-            && let Some(fi) = target_of(f)
+        } else if let (Some(c), true) = (self.controller, pg.isr.len() == pg.replicas.len())
+            && let Some(&f) = self
+                .followers
+                .get(rng.below(self.followers.len().max(1) as u64) as usize)
+            && let Some(fi) = self.target_of(f)
         {
             let mut cut = frame.episode(rng, FaultKind::OneWay, c, (0, 300), (6_000, 15_000));
             cut.other = fi;
@@ -287,8 +342,33 @@ pub fn moves(world: &World, frame: &Frame<'_>, rng: &mut SimRng) -> Vec<Move> {
             });
         }
     }
-    out.retain(|m| m.episodes.iter().all(|e| e.end_ms > e.start_ms));
-    out
+}
+
+/// Leadership moves away from `leader` and, half the time, back, while a fenced replica does
+/// not hear: `other` (another replica) pauses, so only the fenced one gets the leader's last
+/// records; the leader fails; and the replica that took over shuts down once the old leader is
+/// back.
+fn away_and_back(
+    frame: &Frame<'_>,
+    rng: &mut SimRng,
+    leader: usize,
+    other: Option<usize>,
+) -> Vec<Episode> {
+    let fail = frame.leader_fails(rng, leader, (300, 1_000), (1_000, 6_000));
+    let Some(oi) = other else {
+        return vec![fail];
+    };
+    let pause = frame.episode(rng, FaultKind::Pause, oi, (0, 200), (500, 3_000));
+    let back = Frame {
+        from_ms: fail.end_ms.max(pause.end_ms),
+        ..*frame
+    };
+    let mut episodes = vec![pause, fail];
+    if rng.chance(0.5) {
+        let shutdown = back.episode(rng, FaultKind::Shutdown, oi, (500, 3_000), (1_000, 8_000));
+        episodes.push(shutdown);
+    }
+    episodes
 }
 
 /// The leader's AlterPartition connection to the active controller held back (from within

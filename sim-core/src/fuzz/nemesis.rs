@@ -211,16 +211,7 @@ fn schedule(
         let end = (at + outage).min(options.faults_until_ms);
         let target = rng.below(n as u64) as usize;
         if episodes.is_free(kind, target, at) {
-            let mut e = Episode {
-                kind,
-                target,
-                other: target,
-                start_ms: at,
-                end_ms: end,
-                extra_ms: 0,
-                side: Vec::new(),
-                channel: 0,
-            };
+            let mut e = Episode::on(kind, target, at, end);
             match kind {
                 FaultKind::SlowNode => {
                     e.extra_ms = rng.between(options.slow_ms.0, options.slow_ms.1);
@@ -391,6 +382,23 @@ pub struct Episode {
     pub side: Vec<usize>,
     /// The connection a slow channel delays, by index into [`CHANNELS`].
     pub channel: usize,
+}
+
+impl Episode {
+    /// An episode of `kind` on `target` alone (no other end, no delay, no side), from
+    /// `start_ms` to `end_ms`.
+    pub fn on(kind: FaultKind, target: usize, start_ms: u64, end_ms: u64) -> Episode {
+        Episode {
+            kind,
+            target,
+            other: target,
+            start_ms,
+            end_ms,
+            extra_ms: 0,
+            side: Vec::new(),
+            channel: 0,
+        }
+    }
 }
 
 /// Turns episodes into a well-formed fault schedule: a target is down (or paused) in one
@@ -644,14 +652,8 @@ mod tests {
             ("broker-2".into(), true),
         ];
         let episode = |kind, target, start_ms, end_ms| Episode {
-            kind,
-            target,
-            other: target,
-            start_ms,
-            end_ms,
             extra_ms: 100,
-            side: Vec::new(),
-            channel: 0,
+            ..Episode::on(kind, target, start_ms, end_ms)
         };
         let mut schedule = Episodes::new(targets.clone(), 1);
         assert!(schedule.add(&episode(FaultKind::Crash, 1, 5_000, 8_000)));
