@@ -18,8 +18,8 @@
 //!   Kafka must survive). An episode is added only where it fits the lineage's schedule by the
 //!   nemesis's rules (`nemesis::Occupancy`): every fault still ends within the fault phase, so the
 //!   liveness checks keep their meaning, and lossy shutdowns stay within `acked_durability`'s
-//!   scope. Half the branches first add a move aimed at a protocol moment of their moment, when
-//!   it has one ([`super::moves`]: an AlterPartition in flight, a lagging or diverged replica,
+//!   scope. Half the branches first try a move aimed at a protocol moment of their moment,
+//!   which joins when it has one and it fits ([`super::moves`]: an AlterPartition in flight, a lagging or diverged replica,
 //!   a shrunk ISR, a stale HW, a fenced broker still fetching).
 //! - **Every run is an ordinary scenario.** A branch's scenario is its parent's with the new
 //!   entries inserted after every entry at or before their time, which is where the engine

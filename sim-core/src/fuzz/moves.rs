@@ -2,8 +2,9 @@
 //! moment it branches from is one where Kafka's replication is known to be fragile.
 //!
 //! Each move reads the moment (the partitions' leaders, ISRs and logs, the AlterPartition a
-//! leader has in flight, the active controller's view of the brokers) and returns one or two
-//! episodes aimed at the nodes that matter there, starting within a few hundred milliseconds.
+//! leader has in flight, the active controller's view of the brokers) and returns one to three
+//! episodes aimed at the nodes that matter there, most starting within a few hundred
+//! milliseconds.
 //! They are the nemesis's own kinds of fault, on the nemesis's own rules (`Occupancy` still
 //! decides whether they fit), so the fault model Kafka must survive is unchanged: a move only
 //! chooses *when* and *where*. No move knows a bug: each names a situation that the KIPs and
@@ -13,7 +14,7 @@
 //!   held back (a stuck AlterPartition) while R loses its disk or power and comes back, so the
 //!   controller judges the proposal on a new incarnation (KIP-903).
 //! - `shrink_in_flight`: a leader has proposed a smaller ISR; the leader fails before or after
-//!   the controller commits it (KIP-966's and KAFKA-15353's window).
+//!   the controller commits it (the window KIP-966's ELR is about).
 //! - `laggard`: a replica's log is behind the leader's; the leader fails, so a replica that is
 //!   short of records may be elected (KIP-101, KIP-279: truncation after a leader change).
 //! - `diverged`: a replica's log runs ahead of the leader's, or a replica still thinks it
@@ -23,11 +24,13 @@
 //!   that will add it back is held back while it fails and returns (KIP-903).
 //! - `handover`: an in-sync follower knows an older HW than the leader's; the leader shuts
 //!   down, so the next leader starts from that HW (KAFKA-7128).
-//! - `shrunk`: the ISR is smaller than the replica set; its last members lose power or shut
-//!   down, down to the question of who may be elected (unclean election, ELR, KIP-966).
+//! - `shrunk`: the ISR is smaller than the replica set; one of its members loses power or its
+//!   disk, or shuts down, which leads to the question of who may be elected (unclean election,
+//!   ELR, KIP-966).
 //! - `stale_hw`: the leader's HW is behind what an earlier leader committed (a new leader
-//!   learns it one fetch round late); a stopped replica returns and the leader shuts down, so
-//!   the ISR is judged against that stale HW (KAFKA-7128, the LESO rule).
+//!   learns it one fetch round late); the leader shuts down a little later and, when no
+//!   replica is stopped, one is stopped briefly, so a returning replica's fetch meets the
+//!   stale HW (KAFKA-7128, the LESO rule).
 //! - `fenced_fetcher`: a running broker the active controller has fenced (its metadata is cut)
 //!   keeps fetching; another replica pauses and the leader fails, so leadership moves, and
 //!   half the time back, without it hearing (KIP-320).
