@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use support::browser::{Browser, chromium_or_skip};
-use support::{kafkasim, run_out, temp_dir};
+use support::{kafkasim_out, run_out, temp_dir};
 
 fn open(browser: &Path, dir: &Path, name: &str, fragment: &str) -> Browser {
     let mut b = Browser::start(browser, temp_dir(&format!("{name}-profile")), 1280, 900);
@@ -385,18 +385,9 @@ fn every_lessons_report_loads_and_steps_without_a_console_error() {
 
 /// Runs `kafkasim compare` into a fresh folder; returns it.
 fn compare_out(args: &[&str], dir: &str) -> PathBuf {
-    let dir = temp_dir(dir);
     let mut all = vec!["compare"];
     all.extend_from_slice(args);
-    all.extend_from_slice(&["--out", dir.to_str().unwrap()]);
-    let out = kafkasim(&all);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir
+    kafkasim_out(&all, dir)
 }
 
 fn open_compare(browser: &Path, dir: &Path, name: &str, fragment: &str) -> Browser {

@@ -36,13 +36,16 @@ pub fn stderr(o: &Output) -> String {
 /// Runs a scenario with `--out` into a fresh directory named `dir`, which it returns; the run
 /// must meet its expectations (exit 0).
 pub fn run_out(scenario: &str, dir: &str) -> PathBuf {
+    kafkasim_out(&["run", scenario], dir)
+}
+
+/// Runs `kafkasim ARGS... --out DIR` into a fresh directory named `dir`, which it returns; the
+/// command must exit 0.
+pub fn kafkasim_out(args: &[&str], dir: &str) -> PathBuf {
     let dir = temp_dir(dir);
-    let out = kafkasim(&[
-        "run",
-        scenario,
-        "--out",
-        dir.to_str().expect("a UTF-8 path"),
-    ]);
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["--out", dir.to_str().expect("a UTF-8 path")]);
+    let out = kafkasim(&all);
     assert_eq!(
         out.status.code(),
         Some(0),
