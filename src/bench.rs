@@ -177,7 +177,7 @@ pub fn bench(args: BenchArgs) -> Result<Verdict, CliError> {
     let mut verdict = Verdict::Ok;
     let runs_of = |w: &Workload| args.runs.unwrap_or_else(|| w.default_runs()).max(1);
     let total = workloads.iter().map(|w| u64::from(runs_of(w))).sum();
-    let mut progress = Progress::new("bench", total, "runs", 0, false);
+    let mut progress = Progress::new("bench", total, "runs", None, false);
     for w in workloads {
         let runs = runs_of(&w);
         match w {

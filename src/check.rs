@@ -526,7 +526,7 @@ pub fn check(args: CheckArgs) -> Result<Verdict, CliError> {
     let mut outcomes: Vec<Option<Outcome>> = vec![None; files.len()];
     let mut printed = 0;
     let forced = &args.force_variants;
-    let mut progress = Progress::new("check", files.len() as u64, "files", 0, false);
+    let mut progress = Progress::new("check", files.len() as u64, "files", Some(0), false);
     pool::run(
         &files,
         jobs,

@@ -181,7 +181,7 @@ pub fn explore(args: ExploreArgs) -> Result<Verdict, CliError> {
     );
     let started = Instant::now();
     let total = args.trials.unwrap_or(0);
-    let mut progress = Progress::new("explore", total, "trials", 0, true);
+    let mut progress = Progress::new("explore", total, "trials", Some(0), true);
     let mut lines: Vec<TrialLine> = Vec::new();
     let mut scenarios: BTreeMap<u64, Scenario> = BTreeMap::new();
     let mut groups_seen = BTreeSet::new();

@@ -846,7 +846,7 @@ pub fn shrink_groups(
     jobs: usize,
     shrink: impl Fn(usize) -> Result<Option<ShrunkFinding>, CliError> + Sync,
 ) -> (Vec<(usize, Option<ShrunkFinding>)>, Option<CliError>) {
-    let mut progress = Progress::new("shrink", todo.len() as u64, "groups", 0, false);
+    let mut progress = Progress::new("shrink", todo.len() as u64, "groups", None, false);
     let mut error = None;
     let mut shrunk = Vec::new();
     pool::run(
@@ -1024,7 +1024,7 @@ fn run_sweep(
     let earlier_failures = results.values().filter(|r| r.failed()).count() as u64;
     let failures = AtomicU64::new(earlier_failures);
     let stop = AtomicBool::new(false);
-    let mut progress = Progress::new("fuzz", todo.len, "seeds", earlier_failures, true);
+    let mut progress = Progress::new("fuzz", todo.len, "seeds", Some(earlier_failures), true);
     let mut seen: std::collections::BTreeSet<String> =
         results.values().filter_map(|r| r.group.clone()).collect();
     let mut error: Option<CliError> = None;

@@ -342,7 +342,7 @@ pub fn shrink(args: ShrinkArgs) -> Result<Verdict, CliError> {
     };
     let events = summary.as_ref().map_or(0, |s| s.events);
     // Progress on a terminal: candidate runs against the budget, and how many were kept.
-    let mut progress = Progress::new("shrink", u64::from(args.max_runs), "runs", 0, false);
+    let mut progress = Progress::new("shrink", u64::from(args.max_runs), "runs", None, false);
     let mut kept = 0;
     let mut on_candidate = |still_fails: bool| {
         kept += u32::from(still_fails);

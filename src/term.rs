@@ -125,18 +125,24 @@ pub struct Progress {
     total: u64,
     pub done: u64,
     pub failed: u64,
+    /// Whether steps can fail (a sweep, a check), so the count of failures is worth showing; a
+    /// benchmark's or a shrink's steps cannot.
+    counts_failures: bool,
 }
 
 impl Progress {
-    /// Progress over `total` steps of `unit` (`"seeds"`, `"files"`), `failed` of them already;
-    /// a `total` of 0 is not known in advance.
+    /// Progress over `total` steps of `unit` (`"seeds"`, `"files"`), `failed` of them already
+    /// (`None` where steps cannot fail: no count of failures is shown); a `total` of 0 is not
+    /// known in advance.
     pub fn new(
         command: &'static str,
         total: u64,
         unit: &'static str,
-        failed: u64,
+        failed: Option<u64>,
         heartbeat: bool,
     ) -> Progress {
+        let counts_failures = failed.is_some();
+        let failed = failed.unwrap_or(0);
         let terminal = std::io::stderr().is_terminal() && !quiet();
         let bar = terminal.then(|| {
             let bar = indicatif::ProgressBar::new(total);
@@ -149,7 +155,9 @@ impl Progress {
             bar.set_style(
                 indicatif::ProgressStyle::with_template(&template).expect("a valid template"),
             );
-            bar.set_message(format!("{failed} failed"));
+            if counts_failures {
+                bar.set_message(failures(failed));
+            }
             bar
         });
         Progress {
@@ -160,6 +168,7 @@ impl Progress {
             total,
             done: 0,
             failed,
+            counts_failures,
         }
     }
 
@@ -176,7 +185,9 @@ impl Progress {
         self.done += 1;
         self.failed += u64::from(failed);
         if let Some(bar) = &self.bar {
-            bar.set_message(format!("{} failed", self.failed));
+            if let Some(status) = self.status() {
+                bar.set_message(status);
+            }
             bar.inc(1);
         }
         if let Some((command, unit)) = self.heartbeat
@@ -188,13 +199,18 @@ impl Progress {
             } else {
                 format!("/{}", self.total)
             };
+            let status = self.status().map_or_else(String::new, |s| format!(", {s}"));
             eprintln!(
-                "{command}: {}{of} {unit}, {:.1} {unit}/s, {} failed",
+                "{command}: {}{of} {unit}, {:.1} {unit}/s{status}",
                 self.done,
                 self.done as f64 / self.started.elapsed().as_secs_f64(),
-                self.failed
             );
         }
+    }
+
+    /// The count of failures so far, where steps can fail.
+    fn status(&self) -> Option<String> {
+        self.counts_failures.then(|| failures(self.failed))
     }
 
     /// Replaces the bar's message (what is being done now).
@@ -212,9 +228,26 @@ impl Progress {
     }
 }
 
+fn failures(n: u64) -> String {
+    format!("{n} failed")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_steps_that_can_fail_show_a_count_of_failures() {
+        // A benchmark's runs and a shrink's candidates do not fail: no "0 failed" beside them.
+        let mut bench = Progress::new("bench", 3, "runs", None, false);
+        bench.step(false);
+        assert_eq!(bench.status(), None);
+        // A sweep resumed with two failures counts on from them.
+        let mut fuzz = Progress::new("fuzz", 0, "seeds", Some(2), false);
+        fuzz.step(true);
+        fuzz.step(false);
+        assert_eq!(fuzz.status().as_deref(), Some("3 failed"));
+    }
 
     #[test]
     fn lines_wrap_at_spaces_with_a_hanging_indent() {

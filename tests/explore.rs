@@ -6,29 +6,14 @@
 use sim_core::fuzz::explore::{ExploreOptions, Explorer, Origin, TrialResult};
 use sim_core::fuzz::swarm::FuzzBase;
 use sim_core::scenario::Scenario;
-use sim_core::trace::TraceSink;
-use sim_core::world::{self, RunOptions, RunSummary};
+use sim_core::world::RunSummary;
+
+mod support;
+
+use support::{kafkasim, outcome, run_hash_only, stderr, stdout, temp_dir};
 
 fn replay(s: &Scenario) -> RunSummary {
-    world::run(
-        &s.resolve().with_self_checks(),
-        RunOptions {
-            seed: s.seed,
-            max_events: u64::MAX,
-            trace: TraceSink::hash_only(),
-        },
-    )
-    .expect("no writer to fail")
-}
-
-/// What a run concluded, to compare.
-fn outcome(summary: &RunSummary) -> (String, u64, Vec<(String, String)>) {
-    let violations = summary
-        .violations
-        .iter()
-        .map(|v| (v.invariant.to_string(), v.explanation.clone()))
-        .collect();
-    (summary.trace_hash.clone(), summary.events, violations)
+    run_hash_only(&s.resolve().with_self_checks(), s.seed)
 }
 
 /// `batches` batches of an exploration of `base`, each batch run on `threads` threads.
@@ -172,10 +157,6 @@ fn the_search_is_the_same_on_one_thread_and_on_three() {
 }
 
 // ---- `kafkasim explore` and `--era`, end to end ----
-
-mod support;
-
-use support::{kafkasim, stderr, stdout, temp_dir};
 
 /// The lines of a results.jsonl.
 fn jsonl(path: &std::path::Path) -> Vec<serde_json::Value> {

@@ -6,29 +6,11 @@
 use sim_core::fuzz::swarm::FuzzBase;
 use sim_core::scenario::{self, Scenario};
 use sim_core::trace::TraceSink;
-use sim_core::world::{self, ResolvedScenario, RunOptions, RunSummary, World};
+use sim_core::world::{ResolvedScenario, RunSummary, World};
 
-fn unforked(s: &ResolvedScenario, seed: u64) -> RunSummary {
-    world::run(
-        s,
-        RunOptions {
-            seed,
-            max_events: u64::MAX,
-            trace: TraceSink::hash_only(),
-        },
-    )
-    .expect("no writer to fail")
-}
+mod support;
 
-/// What a run concluded, to compare.
-fn outcome(summary: &RunSummary) -> (String, u64, Vec<(String, String)>) {
-    let violations = summary
-        .violations
-        .iter()
-        .map(|v| (v.invariant.to_string(), v.explanation.clone()))
-        .collect();
-    (summary.trace_hash.clone(), summary.events, violations)
-}
+use support::{outcome, run_hash_only as unforked};
 
 /// Runs `s` to event `at`, forks, runs the fork and the original to the end, forking the fork
 /// once more on the way; every one of them must end as the unforked run did.

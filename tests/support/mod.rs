@@ -14,7 +14,7 @@ use sim_core::check::Violation;
 use sim_core::fuzz::nemesis::{NemesisOptions, random_faults};
 use sim_core::scenario::Scenario;
 use sim_core::trace::TraceSink;
-use sim_core::world::{RunOptions, RunSummary, run};
+use sim_core::world::{ResolvedScenario, RunOptions, RunSummary, run};
 
 /// Runs the binary from the repository root (so bundled scenario paths resolve).
 pub fn kafkasim(args: &[&str]) -> Output {
@@ -92,6 +92,29 @@ pub fn seeds() -> u64 {
         .unwrap_or(200)
 }
 
+/// Runs a resolved scenario with `seed` to the end, keeping only the trace hash.
+pub fn run_hash_only(s: &ResolvedScenario, seed: u64) -> RunSummary {
+    run(
+        s,
+        RunOptions {
+            seed,
+            max_events: u64::MAX,
+            trace: TraceSink::hash_only(),
+        },
+    )
+    .expect("no trace writer to fail")
+}
+
+/// What a run concluded, to compare two runs: its trace hash, its events and its violations.
+pub fn outcome(summary: &RunSummary) -> (String, u64, Vec<(String, String)>) {
+    let violations = summary
+        .violations
+        .iter()
+        .map(|v| (v.invariant.to_string(), v.explanation.clone()))
+        .collect();
+    (summary.trace_hash.clone(), summary.events, violations)
+}
+
 /// Runs one seed of `scenario` under the nemesis; returns the scenario it ran and its summary.
 pub fn run_seed(
     scenario: &Scenario,
@@ -100,15 +123,7 @@ pub fn run_seed(
 ) -> (Scenario, RunSummary) {
     let mut s = scenario.clone();
     s.faults = random_faults(&s.members(), seed, options);
-    let summary = run(
-        &s.resolve(),
-        RunOptions {
-            seed,
-            max_events: u64::MAX,
-            trace: TraceSink::hash_only(),
-        },
-    )
-    .expect("no trace writer to fail");
+    let summary = run_hash_only(&s.resolve(), seed);
     if !summary.violations.is_empty() {
         // Kept under cargo's target directory, not the system's temp folder.
         let path =

@@ -831,16 +831,7 @@ impl<N: Node> Simulation<N> {
         if self.procs[to.index()].node.is_none() {
             // Connection refused (process gone) or timed out (host gone).
             if self.net.claim_notice(from, to) {
-                let incarnation = self.procs[from.index()].incarnation;
-                let at = self.now + self.net.disconnect_detection;
-                self.push(
-                    at,
-                    Event::Disconnect {
-                        node: from,
-                        peer: to,
-                        incarnation,
-                    },
-                );
+                self.schedule_disconnect_notice(from, to);
             }
             self.lose(from, to, &msg, LossCause::Refused);
             return;
@@ -860,20 +851,26 @@ impl<N: Node> Simulation<N> {
             ),
             Send::Blocked { notify_sender } => {
                 if notify_sender {
-                    let incarnation = self.procs[from.index()].incarnation;
-                    let at = self.now + self.net.disconnect_detection;
-                    self.push(
-                        at,
-                        Event::Disconnect {
-                            node: from,
-                            peer: to,
-                            incarnation,
-                        },
-                    );
+                    self.schedule_disconnect_notice(from, to);
                 }
                 self.lose(from, to, &msg, LossCause::Cut);
             }
         }
+    }
+
+    /// `from` learns, after the network's disconnect detection time, that its connection to
+    /// `to` is gone (a refused connection, or a cut that resets it).
+    fn schedule_disconnect_notice(&mut self, from: NodeId, to: NodeId) {
+        let incarnation = self.procs[from.index()].incarnation;
+        let at = self.now + self.net.disconnect_detection;
+        self.push(
+            at,
+            Event::Disconnect {
+                node: from,
+                peer: to,
+                incarnation,
+            },
+        );
     }
 
     fn set_timer(&mut self, id: NodeId, timer: N::Timer, delay: Delay) {
@@ -983,16 +980,7 @@ impl<N: Node> Simulation<N> {
         if self.procs[node.index()].node.is_none() || !self.net.claim_notice(node, peer) {
             return;
         }
-        let incarnation = self.procs[node.index()].incarnation;
-        let at = self.now + self.net.disconnect_detection;
-        self.push(
-            at,
-            Event::Disconnect {
-                node,
-                peer,
-                incarnation,
-            },
-        );
+        self.schedule_disconnect_notice(node, peer);
     }
 
     fn cut(&mut self, from: NodeId, to: NodeId) {
