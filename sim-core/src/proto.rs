@@ -187,6 +187,10 @@ pub struct PartitionFetch {
 /// (one fetch session per broker pair), or a consumer's.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartitionFetchRequest {
+    /// The request header's correlation id, echoed by the answer. A fetcher reads only the
+    /// answer to the request it waits for: Kafka's `NetworkClient` closes a connection whose
+    /// request timed out, so an answer to an earlier request is never read.
+    pub correlation_id: u64,
     /// A follower's broker id and broker epoch (KIP-903 `ReplicaState`); `None` for a consumer.
     pub replica: Option<(BrokerId, u64)>,
     /// How long the leader may park the fetch when it has nothing to return
@@ -207,6 +211,8 @@ pub struct PartitionFetchData {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartitionFetchResponse {
+    /// The correlation id of the request this answers.
+    pub correlation_id: u64,
     pub partitions: Vec<PartitionFetchData>,
 }
 

@@ -136,7 +136,7 @@ impl Broker {
     ) -> Broker {
         let previous_broker_epoch = disk.clean_shutdown.get().copied().flatten();
         let raft = Raft::boot(cluster.raft.clone(), me, disk.metadata);
-        let replicas = ReplicaManager::new(disk.logs, disk.hw_checkpoint);
+        let replicas = ReplicaManager::new(disk.logs, disk.hw_checkpoint, incarnation);
         Broker {
             cluster,
             id,

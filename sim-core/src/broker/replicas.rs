@@ -59,6 +59,8 @@ struct DelayedProduce {
 struct Fetcher {
     partitions: BTreeSet<TopicPartition>,
     in_flight: bool,
+    /// The correlation id of the last fetch sent: only its answer is read.
+    correlation_id: u64,
     /// What the fetch in flight asked for, partition by partition (the answer comes in the
     /// same order).
     sent: Vec<PartitionFetch>,
@@ -74,6 +76,11 @@ pub struct ReplicaManager {
     hw_checkpoint: DurableCell<BTreeMap<TopicPartition, u64>>,
     started: bool,
     fetchers: BTreeMap<BrokerId, Fetcher>,
+    /// The correlation id of the next fetch this broker sends as a follower. Each incarnation
+    /// counts from its own number times 2^32, so an answer meant for an earlier incarnation
+    /// never passes for one to this: a new process's connections are new, and nothing sent
+    /// over the old ones reaches it.
+    next_correlation_id: u64,
     parked: Vec<ParkedFetch>,
     produces: Vec<DelayedProduce>,
     /// Partitions whose log, HW or leadership this step may have changed (for the checkers).
@@ -84,6 +91,7 @@ impl ReplicaManager {
     pub fn new(
         logs: BTreeMap<TopicPartition, PartitionLog>,
         hw_checkpoint: DurableCell<BTreeMap<TopicPartition, u64>>,
+        incarnation: u32,
     ) -> ReplicaManager {
         ReplicaManager {
             partitions: BTreeMap::new(),
@@ -91,6 +99,7 @@ impl ReplicaManager {
             hw_checkpoint,
             started: false,
             fetchers: BTreeMap::new(),
+            next_correlation_id: u64::from(incarnation) << 32,
             parked: Vec::new(),
             produces: Vec::new(),
             touched: Vec::new(),
@@ -511,7 +520,10 @@ impl Broker {
         }
         ctx.send(
             from,
-            Msg::PartitionFetchResponse(Box::new(PartitionFetchResponse { partitions: out })),
+            Msg::PartitionFetchResponse(Box::new(PartitionFetchResponse {
+                correlation_id: req.correlation_id,
+                partitions: out,
+            })),
         );
     }
 
@@ -590,12 +602,16 @@ impl Broker {
         if partitions.is_empty() {
             return;
         }
+        let correlation_id = self.replicas.next_correlation_id;
+        self.replicas.next_correlation_id += 1;
         let f = self.replicas.fetchers.get_mut(&leader).expect("looked up");
         f.in_flight = true;
+        f.correlation_id = correlation_id;
         f.sent.clone_from(&partitions);
         ctx.send(
             node,
             Msg::PartitionFetch(Box::new(PartitionFetchRequest {
+                correlation_id,
                 replica: Some((self.id, broker_epoch)),
                 max_wait_ms: self.cluster.broker.replica_fetch_wait_max_ms,
                 partitions,
@@ -616,8 +632,10 @@ impl Broker {
         let Some(leader) = self.cluster.broker_of(from) else {
             return;
         };
+        // The answer to a request given up on (timed out, or sent before a disconnect) is not
+        // read: Kafka closed that connection, and this fetcher waits for another answer.
         let mut sent = match self.replicas.fetchers.get_mut(&leader) {
-            Some(f) if f.in_flight => {
+            Some(f) if f.in_flight && f.correlation_id == resp.correlation_id => {
                 f.in_flight = false;
                 std::mem::take(&mut f.sent)
             }

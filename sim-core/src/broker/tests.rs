@@ -155,6 +155,7 @@ fn produced(base_sequence: u32, result: Result<u64, ProduceError>) -> Effect {
 /// broker-2's fetch of the partition from `fetch_offset`.
 fn follower_fetch(fetch_offset: u64) -> Msg {
     Msg::PartitionFetch(Box::new(PartitionFetchRequest {
+        correlation_id: 0,
         replica: Some((2, 2)),
         max_wait_ms: 500,
         partitions: vec![PartitionFetch {
@@ -377,6 +378,7 @@ fn an_acks_all_write_is_answered_when_the_isr_has_it_and_acks_1_at_once() {
         [Effect::Send {
             to: BROKER2,
             msg: Msg::PartitionFetchResponse(Box::new(PartitionFetchResponse {
+                correlation_id: 0,
                 partitions: vec![PartitionFetchData {
                     tp: TP,
                     error: None,
@@ -405,4 +407,119 @@ fn a_write_to_a_broker_that_does_not_lead_the_partition_is_refused() {
         )),
         [produced(0, Err(ProduceError::UnknownTopicOrPartition))]
     );
+}
+
+/// broker-2 (its process's `incarnation`) registered (broker epoch 2), with the cluster's
+/// metadata log applied: it follows broker-1, and the effects of that last step (its first
+/// fetch among them).
+fn follower(incarnation: u32) -> (Broker, Vec<Effect>) {
+    let mut b = Broker::boot(cluster(), BROKER2, 2, BrokerDisk::default(), incarnation);
+    // A first process starts at a time drawn over a heartbeat interval; a restart, at once.
+    step(&mut b, 0, Broker::on_start);
+    if incarnation == 0 {
+        step(&mut b, 700, |b, cx| b.on_timer(cx, Timer::BrokerStartup));
+    }
+    // Its metadata observer asked controller-2, which names controller-1 as the leader.
+    step(&mut b, 710, |b, cx| {
+        b.on_message(cx, NodeId(1), metadata(0, 1, cluster_log()[..1].to_vec()));
+    });
+    let registered = Msg::BrokerRegistrationResponse {
+        error: None,
+        broker_epoch: 2,
+        committed_offset: 2,
+    };
+    step(&mut b, 720, |b, cx| {
+        b.on_message(cx, CONTROLLER1, registered);
+    });
+    let effects = step(&mut b, 730, |b, cx| {
+        b.on_message(cx, CONTROLLER1, metadata(0, 7, cluster_log()));
+    });
+    (b, effects)
+}
+
+/// The replica fetches among `effects`: (correlation id, fetch offset).
+fn replica_fetches(effects: &[Effect]) -> Vec<(u64, u64)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send {
+                to: BROKER1,
+                msg: Msg::PartitionFetch(f),
+            } => Some((f.correlation_id, f.partitions[0].fetch_offset)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// broker-1's answer to fetch `correlation_id`: records from offset 0 to `end`, HW `end`.
+fn leader_answer(correlation_id: u64, end: u64) -> Msg {
+    Msg::PartitionFetchResponse(Box::new(PartitionFetchResponse {
+        correlation_id,
+        partitions: vec![PartitionFetchData {
+            tp: TP,
+            error: None,
+            high_watermark: end,
+            diverging: None,
+            batches: vec![RecordBatch {
+                base_offset: 0,
+                count: end as u32,
+                leader_epoch: 0,
+                producer_id: 1,
+                base_sequence: 0,
+                idempotent: true,
+            }],
+        }],
+    }))
+}
+
+/// `replica.socket.timeout.ms`: a follower whose fetch has no answer fetches again, and the
+/// late answer to the first fetch is not read, because Kafka's `NetworkClient` closed the
+/// connection the request timed out on. Read as the answer to the second fetch, it would
+/// be applied to a request it does not answer (after a long pause, two such answers once left
+/// a partition fenced for good, as fuzzing found).
+#[test]
+fn a_follower_does_not_read_the_answer_to_a_fetch_it_gave_up_on() {
+    let (mut b, effects) = follower(0);
+    assert_eq!(replica_fetches(&effects), [(0, 0)], "{effects:?}");
+    let effects = step(&mut b, 30_730, |b, cx| {
+        b.on_timer(cx, Timer::ReplicaFetch(1));
+    });
+    assert_eq!(replica_fetches(&effects), [(1, 0)], "{effects:?}");
+    assert_eq!(
+        step(&mut b, 30_800, |b, cx| b.on_message(
+            cx,
+            BROKER1,
+            leader_answer(0, 5)
+        )),
+        [],
+        "the first fetch's answer is not read"
+    );
+    let effects = step(&mut b, 30_810, |b, cx| {
+        b.on_message(cx, BROKER1, leader_answer(1, 5));
+    });
+    assert_eq!(replica_fetches(&effects), [(2, 5)], "{effects:?}");
+    assert_eq!(b.replicas.partitions()[&TP].log_end_offset(), 5);
+}
+
+/// A restarted follower's fetches are its own: an answer to a fetch of its previous process
+/// (parked at the leader, and sent after the restart) is not read, even where both processes
+/// numbered their fetches alike, because it came over a connection that died with that process.
+#[test]
+fn a_restarted_follower_does_not_read_an_answer_meant_for_its_previous_process() {
+    let (mut b, effects) = follower(1);
+    let first = 1 << 32;
+    assert_eq!(replica_fetches(&effects), [(first, 0)], "{effects:?}");
+    assert_eq!(
+        step(&mut b, 800, |b, cx| b.on_message(
+            cx,
+            BROKER1,
+            leader_answer(0, 5)
+        )),
+        [],
+        "the answer to the previous process's first fetch is not read"
+    );
+    let effects = step(&mut b, 810, |b, cx| {
+        b.on_message(cx, BROKER1, leader_answer(first, 5));
+    });
+    assert_eq!(replica_fetches(&effects), [(first + 1, 5)], "{effects:?}");
 }

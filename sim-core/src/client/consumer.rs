@@ -44,6 +44,9 @@ struct Position {
 /// A fetch in flight to one leader broker.
 #[derive(Clone, Debug)]
 struct InFlight {
+    /// The request's correlation id: an answer to an earlier request (one that timed out, whose
+    /// connection Kafka's `NetworkClient` closed) is not read.
+    correlation_id: u64,
     deadline: SimTime,
     /// The partitions it validates (KIP-320): sent with the epoch of their last record read.
     validating: Vec<u32>,
@@ -57,6 +60,8 @@ pub struct Consumer {
     positions: Vec<Position>,
     /// Fetches in flight, by leader broker.
     in_flight: BTreeMap<BrokerId, InFlight>,
+    /// The correlation id of the next fetch.
+    next_correlation_id: u64,
 }
 
 impl Consumer {
@@ -88,6 +93,7 @@ impl Consumer {
             cluster,
             plan,
             in_flight: BTreeMap::new(),
+            next_correlation_id: 0,
         }
     }
 
@@ -197,9 +203,12 @@ impl Consumer {
                 .map(|f| f.tp.partition)
                 .collect();
             let deadline = self.request_deadline(now);
+            let correlation_id = self.next_correlation_id;
+            self.next_correlation_id += 1;
             self.in_flight.insert(
                 leader,
                 InFlight {
+                    correlation_id,
                     deadline,
                     validating,
                 },
@@ -207,6 +216,7 @@ impl Consumer {
             ctx.send(
                 node,
                 Msg::PartitionFetch(Box::new(PartitionFetchRequest {
+                    correlation_id,
                     replica: None,
                     max_wait_ms: self.plan.config.fetch_max_wait_ms,
                     partitions,
@@ -228,6 +238,13 @@ impl Consumer {
         let Some(broker) = self.cluster.broker_of(from) else {
             return;
         };
+        if self
+            .in_flight
+            .get(&broker)
+            .is_none_or(|f| f.correlation_id != resp.correlation_id)
+        {
+            return;
+        }
         let Some(sent) = self.in_flight.remove(&broker) else {
             return;
         };

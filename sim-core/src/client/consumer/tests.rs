@@ -48,11 +48,18 @@ fn metadata_request() -> [Effect; 2] {
     ]
 }
 
-/// The consumer's fetch of partition 0 from broker-1.
-fn fetch(fetch_offset: u64, last_fetched_epoch: Option<u32>, current_leader_epoch: u32) -> Effect {
+/// The consumer's fetch number `correlation_id` (they count from 0), of partition 0 from
+/// broker-1.
+fn fetch(
+    correlation_id: u64,
+    fetch_offset: u64,
+    last_fetched_epoch: Option<u32>,
+    current_leader_epoch: u32,
+) -> Effect {
     Effect::Send {
         to: BROKER1,
         msg: Msg::PartitionFetch(Box::new(PartitionFetchRequest {
+            correlation_id,
             replica: None,
             max_wait_ms: 500,
             partitions: vec![PartitionFetch {
@@ -76,8 +83,15 @@ fn metadata(leader_epoch: u32) -> Msg {
     }
 }
 
-fn answer(high_watermark: u64, diverging: Option<(u32, u64)>, batches: Vec<RecordBatch>) -> Msg {
+/// The answer to fetch number `correlation_id`.
+fn answer(
+    correlation_id: u64,
+    high_watermark: u64,
+    diverging: Option<(u32, u64)>,
+    batches: Vec<RecordBatch>,
+) -> Msg {
     Msg::PartitionFetchResponse(Box::new(PartitionFetchResponse {
+        correlation_id,
         partitions: vec![PartitionFetchData {
             tp: TP,
             error: None,
@@ -115,7 +129,7 @@ fn a_consumer_finds_the_leader_and_the_log_end_and_reads_on_from_there() {
     assert_eq!(
         step(&mut c, 5, |c, ctx| c.on_message(ctx, BROKER1, metadata(0))),
         [
-            fetch(LATEST, None, 0),
+            fetch(0, LATEST, None, 0),
             timer(Timer::ClientRequestTimeout, 30_000),
         ]
     );
@@ -129,10 +143,10 @@ fn a_consumer_finds_the_leader_and_the_log_end_and_reads_on_from_there() {
         step(&mut c, 110, |c, ctx| c.on_message(
             ctx,
             BROKER1,
-            answer(7, None, vec![])
+            answer(0, 7, None, vec![])
         )),
         [
-            fetch(7, None, 0),
+            fetch(1, 7, None, 0),
             timer(Timer::ClientRequestTimeout, 30_000)
         ]
     );
@@ -142,14 +156,14 @@ fn a_consumer_finds_the_leader_and_the_log_end_and_reads_on_from_there() {
         step(&mut c, 200, |c, ctx| c.on_message(
             ctx,
             BROKER1,
-            answer(10, None, vec![read])
+            answer(1, 10, None, vec![read])
         )),
         [
             Effect::Emit(Event::Poll {
                 tp: TP,
                 batch: read
             }),
-            fetch(10, None, 0),
+            fetch(2, 10, None, 0),
             timer(Timer::ClientRequestTimeout, 30_000),
         ]
     );
@@ -158,7 +172,7 @@ fn a_consumer_finds_the_leader_and_the_log_end_and_reads_on_from_there() {
         step(&mut c, 210, |c, ctx| c.on_message(
             ctx,
             NodeId(2),
-            answer(10, None, vec![])
+            answer(2, 10, None, vec![])
         )),
         []
     );
@@ -172,10 +186,10 @@ fn read_five_records() -> Consumer {
     step(&mut c, 0, |c, ctx| c.on_timer(ctx, Timer::Poll));
     step(&mut c, 5, |c, ctx| c.on_message(ctx, BROKER1, metadata(0)));
     step(&mut c, 10, |c, ctx| {
-        c.on_message(ctx, BROKER1, answer(0, None, vec![]));
+        c.on_message(ctx, BROKER1, answer(0, 0, None, vec![]));
     });
     step(&mut c, 20, |c, ctx| {
-        c.on_message(ctx, BROKER1, answer(5, None, vec![batch(0, 5, 0)]));
+        c.on_message(ctx, BROKER1, answer(1, 5, None, vec![batch(0, 5, 0)]));
     });
     c
 }
@@ -198,7 +212,7 @@ fn after_a_leader_change_the_position_is_validated_and_a_truncation_detected() {
     assert_eq!(
         effects,
         [
-            fetch(5, Some(0), 1),
+            fetch(3, 5, Some(0), 1),
             timer(Timer::ClientRequestTimeout, 30_000)
         ],
         "the fetch after a leader change validates the position by the last epoch read"
@@ -208,7 +222,7 @@ fn after_a_leader_change_the_position_is_validated_and_a_truncation_detected() {
         step(&mut c, 140, |c, ctx| c.on_message(
             ctx,
             BROKER1,
-            answer(3, Some((0, 3)), vec![])
+            answer(3, 3, Some((0, 3)), vec![])
         )),
         [
             Effect::Emit(Event::TruncationDetected {
@@ -216,7 +230,7 @@ fn after_a_leader_change_the_position_is_validated_and_a_truncation_detected() {
                 position: 5,
                 end_offset: 3,
             }),
-            fetch(3, None, 1),
+            fetch(4, 3, None, 1),
             timer(Timer::ClientRequestTimeout, 30_000),
         ]
     );
@@ -239,10 +253,10 @@ fn an_answer_to_a_fetch_sent_before_a_leader_change_does_not_skip_validation() {
         step(&mut c, 40, |c, ctx| c.on_message(
             ctx,
             BROKER1,
-            answer(7, None, vec![batch(5, 2, 0)])
+            answer(2, 7, None, vec![batch(5, 2, 0)])
         )),
         [
-            fetch(5, Some(0), 1),
+            fetch(3, 5, Some(0), 1),
             timer(Timer::ClientRequestTimeout, 30_000)
         ]
     );
@@ -291,5 +305,40 @@ fn metadata_without_a_leader_is_asked_again_only_after_retry_backoff() {
     assert_eq!(
         step(&mut c, 105, |c, ctx| c.on_timer(ctx, Timer::ClientRetry)),
         metadata_request()
+    );
+}
+
+/// A fetch with no answer within `request.timeout.ms` is given up and sent again; the late
+/// answer to the first is not read (Kafka's `NetworkClient` closed its connection), so it
+/// cannot pass for the answer to the second.
+#[test]
+fn the_answer_to_a_fetch_that_timed_out_is_not_read() {
+    let mut c = consumer();
+    step(&mut c, 0, Consumer::on_start);
+    step(&mut c, 0, |c, ctx| c.on_timer(ctx, Timer::Poll));
+    step(&mut c, 5, |c, ctx| c.on_message(ctx, BROKER1, metadata(0)));
+    let effects = step(&mut c, 30_005, |c, ctx| {
+        c.on_timer(ctx, Timer::ClientRequestTimeout);
+    });
+    assert!(effects.contains(&fetch(1, LATEST, None, 0)), "{effects:?}");
+    assert_eq!(
+        step(&mut c, 30_010, |c, ctx| c.on_message(
+            ctx,
+            BROKER1,
+            answer(0, 7, None, vec![])
+        )),
+        [],
+        "the first fetch's answer is not read"
+    );
+    assert_eq!(
+        step(&mut c, 30_020, |c, ctx| c.on_message(
+            ctx,
+            BROKER1,
+            answer(1, 9, None, vec![])
+        )),
+        [
+            fetch(2, 9, None, 0),
+            timer(Timer::ClientRequestTimeout, 30_000)
+        ]
     );
 }
