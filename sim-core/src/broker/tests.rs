@@ -472,6 +472,13 @@ fn leader_answer(correlation_id: u64, end: u64) -> Msg {
     }))
 }
 
+/// What broker-2 does at `t_ms` with broker-1's answer to fetch `correlation_id`.
+fn on_answer(b: &mut Broker, t_ms: u64, correlation_id: u64, end: u64) -> Vec<Effect> {
+    step(b, t_ms, |b, cx| {
+        b.on_message(cx, BROKER1, leader_answer(correlation_id, end));
+    })
+}
+
 /// `replica.socket.timeout.ms`: a follower whose fetch has no answer fetches again, and the
 /// late answer to the first fetch is not read, because Kafka's `NetworkClient` closed the
 /// connection the request timed out on. Read as the answer to the second fetch, it would
@@ -486,17 +493,11 @@ fn a_follower_does_not_read_the_answer_to_a_fetch_it_gave_up_on() {
     });
     assert_eq!(replica_fetches(&effects), [(1, 0)], "{effects:?}");
     assert_eq!(
-        step(&mut b, 30_800, |b, cx| b.on_message(
-            cx,
-            BROKER1,
-            leader_answer(0, 5)
-        )),
+        on_answer(&mut b, 30_800, 0, 5),
         [],
         "the first fetch's answer is not read"
     );
-    let effects = step(&mut b, 30_810, |b, cx| {
-        b.on_message(cx, BROKER1, leader_answer(1, 5));
-    });
+    let effects = on_answer(&mut b, 30_810, 1, 5);
     assert_eq!(replica_fetches(&effects), [(2, 5)], "{effects:?}");
     assert_eq!(b.replicas.partitions()[&TP].log_end_offset(), 5);
 }
@@ -510,16 +511,10 @@ fn a_restarted_follower_does_not_read_an_answer_meant_for_its_previous_process()
     let first = 1 << 32;
     assert_eq!(replica_fetches(&effects), [(first, 0)], "{effects:?}");
     assert_eq!(
-        step(&mut b, 800, |b, cx| b.on_message(
-            cx,
-            BROKER1,
-            leader_answer(0, 5)
-        )),
+        on_answer(&mut b, 800, 0, 5),
         [],
         "the answer to the previous process's first fetch is not read"
     );
-    let effects = step(&mut b, 810, |b, cx| {
-        b.on_message(cx, BROKER1, leader_answer(first, 5));
-    });
+    let effects = on_answer(&mut b, 810, first, 5);
     assert_eq!(replica_fetches(&effects), [(first + 1, 5)], "{effects:?}");
 }
