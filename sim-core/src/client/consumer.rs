@@ -15,6 +15,7 @@
 mod tests;
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::sync::Arc;
 
 use super::Metadata;
@@ -238,15 +239,9 @@ impl Consumer {
         let Some(broker) = self.cluster.broker_of(from) else {
             return;
         };
-        if self
-            .in_flight
-            .get(&broker)
-            .is_none_or(|f| f.correlation_id != resp.correlation_id)
-        {
-            return;
-        }
-        let Some(sent) = self.in_flight.remove(&broker) else {
-            return;
+        let sent = match self.in_flight.entry(broker) {
+            Entry::Occupied(f) if f.get().correlation_id == resp.correlation_id => f.remove(),
+            _ => return,
         };
         let mut refresh = false;
         for data in resp.partitions {

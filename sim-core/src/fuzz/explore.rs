@@ -19,8 +19,8 @@
 //!   nemesis's rules (`nemesis::Occupancy`): every fault still ends within the fault phase, so the
 //!   liveness checks keep their meaning, and lossy shutdowns stay within `acked_durability`'s
 //!   scope. Half the branches first try a move aimed at a protocol moment of their moment,
-//!   which joins when it has one and it fits ([`super::moves`]: an AlterPartition in flight, a lagging or diverged replica,
-//!   a shrunk ISR, a stale HW, a fenced broker still fetching).
+//!   which joins when it has one and it fits ([`super::moves`]: an AlterPartition in flight, a
+//!   lagging or diverged replica, a shrunk ISR, a stale HW, a fenced broker still fetching).
 //! - **Every run is an ordinary scenario.** A branch's scenario is its parent's with the new
 //!   entries inserted after every entry at or before their time, which is where the engine
 //!   applies a fault added to a forked run ([`World::add_faults`]). Run from t = 0 it gives the
