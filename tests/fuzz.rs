@@ -357,7 +357,7 @@ fn failures_are_grouped_and_one_per_group_is_shrunk_whatever_the_job_count() {
             "--variant",
             "allow_unclean",
             "--seeds",
-            "40",
+            "60",
             "--jobs",
             jobs,
             "--shrink-runs",

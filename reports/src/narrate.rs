@@ -214,7 +214,8 @@ fn one_way_text(from: Vec<String>, mut to: Vec<String>) -> (String, Vec<String>)
         )
     } else {
         format!(
-            "messages from {} to {} are lost{} (the other direction still works)",
+            "messages from {} to {} are lost{} (no connection between them can open until it heals: \
+             the handshake needs both directions)",
             from.join(", "),
             to.join(", "),
             if overlap {
@@ -857,7 +858,8 @@ mod tests {
         };
         assert_eq!(
             cut(&[0], &[0, 1]),
-            "messages from broker-1 to broker-2 are lost (the other direction still works)"
+            "messages from broker-1 to broker-2 are lost (no connection between them can open until \
+             it heals: the handshake needs both directions)"
         );
         assert!(cut(&[0], &[0]).contains("no link is cut"));
         assert!(cut(&[0, 1], &[1, 2]).contains("between different nodes"));

@@ -17,15 +17,20 @@ pub const INFO: InvariantInfo = InvariantInfo {
     source: "TLA+ EventuallyLeaderElected; Kafka RaftEventSimulationTest canElectNewLeaderAfterOldLeaderFailure",
 };
 
-/// The running voters that form a connected majority, if any.
+/// The running voters that form a connected majority, if any: connected to each other
+/// directly, since KRaft voters talk only to each other (a voter that reaches the others only
+/// through a broker is cut off from them).
 pub(crate) fn majority_group(g: &Ground, sim: &Simulation<Process>) -> Option<Vec<NodeId>> {
-    sim.network().groups().into_iter().find_map(|group| {
-        let voters: Vec<NodeId> = group
-            .into_iter()
-            .filter(|v| g.voters.contains(v) && sim.status(*v) == NodeStatus::Running)
-            .collect();
-        (voters.len() >= g.majority).then_some(voters)
-    })
+    let running: Vec<NodeId> = g
+        .voters
+        .iter()
+        .copied()
+        .filter(|&v| sim.status(v) == NodeStatus::Running)
+        .collect();
+    sim.network()
+        .groups_among(&running)
+        .into_iter()
+        .find(|voters| voters.len() >= g.majority)
 }
 
 /// The active controller among `voters`, if one is active in the newest epoch among them.

@@ -1,5 +1,5 @@
 //! `eventually_unfenced` (liveness): once faults stop, every running broker that can reach the
-//! active controller is registered, unfenced and RUNNING within [`super::LIVENESS_BOUND`]; a
+//! active controller (directly: its heartbeats go to it) is registered, unfenced and RUNNING within [`super::LIVENESS_BOUND`]; a
 //! broker asked to shut down has finished its controlled shutdown by then.
 //!
 //! Source: TLA+ `EventuallyUnfenced` and `EventuallyRuns` (Vanlightly, kip-966 properties);
@@ -29,15 +29,10 @@ pub fn check(g: &mut Ground, out: &mut Violations, sim: &Simulation<Process>) {
         return;
     };
     let image = controller.committed_image();
-    let group = sim
-        .network()
-        .groups()
-        .into_iter()
-        .find(|grp| grp.contains(&active))
-        .unwrap_or_default();
     let mut pending = Vec::new();
     for (i, &node) in g.brokers.iter().enumerate() {
-        if sim.status(node) != NodeStatus::Running || !group.contains(&node) {
+        // A broker heartbeats to the active controller itself, not through another node.
+        if sim.status(node) != NodeStatus::Running || !sim.network().can_send(node, active) {
             continue;
         }
         let Some(broker) = sim.node(node).and_then(|p| p.broker()) else {

@@ -29,7 +29,9 @@ pub enum Fault<N = NodeId> {
     /// No traffic between nodes of different groups, in either direction. Nodes named in no
     /// group form one more group together.
     Partition { groups: Vec<Vec<N>> },
-    /// Traffic from any of `from` to any of `to` is lost; the other direction still works.
+    /// Traffic from any of `from` to any of `to` is lost. As in TCP, no connection between two
+    /// of them can open while it lasts (the handshake needs both directions) and an open one is
+    /// reset, so the other direction carries only what was already in flight.
     OneWay { from: Vec<N>, to: Vec<N> },
     /// Every cut link works again (slow nodes and links stay slow).
     Heal,

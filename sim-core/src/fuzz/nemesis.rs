@@ -35,7 +35,8 @@ pub enum FaultKind {
     Partition,
     /// One node is cut off from every other, then heal.
     Isolate,
-    /// Messages from one node to another are lost, the reverse works, then heal.
+    /// Messages from one node to another are lost (and no connection between the two can open,
+    /// as in TCP), then heal.
     OneWay,
     /// Every message to or from one node is late, then normal again.
     SlowNode,

@@ -9,7 +9,12 @@
 //!   messages still in flight on the old connection are dropped on arrival, and both ends are
 //!   told of the disconnect after `disconnect_detection` (a timeout or an RST, as the engine
 //!   schedules it);
-//! - a one-way cut blocks one direction only (A cannot reach B while B reaches A).
+//! - a one-way cut blocks one direction (A's messages to B are lost), and, as in TCP, no
+//!   connection can open between the two while it lasts: the handshake needs both directions
+//!   (A's SYN, or B's SYN-ACK, is lost). A connection open when the cut starts is reset like any
+//!   other (both ends are told), so only what was already in flight from B to A still arrives.
+//!   Kafka's `NetworkClient` fails such a connection after `socket.connection.setup.timeout.ms`
+//!   (KIP-601); here the sender is told after `disconnect_detection`, as for any cut.
 //!
 //! Links are a dense `nodes x nodes` table so the hot path is one index. `petgraph` describes
 //! connectivity (which nodes can still talk to each other) for traces and liveness checks.
@@ -205,8 +210,15 @@ impl Network {
                     .copied()
                     .unwrap_or(SimDuration::ZERO);
         }
+        // Either direction cut: no connection is open between the two (a cut resets it, see
+        // `cut`), and a new one cannot complete its handshake.
+        let handshake_lost = self.link(to, from).blocked;
         let link = self.link_mut(from, to);
-        if link.blocked {
+        debug_assert!(
+            !(handshake_lost && link.open),
+            "a cut resets the connection in both directions"
+        );
+        if link.blocked || handshake_lost {
             let notify_sender = !link.notice_pending;
             link.notice_pending = true;
             return Send::Blocked { notify_sender };
@@ -227,9 +239,10 @@ impl Network {
         self.link(from, to).generation == generation
     }
 
-    /// Whether `from` can currently reach `to`.
+    /// Whether a message from `from` can reach `to` now: neither direction between them is cut
+    /// (a cut either way leaves no connection open, see [`Network::send`]).
     pub(crate) fn can_send(&self, from: NodeId, to: NodeId) -> bool {
-        !self.link(from, to).blocked
+        !self.link(from, to).blocked && !self.link(to, from).blocked
     }
 
     /// Reserves the one disconnect notice `node` may have pending about `peer`; false if one is
@@ -271,11 +284,16 @@ impl Network {
 
     /// Cuts `from -> to`. Returns `None` if it was cut already (or is a self-link), else whether a
     /// connection was open in either direction between the two (both ends will notice).
+    ///
+    /// The connection is reset both ways: its ends are told it broke, so neither sends on it
+    /// again, and a new one cannot open until the cut heals ([`Network::send`]). Messages already
+    /// in flight the other way still arrive.
     pub fn cut(&mut self, from: NodeId, to: NodeId) -> Option<bool> {
         if from == to || self.link(from, to).blocked {
             return None;
         }
-        let was_open = self.break_link(from, to) || self.link(to, from).open;
+        let was_open =
+            self.break_link(from, to) | std::mem::take(&mut self.link_mut(to, from).open);
         self.link_mut(from, to).blocked = true;
         Some(was_open)
     }
@@ -320,24 +338,31 @@ impl Network {
     /// Groups of nodes joined by links that work in both directions, each sorted, in order of
     /// their smallest member. One group means the network is whole.
     pub fn groups(&self) -> Vec<Vec<NodeId>> {
-        let mut uf = UnionFind::<usize>::new(self.nodes);
-        for a in 0..self.nodes {
-            for b in (a + 1)..self.nodes {
-                let (na, nb) = (NodeId(a as u32), NodeId(b as u32));
-                if self.can_send(na, nb) && self.can_send(nb, na) {
+        let all: Vec<NodeId> = (0..self.nodes).map(|i| NodeId(i as u32)).collect();
+        self.groups_among(&all)
+    }
+
+    /// Groups of `nodes` joined through each other only (not through nodes outside the set),
+    /// each in the order `nodes` lists them, in order of their first member: how a set of peers
+    /// that talk only to each other, as KRaft voters do, is split.
+    pub fn groups_among(&self, nodes: &[NodeId]) -> Vec<Vec<NodeId>> {
+        let mut uf = UnionFind::<usize>::new(nodes.len());
+        for (a, &na) in nodes.iter().enumerate() {
+            for (b, &nb) in nodes.iter().enumerate().skip(a + 1) {
+                if self.can_send(na, nb) {
                     uf.union(a, b);
                 }
             }
         }
         let labels = uf.into_labeling();
         let mut groups: Vec<Vec<NodeId>> = Vec::new();
-        let mut group_of_label = vec![usize::MAX; self.nodes];
-        for (node, label) in labels.into_iter().enumerate() {
+        let mut group_of_label = vec![usize::MAX; nodes.len()];
+        for (i, label) in labels.into_iter().enumerate() {
             if group_of_label[label] == usize::MAX {
                 group_of_label[label] = groups.len();
                 groups.push(Vec::new());
             }
-            groups[group_of_label[label]].push(NodeId(node as u32));
+            groups[group_of_label[label]].push(nodes[i]);
         }
         groups
     }
@@ -418,7 +443,7 @@ mod tests {
     }
 
     #[test]
-    fn one_way_cut_blocks_only_its_direction() {
+    fn a_one_way_cut_blocks_new_connections_both_ways() {
         let mut net = Network::new(2, LatencyModel::Fixed { us: 100 }, SimDuration::ZERO);
         let mut rng = SimRng::new(1, Stream::Network);
         assert_eq!(net.cut(n(0), n(1)), Some(false));
@@ -435,12 +460,52 @@ mod tests {
                 notify_sender: false
             }
         );
-        assert!(matches!(
+        // The reverse direction works, but no connection was open, and a new one cannot
+        // complete its handshake: 1's SYN reaches 0, 0's SYN-ACK is lost.
+        assert_eq!(
             net.send(n(1), n(0), 0, SimTime::ZERO, &mut rng),
+            Send::Blocked {
+                notify_sender: true
+            }
+        );
+        assert!(!net.can_send(n(1), n(0)));
+        assert_eq!(net.groups(), vec![vec![n(0)], vec![n(1)]]);
+        // Healed, either end connects again.
+        net.heal_all();
+        for (from, to) in [(n(0), n(1)), (n(1), n(0))] {
+            net.notice_delivered(from, to);
+            assert!(matches!(
+                net.send(from, to, 0, SimTime::ZERO, &mut rng),
+                Send::Deliver { .. }
+            ));
+        }
+    }
+
+    #[test]
+    fn a_one_way_cut_resets_an_open_connection_both_ways() {
+        let mut net = Network::new(2, LatencyModel::Fixed { us: 100 }, SimDuration::ZERO);
+        let mut rng = SimRng::new(1, Stream::Network);
+        // 0 asks, 1 answers: a connection is open, and an answer is in flight when 1 -> 0 works.
+        assert!(matches!(
+            net.send(n(0), n(1), 0, SimTime::ZERO, &mut rng),
             Send::Deliver { .. }
         ));
-        // One-way: the two are no longer mutually connected.
-        assert_eq!(net.groups(), vec![vec![n(0)], vec![n(1)]]);
+        let Send::Deliver { generation, .. } = net.send(n(1), n(0), 0, SimTime::ZERO, &mut rng)
+        else {
+            panic!("the link is up");
+        };
+        // Cutting 0 -> 1 resets the connection: both ends are told.
+        assert_eq!(net.cut(n(0), n(1)), Some(true));
+        // What was already on its way from 1 to 0 still arrives ...
+        assert!(net.is_current(n(1), n(0), generation));
+        // ... but 0's next request, on a new connection, cannot open one (its SYN-ACK would be
+        // lost), and neither can 1's.
+        for (from, to) in [(n(0), n(1)), (n(1), n(0))] {
+            assert!(matches!(
+                net.send(from, to, 0, SimTime::ZERO, &mut rng),
+                Send::Blocked { .. }
+            ));
+        }
     }
 
     #[test]

@@ -244,7 +244,8 @@ pub struct FaultSpec {
     /// Groups that cannot reach each other; unnamed nodes form one more group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition: Option<Vec<Vec<String>>>,
-    /// Messages from `from` to `to` are lost; the reverse direction works.
+    /// Messages from `from` to `to` are lost; as in TCP, no connection between them can open
+    /// while it lasts (the handshake needs both directions), and an open one is reset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub one_way: Option<OneWaySpec>,
     /// `true`: every cut link works again.

@@ -232,28 +232,37 @@ fn messages_on_one_connection_arrive_in_order() {
 }
 
 #[test]
-fn one_way_partition_loses_one_direction_only() {
+fn a_one_way_cut_loses_its_direction_and_no_connection_opens_across_it() {
     let mut s = sim(vec![Script::default(), Script::default()], fixed(1_000));
+    // Node 1's message is on its way to node 0 when node 0's messages to node 1 are cut.
+    s.send(NodeId(1), NodeId(0), Num(1));
     s.schedule_fault(
-        SimTime::ZERO,
+        SimTime::from_micros(500),
         Fault::OneWay {
             from: vec![NodeId(0)],
             to: vec![NodeId(1)],
         },
     );
     run_to(&mut s, 1);
-    s.send(NodeId(0), NodeId(1), Num(1));
-    s.send(NodeId(1), NodeId(0), Num(2));
+    // What was in flight the other way still arrives ...
+    assert_eq!(probe(&s, 0).received, vec![(1_000, 1, 1)]);
+    // ... but the cut reset the connection, and no new one can open: node 0's messages are
+    // lost, and so are node 1's (its handshake's answer would be).
+    s.send(NodeId(0), NodeId(1), Num(2));
+    s.send(NodeId(1), NodeId(0), Num(3));
     run_to(&mut s, 500);
     assert!(probe(&s, 1).received.is_empty());
-    assert_eq!(probe(&s, 0).received, vec![(2_000, 1, 2)]);
-    // The sender of the lost message learns of it after the detection delay.
-    assert_eq!(probe(&s, 0).disconnects, vec![(101_000, 1)]);
+    assert_eq!(probe(&s, 0).received, vec![(1_000, 1, 1)]);
+    // Both ends learn of the reset after the detection delay, once.
+    assert_eq!(probe(&s, 0).disconnects, vec![(100_500, 1)]);
+    assert_eq!(probe(&s, 1).disconnects, vec![(100_500, 0)]);
     s.schedule_fault(SimTime::from_millis(500), Fault::Heal);
     run_to(&mut s, 500);
-    s.send(NodeId(0), NodeId(1), Num(3));
+    s.send(NodeId(1), NodeId(0), Num(4));
+    s.send(NodeId(0), NodeId(1), Num(5));
     run_to(&mut s, 600);
-    assert_eq!(probe(&s, 1).received, vec![(501_000, 0, 3)]);
+    assert_eq!(probe(&s, 1).received, vec![(501_000, 0, 5)]);
+    assert_eq!(probe(&s, 0).received, vec![(1_000, 1, 1), (501_000, 1, 4)]);
 }
 
 #[test]
