@@ -331,7 +331,7 @@ fn raft_case(case: &Value, steps: &Value) -> Result<(), String> {
             leader: node(&p["leader"]),
         });
     }
-    let mut raft = Raft::boot(raft_config(case["prevote"] != false), me, disk);
+    let mut raft = Raft::boot(raft_config(case["prevote"] != false), me, disk, 0);
     let steps = steps
         .as_array()
         .filter(|s| !s.is_empty())

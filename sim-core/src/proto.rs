@@ -41,6 +41,9 @@ pub struct VoteResponse {
 /// KIP-595 `Fetch` of the metadata log, from a voter or an observer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FetchRequest {
+    /// Echoed in the answer: the fetcher reads only the answer to the fetch it waits for
+    /// (`NetworkClient` matches responses to requests by correlation id).
+    pub correlation_id: u64,
     pub epoch: u32,
     pub fetch_offset: u64,
     pub last_fetched_epoch: u32,
@@ -63,6 +66,8 @@ pub enum FetchError {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FetchResponse {
+    /// The request's correlation id.
+    pub correlation_id: u64,
     pub epoch: u32,
     pub leader: Option<NodeId>,
     pub error: Option<FetchError>,

@@ -240,7 +240,7 @@ impl Node for Process {
         let me = spec.member.id;
         match (spec.member.role, disk) {
             (Role::Controller, Disk::Controller(d)) => {
-                Process::Controller(Box::new(Controller::boot(cluster, me, d)))
+                Process::Controller(Box::new(Controller::boot(cluster, me, d, incarnation)))
             }
             (Role::Broker, Disk::Broker(d)) => Process::Broker(Box::new(Broker::boot(
                 cluster,

@@ -135,7 +135,7 @@ impl Broker {
         incarnation: u32,
     ) -> Broker {
         let previous_broker_epoch = disk.clean_shutdown.get().copied().flatten();
-        let raft = Raft::boot(cluster.raft.clone(), me, disk.metadata);
+        let raft = Raft::boot(cluster.raft.clone(), me, disk.metadata, incarnation);
         let replicas = ReplicaManager::new(disk.logs, disk.hw_checkpoint, incarnation);
         Broker {
             cluster,

@@ -42,10 +42,16 @@ fn entry(record: MetadataRecord) -> LogEntry {
     LogEntry { epoch: 1, record }
 }
 
-/// Controller 1's answer to the broker's metadata fetch: `records` from `base_offset`, and the
-/// HW.
-fn metadata(base_offset: u64, high_watermark: u64, records: Vec<MetadataRecord>) -> Msg {
+/// Controller 1's answer to the broker's metadata fetch `correlation_id`: `records` from
+/// `base_offset`, and the HW.
+fn metadata(
+    correlation_id: u64,
+    base_offset: u64,
+    high_watermark: u64,
+    records: Vec<MetadataRecord>,
+) -> Msg {
     Msg::FetchResponse(Box::new(FetchResponse {
+        correlation_id,
         epoch: 1,
         leader: Some(CONTROLLER1),
         error: None,
@@ -112,12 +118,18 @@ fn cancel(timer: Timer) -> Effect {
     Effect::CancelTimer { timer }
 }
 
-/// The observer's metadata fetch to controller 1 in `epoch`, its log ending at `fetch_offset`
-/// (all of it written in epoch 1).
-fn metadata_fetch(epoch: u32, fetch_offset: u64, high_watermark: Option<u64>) -> Effect {
+/// The observer's metadata fetch `correlation_id` to controller 1 in `epoch`, its log ending
+/// at `fetch_offset` (all of it written in epoch 1).
+fn metadata_fetch(
+    correlation_id: u64,
+    epoch: u32,
+    fetch_offset: u64,
+    high_watermark: Option<u64>,
+) -> Effect {
     Effect::Send {
         to: CONTROLLER1,
         msg: Msg::Fetch(crate::proto::FetchRequest {
+            correlation_id,
             epoch,
             fetch_offset,
             last_fetched_epoch: u32::from(fetch_offset > 0),
@@ -197,7 +209,7 @@ fn a_broker_starts_registers_with_the_controller_it_learns_and_heartbeats_at_onc
                 voted_for: None,
             }),
             timer(Timer::FetchTimeout, 2_000_000),
-            metadata_fetch(0, 0, None),
+            metadata_fetch(0, 0, 0, None),
             timer(Timer::FetchRequestTimeout, 2_500_000),
             // The registration waits for a controller; it times out with the heartbeat's
             // request timeout.
@@ -207,7 +219,11 @@ fn a_broker_starts_registers_with_the_controller_it_learns_and_heartbeats_at_onc
     // Controller 1 answers in epoch 1: the observer follows it (the records of a response
     // that changes the epoch are not taken), and the registration goes to it.
     let effects = step(&mut b, 710, |b, cx| {
-        b.on_message(cx, CONTROLLER1, metadata(0, 1, cluster_log()[..1].to_vec()));
+        b.on_message(
+            cx,
+            CONTROLLER1,
+            metadata(0, 0, 1, cluster_log()[..1].to_vec()),
+        );
     });
     assert_eq!(
         effects,
@@ -223,7 +239,7 @@ fn a_broker_starts_registers_with_the_controller_it_learns_and_heartbeats_at_onc
             cancel(Timer::ElectionBackoff),
             timer(Timer::FetchTimeout, 2_000_000),
             cancel(Timer::FetchRequestTimeout),
-            metadata_fetch(1, 0, None),
+            metadata_fetch(1, 1, 0, None),
             timer(Timer::FetchRequestTimeout, 2_500_000),
             Effect::Send {
                 to: CONTROLLER1,
@@ -270,7 +286,11 @@ fn leader() -> Broker {
     step(&mut b, 0, Broker::on_start);
     step(&mut b, 700, |b, cx| b.on_timer(cx, Timer::BrokerStartup));
     step(&mut b, 710, |b, cx| {
-        b.on_message(cx, CONTROLLER1, metadata(0, 1, cluster_log()[..1].to_vec()));
+        b.on_message(
+            cx,
+            CONTROLLER1,
+            metadata(0, 0, 1, cluster_log()[..1].to_vec()),
+        );
     });
     let registered = Msg::BrokerRegistrationResponse {
         error: None,
@@ -284,12 +304,12 @@ fn leader() -> Broker {
     // starts (the LESO), and the ISR is the record's.
     assert_eq!(
         step(&mut b, 730, |b, cx| {
-            b.on_message(cx, CONTROLLER1, metadata(0, 7, cluster_log()));
+            b.on_message(cx, CONTROLLER1, metadata(1, 0, 7, cluster_log()));
         }),
         [
             cancel(Timer::FetchRequestTimeout),
             timer(Timer::FetchTimeout, 2_000_000),
-            metadata_fetch(1, 7, Some(7)),
+            metadata_fetch(2, 1, 7, Some(7)),
             timer(Timer::FetchRequestTimeout, 2_500_000),
             timer(Timer::IsrExpiration, 15_000_000),
             timer(Timer::HighWatermarkCheckpoint, 5_000_000),
@@ -420,8 +440,13 @@ fn follower(incarnation: u32) -> (Broker, Vec<Effect>) {
         step(&mut b, 700, |b, cx| b.on_timer(cx, Timer::BrokerStartup));
     }
     // Its metadata observer asked controller-2, which names controller-1 as the leader.
+    let first = u64::from(incarnation) << 32;
     step(&mut b, 710, |b, cx| {
-        b.on_message(cx, NodeId(1), metadata(0, 1, cluster_log()[..1].to_vec()));
+        b.on_message(
+            cx,
+            NodeId(1),
+            metadata(first, 0, 1, cluster_log()[..1].to_vec()),
+        );
     });
     let registered = Msg::BrokerRegistrationResponse {
         error: None,
@@ -432,7 +457,7 @@ fn follower(incarnation: u32) -> (Broker, Vec<Effect>) {
         b.on_message(cx, CONTROLLER1, registered);
     });
     let effects = step(&mut b, 730, |b, cx| {
-        b.on_message(cx, CONTROLLER1, metadata(0, 7, cluster_log()));
+        b.on_message(cx, CONTROLLER1, metadata(first + 1, 0, 7, cluster_log()));
     });
     (b, effects)
 }

@@ -108,12 +108,13 @@ fn a_committed_record_that_differs_between_replicas_is_reported() {
     });
     let follower = |id: u32, second: MetadataRecord| {
         let me = NodeId(id);
-        let mut raft = Raft::boot(config.clone(), me, RaftDisk::default());
+        let mut raft = Raft::boot(config.clone(), me, RaftDisk::default(), 0);
         let mut effects = Vec::new();
         let mut cx = Ctx::new(SimTime::ZERO, me, &mut effects);
         raft.start(&mut cx);
         raft.on_begin_quorum_epoch(&mut cx, NodeId(0), 1);
         let resp = FetchResponse {
+            correlation_id: 0,
             epoch: 1,
             leader: Some(NodeId(0)),
             error: None,

@@ -86,8 +86,14 @@ pub struct Controller {
 }
 
 impl Controller {
-    pub fn boot(cluster: Arc<ClusterConfig>, me: NodeId, disk: RaftDisk) -> Controller {
-        let raft = Raft::boot(cluster.raft.clone(), me, disk);
+    /// Starts a controller process; `incarnation` numbers its restarts.
+    pub fn boot(
+        cluster: Arc<ClusterConfig>,
+        me: NodeId,
+        disk: RaftDisk,
+        incarnation: u32,
+    ) -> Controller {
+        let raft = Raft::boot(cluster.raft.clone(), me, disk, incarnation);
         Controller {
             cluster,
             raft,

@@ -174,6 +174,7 @@ struct LeaderState {
 #[derive(Clone, Debug)]
 struct ParkedFetch {
     from: NodeId,
+    correlation_id: u64,
     fetch_offset: u64,
     known_high_watermark: Option<u64>,
     deadline: SimTime,
@@ -190,15 +191,27 @@ pub struct Raft {
     state: State,
     /// Volatile: unknown after a restart until the leader says.
     high_watermark: Option<u64>,
-    /// The voter a fetch is in flight to.
-    fetch_in_flight: Option<NodeId>,
+    /// The fetch in flight, if any.
+    fetch_in_flight: Option<InFlightFetch>,
+    /// The next fetch's correlation id. Numbered from the process's incarnation times 2^32, so
+    /// a restarted process never takes an answer meant for its predecessor for its own (in
+    /// Kafka that answer would come over a connection that died with the predecessor).
+    next_correlation_id: u64,
     /// Observers without a leader try the voters in turn (Kafka picks one at random).
     bootstrap_next: usize,
 }
 
+/// A fetch out to `to`, waiting for the answer with its correlation id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct InFlightFetch {
+    to: NodeId,
+    correlation_id: u64,
+}
+
 impl Raft {
     /// `QuorumState.initialize`: come back from what `quorum-state` and the log say.
-    pub fn boot(config: Arc<RaftConfig>, me: NodeId, disk: RaftDisk) -> Raft {
+    /// `incarnation` numbers the process (its restarts), for correlation ids.
+    pub fn boot(config: Arc<RaftConfig>, me: NodeId, disk: RaftDisk, incarnation: u32) -> Raft {
         let voter = config.is_voter(me);
         let persisted = disk.quorum_state.get().cloned().unwrap_or_default();
         let log_epoch = disk.log.last().map_or(0, |e| e.epoch);
@@ -214,6 +227,7 @@ impl Raft {
             },
             high_watermark: None,
             fetch_in_flight: None,
+            next_correlation_id: u64::from(incarnation) << 32,
             bootstrap_next: me.index(),
         };
         if log_epoch > persisted.epoch {
@@ -1201,13 +1215,13 @@ impl Raft {
                 has_news
             };
             if go {
-                ready.push((p.from, p.fetch_offset));
+                ready.push((p.from, p.fetch_offset, p.correlation_id));
             }
             !go
         });
         let next_deadline = l.parked.iter().map(|p| p.deadline).min();
-        for (from, offset) in ready {
-            let resp = self.records_response(offset);
+        for (from, offset, correlation_id) in ready {
+            let resp = self.records_response(offset, correlation_id);
             ctx.send(from, Msg::FetchResponse(Box::new(resp)));
         }
         match next_deadline {
@@ -1220,11 +1234,12 @@ impl Raft {
         self.complete_parked(ctx, true);
     }
 
-    fn records_response(&self, fetch_offset: u64) -> FetchResponse {
+    fn records_response(&self, fetch_offset: u64, correlation_id: u64) -> FetchResponse {
         let entries = self.disk.log.entries();
         let start = (fetch_offset as usize).min(entries.len());
         let end = (start + MAX_FETCH_RECORDS).min(entries.len());
         FetchResponse {
+            correlation_id,
             epoch: self.epoch,
             leader: Some(self.me),
             error: None,
@@ -1252,6 +1267,7 @@ impl Raft {
         };
         if let Some(error) = error {
             let resp = FetchResponse {
+                correlation_id: req.correlation_id,
                 epoch: self.epoch,
                 leader: self
                     .leader()
@@ -1274,6 +1290,7 @@ impl Raft {
         };
         if let Some(d) = diverging {
             let resp = FetchResponse {
+                correlation_id: req.correlation_id,
                 epoch: self.epoch,
                 leader: Some(self.me),
                 error: None,
@@ -1304,7 +1321,7 @@ impl Raft {
         }
         self.maybe_update_high_watermark(ctx);
         if req.fetch_offset < self.log_end_offset() || req.high_watermark != self.high_watermark {
-            let resp = self.records_response(req.fetch_offset);
+            let resp = self.records_response(req.fetch_offset, req.correlation_id);
             ctx.send(from, Msg::FetchResponse(Box::new(resp)));
             return;
         }
@@ -1315,6 +1332,7 @@ impl Raft {
             l.parked.retain(|p| p.from != from);
             l.parked.push(ParkedFetch {
                 from,
+                correlation_id: req.correlation_id,
                 fetch_offset: req.fetch_offset,
                 known_high_watermark: req.high_watermark,
                 deadline,
@@ -1343,14 +1361,17 @@ impl Raft {
         let Some(to) = self.fetch_target() else {
             return;
         };
+        let correlation_id = self.next_correlation_id;
+        self.next_correlation_id += 1;
         let req = FetchRequest {
+            correlation_id,
             epoch: self.epoch,
             fetch_offset: self.log_end_offset(),
             last_fetched_epoch: self.last_epoch(),
             high_watermark: self.high_watermark,
             voter: self.voter,
         };
-        self.fetch_in_flight = Some(to);
+        self.fetch_in_flight = Some(InFlightFetch { to, correlation_id });
         ctx.send(to, Msg::Fetch(req));
         // A parked fetch may take fetch_max_wait; give it that on top of the request timeout.
         ctx.set_timer(
@@ -1382,7 +1403,7 @@ impl Raft {
 
     /// The connection to `peer` broke: a fetch in flight to it is lost.
     pub(crate) fn on_disconnect(&mut self, ctx: &mut Ctx<'_>, peer: NodeId) {
-        if self.fetch_in_flight == Some(peer) {
+        if self.fetch_in_flight.is_some_and(|f| f.to == peer) {
             self.retry_fetch_later(ctx);
         }
     }
@@ -1418,8 +1439,15 @@ impl Raft {
         from: NodeId,
         resp: FetchResponse,
     ) {
-        if self.fetch_in_flight != Some(from) {
-            return; // an answer to a fetch we gave up on
+        let awaited = InFlightFetch {
+            to: from,
+            correlation_id: resp.correlation_id,
+        };
+        if self.fetch_in_flight != Some(awaited) {
+            // An answer to a fetch we gave up on (it timed out, or its connection broke), or
+            // to an earlier process's: `KafkaRaftClient.handleResponse` drops a response
+            // whose correlation id `RequestManager.isResponseExpected` no longer expects.
+            return;
         }
         self.fetch_in_flight = None;
         ctx.cancel_timer(Timer::FetchRequestTimeout);

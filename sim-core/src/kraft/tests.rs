@@ -72,7 +72,7 @@ fn election_timer() -> Effect {
 
 /// A three-voter leader of epoch 1 (node 0), its LeaderChange record at offset 0.
 fn leader() -> Raft {
-    let mut raft = Raft::boot(config(false), N0, RaftDisk::default());
+    let mut raft = Raft::boot(config(false), N0, RaftDisk::default(), 0);
     step(N0, 0, |cx| raft.start(cx));
     step(N0, 1500, |cx| raft.on_election_timeout(cx));
     assert_eq!(raft.role(), RaftRole::Candidate);
@@ -89,7 +89,7 @@ fn leader() -> Raft {
 
 #[test]
 fn an_unattached_voter_grants_an_up_to_date_candidate_and_fsyncs_the_vote_first() {
-    let mut raft = Raft::boot(config(true), N1, RaftDisk::default());
+    let mut raft = Raft::boot(config(true), N1, RaftDisk::default(), 0);
     let effects = step(N1, 10, |cx| {
         raft.on_vote(cx, N0, vote_req(vote(1, 0, 0, false)));
     });
@@ -129,7 +129,7 @@ fn an_unattached_voter_grants_an_up_to_date_candidate_and_fsyncs_the_vote_first(
 
 #[test]
 fn a_voter_grants_one_vote_per_epoch() {
-    let mut raft = Raft::boot(config(true), N1, RaftDisk::default());
+    let mut raft = Raft::boot(config(true), N1, RaftDisk::default(), 0);
     step(N1, 10, |cx| {
         raft.on_vote(cx, N0, vote_req(vote(1, 0, 0, false)));
     });
@@ -157,7 +157,7 @@ fn a_voter_grants_one_vote_per_epoch() {
 
 #[test]
 fn a_vote_survives_a_crash_in_quorum_state() {
-    let mut raft = Raft::boot(config(true), N1, RaftDisk::default());
+    let mut raft = Raft::boot(config(true), N1, RaftDisk::default(), 0);
     step(N1, 10, |cx| {
         raft.on_vote(cx, N0, vote_req(vote(1, 0, 0, false)));
     });
@@ -167,7 +167,7 @@ fn a_vote_survives_a_crash_in_quorum_state() {
         crate::storage::CrashKind::PowerLoss,
         SimTime::ZERO,
     );
-    let mut raft = Raft::boot(config(true), N1, disk);
+    let mut raft = Raft::boot(config(true), N1, disk, 0);
     let effects = step(N1, 20, |cx| {
         raft.on_vote(cx, N2, vote_req(vote(1, 0, 0, false)));
     });
@@ -189,7 +189,7 @@ fn a_candidate_with_a_shorter_log_is_refused_but_its_higher_epoch_still_wins() {
 
 #[test]
 fn an_invalid_vote_is_refused_without_changing_state() {
-    let mut raft = Raft::boot(config(true), N1, RaftDisk::default());
+    let mut raft = Raft::boot(config(true), N1, RaftDisk::default(), 0);
     // A standard vote must have last_epoch < epoch.
     let effects = step(N1, 10, |cx| {
         raft.on_vote(cx, N0, vote_req(vote(3, 3, 7, false)));
@@ -201,7 +201,7 @@ fn an_invalid_vote_is_refused_without_changing_state() {
 
 #[test]
 fn a_pre_vote_in_the_same_epoch_bumps_nothing_and_a_follower_that_fetched_refuses_it() {
-    let mut raft = Raft::boot(config(true), N1, RaftDisk::default());
+    let mut raft = Raft::boot(config(true), N1, RaftDisk::default(), 0);
     step(N1, 0, |cx| raft.start(cx));
     step(N1, 5, |cx| raft.on_begin_quorum_epoch(cx, N0, 1));
     assert_eq!(raft.role(), RaftRole::Follower);
@@ -213,6 +213,7 @@ fn a_pre_vote_in_the_same_epoch_bumps_nothing_and_a_follower_that_fetched_refuse
     assert_eq!(raft.epoch(), 1, "a pre-vote changes no epoch");
     // ...after one, it refuses: it has a working leader (KIP-996).
     let fetched = FetchResponse {
+        correlation_id: 0,
         epoch: 1,
         leader: Some(N0),
         error: None,
@@ -242,7 +243,7 @@ fn a_pre_vote_in_the_same_epoch_bumps_nothing_and_a_follower_that_fetched_refuse
 
 #[test]
 fn an_expired_fetch_timeout_starts_a_pre_vote_in_the_same_epoch() {
-    let mut raft = Raft::boot(config(true), N1, RaftDisk::default());
+    let mut raft = Raft::boot(config(true), N1, RaftDisk::default(), 0);
     step(N1, 0, |cx| raft.start(cx));
     step(N1, 5, |cx| raft.on_begin_quorum_epoch(cx, N0, 1));
     let effects = step(N1, 2005, |cx| raft.on_fetch_timeout(cx));
@@ -263,7 +264,7 @@ fn an_expired_fetch_timeout_starts_a_pre_vote_in_the_same_epoch() {
 
 #[test]
 fn a_prospective_with_a_majority_of_pre_votes_becomes_candidate_in_the_next_epoch() {
-    let mut raft = Raft::boot(config(true), N1, RaftDisk::default());
+    let mut raft = Raft::boot(config(true), N1, RaftDisk::default(), 0);
     step(N1, 0, |cx| raft.start(cx));
     step(N1, 1500, |cx| raft.on_election_timeout(cx));
     assert_eq!(raft.role(), RaftRole::Prospective);
@@ -289,7 +290,7 @@ fn a_prospective_with_a_majority_of_pre_votes_becomes_candidate_in_the_next_epoc
 
 #[test]
 fn a_majority_of_refusals_sends_a_candidate_straight_to_backoff() {
-    let mut raft = Raft::boot(config(false), N0, RaftDisk::default());
+    let mut raft = Raft::boot(config(false), N0, RaftDisk::default(), 0);
     step(N0, 0, |cx| raft.start(cx));
     step(N0, 1500, |cx| raft.on_election_timeout(cx));
     let no = |n| VoteResponse {
@@ -343,7 +344,7 @@ fn election_timer_effects(effects: &[Effect]) -> Vec<Effect> {
 fn an_unattached_voter_that_refuses_a_higher_epoch_keeps_its_election_timer() {
     // QuorumStateTest.testUnattachedToUnattached: the timer is not reset by the epoch bump, so a
     // rejected candidate retrying every second cannot hold this voter back for ever.
-    let mut raft = Raft::boot(config(false), N1, RaftDisk::default());
+    let mut raft = Raft::boot(config(false), N1, RaftDisk::default(), 0);
     step(N1, 0, |cx| raft.start(cx));
     for (t, epoch) in [(400, 3), (800, 4), (1200, 5)] {
         // N2 asks with an empty log while N1's is not: refused, but its epoch is taken.
@@ -384,7 +385,7 @@ fn a_refused_higher_epoch_leaves_the_timer_of_an_unattached_voter_with_a_longer_
 
 #[test]
 fn a_follower_that_learns_a_higher_epoch_draws_a_fresh_election_timer() {
-    let mut raft = Raft::boot(config(true), N1, RaftDisk::default());
+    let mut raft = Raft::boot(config(true), N1, RaftDisk::default(), 0);
     step(N1, 0, |cx| raft.start(cx));
     step(N1, 5, |cx| raft.on_begin_quorum_epoch(cx, N0, 1));
     assert_eq!(raft.role(), RaftRole::Follower);
@@ -399,7 +400,7 @@ fn a_follower_that_learns_a_higher_epoch_draws_a_fresh_election_timer() {
 fn a_candidate_whose_election_timed_out_is_due_at_once_when_unattached_at_a_higher_epoch() {
     // QuorumState.transitionToUnattached takes candidateState.remainingElectionTimeMs: zero
     // once the election timer has run out (the Candidate is backing off).
-    let mut raft = Raft::boot(config(false), N0, RaftDisk::default());
+    let mut raft = Raft::boot(config(false), N0, RaftDisk::default(), 0);
     step(N0, 0, |cx| raft.start(cx));
     step(N0, 1500, |cx| raft.on_election_timeout(cx));
     assert_eq!(raft.role(), RaftRole::Candidate);
@@ -429,7 +430,7 @@ fn a_candidate_whose_election_timed_out_is_due_at_once_when_unattached_at_a_high
 fn a_prospective_whose_pre_vote_timed_out_is_prospective_again_at_once() {
     // Isolated, a voter cycles Unattached -> Prospective every election timeout: the lost
     // pre-vote leaves nothing of the timer (QuorumState.transitionToUnattached).
-    let mut raft = Raft::boot(config(true), N1, RaftDisk::default());
+    let mut raft = Raft::boot(config(true), N1, RaftDisk::default(), 0);
     step(N1, 0, |cx| raft.start(cx));
     step(N1, 1500, |cx| raft.on_election_timeout(cx));
     assert_eq!(raft.role(), RaftRole::Prospective);
@@ -448,7 +449,7 @@ fn a_prospective_whose_pre_vote_timed_out_is_prospective_again_at_once() {
 
 #[test]
 fn a_prospective_refused_by_a_majority_waits_a_fresh_election_timeout() {
-    let mut raft = Raft::boot(config(true), N1, RaftDisk::default());
+    let mut raft = Raft::boot(config(true), N1, RaftDisk::default(), 0);
     step(N1, 0, |cx| raft.start(cx));
     step(N1, 1500, |cx| raft.on_election_timeout(cx));
     let no = VoteResponse {
@@ -477,7 +478,7 @@ fn a_candidate_and_a_resigned_leader_grant_an_up_to_date_pre_vote() {
     assert_eq!(raft.role(), RaftRole::Resigned);
     let effects = step(N0, 1800, |cx| raft.on_vote(cx, N1, pre(1)));
     assert!(matches!(&sends(&effects)[0].1, Msg::VoteResponse(r) if r.granted));
-    let mut candidate = Raft::boot(config(true), N2, RaftDisk::default());
+    let mut candidate = Raft::boot(config(true), N2, RaftDisk::default(), 0);
     step(N2, 0, |cx| candidate.start(cx));
     step(N2, 1500, |cx| candidate.on_election_timeout(cx));
     let yes = VoteResponse {
@@ -505,6 +506,7 @@ fn the_leader_advances_the_hw_to_the_majority_offset_only_past_its_epoch_start()
     assert_eq!(raft.log_end_offset(), 3);
     let fetch = |offset| {
         Msg::Fetch(FetchRequest {
+            correlation_id: 0,
             epoch: 1,
             fetch_offset: offset,
             last_fetched_epoch: if offset == 0 { 0 } else { 1 },
@@ -533,6 +535,7 @@ fn the_leader_advances_the_hw_to_the_majority_offset_only_past_its_epoch_start()
     }
     // An observer's fetch counts for nothing.
     let observer = FetchRequest {
+        correlation_id: 0,
         voter: false,
         ..fetch_req(fetch(3))
     };
@@ -545,6 +548,7 @@ fn a_fetch_with_a_diverging_epoch_is_told_where_to_truncate() {
     let mut raft = leader();
     // The fetcher claims records of epoch 0 up to offset 4 that this leader never had.
     let req = FetchRequest {
+        correlation_id: 0,
         epoch: 1,
         fetch_offset: 4,
         last_fetched_epoch: 0,
@@ -569,10 +573,11 @@ fn a_follower_truncates_to_the_diverging_offset_and_fetches_again() {
         });
     }
     disk.log.flush();
-    let mut raft = Raft::boot(config(true), N1, disk);
+    let mut raft = Raft::boot(config(true), N1, disk, 0);
     step(N1, 0, |cx| raft.start(cx));
     step(N1, 5, |cx| raft.on_begin_quorum_epoch(cx, N2, 2));
     let diverging = FetchResponse {
+        correlation_id: 0,
         epoch: 2,
         leader: Some(N2),
         error: None,
@@ -608,13 +613,13 @@ fn a_leader_that_hears_from_no_majority_resigns_at_the_check_quorum_timeout() {
 #[test]
 fn a_restarted_leader_comes_back_resigned_and_a_restarted_candidate_as_candidate() {
     let raft = leader();
-    let raft = Raft::boot(config(false), N0, raft.into_disk());
+    let raft = Raft::boot(config(false), N0, raft.into_disk(), 0);
     assert_eq!((raft.role(), raft.epoch()), (RaftRole::Resigned, 1));
 
-    let mut candidate = Raft::boot(config(false), N1, RaftDisk::default());
+    let mut candidate = Raft::boot(config(false), N1, RaftDisk::default(), 0);
     step(N1, 0, |cx| candidate.start(cx));
     step(N1, 1500, |cx| candidate.on_election_timeout(cx));
-    let candidate = Raft::boot(config(false), N1, candidate.into_disk());
+    let candidate = Raft::boot(config(false), N1, candidate.into_disk(), 0);
     assert_eq!(
         (candidate.role(), candidate.epoch()),
         (RaftRole::Candidate, 1)
@@ -804,4 +809,57 @@ fn a_metadata_image_checks_its_registrations() {
         let err = image(reg).check_invariants().unwrap_err();
         assert!(err.contains(why), "{err}");
     }
+}
+
+/// The fetches `effects` sends: (to, correlation id).
+fn fetches(effects: &[Effect]) -> Vec<(NodeId, u64)> {
+    sends(effects)
+        .into_iter()
+        .filter_map(|(to, m)| match m {
+            Msg::Fetch(f) => Some((to, f.correlation_id)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_follower_ignores_the_late_answer_to_a_fetch_that_timed_out() {
+    let mut raft = Raft::boot(config(true), N1, RaftDisk::default(), 0);
+    step(N1, 0, |cx| raft.start(cx));
+    let first = step(N1, 5, |cx| raft.on_begin_quorum_epoch(cx, N0, 1));
+    assert_eq!(fetches(&first), [(N0, 0)]);
+    // The fetch times out; after the backoff the follower sends another.
+    step(N1, 2505, |cx| raft.on_fetch_request_timeout(cx));
+    let second = step(N1, 2555, |cx| raft.on_fetch_retry(cx));
+    assert_eq!(fetches(&second), [(N0, 1)]);
+    // The answer to the first arrives late: KafkaRaftClient never sees it (NetworkClient
+    // matches answers to requests by correlation id), so nothing happens.
+    let answer = |correlation_id| FetchResponse {
+        correlation_id,
+        epoch: 1,
+        leader: Some(N0),
+        error: None,
+        high_watermark: Some(1),
+        diverging: None,
+        base_offset: 0,
+        records: vec![LogEntry {
+            epoch: 1,
+            record: MetadataRecord::LeaderChange { leader: N0 },
+        }],
+    };
+    let late = step(N1, 2600, |cx| raft.on_fetch_response(cx, N0, answer(0)));
+    assert_eq!(late, []);
+    assert_eq!(raft.log_end_offset(), 0);
+    // The answer to the fetch it waits for is taken, and the next fetch goes out.
+    let taken = step(N1, 2601, |cx| raft.on_fetch_response(cx, N0, answer(1)));
+    assert_eq!(raft.log_end_offset(), 1);
+    assert_eq!(fetches(&taken), [(N0, 2)]);
+}
+
+#[test]
+fn a_restarted_process_numbers_its_fetches_past_its_predecessors() {
+    let mut raft = Raft::boot(config(true), N1, RaftDisk::default(), 3);
+    step(N1, 0, |cx| raft.start(cx));
+    let first = step(N1, 5, |cx| raft.on_begin_quorum_epoch(cx, N0, 1));
+    assert_eq!(fetches(&first), [(N0, 3 << 32)]);
 }

@@ -42,6 +42,7 @@ fn step(
 /// Controller 1's follower (node 1) has fetched everything below `offset` in epoch 1.
 fn follower_fetch(offset: u64) -> Msg {
     Msg::Fetch(FetchRequest {
+        correlation_id: 0,
         epoch: 1,
         fetch_offset: offset,
         last_fetched_epoch: 1,
@@ -53,7 +54,7 @@ fn follower_fetch(offset: u64) -> Msg {
 /// Controller 1 (node 0) elected in epoch 1 with node 1's vote, and active once node 1 has
 /// fetched its LeaderChange record (offset 0).
 fn active() -> Controller {
-    let mut c = Controller::boot(Arc::new(cluster()), N0, RaftDisk::default());
+    let mut c = Controller::boot(Arc::new(cluster()), N0, RaftDisk::default(), 0);
     step(&mut c, 0, Controller::on_start);
     step(&mut c, 1500, |c, cx| c.on_timer(cx, Timer::Election));
     let granted = VoteResponse {
@@ -92,6 +93,7 @@ fn fetch_answer_with(offset: u64, high_watermark: u64, records: Vec<LogEntry>) -
         Effect::Send {
             to: N1,
             msg: Msg::FetchResponse(Box::new(crate::proto::FetchResponse {
+                correlation_id: 0,
                 epoch: 1,
                 leader: Some(N0),
                 error: None,
@@ -165,7 +167,7 @@ fn heartbeat(broker_epoch: u64, metadata_offset: u64) -> Msg {
 
 #[test]
 fn a_controller_that_is_not_active_refuses_a_registration() {
-    let mut c = Controller::boot(Arc::new(cluster()), N0, RaftDisk::default());
+    let mut c = Controller::boot(Arc::new(cluster()), N0, RaftDisk::default(), 0);
     assert_eq!(
         step(&mut c, 0, |c, cx| c.on_message(
             cx,

@@ -7,7 +7,7 @@ fn voter() -> Raft {
         vec![NodeId(0), NodeId(1), NodeId(2)],
         true,
     ));
-    Raft::boot(config, NodeId(0), RaftDisk::default())
+    Raft::boot(config, NodeId(0), RaftDisk::default(), 0)
 }
 
 #[test]
