@@ -189,6 +189,7 @@ fn alter_partition_case(case: &Value, expect: &Value) -> Result<(), String> {
             .into_iter()
             .map(|b| (b, Some(100 + u64::from(b))))
             .collect(),
+        proposal: 0,
     };
     let got = validate_alter_partition(&image, &req)
         .err()

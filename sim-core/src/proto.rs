@@ -244,11 +244,17 @@ pub struct AlterPartitionRequest {
     pub partition_epoch: u32,
     /// The proposed ISR, each member with the broker epoch its fetches carried (KIP-903).
     pub new_isr: Vec<(BrokerId, Option<u64>)>,
+    /// Which of the leader's ISR proposals this carries; the answer names it too. Kafka
+    /// completes the future of the `PendingPartitionChange` the request was submitted for,
+    /// and `Partition.submitAlterPartition` ignores the answer once another state replaced it.
+    pub proposal: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AlterPartitionResponse {
     pub tp: TopicPartition,
+    /// The request's `proposal`.
+    pub proposal: u64,
     pub error: Option<AlterPartitionError>,
     pub leader_epoch: u32,
     pub partition_epoch: u32,

@@ -142,6 +142,8 @@ pub struct FollowerProgress {
 /// An AlterPartition in flight (`PendingExpandIsr` / `PendingShrinkIsr`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PendingIsr {
+    /// Numbers the proposal: only an answer naming it is read.
+    pub proposal: u64,
     pub proposed: Vec<BrokerId>,
     /// The broker epoch each proposed follower's fetches carried when the change was proposed
     /// (KIP-903's `BrokerState`), in `proposed` order. Retries resend these, not whatever a
@@ -149,6 +151,15 @@ pub struct PendingIsr {
     pub broker_epochs: Vec<Option<u64>>,
     pub expand: bool,
     pub sent_at: SimTime,
+}
+
+impl LeaderState {
+    /// Whether `resp` answers the proposal pending now.
+    pub(crate) fn answers(&self, resp: &AlterPartitionResponse) -> bool {
+        self.pending
+            .as_ref()
+            .is_some_and(|p| p.proposal == resp.proposal)
+    }
 }
 
 /// The leader's side of a partition.
@@ -764,6 +775,7 @@ impl Partition {
     /// Marks an AlterPartition as sent: the maximal ISR changes with it.
     pub(crate) fn set_pending(
         &mut self,
+        proposal: u64,
         proposed: Vec<BrokerId>,
         now: SimTime,
         rules: &ReplicationRules,
@@ -778,6 +790,7 @@ impl Partition {
                 .map(|r| state.followers.get(r).and_then(|f| f.broker_epoch))
                 .collect();
             state.pending = Some(PendingIsr {
+                proposal,
                 proposed,
                 broker_epochs,
                 expand,
@@ -787,12 +800,14 @@ impl Partition {
     }
 
     /// The controller's answer (`handleAlterPartitionUpdate/Error`). Returns true if it should
-    /// be retried.
+    /// be retried. An answer to another proposal than the pending one is ignored, success or
+    /// error, as `Partition.submitAlterPartition` ignores one once the partition's state is no
+    /// longer the proposal it was sent for.
     pub(crate) fn on_alter_partition_response(&mut self, resp: &AlterPartitionResponse) -> bool {
         let Some(state) = &mut self.leader_state else {
             return false;
         };
-        if state.pending.is_none() {
+        if !state.answers(resp) {
             return false;
         }
         match resp.error {

@@ -81,6 +81,9 @@ pub struct ReplicaManager {
     /// never passes for one to this: a new process's connections are new, and nothing sent
     /// over the old ones reaches it.
     next_correlation_id: u64,
+    /// The number of the next ISR proposal (AlterPartition) this broker makes as a leader,
+    /// counted per incarnation like correlation ids.
+    next_proposal: u64,
     parked: Vec<ParkedFetch>,
     produces: Vec<DelayedProduce>,
     /// Partitions whose log, HW or leadership this step may have changed (for the checkers).
@@ -100,6 +103,7 @@ impl ReplicaManager {
             started: false,
             fetchers: BTreeMap::new(),
             next_correlation_id: u64::from(incarnation) << 32,
+            next_proposal: u64::from(incarnation) << 32,
             parked: Vec::new(),
             produces: Vec::new(),
             touched: Vec::new(),
@@ -794,7 +798,9 @@ impl Broker {
             proposed_isr: proposed.clone(),
         });
         let rules = self.cluster.replication[tp.topic as usize].rules;
-        p.set_pending(proposed, now, &rules);
+        let proposal = self.replicas.next_proposal;
+        self.replicas.next_proposal += 1;
+        p.set_pending(proposal, proposed, now, &rules);
         self.send_pending_alter(ctx, tp);
         ctx.set_timer(
             crate::proto::Timer::AlterPartitionRetry,
@@ -842,6 +848,7 @@ impl Broker {
                 leader_epoch: p.leader_epoch,
                 partition_epoch: p.partition_epoch,
                 new_isr,
+                proposal: pending.proposal,
             })),
         );
     }
@@ -879,9 +886,8 @@ impl Broker {
         let Some(p) = self.replicas.partitions.get_mut(&tp) else {
             return;
         };
-        let pending = p.leader_state.as_ref().is_some_and(|s| s.pending.is_some());
-        if !pending {
-            return;
+        if !p.leader_state.as_ref().is_some_and(|s| s.answers(&resp)) {
+            return; // no proposal pending, or another one than this answers
         }
         p.on_alter_partition_response(&resp);
         self.replicas.touched.push(tp);

@@ -531,6 +531,7 @@ impl Controller {
         let error = |error| {
             Msg::AlterPartitionResponse(Box::new(AlterPartitionResponse {
                 tp,
+                proposal: req.proposal,
                 error: Some(error),
                 leader_epoch: 0,
                 partition_epoch: 0,
@@ -568,6 +569,7 @@ impl Controller {
         let now = &active.image.partitions[&tp];
         let response = AlterPartitionResponse {
             tp,
+            proposal: req.proposal,
             error: None,
             leader_epoch: now.leader_epoch,
             partition_epoch: now.partition_epoch,

@@ -232,7 +232,7 @@ fn a_shrink_drops_only_followers_behind_for_longer_than_the_lag_time() {
     );
     assert_eq!(p.isr_to_shrink(at(31), &c), Some(vec![1, 2]));
     // While the shrink is pending the HW still waits for broker 3 (maximal ISR).
-    p.set_pending(vec![1, 2], at(31), &ReplicationRules::default());
+    p.set_pending(1, vec![1, 2], at(31), &ReplicationRules::default());
     assert_eq!(
         p.leader_state.as_ref().unwrap().maximal_isr(),
         vec![1, 2, 3]
@@ -331,7 +331,7 @@ fn a_pending_expansion_keeps_the_broker_epoch_it_was_judged_on() {
     let rules = ReplicationRules::default();
     p.on_replica_fetch(at(1), 3, 30, &fetch(0, None, 2), &image, &rules);
     let proposed = p.isr_to_expand(3, &image, &rules).unwrap();
-    p.set_pending(proposed, at(1), &rules);
+    p.set_pending(1, proposed, at(1), &rules);
     // broker-3 restarts with an empty disk and registers again (epoch 31) while the
     // AlterPartition is in flight; its new incarnation fetches.
     image.brokers.get_mut(&3).unwrap().broker_epoch = 31;
@@ -456,11 +456,11 @@ fn pre_kip_101_followers_truncate_to_their_own_hw() {
 
 #[test]
 fn alter_partition_answers_commit_revert_or_wait() {
-    let c = config();
     let mut p = leader();
-    p.set_pending(vec![1, 2], at(1), &ReplicationRules::default());
+    p.set_pending(1, vec![1, 2], at(1), &ReplicationRules::default());
     let ok = AlterPartitionResponse {
         tp: TP,
+        proposal: 1,
         error: None,
         leader_epoch: 1,
         partition_epoch: 2,
@@ -471,16 +471,18 @@ fn alter_partition_answers_commit_revert_or_wait() {
     assert_eq!(p.partition_epoch, 2);
     assert!(p.leader_state.as_ref().unwrap().pending.is_none());
     // Ineligible: revert to the committed ISR.
-    p.set_pending(vec![1, 2, 3], at(2), &ReplicationRules::default());
+    p.set_pending(2, vec![1, 2, 3], at(2), &ReplicationRules::default());
     let refused = AlterPartitionResponse {
+        proposal: 2,
         error: Some(AlterPartitionError::IneligibleReplica),
         ..ok.clone()
     };
     assert!(!p.on_alter_partition_response(&refused));
     assert!(p.leader_state.as_ref().unwrap().pending.is_none());
     // Fenced leader epoch: stay pending until metadata says more.
-    p.set_pending(vec![1, 2, 3], at(3), &ReplicationRules::default());
+    p.set_pending(3, vec![1, 2, 3], at(3), &ReplicationRules::default());
     let fenced = AlterPartitionResponse {
+        proposal: 3,
         error: Some(AlterPartitionError::FencedLeaderEpoch),
         ..ok.clone()
     };
@@ -488,11 +490,39 @@ fn alter_partition_answers_commit_revert_or_wait() {
     assert!(p.leader_state.as_ref().unwrap().pending.is_some());
     // Not the controller: retry.
     let moved = AlterPartitionResponse {
+        proposal: 3,
         error: Some(AlterPartitionError::NotController),
         ..ok
     };
     assert!(p.on_alter_partition_response(&moved));
-    let _ = c;
+}
+
+#[test]
+fn an_answer_to_an_earlier_proposal_is_ignored() {
+    let mut p = leader();
+    let pending = |p: &Partition| p.leader_state.as_ref().unwrap().pending.clone();
+    p.set_pending(8, vec![1, 2, 3], at(5), &ReplicationRules::default());
+    let before = pending(&p);
+    // Answers to proposal 7, which metadata replaced before they came: Kafka's
+    // Partition.submitAlterPartition ignores them, error or success, since the partition's
+    // state is no longer the one they were sent for.
+    let stale = |error| AlterPartitionResponse {
+        tp: TP,
+        proposal: 7,
+        error,
+        leader_epoch: 1,
+        partition_epoch: 2,
+        isr: vec![1, 2],
+    };
+    for error in [
+        Some(AlterPartitionError::IneligibleReplica),
+        Some(AlterPartitionError::NotController),
+        None,
+    ] {
+        assert!(!p.on_alter_partition_response(&stale(error)));
+        assert_eq!(pending(&p), before, "{error:?}");
+        assert_eq!(p.partition_epoch, 1);
+    }
 }
 
 #[test]
@@ -511,6 +541,7 @@ fn the_controller_validates_alter_partition_in_kafkas_order() {
             leader_epoch,
             partition_epoch,
             new_isr: isr.to_vec(),
+            proposal: 0,
         }
     };
     let good = [(1, Some(10)), (2, Some(20)), (3, Some(30))];
