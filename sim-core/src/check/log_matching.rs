@@ -5,6 +5,16 @@
 //! the new leader's epoch (before that it has not yet reconciled with the new lineage). It
 //! does not depend on the durability promise: whatever Kafka lost, its replicas must converge.
 //!
+//! A follower is held to this once its log has agreed with its leader's in the current leader
+//! epoch (a fetch answered without a divergence, KIP-279), not before: until then its HW may
+//! be one it never confirmed with this leader. A broker that restarts takes its HW from the
+//! `replication-offset-checkpoint` file, capped at its log end (`Partition.createLog`), and
+//! that file can be older than its log: written before a power loss took the records it
+//! counted, it is rewritten only every `replica.high.watermark.checkpoint.interval.ms`, so a
+//! crash before the next write leaves the old HW over records that were never committed. Kafka
+//! trusts that HW until the follower's first fetch truncates the log (found by the modern
+//! exploration; `regressions/stale-hw-checkpoint-over-a-new-log`).
+//!
 //! Source: TLA+ `LogMatchingProperty` (Vanlightly kip-966); kafka-protocol.md §3.5 item 3.
 
 use super::data::{DataCx, DataGround};
@@ -47,7 +57,8 @@ pub fn check(
     let Some(at) = pg.verify(broker, p.log.batches(), upto) else {
         return;
     };
-    if at >= p.high_watermark || !pg.diverged.insert(broker) {
+    let reconciled = p.leader_state.is_some() || p.truncation_done;
+    if at >= p.high_watermark || !reconciled || !pg.diverged.insert(broker) {
         return;
     }
     let Some((epoch, value)) = pg.committed_at(at) else {
