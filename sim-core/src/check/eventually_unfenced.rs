@@ -1,6 +1,7 @@
 //! `eventually_unfenced` (liveness): once faults stop, every running broker that can reach the
-//! active controller (directly: its heartbeats go to it) is registered, unfenced and RUNNING within [`super::LIVENESS_BOUND`]; a
-//! broker asked to shut down has finished its controlled shutdown by then.
+//! active controller (directly: its heartbeats go to it) is registered, unfenced and RUNNING
+//! within [`super::LIVENESS_BOUND`]; a broker asked to shut down has finished its controlled
+//! shutdown by then.
 //!
 //! Source: TLA+ `EventuallyUnfenced` and `EventuallyRuns` (Vanlightly, kip-966 properties);
 //! kafka-protocol.md §3.5 "a fenced, reachable broker is eventually unfenced".
