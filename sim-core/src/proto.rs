@@ -234,6 +234,30 @@ pub enum AlterPartitionError {
     IneligibleReplica,
 }
 
+/// Numbers the requests a process sends, so it reads only the answer to the request it waits
+/// for (`NetworkClient` correlation ids). Each incarnation counts from its own number times
+/// 2^32, so an answer meant for an earlier incarnation never passes for one to this: a new
+/// process's connections are new, and nothing sent over the old ones reaches it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RequestIds {
+    next: u64,
+}
+
+impl RequestIds {
+    pub fn for_incarnation(incarnation: u32) -> RequestIds {
+        RequestIds {
+            next: u64::from(incarnation) << 32,
+        }
+    }
+
+    /// The id of the next request.
+    pub fn take(&mut self) -> u64 {
+        let id = self.next;
+        self.next += 1;
+        id
+    }
+}
+
 /// `AlterPartition`: the leader asks the controller to commit a new ISR.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AlterPartitionRequest {

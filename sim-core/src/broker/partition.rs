@@ -153,15 +153,6 @@ pub struct PendingIsr {
     pub sent_at: SimTime,
 }
 
-impl LeaderState {
-    /// Whether `resp` answers the proposal pending now.
-    pub(crate) fn answers(&self, resp: &AlterPartitionResponse) -> bool {
-        self.pending
-            .as_ref()
-            .is_some_and(|p| p.proposal == resp.proposal)
-    }
-}
-
 /// The leader's side of a partition.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LeaderState {
@@ -799,18 +790,19 @@ impl Partition {
         }
     }
 
-    /// The controller's answer (`handleAlterPartitionUpdate/Error`). Returns true if it should
-    /// be retried. An answer to another proposal than the pending one is ignored, success or
-    /// error, as `Partition.submitAlterPartition` ignores one once the partition's state is no
-    /// longer the proposal it was sent for.
-    pub(crate) fn on_alter_partition_response(&mut self, resp: &AlterPartitionResponse) -> bool {
-        let Some(state) = &mut self.leader_state else {
-            return false;
-        };
-        if !state.answers(resp) {
-            return false;
+    /// The controller's answer (`handleAlterPartitionUpdate/Error`): whether it should be
+    /// retried, or `None` when it was not read. An answer to another proposal than the pending
+    /// one is not, success or error, as `Partition.submitAlterPartition` ignores one once the
+    /// partition's state is no longer the proposal it was sent for.
+    pub(crate) fn on_alter_partition_response(
+        &mut self,
+        resp: &AlterPartitionResponse,
+    ) -> Option<bool> {
+        let state = self.leader_state.as_mut()?;
+        if state.pending.as_ref()?.proposal != resp.proposal {
+            return None;
         }
-        match resp.error {
+        Some(match resp.error {
             None => {
                 // Metadata may already have brought something newer.
                 if resp.leader_epoch == self.leader_epoch
@@ -834,7 +826,7 @@ impl Partition {
                 | AlterPartitionError::UnknownTopicOrPartition,
             ) => false,
             Some(_) => true,
-        }
+        })
     }
 
     /// What this follower asks of its leader.

@@ -14,7 +14,8 @@ use crate::kraft::{BrokerId, TopicPartition};
 use crate::proto::{
     AlterPartitionRequest, AlterPartitionResponse, Ctx, Event, Msg, PartitionFetch,
     PartitionFetchData, PartitionFetchRequest, PartitionFetchResponse, PartitionMetadata,
-    ProduceError, ProducePartitionResponse, ProduceRequest, ProduceResponse, TruncationReason,
+    ProduceError, ProducePartitionResponse, ProduceRequest, ProduceResponse, RequestIds,
+    TruncationReason,
 };
 use crate::storage::DurableCell;
 
@@ -76,14 +77,10 @@ pub struct ReplicaManager {
     hw_checkpoint: DurableCell<BTreeMap<TopicPartition, u64>>,
     started: bool,
     fetchers: BTreeMap<BrokerId, Fetcher>,
-    /// The correlation id of the next fetch this broker sends as a follower. Each incarnation
-    /// counts from its own number times 2^32, so an answer meant for an earlier incarnation
-    /// never passes for one to this: a new process's connections are new, and nothing sent
-    /// over the old ones reaches it.
-    next_correlation_id: u64,
-    /// The number of the next ISR proposal (AlterPartition) this broker makes as a leader,
-    /// counted per incarnation like correlation ids.
-    next_proposal: u64,
+    /// Correlation ids of the fetches this broker sends as a follower.
+    fetch_ids: RequestIds,
+    /// Numbers of the ISR proposals (AlterPartition) this broker makes as a leader.
+    proposals: RequestIds,
     parked: Vec<ParkedFetch>,
     produces: Vec<DelayedProduce>,
     /// Partitions whose log, HW or leadership this step may have changed (for the checkers).
@@ -102,8 +99,8 @@ impl ReplicaManager {
             hw_checkpoint,
             started: false,
             fetchers: BTreeMap::new(),
-            next_correlation_id: u64::from(incarnation) << 32,
-            next_proposal: u64::from(incarnation) << 32,
+            fetch_ids: RequestIds::for_incarnation(incarnation),
+            proposals: RequestIds::for_incarnation(incarnation),
             parked: Vec::new(),
             produces: Vec::new(),
             touched: Vec::new(),
@@ -606,8 +603,7 @@ impl Broker {
         if partitions.is_empty() {
             return;
         }
-        let correlation_id = self.replicas.next_correlation_id;
-        self.replicas.next_correlation_id += 1;
+        let correlation_id = self.replicas.fetch_ids.take();
         let f = self.replicas.fetchers.get_mut(&leader).expect("looked up");
         f.in_flight = true;
         f.correlation_id = correlation_id;
@@ -798,8 +794,7 @@ impl Broker {
             proposed_isr: proposed.clone(),
         });
         let rules = self.cluster.replication[tp.topic as usize].rules;
-        let proposal = self.replicas.next_proposal;
-        self.replicas.next_proposal += 1;
+        let proposal = self.replicas.proposals.take();
         p.set_pending(proposal, proposed, now, &rules);
         self.send_pending_alter(ctx, tp);
         ctx.set_timer(
@@ -886,10 +881,9 @@ impl Broker {
         let Some(p) = self.replicas.partitions.get_mut(&tp) else {
             return;
         };
-        if !p.leader_state.as_ref().is_some_and(|s| s.answers(&resp)) {
+        if p.on_alter_partition_response(&resp).is_none() {
             return; // no proposal pending, or another one than this answers
         }
-        p.on_alter_partition_response(&resp);
         self.replicas.touched.push(tp);
         let isr = p
             .leader_state

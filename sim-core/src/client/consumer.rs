@@ -25,7 +25,7 @@ use crate::engine::{NodeId, SimDuration, SimTime};
 use crate::kraft::{BrokerId, TopicPartition};
 use crate::proto::{
     Ctx, Event, FetchError, Msg, PartitionFetch, PartitionFetchRequest, PartitionFetchResponse,
-    Timer,
+    RequestIds, Timer,
 };
 
 /// A `fetch_offset` that asks only for the HW: how `auto.offset.reset=latest` finds the end
@@ -61,8 +61,8 @@ pub struct Consumer {
     positions: Vec<Position>,
     /// Fetches in flight, by leader broker.
     in_flight: BTreeMap<BrokerId, InFlight>,
-    /// The correlation id of the next fetch.
-    next_correlation_id: u64,
+    /// Correlation ids of this consumer's fetches.
+    fetch_ids: RequestIds,
 }
 
 impl Consumer {
@@ -94,7 +94,7 @@ impl Consumer {
             cluster,
             plan,
             in_flight: BTreeMap::new(),
-            next_correlation_id: 0,
+            fetch_ids: RequestIds::default(),
         }
     }
 
@@ -204,8 +204,7 @@ impl Consumer {
                 .map(|f| f.tp.partition)
                 .collect();
             let deadline = self.request_deadline(now);
-            let correlation_id = self.next_correlation_id;
-            self.next_correlation_id += 1;
+            let correlation_id = self.fetch_ids.take();
             self.in_flight.insert(
                 leader,
                 InFlight {

@@ -20,7 +20,8 @@ use std::sync::Arc;
 use super::{LogEntry, MetadataRecord};
 use crate::engine::{NodeId, SimDuration, SimTime};
 use crate::proto::{
-    Ctx, Event, FetchError, FetchRequest, FetchResponse, Msg, Timer, VoteRequest, VoteResponse,
+    Ctx, Event, FetchError, FetchRequest, FetchResponse, Msg, RequestIds, Timer, VoteRequest,
+    VoteResponse,
 };
 use crate::storage::{Durable, DurableCell, DurableLog};
 
@@ -193,10 +194,8 @@ pub struct Raft {
     high_watermark: Option<u64>,
     /// The fetch in flight, if any.
     fetch_in_flight: Option<InFlightFetch>,
-    /// The next fetch's correlation id. Numbered from the process's incarnation times 2^32, so
-    /// a restarted process never takes an answer meant for its predecessor for its own (in
-    /// Kafka that answer would come over a connection that died with the predecessor).
-    next_correlation_id: u64,
+    /// Correlation ids of this process's fetches.
+    fetch_ids: RequestIds,
     /// Observers without a leader try the voters in turn (Kafka picks one at random).
     bootstrap_next: usize,
 }
@@ -227,7 +226,7 @@ impl Raft {
             },
             high_watermark: None,
             fetch_in_flight: None,
-            next_correlation_id: u64::from(incarnation) << 32,
+            fetch_ids: RequestIds::for_incarnation(incarnation),
             bootstrap_next: me.index(),
         };
         if log_epoch > persisted.epoch {
@@ -1361,8 +1360,7 @@ impl Raft {
         let Some(to) = self.fetch_target() else {
             return;
         };
-        let correlation_id = self.next_correlation_id;
-        self.next_correlation_id += 1;
+        let correlation_id = self.fetch_ids.take();
         let req = FetchRequest {
             correlation_id,
             epoch: self.epoch,

@@ -466,7 +466,7 @@ fn alter_partition_answers_commit_revert_or_wait() {
         partition_epoch: 2,
         isr: vec![1, 2],
     };
-    assert!(!p.on_alter_partition_response(&ok));
+    assert_eq!(p.on_alter_partition_response(&ok), Some(false));
     assert_eq!(p.leader_state.as_ref().unwrap().isr, vec![1, 2]);
     assert_eq!(p.partition_epoch, 2);
     assert!(p.leader_state.as_ref().unwrap().pending.is_none());
@@ -477,7 +477,7 @@ fn alter_partition_answers_commit_revert_or_wait() {
         error: Some(AlterPartitionError::IneligibleReplica),
         ..ok.clone()
     };
-    assert!(!p.on_alter_partition_response(&refused));
+    assert_eq!(p.on_alter_partition_response(&refused), Some(false));
     assert!(p.leader_state.as_ref().unwrap().pending.is_none());
     // Fenced leader epoch: stay pending until metadata says more.
     p.set_pending(3, vec![1, 2, 3], at(3), &ReplicationRules::default());
@@ -486,7 +486,7 @@ fn alter_partition_answers_commit_revert_or_wait() {
         error: Some(AlterPartitionError::FencedLeaderEpoch),
         ..ok.clone()
     };
-    assert!(!p.on_alter_partition_response(&fenced));
+    assert_eq!(p.on_alter_partition_response(&fenced), Some(false));
     assert!(p.leader_state.as_ref().unwrap().pending.is_some());
     // Not the controller: retry.
     let moved = AlterPartitionResponse {
@@ -494,7 +494,7 @@ fn alter_partition_answers_commit_revert_or_wait() {
         error: Some(AlterPartitionError::NotController),
         ..ok
     };
-    assert!(p.on_alter_partition_response(&moved));
+    assert_eq!(p.on_alter_partition_response(&moved), Some(true));
 }
 
 #[test]
@@ -519,7 +519,7 @@ fn an_answer_to_an_earlier_proposal_is_ignored() {
         Some(AlterPartitionError::NotController),
         None,
     ] {
-        assert!(!p.on_alter_partition_response(&stale(error)));
+        assert_eq!(p.on_alter_partition_response(&stale(error)), None);
         assert_eq!(pending(&p), before, "{error:?}");
         assert_eq!(p.partition_epoch, 1);
     }
