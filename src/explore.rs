@@ -96,6 +96,10 @@ struct TrialLine {
     /// Fault entries the branch added.
     #[serde(skip_serializing_if = "Option::is_none")]
     added: Option<usize>,
+    /// Entries of the parent's schedule after the moment the branch left out (its fresh
+    /// future); 0 when it kept them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dropped: Option<usize>,
     /// The protocol moment its first episodes were aimed at (`sim_core::fuzz::moves`).
     #[serde(skip_serializing_if = "Option::is_none")]
     aimed: Option<&'static str>,
@@ -404,14 +408,22 @@ fn judge(
     r: &TrialResult,
     at_s: f64,
 ) -> Result<TrialLine, CliError> {
-    let (seed, parent, at_ms, added, aimed) = match r.origin {
-        Origin::Seed(s) => (Some(s), None, None, None, None),
+    let (seed, parent, at_ms, added, dropped, aimed) = match r.origin {
+        Origin::Seed(s) => (Some(s), None, None, None, None, None),
         Origin::Branch {
             parent,
             at_ms,
             added,
+            dropped,
             aimed,
-        } => (None, Some(parent), Some(at_ms), Some(added), aimed),
+        } => (
+            None,
+            Some(parent),
+            Some(at_ms),
+            Some(added),
+            Some(dropped),
+            aimed,
+        ),
     };
     let mut line = TrialLine {
         trial: r.id,
@@ -419,6 +431,7 @@ fn judge(
         parent,
         at_ms,
         added,
+        dropped,
         aimed,
         outcome: "pass".into(),
         violations: Vec::new(),

@@ -5,8 +5,9 @@
 
 use sim_core::fuzz::explore::{ExploreOptions, Explorer, Origin, TrialResult};
 use sim_core::fuzz::swarm::FuzzBase;
-use sim_core::scenario::Scenario;
+use sim_core::scenario::{FaultSpec, Scenario};
 use sim_core::world::RunSummary;
+use std::collections::BTreeMap;
 
 mod support;
 
@@ -100,11 +101,13 @@ fn branches_add_faults_after_their_moment_within_the_fault_phase() {
     let results = explore(FuzzBase::default_base(), 4, 1);
     let by_id = |id: u64| results.iter().find(|r| r.id == id);
     let mut checked = 0;
+    let mut fresh_futures = 0;
     for r in &results {
         let Origin::Branch {
             parent,
             at_ms,
             added,
+            dropped,
             ..
         } = r.origin
         else {
@@ -113,17 +116,34 @@ fn branches_add_faults_after_their_moment_within_the_fault_phase() {
         let Some(p) = by_id(parent) else {
             continue;
         };
-        // The parent's schedule, with `added` entries more, all after the moment.
-        assert_eq!(r.scenario.faults.len(), p.scenario.faults.len() + added);
+        // The parent's schedule, less `dropped` entries after the moment (a fresh future),
+        // with `added` entries more, all after the moment.
+        assert_eq!(
+            r.scenario.faults.len() + dropped,
+            p.scenario.faults.len() + added
+        );
         let mut rest = r.scenario.faults.clone();
+        let mut left_out = Vec::new();
         for f in &p.scenario.faults {
-            let i = rest
-                .iter()
-                .position(|g| g == f)
-                .expect("the parent's entries are kept");
-            rest.remove(i);
+            match rest.iter().position(|g| g == f) {
+                Some(i) => {
+                    rest.remove(i);
+                }
+                None => left_out.push(f.clone()),
+            }
         }
         assert_eq!(rest.len(), added);
+        assert_eq!(left_out.len(), dropped);
+        assert!(
+            left_out.iter().all(|f| f.at_ms > at_ms),
+            "trial {}: the past is kept whole",
+            r.id
+        );
+        // Whatever was under way at the moment still ends: nothing stays down, cut or slow.
+        assert!(balanced(&r.scenario.faults), "trial {}", r.id);
+        if dropped > 0 {
+            fresh_futures += 1;
+        }
         let faults_until = r.scenario.duration_ms - 32_000;
         assert!(
             rest.iter()
@@ -134,6 +154,54 @@ fn branches_add_faults_after_their_moment_within_the_fault_phase() {
         checked += 1;
     }
     assert!(checked >= 5, "{checked} branches checked");
+    assert!(
+        fresh_futures >= 2 && fresh_futures < checked,
+        "{fresh_futures} of {checked} branches dropped later entries of their parent's"
+    );
+}
+
+/// Every episode of a schedule ends: each node's outages and pauses, the network's cuts, and
+/// each slow node, link and connection, end as often as they start.
+fn balanced(faults: &[FaultSpec]) -> bool {
+    let mut open: BTreeMap<String, i64> = BTreeMap::new();
+    for f in faults {
+        let (key, step) = if let Some(n) = f
+            .crash
+            .as_ref()
+            .or(f.power_loss.as_ref())
+            .or(f.disk_loss.as_ref())
+            .or(f.shutdown.as_ref())
+        {
+            (format!("down {n}"), 1)
+        } else if let Some(n) = &f.restart {
+            (format!("down {n}"), -1)
+        } else if let Some(n) = &f.pause {
+            (format!("pause {n}"), 1)
+        } else if let Some(n) = &f.resume {
+            (format!("pause {n}"), -1)
+        } else if let Some(s) = &f.slow {
+            (
+                format!("slow {}", s.node),
+                if s.extra_ms > 0 { 1 } else { -1 },
+            )
+        } else if let Some(s) = &f.slow_link {
+            let step = if s.extra_ms > 0 { 1 } else { -1 };
+            (format!("link {}>{}", s.from, s.to), step)
+        } else if let Some(s) = &f.slow_channel {
+            let step = if s.extra_ms > 0 { 1 } else { -1 };
+            (format!("channel {}>{}:{}", s.from, s.to, s.channel), step)
+        } else if f.heal.is_some() {
+            ("net".to_string(), -1)
+        } else {
+            ("net".to_string(), 1)
+        };
+        let n = open.entry(key).or_default();
+        *n += step;
+        if *n < 0 {
+            return false;
+        }
+    }
+    open.values().all(|&n| n == 0)
 }
 
 #[test]

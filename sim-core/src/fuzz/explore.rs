@@ -21,9 +21,18 @@
 //!   scope. Half the branches first try a move aimed at a protocol moment of their moment,
 //!   which joins when it has one and it fits ([`super::moves`]: an AlterPartition in flight, a
 //!   lagging or diverged replica, a shrunk ISR, a stale HW, a fenced broker still fetching).
-//! - **Every run is an ordinary scenario.** A branch's scenario is its parent's with the new
-//!   entries inserted after every entry at or before their time, which is where the engine
-//!   applies a fault added to a forked run ([`World::add_faults`]). Run from t = 0 it gives the
+//!   Of the moves a moment offers, the branch takes one the exploration has picked least so
+//!   far, so a situation that few moments have still gets its share.
+//! - **Whose future.** A branch keeps its parent's schedule after the moment and adds to it,
+//!   or (`fresh_future_share` of them) gets a fresh future: the parent's episodes that start
+//!   after the moment are dropped ([`under_way`]: those under way still end), so its new faults
+//!   are all that happens next, with the slots and the lossy-shutdown budget the parent's later
+//!   faults would have taken free.
+//! - **Every run is an ordinary scenario.** A branch's scenario is its parent's (up to the
+//!   moment, for a fresh future) with the new entries inserted after every entry at or before
+//!   their time, which is where the engine applies a fault added to a forked run
+//!   ([`World::add_faults`]; a fresh future replaces the copy's queued faults instead,
+//!   [`World::reschedule`], as a shrink's candidates do). Run from t = 0 it gives the
 //!   same events, violations and trace hash as the branch did, so a finding is saved, replayed
 //!   and shrunk like a fuzz seed's.
 //! - **Fresh seeds** (`fresh_share` of the trials) are the plain sweep's seeds, so exploration
@@ -34,10 +43,10 @@
 //! order, so the corpus, the trials and the findings are the same however many threads run a
 //! batch.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use super::moves::{Frame, moves};
-use super::nemesis::{Episode, FaultKind, Occupancy};
+use super::moves::{Frame, Move, moves};
+use super::nemesis::{Episode, FaultKind, Occupancy, under_way};
 use super::swarm::{FuzzBase, nemesis_options};
 use crate::broker::partition::Partition;
 use crate::check::Ground;
@@ -73,6 +82,10 @@ pub struct ExploreOptions {
     /// Share of branches that start with a move aimed at a protocol moment of their moment
     /// (see [`moves`]), when it has one.
     pub aimed_share: f64,
+    /// Share of branches whose parent's schedule stops at their moment: the episodes it starts
+    /// later are dropped (those under way still end), so the branch's new faults are the
+    /// moment's whole future. The other branches keep the parent's future and add to it.
+    pub fresh_future_share: f64,
 }
 
 impl Default for ExploreOptions {
@@ -87,6 +100,7 @@ impl Default for ExploreOptions {
             moments_per_trial: 4,
             max_events: u64::MAX,
             aimed_share: 0.5,
+            fresh_future_share: 0.5,
         }
     }
 }
@@ -236,11 +250,13 @@ fn partition_shape(cx: &DataCx<'_>, tp: TopicPartition, pg: &PartitionGround) ->
 pub enum Origin {
     /// A fresh seed, from t = 0 (the sweep's run of that seed).
     Seed(u64),
-    /// A branch of an earlier trial's run at `at_ms`, with `added` new fault entries.
+    /// A branch of an earlier trial's run at `at_ms`, with `added` new fault entries and
+    /// `dropped` entries of its parent's schedule after `at_ms` left out (a fresh future).
     Branch {
         parent: u64,
         at_ms: u64,
         added: usize,
+        dropped: usize,
         /// The protocol moment the branch's first episodes were aimed at ([`moves`]), if any.
         aimed: Option<&'static str>,
     },
@@ -323,7 +339,21 @@ pub struct Explorer {
     next_trial: u64,
     /// Batches planned so far.
     batches: u32,
+    /// How often each move has been picked: a branch picks, among the moves its moment
+    /// offers, one picked least so far.
+    move_picks: BTreeMap<&'static str, u64>,
     stats: ExploreStats,
+}
+
+/// The moves of `found` picked least so far. A branch takes one of them, so a situation that
+/// is rare among moments (a lossy shutdown still allowed, an expansion in flight) still gets
+/// its share of the aimed branches instead of a share in proportion to how often it occurs.
+fn least_picked<'m>(found: &'m [Move], picks: &BTreeMap<&'static str, u64>) -> Vec<&'m Move> {
+    let count = |m: &Move| picks.get(m.name).copied().unwrap_or(0);
+    let Some(fewest) = found.iter().map(count).min() else {
+        return Vec::new();
+    };
+    found.iter().filter(|m| count(m) == fewest).collect()
 }
 
 /// A branch's episodes start within this long after its moment.
@@ -342,6 +372,7 @@ impl Explorer {
             seen: BTreeSet::new(),
             next_trial: 0,
             batches: 0,
+            move_picks: BTreeMap::new(),
             stats: ExploreStats::default(),
         }
     }
@@ -485,9 +516,17 @@ impl Explorer {
             .filter(|m| matches!(m.role, Role::Controller | Role::Broker))
             .map(|m| (m.name.clone(), m.role == Role::Broker))
             .collect();
+        // The schedule the branch continues: its parent's, or, for a fresh future, its
+        // parent's up to the moment.
+        let fresh_future = self.rng.chance(self.options.fresh_future_share);
+        let mut scenario = self.corpus[i].scenario.clone();
+        if fresh_future {
+            scenario.faults = under_way(&scenario.faults, at_ms);
+        }
+        let dropped = self.corpus[i].scenario.faults.len() - scenario.faults.len();
         let mut occupancy = Occupancy::of(
             targets.clone(),
-            &self.corpus[i].scenario.faults,
+            &scenario.faults,
             options.broker_lossy_shutdowns,
         );
         let hot: Vec<usize> = hot_nodes(&self.corpus[i].world)
@@ -504,21 +543,10 @@ impl Explorer {
                 targets: &targets,
                 from_ms: from,
                 until_ms: until,
+                lossy: occupancy.lossy_left(),
             };
-            let found = moves(&self.corpus[i].world, &frame, &mut self.rng);
-            if !found.is_empty() {
-                let m = &found[self.rng.below(found.len() as u64) as usize];
-                // A move's episodes join together or not at all.
-                let mut trial = occupancy.clone();
-                let entries: Option<Vec<Vec<FaultSpec>>> =
-                    m.episodes.iter().map(|e| trial.add(e)).collect();
-                if let Some(entries) = entries {
-                    occupancy = trial;
-                    added.extend(entries.into_iter().flatten());
-                    episodes += 1;
-                    aimed = Some(m.name);
-                }
-            }
+            aimed = self.aimed_move(i, &frame, &mut occupancy, &mut added);
+            episodes += usize::from(aimed.is_some());
         }
         for _ in 0..wanted * 4 {
             if episodes == wanted {
@@ -533,7 +561,6 @@ impl Explorer {
         if added.is_empty() {
             return None;
         }
-        let mut scenario = self.corpus[i].scenario.clone();
         for f in &added {
             let at = scenario.faults.partition_point(|g| g.at_ms <= f.at_ms);
             scenario.faults.insert(at, f.clone());
@@ -541,31 +568,92 @@ impl Explorer {
         let id = self.next_trial;
         scenario.name = format!("{}-explore-{id}", self.base.name);
         let aim = aimed.map_or_else(String::new, |name| format!(", aimed at {name}"));
+        let future = if dropped > 0 {
+            format!(" and {dropped} of its later entries dropped")
+        } else {
+            String::new()
+        };
         scenario.description = format!(
             "Found by kafkasim explore (explorer seed {}, trial {id}): a branch of trial \
-             {parent} at {:.3} s with {} fault entries added{aim}; the whole run replays from \
-             t = 0.",
+             {parent} at {:.3} s with {} fault entries added{aim}{future}; the whole run \
+             replays from t = 0.",
             self.options.seed,
             at_ms as f64 / 1000.0,
             added.len()
         );
-        let mut only_added = scenario.clone();
-        only_added.faults = added.clone();
-        let new_faults = only_added
-            .resolved_faults("explore")
-            .expect("episodes drawn on the scenario's own members resolve");
-        let mut world = self.corpus[i].world.fork();
-        world.add_faults(&new_faults);
+        let world = self.continued(i, &scenario, &added, fresh_future);
         Some(self.trial(
             Origin::Branch {
                 parent,
                 at_ms,
                 added: added.len(),
+                dropped,
                 aimed,
             },
             scenario,
             world,
         ))
+    }
+
+    /// The move aimed at a protocol moment of moment `i` that joins the branch, if one does:
+    /// its name; its entries go to `added`, and into `occupancy`.
+    fn aimed_move(
+        &mut self,
+        i: usize,
+        frame: &Frame<'_>,
+        occupancy: &mut Occupancy,
+        added: &mut Vec<FaultSpec>,
+    ) -> Option<&'static str> {
+        let found = moves(&self.corpus[i].world, frame, &mut self.rng);
+        let least = least_picked(&found, &self.move_picks);
+        if least.is_empty() {
+            return None;
+        }
+        let m = least[self.rng.below(least.len() as u64) as usize];
+        *self.move_picks.entry(m.name).or_default() += 1;
+        // A move's episodes join together or not at all.
+        let mut trial = occupancy.clone();
+        let entries: Option<Vec<Vec<FaultSpec>>> =
+            m.episodes.iter().map(|e| trial.add(e)).collect();
+        added.extend(entries?.into_iter().flatten());
+        *occupancy = trial;
+        Some(m.name)
+    }
+
+    /// A copy of moment `i`'s world that goes on as a run of the branch's `scenario` would:
+    /// with the `added` entries queued after those already due, or, for a fresh future, with
+    /// every fault after the moment replaced by the scenario's.
+    fn continued(
+        &self,
+        i: usize,
+        scenario: &Scenario,
+        added: &[FaultSpec],
+        fresh_future: bool,
+    ) -> World {
+        let moment = &self.corpus[i];
+        let mut world = moment.world.fork();
+        if fresh_future {
+            let resolved = scenario.resolve();
+            let later: Vec<_> = resolved
+                .faults
+                .iter()
+                .filter(|f| f.at > SimTime::from_millis(moment.at_ms))
+                .cloned()
+                .collect();
+            world.reschedule(
+                &later,
+                resolved.last_fault_at(),
+                SimTime::ZERO + resolved.duration,
+            );
+        } else {
+            let mut only_added = scenario.clone();
+            only_added.faults = added.to_vec();
+            let new_faults = only_added
+                .resolved_faults("explore")
+                .expect("episodes drawn on the scenario's own members resolve");
+            world.add_faults(&new_faults);
+        }
+        world
     }
 
     /// An episode starting in `[from, from + BRANCH_WINDOW_MS)`, ending by `until`; half the
@@ -742,5 +830,39 @@ impl Trial {
             moments,
             signatures,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(name: &'static str) -> Move {
+        Move {
+            name,
+            episodes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_branch_picks_among_the_moves_picked_least_so_far() {
+        let found = [named("shrunk"), named("lost_tail"), named("handover")];
+        let names = |picks: &BTreeMap<&'static str, u64>| -> Vec<&str> {
+            least_picked(&found, picks).iter().map(|m| m.name).collect()
+        };
+        // Nothing picked yet: every move offered is a candidate.
+        assert_eq!(names(&BTreeMap::new()), ["shrunk", "lost_tail", "handover"]);
+        // A common situation picked often gives way to the rarer ones, whatever the counts of
+        // moves not offered here.
+        let picks = BTreeMap::from([
+            ("shrunk", 40),
+            ("handover", 3),
+            ("lost_tail", 3),
+            ("laggard", 0),
+        ]);
+        assert_eq!(names(&picks), ["lost_tail", "handover"]);
+        let picks = BTreeMap::from([("shrunk", 40), ("handover", 3)]);
+        assert_eq!(names(&picks), ["lost_tail"]);
+        assert!(least_picked(&[], &picks).is_empty());
     }
 }

@@ -24,6 +24,12 @@
 //!   that will add it back is held back while it fails and returns (KIP-903).
 //! - `handover`: an in-sync follower knows an older HW than the leader's; the leader shuts
 //!   down, so the next leader starts from that HW (KAFKA-7128).
+//! - `lost_tail`: an in-sync follower, the next leader, knows an older HW than the leader's,
+//!   and another in-sync follower remains to advance it. The leader's answers to the next
+//!   leader turn slow, so it learns each HW later; the leader then loses power (its unflushed
+//!   tail with it) and returns before its broker session expires, so it fetches from the next
+//!   leader, elected when that session expires, while the new leader's HW is still the older
+//!   one; the other follower's fetches to the new leader are held back (KAFKA-7128).
 //! - `shrunk`: the ISR is smaller than the replica set; one of its members loses power or its
 //!   disk, or shuts down, which leads to the question of who may be elected (unclean election,
 //!   ELR, KIP-966).
@@ -61,6 +67,10 @@ pub struct Frame<'a> {
     pub targets: &'a [(String, bool)],
     pub from_ms: u64,
     pub until_ms: u64,
+    /// A broker may still lose power or its disk in this run: the budget of lossy shutdowns
+    /// (`NemesisOptions::broker_lossy_shutdowns`) is not spent, so a power loss is not turned
+    /// into a crash.
+    pub lossy: bool,
 }
 
 impl Frame<'_> {
@@ -95,6 +105,10 @@ impl Frame<'_> {
         self.episode(rng, kind, target, delay, outage)
     }
 }
+
+/// The fault phase left that `lost_tail` needs: up to 4 s of slow answers, then the session's
+/// expiry and the old leader's return within about 12 s of the power loss.
+const LOST_TAIL_ROOM_MS: u64 = 16_000;
 
 /// A failure of a leader or replica: a crash, a power loss or a clean shutdown, then a restart.
 fn failure(rng: &mut SimRng) -> FaultKind {
@@ -275,6 +289,12 @@ impl<'a> Scene<'a> {
                 episodes: vec![shutdown],
             });
         }
+        if let Some(episodes) = self.lost_tail(rng) {
+            out.push(Move {
+                name: "lost_tail",
+                episodes,
+            });
+        }
         if pg.isr.len() < pg.replicas.len() && !pg.isr.is_empty() {
             let last = pg.isr[rng.below(pg.isr.len() as u64) as usize];
             if let Some(li) = self.target_of(last) {
@@ -308,6 +328,62 @@ impl<'a> Scene<'a> {
                 episodes,
             });
         }
+    }
+
+    /// `lost_tail`'s episodes, when the moment has one: the leader's link to the next leader
+    /// slow, the leader's power loss, and the other in-sync follower's replica fetches to the
+    /// next leader held back.
+    fn lost_tail(&self, rng: &mut SimRng) -> Option<Vec<Episode>> {
+        let (frame, pg, state) = (self.frame, self.pg, self.state);
+        // A crash keeps the page cache: the leader would return with every record. And the
+        // story needs room: the slow answers, the session's expiry, the registration.
+        if !frame.lossy || frame.from_ms + LOST_TAIL_ROOM_MS > frame.until_ms {
+            return None;
+        }
+        // KRaft elects the first live ISR member in assignment order (`PartitionChangeBuilder`).
+        let next = self
+            .followers
+            .iter()
+            .copied()
+            .find(|&b| pg.isr.contains(&b) && self.running(b))?;
+        if self.replica(next)?.high_watermark >= state.high_watermark {
+            return None;
+        }
+        // Without another in-sync follower the new leader's ISR is itself alone, and its HW
+        // moves to its log end at once.
+        let other = self
+            .followers
+            .iter()
+            .copied()
+            .find(|&b| b != next && pg.isr.contains(&b))?;
+        let (ni, oi) = (self.target_of(next)?, self.target_of(other)?);
+        // The next leader learns each HW one slow answer late, for a while before the loss.
+        let mut late = frame.episode(rng, FaultKind::SlowLink, self.l, (0, 100), (1_000, 4_000));
+        late.other = ni;
+        // A few hundred milliseconds: much later answers slow the acks=all producers, so
+        // fewer records separate the two HWs.
+        late.extra_ms = rng.between(300, 1_200);
+        // Back around when `broker.session.timeout.ms` (9 s) has passed since its last
+        // heartbeat: a broker back much earlier retries its registration with a backoff that
+        // grows to seconds (`BrokerLifecycleManager`), so it would register well after the
+        // election; one back later registers at once.
+        let lost = Frame {
+            from_ms: late.end_ms,
+            ..*frame
+        }
+        .episode(rng, FaultKind::PowerLoss, self.l, (0, 0), (5_000, 10_000));
+        let from_loss = Frame {
+            from_ms: lost.start_ms,
+            ..*frame
+        };
+        // Past the election, which comes with the session's expiry (later if the active
+        // controller changes meanwhile), and the old leader's registration after it.
+        let mut slow = from_loss.episode(rng, FaultKind::SlowChannel, oi, (0, 0), (12_000, 18_000));
+        slow.other = ni;
+        slow.channel = channel("replica_fetch");
+        // Seconds: long enough that the old leader registers and fetches first.
+        slow.extra_ms = rng.between(2_000, 6_000);
+        Some(vec![late, lost, slow])
     }
 
     /// `fenced_fetcher`, or else `metadata_cut`.
@@ -419,6 +495,11 @@ mod tests {
 
     /// The moves found at every 10 ms of `[from_ms, to_ms]` of a bundled scenario's run.
     fn moves_along(text: &str, from_ms: u64, to_ms: u64) -> Vec<(u64, Move)> {
+        moves_along_with(text, from_ms, to_ms, true)
+    }
+
+    /// [`moves_along`], saying whether a broker may still lose power or its disk.
+    fn moves_along_with(text: &str, from_ms: u64, to_ms: u64, lossy: bool) -> Vec<(u64, Move)> {
         let scenario = parse(text, "test").expect("a bundled scenario parses");
         let targets: Vec<(String, bool)> = scenario
             .members()
@@ -436,6 +517,7 @@ mod tests {
                 targets: &targets,
                 from_ms: at + 1,
                 until_ms: at + 20_000,
+                lossy,
             };
             out.extend(moves(&world, &frame, &mut rng).into_iter().map(|m| (at, m)));
         }
@@ -468,6 +550,48 @@ mod tests {
     }
 
     #[test]
+    fn a_next_leader_with_an_older_hw_gets_the_leader_power_loss_and_a_held_back_follower() {
+        // KAFKA-7128's story: broker-1 leads [1,2,3,4] and its answers to broker-2 run 5 s
+        // late, so broker-2, the next leader in assignment order, knows an older HW.
+        let text = include_str!("../../../scenarios/bugs/no-leso-rule.json");
+        let found = moves_along(text, 10_000, 10_200);
+        let (at, m) = found
+            .iter()
+            .find(|(_, m)| m.name == "lost_tail")
+            .expect("broker-2 knows an older HW than broker-1 while broker-3 is in sync");
+        let [late, lost, held] = &m.episodes[..] else {
+            panic!("a slow link, a power loss and a slow channel, got {m:?}");
+        };
+        // Targets: controllers 0..3, then broker-1 is 3, broker-2 is 4, broker-3 is 5.
+        assert_eq!(
+            (late.kind, late.target, late.other),
+            (FaultKind::SlowLink, 3, 4)
+        );
+        assert!(late.start_ms > *at && late.extra_ms >= 300);
+        assert_eq!((lost.kind, lost.target), (FaultKind::PowerLoss, 3));
+        assert_eq!(
+            lost.start_ms, late.end_ms,
+            "the power loss follows the slow answers"
+        );
+        // Back around when broker-1's session (9 s) expires, so it rejoins at the election.
+        assert!((5_000..=10_000).contains(&(lost.end_ms - lost.start_ms)));
+        assert_eq!(
+            (held.kind, held.target, held.other),
+            (FaultKind::SlowChannel, 5, 4)
+        );
+        assert_eq!(CHANNELS[held.channel].0, "replica_fetch");
+        assert!(held.extra_ms >= 2_000);
+        assert!(held.start_ms == lost.start_ms && held.end_ms >= lost.start_ms + 12_000);
+        // Without a lossy shutdown left, the power loss would be a crash, which keeps the page
+        // cache and so every record: the move is not offered.
+        assert!(
+            moves_along_with(text, 10_000, 10_200, false)
+                .iter()
+                .all(|(_, m)| m.name != "lost_tail")
+        );
+    }
+
+    #[test]
     fn a_steady_cluster_offers_only_the_moves_of_steady_replication() {
         // Before any fault every ISR is full: the moves are those of replication going on (a
         // follower a fetch behind in records or HW, a follower whose metadata could be cut),
@@ -481,7 +605,7 @@ mod tests {
         assert!(
             names
                 .iter()
-                .all(|n| ["metadata_cut", "laggard", "handover"].contains(n)),
+                .all(|n| ["metadata_cut", "laggard", "handover", "lost_tail"].contains(n)),
             "{names:?}"
         );
     }

@@ -270,6 +270,30 @@ pub(crate) fn role(f: &FaultSpec) -> (&'static str, String, bool) {
     ("net", String::new(), false)
 }
 
+/// The schedule as it stands at `at_ms` with nothing more to start: every entry at or before
+/// `at_ms`, and of the later ones only the ends of episodes already under way then (a restart,
+/// a resume, a heal, a slow node, link or connection fast again), so nothing stays down, cut
+/// or slow. `faults` is a well-formed schedule in time order.
+pub(crate) fn under_way(faults: &[FaultSpec], at_ms: u64) -> Vec<FaultSpec> {
+    let mut open = std::collections::BTreeSet::new();
+    let mut out = Vec::with_capacity(faults.len());
+    for f in faults {
+        let (kind, target, is_end) = role(f);
+        let key = (kind, target);
+        if f.at_ms <= at_ms {
+            if is_end {
+                open.remove(&key);
+            } else {
+                open.insert(key);
+            }
+            out.push(f.clone());
+        } else if is_end && open.remove(&key) {
+            out.push(f.clone());
+        }
+    }
+    out
+}
+
 /// What a schedule keeps busy, so episodes can be added to it at any time, also between its
 /// entries (the explorer adds them to a run already under way), by the rules [`Episodes`]
 /// keeps: a node down or paused in one episode at a time, slow in one at a time, one network
@@ -336,6 +360,11 @@ impl Occupancy {
             k if k.is_network() => ("net", String::new()),
             _ => ("node", name),
         }
+    }
+
+    /// Whether a broker may still lose power or its disk (the budget is not spent).
+    pub(crate) fn lossy_left(&self) -> bool {
+        self.lossy_left > 0
     }
 
     /// The episode's two entries, if it fits the schedule; it is then part of it.
@@ -643,6 +672,54 @@ mod tests {
         }
         assert!(kind_sets.len() > 100, "{}", kind_sets.len());
         assert!((1..40).contains(&empty), "{empty} seeds with no fault kind");
+    }
+
+    #[test]
+    fn a_schedule_under_way_keeps_its_past_and_the_ends_of_what_is_under_way() {
+        let targets: Vec<(String, bool)> = vec![
+            ("controller-1".into(), false),
+            ("broker-1".into(), true),
+            ("broker-2".into(), true),
+        ];
+        let episode = |kind, target, start_ms, end_ms| Episode {
+            extra_ms: 100,
+            other: 2,
+            ..Episode::on(kind, target, start_ms, end_ms)
+        };
+        let mut schedule = Episodes::new(targets.clone(), 1);
+        assert!(schedule.add(&episode(FaultKind::Crash, 1, 1_000, 2_000)));
+        assert!(schedule.add(&episode(FaultKind::PowerLoss, 2, 5_000, 9_000)));
+        assert!(schedule.add(&episode(FaultKind::SlowLink, 0, 4_000, 12_000)));
+        assert!(schedule.add(&episode(FaultKind::Isolate, 0, 7_000, 8_000)));
+        assert!(schedule.add(&episode(FaultKind::Pause, 1, 10_000, 11_000)));
+        let faults = schedule.finish();
+        let at = |ms: u64| -> Vec<u64> { under_way(&faults, ms).iter().map(|f| f.at_ms).collect() };
+        // At 6 s: the crash is over; the power loss and the slow link are under way and end;
+        // the isolation and the pause have not started and are left out.
+        assert_eq!(at(6_000), [1_000, 2_000, 4_000, 5_000, 9_000, 12_000]);
+        let kept = under_way(&faults, 6_000);
+        assert_eq!(kept[4].restart.as_deref(), Some("broker-2"));
+        assert!(kept[5].slow_link.as_ref().is_some_and(|l| l.extra_ms == 0));
+        // An entry at the moment itself is past: the isolation starting at 7 s is kept, and
+        // so its heal.
+        assert_eq!(
+            at(7_000),
+            [1_000, 2_000, 4_000, 5_000, 7_000, 8_000, 9_000, 12_000]
+        );
+        // Before everything, nothing; after everything, everything.
+        assert!(at(500).is_empty());
+        assert_eq!(under_way(&faults, 20_000), faults);
+        // What is left is a schedule the explorer can add to: the pause's slot is free again.
+        let mut occupancy = Occupancy::of(targets, &kept, 1);
+        assert!(
+            occupancy
+                .add(&episode(FaultKind::Pause, 1, 10_000, 11_000))
+                .is_some()
+        );
+        // The power loss still spends the one lossy shutdown of brokers: another is a crash.
+        let another = occupancy.add(&episode(FaultKind::PowerLoss, 1, 13_000, 14_000));
+        let another = another.expect("broker-1 is free from 13 s");
+        assert_eq!(another[0].crash.as_deref(), Some("broker-1"));
     }
 
     #[test]
