@@ -613,6 +613,22 @@ impl World {
         self.watchers.checker.faults_replaced(last_fault, until);
     }
 
+    /// Goes on as a run of `scenario` would, which shares this run's faults up to `after` (now
+    /// or earlier): every fault still to come is replaced by `scenario`'s faults after `after`.
+    pub fn follow(&mut self, scenario: &ResolvedScenario, after: SimTime) {
+        let later: Vec<_> = scenario
+            .faults
+            .iter()
+            .filter(|f| f.at > after)
+            .cloned()
+            .collect();
+        self.reschedule(
+            &later,
+            scenario.last_fault_at(),
+            SimTime::ZERO + scenario.duration,
+        );
+    }
+
     /// Queues faults that come after now, as the scenario would have from the start.
     fn schedule(&mut self, faults: &[ScheduledFault<Target>]) {
         for f in faults {

@@ -32,7 +32,7 @@
 //!   moment, for a fresh future) with the new entries inserted after every entry at or before
 //!   their time, which is where the engine applies a fault added to a forked run
 //!   ([`World::add_faults`]; a fresh future replaces the copy's queued faults instead,
-//!   [`World::reschedule`], as a shrink's candidates do). Run from t = 0 it gives the
+//!   [`World::follow`], as a shrink's candidates do). Run from t = 0 it gives the
 //!   same events, violations and trace hash as the branch did, so a finding is saved, replayed
 //!   and shrunk like a fuzz seed's.
 //! - **Fresh seeds** (`fresh_share` of the trials) are the plain sweep's seeds, so exploration
@@ -633,18 +633,7 @@ impl Explorer {
         let moment = &self.corpus[i];
         let mut world = moment.world.fork();
         if fresh_future {
-            let resolved = scenario.resolve();
-            let later: Vec<_> = resolved
-                .faults
-                .iter()
-                .filter(|f| f.at > SimTime::from_millis(moment.at_ms))
-                .cloned()
-                .collect();
-            world.reschedule(
-                &later,
-                resolved.last_fault_at(),
-                SimTime::ZERO + resolved.duration,
-            );
+            world.follow(&scenario.resolve(), SimTime::from_millis(moment.at_ms));
         } else {
             let mut only_added = scenario.clone();
             only_added.faults = added.to_vec();

@@ -674,18 +674,27 @@ mod tests {
         assert!((1..40).contains(&empty), "{empty} seeds with no fault kind");
     }
 
-    #[test]
-    fn a_schedule_under_way_keeps_its_past_and_the_ends_of_what_is_under_way() {
-        let targets: Vec<(String, bool)> = vec![
+    /// A controller and two brokers, as the explorer lists targets.
+    fn three_targets() -> Vec<(String, bool)> {
+        vec![
             ("controller-1".into(), false),
             ("broker-1".into(), true),
             ("broker-2".into(), true),
-        ];
-        let episode = |kind, target, start_ms, end_ms| Episode {
+        ]
+    }
+
+    /// An episode with a delay of 100 ms and broker-2 as its other end.
+    fn episode(kind: FaultKind, target: usize, start_ms: u64, end_ms: u64) -> Episode {
+        Episode {
             extra_ms: 100,
             other: 2,
             ..Episode::on(kind, target, start_ms, end_ms)
-        };
+        }
+    }
+
+    #[test]
+    fn a_schedule_under_way_keeps_its_past_and_the_ends_of_what_is_under_way() {
+        let targets = three_targets();
         let mut schedule = Episodes::new(targets.clone(), 1);
         assert!(schedule.add(&episode(FaultKind::Crash, 1, 1_000, 2_000)));
         assert!(schedule.add(&episode(FaultKind::PowerLoss, 2, 5_000, 9_000)));
@@ -724,15 +733,7 @@ mod tests {
 
     #[test]
     fn an_added_episode_must_fit_the_schedule_it_joins() {
-        let targets: Vec<(String, bool)> = vec![
-            ("controller-1".into(), false),
-            ("broker-1".into(), true),
-            ("broker-2".into(), true),
-        ];
-        let episode = |kind, target, start_ms, end_ms| Episode {
-            extra_ms: 100,
-            ..Episode::on(kind, target, start_ms, end_ms)
-        };
+        let targets = three_targets();
         let mut schedule = Episodes::new(targets.clone(), 1);
         assert!(schedule.add(&episode(FaultKind::Crash, 1, 5_000, 8_000)));
         assert!(schedule.add(&episode(FaultKind::Isolate, 2, 6_000, 9_000)));

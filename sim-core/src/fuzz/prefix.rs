@@ -61,17 +61,7 @@ impl PrefixRuns {
             Some(i) => {
                 let (at_ms, start) = &self.current.at[i];
                 let mut world = start.fork();
-                let later: Vec<_> = resolved
-                    .faults
-                    .iter()
-                    .filter(|f| f.at > SimTime::from_millis(*at_ms))
-                    .cloned()
-                    .collect();
-                world.reschedule(
-                    &later,
-                    resolved.last_fault_at(),
-                    SimTime::ZERO + resolved.duration,
-                );
+                world.follow(&resolved, SimTime::from_millis(*at_ms));
                 self.reused += 1;
                 self.events_skipped += world.events();
                 (world, self.current.at[..=i].to_vec())
