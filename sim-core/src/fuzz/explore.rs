@@ -25,9 +25,9 @@
 //!   far, so a situation that few moments have still gets its share.
 //! - **Whose future.** A branch keeps its parent's schedule after the moment and adds to it,
 //!   or (`fresh_future_share` of them) gets a fresh future: the parent's episodes that start
-//!   after the moment are dropped ([`under_way`]: those under way still end), so its new faults
-//!   are all that happens next, with the slots and the lossy-shutdown budget the parent's later
-//!   faults would have taken free.
+//!   after the moment are dropped (`nemesis::under_way`: those under way still end), so its
+//!   new faults are all that happens next, with the slots and the lossy-shutdown budget the
+//!   parent's later faults would have taken free.
 //! - **Every run is an ordinary scenario.** A branch's scenario is its parent's (up to the
 //!   moment, for a fresh future) with the new entries inserted after every entry at or before
 //!   their time, which is where the engine applies a fault added to a forked run
