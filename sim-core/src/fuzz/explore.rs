@@ -20,7 +20,8 @@
 //!   liveness checks keep their meaning, and lossy shutdowns stay within `acked_durability`'s
 //!   scope. Half the branches first try a move aimed at a protocol moment of their moment,
 //!   which joins when it has one and it fits ([`super::moves`]: an AlterPartition in flight, a
-//!   lagging or diverged replica, a shrunk ISR, a stale HW, a fenced broker still fetching).
+//!   lagging or diverged replica, a shrunk ISR, a stale HW, a next leader with an older HW
+//!   than the leader's, a fenced broker still fetching).
 //!   Of the moves a moment offers, the branch takes one the exploration has picked least so
 //!   far, so a situation that few moments have still gets its share.
 //! - **Whose future.** A branch keeps its parent's schedule after the moment and adds to it,
