@@ -27,9 +27,9 @@
 //! - `lost_tail`: an in-sync follower, the next leader, knows an older HW than the leader's,
 //!   and another in-sync follower remains to advance it. The leader's answers to the next
 //!   leader turn slow, so it learns each HW later; the leader then loses power (its unflushed
-//!   tail with it) and returns before its broker session expires, so it fetches from the next
-//!   leader, elected when that session expires, while the new leader's HW is still the older
-//!   one; the other follower's fetches to the new leader are held back (KAFKA-7128).
+//!   tail with it) and returns around when its broker session expires, so it registers and
+//!   fetches from the next leader, elected at that expiry, while the new leader's HW is still
+//!   the older one; the other follower's fetches to the new leader are held back (KAFKA-7128).
 //! - `shrunk`: the ISR is smaller than the replica set; one of its members loses power or its
 //!   disk, or shuts down, which leads to the question of who may be elected (unclean election,
 //!   ELR, KIP-966).
