@@ -87,6 +87,33 @@ fn a_violations_narration_ends_with_its_causal_chain() {
 }
 
 #[test]
+fn a_controller_that_restarts_and_takes_over_is_not_told_as_registering_the_brokers_again() {
+    // Every controller loses power; controller-1 returns without its memory, wins, and
+    // applies the whole metadata log again before it acts as the active controller.
+    let out = kafkasim(&["explain", "scenarios/kraft/all-controllers-restart.json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(text.contains("controller-1 won the KRaft election: leader of epoch 2"));
+    for broker in ["broker-1", "broker-2", "broker-3"] {
+        for what in ["registered", "unfenced"] {
+            let told = text
+                .lines()
+                .filter(|l| l.starts_with("t=") && l.contains(&format!("{what} {broker} (")))
+                .count();
+            assert_eq!(told, 1, "{what} {broker} told {told} times in:\n{text}");
+        }
+    }
+    // The replayed records are still in the trace, and `--verbose` shows them as lines.
+    let verbose = kafkasim(&[
+        "explain",
+        "scenarios/kraft/all-controllers-restart.json",
+        "--verbose",
+    ]);
+    let verbose = String::from_utf8(verbose.stdout).expect("utf-8");
+    assert!(verbose.contains("broker_registered"), "{verbose}");
+}
+
+#[test]
 fn run_out_writes_every_report_and_the_svg_is_byte_stable() {
     let a = temp_dir("reports-a");
     let b = temp_dir("reports-b");

@@ -627,6 +627,7 @@ impl Cursor {
             | Event::BrokerUnfenced {
                 broker,
                 broker_epoch,
+                ..
             } => {
                 let fenced = matches!(event, Event::BrokerFenced { .. });
                 if let Some(b) = self.broker_view(*broker) {

@@ -515,7 +515,7 @@ impl<'a> Builder<'a> {
                 let marker = Some((MarkerKind::Unfenced, "unfenced"));
                 self.broker_changed(t, *broker, marker, |track| track.fenced = false);
             }
-            Event::BrokerControlledShutdown { broker } => {
+            Event::BrokerControlledShutdown { broker, .. } => {
                 self.broker_changed(t, *broker, None, |track| track.shutting_down = true);
             }
             Event::PartitionChanged { tp, .. } => {
@@ -725,7 +725,7 @@ pub fn build(trace: &Trace) -> Model {
         producers: Vec::new(),
         notes: Vec::new(),
     };
-    for line in &trace.lines {
+    for line in trace.lines.iter().filter(|l| !l.replayed) {
         b.line(line);
     }
     let end = trace.end_us;

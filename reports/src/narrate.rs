@@ -340,7 +340,12 @@ impl<'a> Narrator<'a> {
             | Event::BrokerFenced { .. }
             | Event::BrokerUnfenced { .. }
             | Event::BrokerControlledShutdown { .. } => {
-                if let Some((kind, b, what)) = self.broker_moment(line, event) {
+                if line.replayed {
+                    // A new active controller's replay of a record already told.
+                    if self.options.verbose {
+                        self.detail(line);
+                    }
+                } else if let Some((kind, b, what)) = self.broker_moment(line, event) {
                     let text = format!("{node} {what}");
                     self.push(line, kind, vec![node, b], None, text);
                 }
@@ -433,6 +438,7 @@ impl<'a> Narrator<'a> {
                 broker,
                 broker_epoch,
                 reason,
+                ..
             } => {
                 let b = broker_name(*broker);
                 let why = self.fence_reason(line, *reason, &b);
@@ -442,6 +448,7 @@ impl<'a> Narrator<'a> {
             Event::BrokerUnfenced {
                 broker,
                 broker_epoch,
+                ..
             } => {
                 let b = broker_name(*broker);
                 let what = format!(
@@ -449,7 +456,7 @@ impl<'a> Narrator<'a> {
                 );
                 (MomentKind::Registration, b, what)
             }
-            Event::BrokerControlledShutdown { broker } => {
+            Event::BrokerControlledShutdown { broker, .. } => {
                 let b = broker_name(*broker);
                 let what = format!(
                     "put {b} in controlled shutdown: it leaves every ISR and its leaderships move"

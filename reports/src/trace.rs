@@ -10,7 +10,7 @@ use crate::cursor::{Cursor, Frames};
 use serde::Serialize;
 use sim_core::engine::NodeId;
 use sim_core::kraft::TopicPartition;
-use sim_core::kraft::history::{LeadershipChange, PartitionHistory};
+use sim_core::kraft::history::{BrokerHistory, LeadershipChange, PartitionHistory};
 use sim_core::proto::{Event, SendOp};
 use sim_core::trace::Record;
 use std::fmt;
@@ -26,6 +26,17 @@ pub struct Line {
     /// For a committed partition change told for the first time: what it changed. `None` for
     /// every other line, and for a new active controller's replay of a change already told.
     pub change: Option<LeadershipChange>,
+    /// A new active controller's replay of a broker registration record already told
+    /// ([`BrokerHistory`]): no report takes it as a change, and only `--verbose` narration
+    /// keeps the line.
+    pub replayed: bool,
+}
+
+/// The folds of the committed metadata that every report reads, filled once while reading.
+#[derive(Default)]
+struct Folds {
+    partitions: PartitionHistory,
+    brokers: BrokerHistory,
 }
 
 impl Line {
@@ -147,7 +158,7 @@ impl Trace {
         use std::io::{BufRead, Read};
         let mut trace: Option<Trace> = None;
         let mut cursor: Option<Cursor> = None;
-        let mut history = PartitionHistory::new();
+        let mut folds = Folds::default();
         let mut raw = String::new();
         let mut last_t_us = 0;
         for n in 1.. {
@@ -191,7 +202,7 @@ impl Trace {
                 continue;
             };
             trace.check(&record, &mut last_t_us, n)?;
-            trace.take(record, keep_all, &mut history, cursor);
+            trace.take(record, keep_all, &mut folds, cursor);
         }
         let mut trace = trace.ok_or_else(|| TraceError {
             line: 1,
@@ -271,7 +282,7 @@ impl Trace {
         &mut self,
         record: Record<Event>,
         keep_all: bool,
-        history: &mut PartitionHistory,
+        folds: &mut Folds,
         cursor: &mut Cursor,
     ) {
         let t_us = record.t_us;
@@ -301,13 +312,23 @@ impl Trace {
             }),
             Body::End { reason } => self.end_reason = Some(reason.into_owned()),
             body => {
-                let change = match &body {
-                    Body::Node { event, .. } => history.apply(event),
-                    _ => None,
+                let (change, replayed) = match &body {
+                    Body::Node { event, .. } => (
+                        folds.partitions.apply(event),
+                        folds.brokers.apply(event) == Some(false),
+                    ),
+                    _ => (None, false),
                 };
-                cursor.see(t_us, &body, change.as_ref());
-                let line = Line { t_us, body, change };
-                if keep_all || line.matters() {
+                if !replayed {
+                    cursor.see(t_us, &body, change.as_ref());
+                }
+                let line = Line {
+                    t_us,
+                    body,
+                    change,
+                    replayed,
+                };
+                if keep_all || (line.matters() && !replayed) {
                     self.lines.push(line);
                 }
             }
@@ -500,5 +521,35 @@ mod tests {
         let told: Vec<bool> = t.lines.iter().map(|l| l.change.is_some()).collect();
         assert_eq!(told, [true, true, false]);
         assert!(t.lines[1].change.as_ref().unwrap().isr_moved());
+    }
+
+    #[test]
+    fn a_replayed_broker_record_is_marked_and_left_out_of_the_reports() {
+        let registered = |t: u64, epoch: u64| {
+            format!(
+                r#"{{"t_us":{t},"type":"node","node":0,"event":{{"event":"broker_registered","broker":1,"broker_epoch":{epoch}}}}}"#
+            )
+        };
+        let unfenced = |t: u64, offset: u64| {
+            format!(
+                r#"{{"t_us":{t},"type":"node","node":0,"event":{{"event":"broker_unfenced","broker":1,"broker_epoch":3,"offset":{offset}}}}}"#
+            )
+        };
+        // Committed once, then replayed by a controller that took over, then a new record.
+        let text = [
+            START.to_string(),
+            registered(10, 3),
+            unfenced(20, 5),
+            registered(900, 3),
+            unfenced(900, 5),
+            unfenced(950, 12),
+        ]
+        .join("\n");
+        let every = Trace::parse(&text).unwrap();
+        let replayed: Vec<bool> = every.lines.iter().map(|l| l.replayed).collect();
+        assert_eq!(replayed, [false, false, true, true, false]);
+        let reports = Trace::parse_for_reports(&text).unwrap();
+        let kept: Vec<u64> = reports.lines.iter().map(|l| l.t_us).collect();
+        assert_eq!(kept, [10, 20, 950]);
     }
 }

@@ -559,21 +559,33 @@ pub enum Event {
     ControllerRenounced {
         epoch: u32,
     },
+    /// A `RegisterBrokerRecord` committed. Its metadata offset is the broker epoch
+    /// (`ClusterControlManager.registerBroker`).
     BrokerRegistered {
         broker: BrokerId,
         broker_epoch: u64,
     },
+    /// A record that fences the broker committed, at metadata offset `offset` (a
+    /// `BrokerRegistrationChangeRecord`, or the `RegisterBrokerRecord` of a new incarnation).
+    /// The offset tells a change from a new active controller's replay of it
+    /// ([`crate::kraft::history::BrokerHistory`]).
     BrokerFenced {
         broker: BrokerId,
         broker_epoch: u64,
         reason: FenceReason,
+        offset: u64,
     },
+    /// A `BrokerRegistrationChangeRecord` that unfences the broker committed at `offset`.
     BrokerUnfenced {
         broker: BrokerId,
         broker_epoch: u64,
+        offset: u64,
     },
+    /// A `BrokerRegistrationChangeRecord` that puts the broker in controlled shutdown committed
+    /// at `offset`.
     BrokerControlledShutdown {
         broker: BrokerId,
+        offset: u64,
     },
     TopicCreated {
         topic: u32,

@@ -45,15 +45,15 @@ impl Checker {
         event: &Event,
         changed: &mut Vec<TopicPartition>,
     ) {
+        if self.brokers.apply(event) == Some(false) {
+            return; // a new active controller's replay of a registration record already told
+        }
         match event {
             Event::PartitionChanged { .. } => {
                 return self.on_partition_changed(sim, id, event, changed);
             }
             Event::BrokerFenced { broker, .. } => return self.on_broker_fenced(sim, id, *broker),
-            Event::BrokerRegistered {
-                broker,
-                broker_epoch,
-            } => return self.on_broker_registered(*broker, *broker_epoch),
+            Event::BrokerRegistered { broker, .. } => return self.on_broker_registered(*broker),
             _ => {}
         }
         let cx = DataCx {
@@ -193,13 +193,7 @@ impl Checker {
 
     /// A broker registered (a new incarnation): after a power or disk loss, its replicas must
     /// catch up to the committed log before they count again.
-    fn on_broker_registered(&mut self, broker: BrokerId, broker_epoch: u64) {
-        // A controller that takes over re-reports registrations it replays.
-        let known = self.registered.entry(broker).or_insert(0);
-        if broker_epoch <= *known && *known > 0 {
-            return;
-        }
-        *known = broker_epoch;
+    fn on_broker_registered(&mut self, broker: BrokerId) {
         if self.lossy_pending.remove(&broker) {
             for pg in self.data.partitions.values_mut() {
                 if pg.replicas.contains(&broker) {

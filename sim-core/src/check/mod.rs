@@ -352,8 +352,8 @@ pub struct Checker {
     elr_enabled: bool,
     /// Brokers back from a lossy shutdown that have not registered again yet.
     lossy_pending: std::collections::BTreeSet<BrokerId>,
-    /// The newest registration (broker epoch) seen of each broker.
-    registered: BTreeMap<BrokerId, u64>,
+    /// Brokers' registration records told so far, to pass over a new controller's replays.
+    brokers: crate::kraft::history::BrokerHistory,
     last_fault: SimTime,
     violations: Violations,
     statuses: Vec<NodeStatus>,
@@ -380,7 +380,7 @@ impl Checker {
             data: data::DataGround::new(cluster),
             elr_enabled: cluster.elr_enabled,
             lossy_pending: Default::default(),
-            registered: BTreeMap::new(),
+            brokers: Default::default(),
             last_fault,
             violations: Violations::default(),
             statuses: vec![NodeStatus::Down(DownCause::Shutdown); n],

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::config::ClusterConfig;
 use crate::engine::{NodeId, Simulation};
-use crate::kraft::history::{Leadership, PartitionHistory};
+use crate::kraft::history::{BrokerHistory, Leadership, PartitionHistory};
 use crate::kraft::raft::RaftRole;
 use crate::kraft::{BrokerId, Election, TopicPartition};
 use crate::proto::{BrokerState, Event, FenceReason};
@@ -87,6 +87,9 @@ pub struct Timeline {
     /// long the run.
     #[serde(skip)]
     history: PartitionHistory,
+    /// The brokers' registration records told, replays dropped.
+    #[serde(skip)]
+    broker_history: BrokerHistory,
 }
 
 fn push<T>(list: &mut Vec<T>, dropped: &mut u64, entry: T) {
@@ -110,6 +113,7 @@ impl Timeline {
             topics: cluster.topics.iter().map(|t| t.name.clone()).collect(),
             brokers_by_id: cluster.brokers.clone(),
             history: PartitionHistory::new(),
+            broker_history: BrokerHistory::new(),
         }
     }
 
@@ -143,6 +147,9 @@ impl Timeline {
     pub fn record(&mut self, sim: &Simulation<Process>) {
         let time_ms = sim.now().as_micros() as f64 / 1000.0;
         for (node, event) in sim.step_events() {
+            if self.broker_history.apply(event) == Some(false) {
+                continue; // a new active controller's replay of a registration record
+            }
             let name = || self.names[node.index()].clone();
             match event {
                 Event::RaftState {
@@ -173,6 +180,7 @@ impl Timeline {
                     broker,
                     broker_epoch,
                     reason,
+                    ..
                 } => self.broker_event(
                     time_ms,
                     *broker,
@@ -183,8 +191,9 @@ impl Timeline {
                 Event::BrokerUnfenced {
                     broker,
                     broker_epoch,
+                    ..
                 } => self.broker_event(time_ms, *broker, "unfenced", Some(*broker_epoch), None),
-                Event::BrokerControlledShutdown { broker } => {
+                Event::BrokerControlledShutdown { broker, .. } => {
                     self.broker_event(time_ms, *broker, "controlled_shutdown", None, None);
                 }
                 Event::PartitionChanged { .. } => {

@@ -241,7 +241,7 @@ impl Controller {
                     .active
                     .as_mut()
                     .and_then(|a| a.fence_reasons.remove(&offset));
-                report_commit(ctx, &self.committed, &entry.record, reason);
+                report_commit(ctx, &self.committed, offset, &entry.record, reason);
             }
         }
         // Renounce: not the leader any more, or leading a different epoch.
@@ -809,6 +809,7 @@ fn cs_applied_by_others(active: &Active, broker: BrokerId) -> bool {
 fn report_commit(
     ctx: &mut Ctx<'_>,
     image: &MetadataImage,
+    offset: u64,
     record: &MetadataRecord,
     reason: Option<FenceReason>,
 ) {
@@ -823,6 +824,7 @@ fn report_commit(
                     broker: *broker,
                     broker_epoch: *broker_epoch,
                     reason,
+                    offset,
                 });
             }
             ctx.emit(Event::BrokerRegistered {
@@ -841,15 +843,20 @@ fn report_commit(
                     broker: *broker,
                     broker_epoch: *broker_epoch,
                     reason: reason.unwrap_or(FenceReason::SessionExpired),
+                    offset,
                 }),
                 Some(false) => ctx.emit(Event::BrokerUnfenced {
                     broker: *broker,
                     broker_epoch: *broker_epoch,
+                    offset,
                 }),
                 None => {}
             }
             if *in_controlled_shutdown == Some(true) {
-                ctx.emit(Event::BrokerControlledShutdown { broker: *broker });
+                ctx.emit(Event::BrokerControlledShutdown {
+                    broker: *broker,
+                    offset,
+                });
             }
         }
         MetadataRecord::Topic { topic } => ctx.emit(Event::TopicCreated { topic: *topic }),

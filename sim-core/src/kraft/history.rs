@@ -7,6 +7,10 @@
 //! twice. Each committed `PartitionChangeRecord` raises the partition epoch by one
 //! (`PartitionRegistration.merge`), so the partition epoch names a change: anything not newer
 //! than the last one told is a replay, and the fold drops it.
+//!
+//! Brokers' registration records are folded the same way ([`BrokerHistory`]), by their metadata
+//! offset: a `RegisterBrokerRecord`'s offset is the broker epoch, and the events of a
+//! `BrokerRegistrationChangeRecord` (fenced, unfenced, controlled shutdown) carry theirs.
 
 use std::collections::BTreeMap;
 
@@ -114,6 +118,49 @@ impl PartitionHistory {
     }
 }
 
+/// The fold of brokers' registration records: for each broker, the metadata offset of the last
+/// record told, and which of that record's events were told (a new incarnation's
+/// `RegisterBrokerRecord` tells a fence and a registration).
+#[derive(Clone, Debug, Default)]
+pub struct BrokerHistory {
+    last: BTreeMap<BrokerId, (u64, u8)>,
+}
+
+impl BrokerHistory {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether `event`, a broker registration event, is told for the first time (`Some(true)`)
+    /// or is a new active controller's replay of one told before (`Some(false)`); `None` for
+    /// any other event. A broker's records reach every controller in log order, so a record at
+    /// or below the last offset told for that broker was told.
+    pub fn apply(&mut self, event: &Event) -> Option<bool> {
+        let (broker, offset, kind) = match event {
+            Event::BrokerRegistered {
+                broker,
+                broker_epoch,
+            } => (*broker, *broker_epoch, 1u8),
+            Event::BrokerFenced { broker, offset, .. } => (*broker, *offset, 2),
+            Event::BrokerUnfenced { broker, offset, .. } => (*broker, *offset, 4),
+            Event::BrokerControlledShutdown { broker, offset } => (*broker, *offset, 8),
+            _ => return None,
+        };
+        let news = match self.last.get(&broker) {
+            None => true,
+            Some(&(last, told)) => offset > last || (offset == last && told & kind == 0),
+        };
+        if news {
+            let entry = self.last.entry(broker).or_insert((offset, 0));
+            if entry.0 != offset {
+                *entry = (offset, 0);
+            }
+            entry.1 |= kind;
+        }
+        Some(news)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,5 +196,59 @@ mod tests {
         assert_eq!(h.get(&elected.tp).map(|l| l.leader), Some(Some(2)));
         let other = Event::ControllerActivated { epoch: 3 };
         assert_eq!(h.apply(&other), None);
+    }
+
+    #[test]
+    fn a_replayed_registration_record_is_told_once() {
+        let registered = |broker_epoch| Event::BrokerRegistered {
+            broker: 2,
+            broker_epoch,
+        };
+        let fenced = |broker_epoch, offset| Event::BrokerFenced {
+            broker: 2,
+            broker_epoch,
+            reason: crate::proto::FenceReason::SessionExpired,
+            offset,
+        };
+        let unfenced = |broker_epoch, offset| Event::BrokerUnfenced {
+            broker: 2,
+            broker_epoch,
+            offset,
+        };
+        // The history as committed: registered at 5, unfenced at 7, fenced at 40, unfenced
+        // again at 52 (the same incarnation), then a new incarnation at 90, whose record both
+        // fences the old registration and registers the new one.
+        let history = [
+            registered(5),
+            unfenced(5, 7),
+            fenced(5, 40),
+            unfenced(5, 52),
+            fenced(90, 90),
+            registered(90),
+            unfenced(90, 93),
+        ];
+        let mut h = BrokerHistory::new();
+        for e in &history {
+            assert_eq!(h.apply(e), Some(true), "{e:?} is news");
+        }
+        // A controller that restarted and took over replays the whole log: nothing is news,
+        // not even the second unfence of the same incarnation.
+        for e in &history {
+            assert_eq!(h.apply(e), Some(false), "{e:?} was told");
+        }
+        assert_eq!(h.apply(&unfenced(90, 120)), Some(true));
+        let shutdown = Event::BrokerControlledShutdown {
+            broker: 2,
+            offset: 130,
+        };
+        assert_eq!(h.apply(&shutdown), Some(true));
+        assert_eq!(h.apply(&shutdown), Some(false));
+        // Another broker's records are its own.
+        let other = Event::BrokerRegistered {
+            broker: 3,
+            broker_epoch: 6,
+        };
+        assert_eq!(h.apply(&other), Some(true));
+        assert_eq!(h.apply(&Event::TopicCreated { topic: 0 }), None);
     }
 }

@@ -276,6 +276,7 @@ fn a_caught_up_heartbeat_unfences_the_broker_and_then_its_topic_is_created() {
         Effect::Emit(Event::BrokerUnfenced {
             broker: 1,
             broker_epoch: 1,
+            offset: 2,
         }),
         Effect::Send {
             to: BROKER1,
@@ -383,6 +384,7 @@ fn a_silent_broker_is_fenced_when_its_session_expires_and_its_partition_goes_off
             broker: 1,
             broker_epoch: 1,
             reason: FenceReason::SessionExpired,
+            offset: 6,
         }),
     ]);
     assert_eq!(
