@@ -804,9 +804,12 @@ impl Partition {
         }
         Some(match resp.error {
             None => {
-                // Metadata may already have brought something newer.
+                // `handleAlterPartitionUpdate`: an answer for another leader epoch, or older
+                // than what metadata already brought, is ignored. An equal partition epoch
+                // means the controller changed nothing (the proposal was the state it has),
+                // and the ISR is committed as answered all the same.
                 if resp.leader_epoch == self.leader_epoch
-                    && resp.partition_epoch > self.partition_epoch
+                    && resp.partition_epoch >= self.partition_epoch
                 {
                     state.isr.clone_from(&resp.isr);
                     self.partition_epoch = resp.partition_epoch;

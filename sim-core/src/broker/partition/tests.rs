@@ -498,6 +498,42 @@ fn alter_partition_answers_commit_revert_or_wait() {
 }
 
 #[test]
+fn an_answer_at_the_current_partition_epoch_commits_the_isr_it_gives() {
+    // Kafka's handleAlterPartitionUpdate: "leaderAndIsr.partitionEpoch == partitionEpoch: No
+    // update was performed since proposed and actual state are the same. In both cases, we
+    // want to move from Pending to Committed state to ensure new updates are processed."
+    let mut p = leader();
+    p.set_pending(4, vec![1, 2, 3], at(1), &ReplicationRules::default());
+    let unchanged = AlterPartitionResponse {
+        tp: TP,
+        proposal: 4,
+        error: None,
+        leader_epoch: 1,
+        partition_epoch: 1,
+        isr: vec![1, 2, 3],
+    };
+    assert_eq!(p.on_alter_partition_response(&unchanged), Some(false));
+    let state = p.leader_state.as_ref().unwrap();
+    assert!(
+        state.pending.is_none(),
+        "committed, so the next change can be proposed"
+    );
+    assert_eq!(state.isr, vec![1, 2, 3]);
+    // An answer older than what metadata brought is ignored, and the proposal stays pending.
+    p.partition_epoch = 3;
+    p.set_pending(5, vec![1, 2], at(2), &ReplicationRules::default());
+    let older = AlterPartitionResponse {
+        proposal: 5,
+        partition_epoch: 2,
+        isr: vec![1, 2],
+        ..unchanged
+    };
+    assert_eq!(p.on_alter_partition_response(&older), Some(false));
+    assert!(p.leader_state.as_ref().unwrap().pending.is_some());
+    assert_eq!(p.partition_epoch, 3);
+}
+
+#[test]
 fn an_answer_to_an_earlier_proposal_is_ignored() {
     let mut p = leader();
     let pending = |p: &Partition| p.leader_state.as_ref().unwrap().pending.clone();
