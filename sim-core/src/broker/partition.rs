@@ -571,11 +571,16 @@ impl Partition {
             ),
         };
         // KIP-903: a fetch from an older incarnation than the metadata knows is not progress.
+        // `Replica.updateFetchStateOrThrow` refuses it with NOT_LEADER_OR_FOLLOWER, which
+        // fails the partition's read; a diverging fetch updates no state, so it is answered.
         let stale = rules.broker_epoch_in_isr
             && image
                 .brokers
                 .get(&replica)
                 .is_some_and(|b| b.broker_epoch > broker_epoch);
+        if stale && diverging.is_none() {
+            return (self.error_data(FetchError::NotLeaderOrFollower), false);
+        }
         // KAFKA-13141: a diverging fetch's offset is not the follower's LEO in this log.
         let skip = diverging.is_some() && rules.skip_state_on_diverging_fetch;
         let state = self.leader_state.as_mut().expect("checked: leading");

@@ -303,9 +303,11 @@ fn expansion_needs_the_hw_the_leso_and_an_eligible_current_incarnation() {
         p.isr_to_expand(3, &image, &ReplicationRules::default()),
         Some(vec![1, 2, 3])
     );
-    // A fetch from an older incarnation is not progress (KIP-903).
+    // A fetch from an older incarnation is not progress (KIP-903), and it is refused:
+    // `Replica.updateFetchStateOrThrow` throws NOT_LEADER_OR_FOLLOWER, which fails the
+    // partition's read (PartitionTest.testFenceFollowerFetchWithStaleBrokerEpoch).
     let mut q = p.clone();
-    q.on_replica_fetch(
+    let (data, updated) = q.on_replica_fetch(
         at(2),
         3,
         29,
@@ -313,6 +315,8 @@ fn expansion_needs_the_hw_the_leso_and_an_eligible_current_incarnation() {
         &image,
         &ReplicationRules::default(),
     );
+    assert_eq!(data.error, Some(FetchError::NotLeaderOrFollower));
+    assert!(data.batches.is_empty() && !updated);
     assert_eq!(q.leader_state.as_ref().unwrap().followers[&3].leo, Some(10));
     // A fenced broker is not eligible (KIP-841).
     let mut fenced = image.clone();
