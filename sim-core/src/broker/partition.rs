@@ -573,11 +573,12 @@ impl Partition {
         // KIP-903: a fetch from an older incarnation than the metadata knows is not progress.
         // `Replica.updateFetchStateOrThrow` refuses it with NOT_LEADER_OR_FOLLOWER, which
         // fails the partition's read; a diverging fetch updates no state, so it is answered.
+        // It compares with `getAliveBrokerEpoch`, which knows no epoch of a fenced broker.
         let stale = rules.broker_epoch_in_isr
             && image
                 .brokers
                 .get(&replica)
-                .is_some_and(|b| b.broker_epoch > broker_epoch);
+                .is_some_and(|b| !b.fenced && b.broker_epoch > broker_epoch);
         if stale && diverging.is_none() {
             return (self.error_data(FetchError::NotLeaderOrFollower), false);
         }

@@ -318,6 +318,22 @@ fn expansion_needs_the_hw_the_leso_and_an_eligible_current_incarnation() {
     assert_eq!(data.error, Some(FetchError::NotLeaderOrFollower));
     assert!(data.batches.is_empty() && !updated);
     assert_eq!(q.leader_state.as_ref().unwrap().followers[&3].leo, Some(10));
+    // Kafka compares with `getAliveBrokerEpoch`, which has no epoch for a fenced broker: the
+    // old incarnation's fetch then counts, and the broker epoch it carries keeps it out.
+    let mut fenced_image = image.clone();
+    fenced_image.brokers.get_mut(&3).unwrap().fenced = true;
+    let mut r = p.clone();
+    let (data, updated) = r.on_replica_fetch(
+        at(2),
+        3,
+        29,
+        &fetch(15, Some(2), 2),
+        &fenced_image,
+        &ReplicationRules::default(),
+    );
+    assert_eq!(data.error, None);
+    assert!(updated);
+    assert_eq!(r.leader_state.as_ref().unwrap().followers[&3].leo, Some(15));
     // A fenced broker is not eligible (KIP-841).
     let mut fenced = image.clone();
     fenced.brokers.get_mut(&3).unwrap().fenced = true;
