@@ -303,40 +303,37 @@ fn expansion_needs_the_hw_the_leso_and_an_eligible_current_incarnation() {
         p.isr_to_expand(3, &image, &ReplicationRules::default()),
         Some(vec![1, 2, 3])
     );
-    // A fetch from an older incarnation is not progress (KIP-903), and it is refused:
-    // `Replica.updateFetchStateOrThrow` throws NOT_LEADER_OR_FOLLOWER, which fails the
-    // partition's read (PartitionTest.testFenceFollowerFetchWithStaleBrokerEpoch).
-    let mut q = p.clone();
-    let (data, updated) = q.on_replica_fetch(
-        at(2),
-        3,
-        29,
-        &fetch(15, Some(2), 2),
-        &image,
-        &ReplicationRules::default(),
-    );
+    // A fetch from broker 3's older incarnation (broker epoch 29; the metadata has 30), at
+    // offset 15: what it answers, and the LEO the leader then knows of broker 3.
+    let old_incarnation_fetch = |image: &MetadataImage| {
+        let mut q = p.clone();
+        let (data, updated) = q.on_replica_fetch(
+            at(2),
+            3,
+            29,
+            &fetch(15, Some(2), 2),
+            image,
+            &ReplicationRules::default(),
+        );
+        let leo = q.leader_state.as_ref().unwrap().followers[&3].leo;
+        (data, updated, leo)
+    };
+    // It is not progress (KIP-903), and it is refused: `Replica.updateFetchStateOrThrow`
+    // throws NOT_LEADER_OR_FOLLOWER, which fails the partition's read
+    // (PartitionTest.testFenceFollowerFetchWithStaleBrokerEpoch).
+    let (data, updated, leo) = old_incarnation_fetch(&image);
     assert_eq!(data.error, Some(FetchError::NotLeaderOrFollower));
     assert!(data.batches.is_empty() && !updated);
-    assert_eq!(q.leader_state.as_ref().unwrap().followers[&3].leo, Some(10));
+    assert_eq!(leo, Some(10));
     // Kafka compares with `getAliveBrokerEpoch`, which has no epoch for a fenced broker: the
     // old incarnation's fetch then counts, and the broker epoch it carries keeps it out.
-    let mut fenced_image = image.clone();
-    fenced_image.brokers.get_mut(&3).unwrap().fenced = true;
-    let mut r = p.clone();
-    let (data, updated) = r.on_replica_fetch(
-        at(2),
-        3,
-        29,
-        &fetch(15, Some(2), 2),
-        &fenced_image,
-        &ReplicationRules::default(),
-    );
-    assert_eq!(data.error, None);
-    assert!(updated);
-    assert_eq!(r.leader_state.as_ref().unwrap().followers[&3].leo, Some(15));
-    // A fenced broker is not eligible (KIP-841).
     let mut fenced = image.clone();
     fenced.brokers.get_mut(&3).unwrap().fenced = true;
+    let (data, updated, leo) = old_incarnation_fetch(&fenced);
+    assert_eq!(data.error, None);
+    assert!(updated);
+    assert_eq!(leo, Some(15));
+    // A fenced broker is not eligible (KIP-841).
     assert_eq!(
         p.isr_to_expand(3, &fenced, &ReplicationRules::default()),
         None
