@@ -650,6 +650,7 @@ fn election_words(how: Election) -> &'static str {
         Election::Elr => "an ELR election (KIP-966)",
         Election::LastKnownLeader => "the last known leader (KIP-966)",
         Election::Unclean => "an UNCLEAN election from outside the ISR",
+        Election::Preferred => "leader balancing: the preferred replica leads again",
         Election::None => "nobody eligible: the partition is offline",
     }
 }

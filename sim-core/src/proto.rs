@@ -438,6 +438,12 @@ pub enum Timer {
     NoOp,
     /// Active controller: the next broker session may have expired.
     FenceStaleBroker,
+    /// Active controller: leader balancing, the "electPreferred" periodic task
+    /// (`auto.leader.rebalance.enable`, every `leader.imbalance.check.interval.seconds`).
+    ElectPreferred,
+    /// Active controller: unclean elections for leaderless partitions, the "electUnclean"
+    /// periodic task (every `unclean.leader.election.interval.ms`).
+    ElectUnclean,
     /// Broker: send a heartbeat (or a registration).
     Heartbeat,
     /// A graceful shutdown gives up waiting.
@@ -496,6 +502,8 @@ impl engine::Timer for Timer {
             Timer::Poll => 20,
             Timer::ElectionBackoff => 21,
             Timer::BrokerStartup => 22,
+            Timer::ElectPreferred => 23,
+            Timer::ElectUnclean => 24,
             Timer::ReplicaFetch(broker) => FIXED_TIMER_SLOTS + *broker as usize,
         }
     }

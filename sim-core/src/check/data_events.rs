@@ -223,6 +223,7 @@ fn take_change(cx: &DataCx<'_>, dg: &mut DataGround, change: &LeadershipChange) 
                     Election::Elr => "an ELR election",
                     Election::LastKnownLeader => "a last-known-leader election",
                     Election::Unclean => "an unclean election",
+                    Election::Preferred => "a preferred-leader election",
                     Election::None => "no election",
                 }
             ),

@@ -327,11 +327,13 @@ kafka_config! {
         min_insync_replicas: u32 = "min.insync.replicas", 1;
         /// Default for topics: whether an out-of-sync replica may become leader (LogConfig).
         unclean_leader_election_enable: bool = "unclean.leader.election.enable", false;
-        /// How often the controller retries unclean elections for leaderless partitions (ReplicationConfigs).
+        /// How often the active controller tries unclean elections for leaderless partitions
+        /// of topics that allow them (ReplicationConfigs, internal; the "electUnclean" task).
         unclean_leader_election_interval_ms: u64 = "unclean.leader.election.interval.ms", 300_000;
-        /// Preferred-leader balancing runs (ReplicationConfigs).
+        /// The active controller moves leadership back to each partition's preferred replica
+        /// (ReplicationConfigs; the "electPreferred" task).
         auto_leader_rebalance_enable: bool = "auto.leader.rebalance.enable", true;
-        /// How often preferred-leader balancing is checked (ReplicationConfigs).
+        /// How often leader balancing runs, from the controller's activation (ReplicationConfigs).
         leader_imbalance_check_interval_seconds: u64 = "leader.imbalance.check.interval.seconds", 300;
         /// Brokers move their leaderships away before stopping (ServerConfigs).
         controlled_shutdown_enable: bool = "controlled.shutdown.enable", true;
@@ -420,6 +422,15 @@ impl BrokerConfig {
                 u64::from(self.default_replication_factor),
             ),
             ("num.partitions", u64::from(self.num_partitions)),
+            // ReplicationConfigs: both `atLeast(1)`.
+            (
+                "leader.imbalance.check.interval.seconds",
+                self.leader_imbalance_check_interval_seconds,
+            ),
+            (
+                "unclean.leader.election.interval.ms",
+                self.unclean_leader_election_interval_ms,
+            ),
         ] {
             at_least(key, value, 1)?;
         }

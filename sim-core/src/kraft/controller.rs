@@ -36,6 +36,44 @@ use crate::proto::{
     BrokerHeartbeatResponse, ControllerError, Ctx, Event, FenceReason, Msg, Timer,
 };
 
+/// `ReplicationControlManager.MAX_ELECTIONS_PER_IMBALANCE`: the most partition changes one run
+/// of a periodic election task writes.
+const MAX_ELECTIONS_PER_IMBALANCE: usize = 1_000;
+
+/// The active controller's periodic election tasks (`QuorumController` registers them with its
+/// `PeriodicTaskControlManager`).
+#[derive(Clone, Copy, Debug)]
+enum PeriodicElection {
+    /// "electPreferred": leader balancing, while `auto.leader.rebalance.enable`.
+    Preferred,
+    /// "electUnclean": unclean elections for leaderless partitions.
+    Unclean,
+}
+
+impl PeriodicElection {
+    fn timer(self) -> Timer {
+        match self {
+            PeriodicElection::Preferred => Timer::ElectPreferred,
+            PeriodicElection::Unclean => Timer::ElectUnclean,
+        }
+    }
+
+    /// Its period, or `None` when the task is not registered (`QuorumController` registers
+    /// "electPreferred" only while `auto.leader.rebalance.enable`).
+    fn period(self, cluster: &ClusterConfig) -> Option<SimDuration> {
+        let b = &cluster.broker;
+        match self {
+            PeriodicElection::Preferred => b.auto_leader_rebalance_enable.then(|| {
+                let seconds = b.leader_imbalance_check_interval_seconds;
+                SimDuration::from_millis(seconds.saturating_mul(1000))
+            }),
+            PeriodicElection::Unclean => Some(SimDuration::from_millis(
+                b.unclean_leader_election_interval_ms,
+            )),
+        }
+    }
+}
+
 /// A broker's session as the active controller tracks it (`BrokerHeartbeatManager`); volatile,
 /// restarted for every broker when a controller activates.
 #[derive(Clone, Debug)]
@@ -196,6 +234,8 @@ impl Controller {
             Timer::BeginQuorumEpochRetry => self.raft.on_begin_quorum_epoch_retry(ctx),
             Timer::NoOp => self.on_noop_timer(ctx),
             Timer::FenceStaleBroker => self.on_fence_stale_broker(ctx),
+            Timer::ElectPreferred => self.on_periodic_election(ctx, PeriodicElection::Preferred),
+            Timer::ElectUnclean => self.on_periodic_election(ctx, PeriodicElection::Unclean),
             Timer::ShutdownTimeout => self.raft.on_shutdown_timeout(),
             // Broker and client timers.
             _ => {}
@@ -252,6 +292,8 @@ impl Controller {
             self.active = None;
             ctx.cancel_timer(Timer::NoOp);
             ctx.cancel_timer(Timer::FenceStaleBroker);
+            ctx.cancel_timer(Timer::ElectPreferred);
+            ctx.cancel_timer(Timer::ElectUnclean);
             ctx.emit(Event::ControllerRenounced { epoch });
         }
         // Claim: the leader has applied everything up to and including its epoch start.
@@ -313,6 +355,13 @@ impl Controller {
         let idle = SimDuration::from_millis(self.cluster.broker.metadata_max_idle_interval_ms);
         ctx.set_timer(Timer::NoOp, idle);
         self.arm_fence_check(ctx);
+        // `PeriodicTaskControlManager.activate`: each periodic task first runs one period after
+        // activation.
+        for task in [PeriodicElection::Preferred, PeriodicElection::Unclean] {
+            if let Some(period) = task.period(&self.cluster) {
+                ctx.set_timer(task.timer(), period);
+            }
+        }
         self.maybe_create_topics(ctx);
     }
 
@@ -596,6 +645,49 @@ impl Controller {
             let at = expiry + SimDuration::from_micros(1);
             ctx.set_timer(Timer::FenceStaleBroker, at.saturating_sub(ctx.now()));
         }
+    }
+
+    /// The periodic election tasks (`ReplicationControlManager.maybeBalancePartitionLeaders`
+    /// and `maybeElectUncleanLeaders`): at most `MAX_ELECTIONS_PER_IMBALANCE` records a run;
+    /// `PeriodicTaskControlManager` runs the task again 10 ms later when it hit that cap, else
+    /// one period later.
+    fn on_periodic_election(&mut self, ctx: &mut Ctx<'_>, task: PeriodicElection) {
+        let Some(period) = task.period(&self.cluster) else {
+            return;
+        };
+        let Some(active) = &mut self.active else {
+            return;
+        };
+        let mut changes = Vec::new();
+        for (tp, p) in &active.image.partitions {
+            if changes.len() >= MAX_ELECTIONS_PER_IMBALANCE {
+                break;
+            }
+            let mut cx = self.cluster.change_context(&active.image, *tp);
+            match task {
+                // `imbalancedPartitions`: every partition not led by `replicas[0]`, leaderless
+                // ones included.
+                PeriodicElection::Preferred if p.leader != p.replicas.first().copied() => {
+                    cx.preferred = true;
+                }
+                // `partitionsWithNoLeader` of topics that allow unclean elections
+                // (`electLeader(UNCLEAN)`).
+                PeriodicElection::Unclean if p.leader.is_none() && cx.unclean_enabled => {}
+                _ => continue,
+            }
+            changes.extend(partition_change(*tp, p, p.isr.clone(), &cx));
+        }
+        let capped = changes.len() >= MAX_ELECTIONS_PER_IMBALANCE;
+        for c in changes {
+            active.stage(MetadataRecord::PartitionChange(Box::new(c)));
+        }
+        self.write_staged(ctx);
+        let next = if capped {
+            SimDuration::from_millis(10)
+        } else {
+            period
+        };
+        ctx.set_timer(task.timer(), next);
     }
 
     /// `maybeFenceOneStaleBroker`: fence at most one broker per event, then look again.
@@ -900,6 +992,7 @@ impl ClusterConfig {
             image,
             min_isr: topic.effective_min_isr(tp.partition as usize),
             unclean_enabled: topic.unclean_leader_election_enable,
+            preferred: false,
             elr_enabled: self.elr_enabled,
             removing: None,
             adding: None,

@@ -124,6 +124,9 @@ pub enum Election {
     LastKnownLeader,
     /// Any acceptable replica, because `unclean.leader.election.enable` is true.
     Unclean,
+    /// The preferred replica (`replicas[0]`) takes its leadership back: the active
+    /// controller's leader balancing (`auto.leader.rebalance.enable`).
+    Preferred,
     /// Nobody eligible: NO_LEADER.
     None,
 }
@@ -302,6 +305,9 @@ pub struct ChangeContext<'a> {
     /// The effective `min.insync.replicas`: min(topic setting, replication factor).
     pub min_isr: usize,
     pub unclean_enabled: bool,
+    /// `Election.PREFERRED` (leader balancing): the preferred replica leads if it may, before
+    /// the current leader is kept, and no election is ever unclean.
+    pub preferred: bool,
     /// KIP-966 ELR (on by default since Kafka 4.1).
     pub elr_enabled: bool,
     /// The broker being fenced or shut down: never acceptable (`brokerToRemove`).
@@ -322,16 +328,14 @@ impl ChangeContext<'_> {
     }
 }
 
-/// Builds the change that sets `target_isr` and elects a leader for it, following
-/// `PartitionChangeBuilder.build` (ELR upkeep, then the election order of §2.9). `None` if
-/// nothing would change.
-pub fn partition_change(
-    tp: TopicPartition,
+/// `maybePopulateTargetElr`: the ELR and last known ELR the change starts from. Below
+/// `min.insync.replicas` the replicas leaving the ISR join the ELR (but one that shut down
+/// uncleanly); at or above it both are cleared.
+fn target_elr(
     p: &PartitionRegistration,
-    target_isr: Vec<BrokerId>,
+    target_isr: &[BrokerId],
     cx: &ChangeContext<'_>,
-) -> Option<PartitionChange> {
-    // maybePopulateTargetElr.
+) -> (Vec<BrokerId>, Vec<BrokerId>) {
     let mut elr = p.elr.clone();
     let mut last_known_elr = p.last_known_elr.clone();
     if cx.elr_enabled {
@@ -348,14 +352,41 @@ pub fn partition_change(
             elr.sort_unstable();
         }
     }
+    (elr, last_known_elr)
+}
+
+/// Builds the change that sets `target_isr` and elects a leader for it, following
+/// `PartitionChangeBuilder.build` (ELR upkeep, then the election order of §2.9). `None` if
+/// nothing would change.
+pub fn partition_change(
+    tp: TopicPartition,
+    p: &PartitionRegistration,
+    target_isr: Vec<BrokerId>,
+    cx: &ChangeContext<'_>,
+) -> Option<PartitionChange> {
+    let (mut elr, mut last_known_elr) = target_elr(p, &target_isr, cx);
     let mut isr = target_isr;
     let valid = |r: BrokerId, isr: &[BrokerId], elr: &[BrokerId]| -> bool {
         (isr.contains(&r) || (isr.is_empty() && elr.contains(&r))) && cx.acceptable(r)
     };
     let mut recovery = p.leader_recovery_state;
-    let (leader, election) = match p.leader {
+    // `electPreferredLeader`: the preferred replica first, if it may lead.
+    let preferred = p
+        .replicas
+        .first()
+        .copied()
+        .filter(|&r| cx.preferred && valid(r, &isr, &elr));
+    let (leader, election) = match (preferred, p.leader) {
+        (Some(r), Some(l)) if r == l => (Some(l), None),
+        (Some(r), _) => {
+            if !isr.contains(&r) {
+                isr = vec![r];
+                elr.retain(|&e| e != r);
+            }
+            (Some(r), Some(Election::Preferred))
+        }
         // i. keep a valid leader.
-        Some(l) if valid(l, &isr, &elr) => (Some(l), None),
+        (None, Some(l)) if valid(l, &isr, &elr) => (Some(l), None),
         _ => {
             if let Some(r) = p.replicas.iter().copied().find(|&r| valid(r, &isr, &elr)) {
                 // ii. the first valid replica in assignment order.
@@ -379,8 +410,7 @@ pub fn partition_change(
                 elr.clear();
                 last_known_elr.clear();
                 (Some(r), Some(Election::LastKnownLeader))
-            } else if let Some(r) = cx
-                .unclean_enabled
+            } else if let Some(r) = (cx.unclean_enabled && !cx.preferred)
                 .then(|| p.replicas.iter().copied().find(|&r| cx.acceptable(r)))
                 .flatten()
             {

@@ -662,6 +662,7 @@ fn cx(image: &MetadataImage, min_isr: usize, unclean: bool) -> ChangeContext<'_>
         image,
         min_isr,
         unclean_enabled: unclean,
+        preferred: false,
         elr_enabled: true,
         removing: None,
         adding: None,

@@ -396,3 +396,115 @@ fn a_silent_broker_is_fenced_when_its_session_expires_and_its_partition_goes_off
         expected
     );
 }
+
+/// Active controller 1 whose image has brokers 1 and 2 unfenced and `n` partitions with
+/// replicas [1, 2], both in the ISR, led by broker 2: every one of them imbalanced.
+fn imbalanced(n: u32) -> Controller {
+    let mut c = active();
+    let a = c.active.as_mut().expect("active");
+    for b in [1, 2] {
+        a.image.brokers.insert(
+            b,
+            BrokerRegistration {
+                broker_epoch: u64::from(b),
+                incarnation: 0,
+                fenced: false,
+                in_controlled_shutdown: false,
+            },
+        );
+    }
+    for partition in 0..n {
+        let p = PartitionRegistration {
+            replicas: vec![1, 2],
+            isr: vec![1, 2],
+            elr: Vec::new(),
+            last_known_elr: Vec::new(),
+            leader: Some(2),
+            leader_epoch: 3,
+            partition_epoch: 5,
+            leader_recovery_state: LeaderRecoveryState::Recovered,
+        };
+        let tp = TopicPartition {
+            topic: 0,
+            partition,
+        };
+        a.image.partitions.insert(tp, Arc::new(p));
+    }
+    c
+}
+
+/// The leader-balancing records the last run appended: (partition, new leader).
+fn preferred_elections(c: &Controller) -> Vec<(u32, Option<BrokerId>)> {
+    c.raft
+        .log()
+        .entries()
+        .iter()
+        .filter_map(|e| match &e.record {
+            MetadataRecord::PartitionChange(ch) if ch.election == Some(Election::Preferred) => {
+                Some((ch.tp.partition, ch.leader.flatten()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn leader_balancing_runs_a_period_after_activation_and_elects_preferred_replicas_in_the_isr() {
+    // `PeriodicTaskControlManager.activate`: "electPreferred" first runs one
+    // `leader.imbalance.check.interval.seconds` (300 s) after activation.
+    let mut c = Controller::boot(Arc::new(cluster()), N0, RaftDisk::default(), 0);
+    step(&mut c, 0, Controller::on_start);
+    step(&mut c, 1500, |c, cx| c.on_timer(cx, Timer::Election));
+    let granted = VoteResponse {
+        epoch: 1,
+        leader: None,
+        granted: true,
+        pre_vote: false,
+    };
+    step(&mut c, 1501, |c, cx| {
+        c.on_message(cx, N1, Msg::VoteResponse(granted));
+    });
+    let activation = step(&mut c, 1502, |c, cx| {
+        c.on_message(cx, N1, follower_fetch(1));
+    });
+    assert!(
+        activation.contains(&timer(Timer::ElectPreferred, 300_000_000)),
+        "{activation:?}"
+    );
+    // Two partitions: one whose preferred replica may lead, one whose preferred replica is out
+    // of the ISR (it stays with its valid leader, `electPreferredLeader`).
+    let mut c = imbalanced(2);
+    let a = c.active.as_mut().expect("active");
+    let tp1 = TopicPartition {
+        topic: 0,
+        partition: 1,
+    };
+    Arc::make_mut(a.image.partitions.get_mut(&tp1).expect("partition 1")).isr = vec![2];
+    let effects = step(&mut c, 301_502, |c, cx| {
+        c.on_timer(cx, Timer::ElectPreferred);
+    });
+    assert_eq!(preferred_elections(&c), [(0, Some(1))]);
+    assert!(
+        effects.contains(&timer(Timer::ElectPreferred, 300_000_000)),
+        "the next run a period later: {effects:?}"
+    );
+}
+
+#[test]
+fn leader_balancing_writes_at_most_a_thousand_elections_a_run_and_runs_again_10_ms_later() {
+    // `maybeBalancePartitionLeaders` stops at MAX_ELECTIONS_PER_IMBALANCE records and asks to
+    // run again at once, which `PeriodicTask` makes 10 ms.
+    let mut c = imbalanced(1001);
+    let effects = step(&mut c, 301_502, |c, cx| {
+        c.on_timer(cx, Timer::ElectPreferred);
+    });
+    assert_eq!(preferred_elections(&c).len(), 1000);
+    assert!(
+        effects.contains(&timer(Timer::ElectPreferred, 10_000)),
+        "{effects:?}"
+    );
+    step(&mut c, 301_512, |c, cx| {
+        c.on_timer(cx, Timer::ElectPreferred);
+    });
+    assert_eq!(preferred_elections(&c).len(), 1001);
+}
