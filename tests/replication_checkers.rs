@@ -66,9 +66,10 @@ fn a_leader_acknowledging_before_replication_loses_acked_writes() {
         {"topic": "orders", "records_per_s": 50, "config": {"request.timeout.ms": 5000}}
     ]);
     s["workload"]["consumers"][0]["start_ms"] = json!(30000);
-    // A seed on which an acknowledged write's offset is reused by a later one (the clients'
-    // metadata backoff moved the interleaving off seed 1).
-    s["seed"] = json!(7);
+    // A seed on which an acknowledged write's offset is reused by a later one (24 of seeds
+    // 1-40 are; the clients' metadata backoff moved the interleaving off seed 1, the periodic
+    // fence check off seed 7).
+    s["seed"] = json!(3);
     proves(
         s,
         "test_hw_ignores_followers",

@@ -488,7 +488,7 @@ impl<'a> Narrator<'a> {
                 let timeout = self
                     .options
                     .session_timeout_ms
-                    .map(|ms| format!(" for {}.{} s", ms / 1000, (ms % 1000) / 100))
+                    .map(|ms| format!(" for more than {}.{} s", ms / 1000, (ms % 1000) / 100))
                     .unwrap_or_default();
                 let since = self
                     .down_at

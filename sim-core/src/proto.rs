@@ -151,13 +151,18 @@ pub enum ProduceError {
 }
 
 impl ProduceError {
-    /// The write may have been appended all the same, so its fate is unknown.
+    /// The write may have been appended all the same, so its fate is unknown. Kafka answers
+    /// NOT_LEADER_OR_FOLLOWER both before an append (`ReplicaManager.appendRecords` on a
+    /// replica that does not lead) and after one, to an acks=all produce waiting in purgatory
+    /// when its leader loses the partition (`DelayedProduce` through
+    /// `Partition.checkEnoughReplicasReachOffset`): the producer cannot tell which.
     pub(crate) fn maybe_appended(self) -> bool {
         matches!(
             self,
             ProduceError::NotEnoughReplicasAfterAppend
                 | ProduceError::RequestTimedOut
                 | ProduceError::NetworkException
+                | ProduceError::NotLeaderOrFollower
         )
     }
 }

@@ -14,9 +14,10 @@
 //!   (`renounce` → `revertToSnapshot`).
 //!
 //! The active controller registers brokers, tracks their heartbeats, fences brokers whose
-//! session expired (one per event, `maybeFenceOneStaleBroker`), unfences caught-up brokers,
-//! runs controlled shutdown, creates the scenario's topics, and elects partition leaders
-//! (§2.8, §2.9).
+//! session expired (one per run of its periodic check, `maybeFenceOneStaleBroker`), unfences
+//! caught-up brokers, runs controlled shutdown, creates the scenario's topics, elects partition
+//! leaders (§2.8, §2.9), and runs leader balancing and unclean elections for leaderless
+//! partitions as periodic tasks (`PeriodicTaskControlManager`).
 
 #[cfg(test)]
 mod tests;
@@ -354,7 +355,7 @@ impl Controller {
         ctx.emit(Event::ControllerActivated { epoch });
         let idle = SimDuration::from_millis(self.cluster.broker.metadata_max_idle_interval_ms);
         ctx.set_timer(Timer::NoOp, idle);
-        self.arm_fence_check(ctx);
+        ctx.set_timer(Timer::FenceStaleBroker, self.fence_check_period());
         // `PeriodicTaskControlManager.activate`: each periodic task first runs one period after
         // activation.
         for task in [PeriodicElection::Preferred, PeriodicElection::Unclean] {
@@ -568,7 +569,6 @@ impl Controller {
         };
         self.respond_when_committed(end, from, Msg::BrokerHeartbeatResponse(response));
         if unfenced {
-            self.arm_fence_check(ctx);
             self.maybe_create_topics(ctx);
         }
     }
@@ -628,23 +628,13 @@ impl Controller {
         self.respond_when_committed(end, from, Msg::AlterPartitionResponse(Box::new(response)));
     }
 
-    /// Arms the fence check for the earliest session of an unfenced broker to expire.
-    fn arm_fence_check(&self, ctx: &mut Ctx<'_>) {
-        let Some(active) = &self.active else {
-            return;
-        };
-        let timeout = self.session_timeout();
-        let next = active
-            .sessions
-            .iter()
-            .filter(|(b, _)| active.image.brokers.get(b).is_some_and(|r| !r.fenced))
-            .map(|(_, s)| s.last_contact + timeout)
-            .min();
-        if let Some(expiry) = next {
-            // Fence strictly after the session ran out.
-            let at = expiry + SimDuration::from_micros(1);
-            ctx.set_timer(Timer::FenceStaleBroker, at.saturating_sub(ctx.now()));
-        }
+    /// The period of the "maybeFenceStaleBroker" task (KAFKA-17793, Kafka 4.0):
+    /// `QuorumController.maybeFenceStaleBrokerPeriodNs`, an eighth of
+    /// `broker.session.timeout.ms` and at least 1 ms, so a silent broker is fenced between one
+    /// and 1.125 session timeouts after its last heartbeat.
+    fn fence_check_period(&self) -> SimDuration {
+        let eighth = self.session_timeout().as_micros() / 8;
+        SimDuration::from_micros(eighth.max(1_000))
     }
 
     /// The periodic election tasks (`ReplicationControlManager.maybeBalancePartitionLeaders`
@@ -690,7 +680,10 @@ impl Controller {
         ctx.set_timer(task.timer(), next);
     }
 
-    /// `maybeFenceOneStaleBroker`: fence at most one broker per event, then look again.
+    /// `maybeFenceOneStaleBroker`, run by the periodic task: fence at most one broker whose
+    /// session expired (`BrokerHeartbeatTracker.isExpired`: strictly more than the timeout since
+    /// its last contact), then run again 10 ms later (`PeriodicTask`'s immediate period) for the
+    /// next one, or a period later when none was stale.
     fn on_fence_stale_broker(&mut self, ctx: &mut Ctx<'_>) {
         let now = ctx.now();
         let timeout = self.session_timeout();
@@ -704,12 +697,12 @@ impl Controller {
             .find(|(_, s)| s.last_contact + timeout < now)
             .map(|(b, _)| *b);
         let Some(broker) = stale else {
-            self.arm_fence_check(ctx);
+            ctx.set_timer(Timer::FenceStaleBroker, self.fence_check_period());
             return;
         };
         stage_fence(&self.cluster, active, broker, FenceReason::SessionExpired);
         self.write_staged(ctx);
-        ctx.set_timer(Timer::FenceStaleBroker, SimDuration::ZERO);
+        ctx.set_timer(Timer::FenceStaleBroker, SimDuration::from_millis(10));
     }
 
     fn on_noop_timer(&mut self, ctx: &mut Ctx<'_>) {

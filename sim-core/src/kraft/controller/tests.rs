@@ -258,18 +258,18 @@ fn a_caught_up_heartbeat_unfences_the_broker_and_then_its_topic_is_created() {
             }),
         }]
     );
-    // Caught up (it applied offsets 0 and 1): the unfence record (offset 2) is written, and
-    // the session's expiry is checked just after broker.session.timeout.ms (9 s). The
-    // controller acts on its own latest state, uncommitted records included (Kafka's timeline
-    // data structures), so the topic, whose one replica is now unfenced, is created at once:
-    // its records are offsets 3 and 4.
+    // Caught up (it applied offsets 0 and 1): the unfence record (offset 2) is written; no
+    // timer is armed for its session, which the periodic fence check looks at (KAFKA-17793).
+    // The controller acts on its own latest state, uncommitted records included (Kafka's
+    // timeline data structures), so the topic, whose one replica is now unfenced, is created
+    // at once: its records are offsets 3 and 4.
     assert_eq!(
         step(&mut c, 1800, |c, cx| c.on_message(
             cx,
             BROKER1,
             heartbeat(1, 2)
         )),
-        [timer(Timer::FenceStaleBroker, 9_000_001)]
+        []
     );
     let mut expected = fetch_answer_with(3, 3, topic_records()).to_vec();
     expected.extend([
@@ -348,20 +348,22 @@ fn a_silent_broker_is_fenced_when_its_session_expires_and_its_partition_goes_off
     step(&mut c, 5000, |c, cx| {
         c.on_message(cx, N1, follower_fetch(5));
     });
+    // The periodic check (every 9 s / 8 = 1.125 s) that runs exactly at the session
+    // timeout finds nothing: a session expires strictly after it.
     assert_eq!(
         step(&mut c, 10_800, |c, cx| c
             .on_timer(cx, Timer::FenceStaleBroker)),
-        [timer(Timer::FenceStaleBroker, 1)],
-        "not at the session timeout itself: a session expires after it"
+        [timer(Timer::FenceStaleBroker, 1_125_000)],
+        "not at the session timeout itself: the next check a period later"
     );
     let fenced = step(&mut c, 10_801, |c, cx| {
         c.on_timer(cx, Timer::FenceStaleBroker);
     });
     assert_eq!(
         fenced,
-        [timer(Timer::FenceStaleBroker, 0)],
-        "fenced, nothing told before the records commit; at once, look for the next stale one \
-         (`maybeFenceOneStaleBroker` fences one per event)"
+        [timer(Timer::FenceStaleBroker, 10_000)],
+        "fenced, nothing told before the records commit; the task runs again 10 ms later for \
+         the next stale one (`maybeFenceOneStaleBroker` fences one per run)"
     );
     // `handleBrokerFenced` writes the partition changes first, then the fence. The last ISR
     // member fenced leaves the ISR for the ELR (KIP-966) and nobody leads: the records are
@@ -449,7 +451,8 @@ fn preferred_elections(c: &Controller) -> Vec<(u32, Option<BrokerId>)> {
 }
 
 #[test]
-fn leader_balancing_runs_a_period_after_activation_and_elects_preferred_replicas_in_the_isr() {
+fn periodic_tasks_first_run_a_period_after_activation_and_balancing_elects_isr_preferred_replicas()
+{
     // `PeriodicTaskControlManager.activate`: "electPreferred" first runs one
     // `leader.imbalance.check.interval.seconds` (300 s) after activation.
     let mut c = Controller::boot(Arc::new(cluster()), N0, RaftDisk::default(), 0);
@@ -469,6 +472,12 @@ fn leader_balancing_runs_a_period_after_activation_and_elects_preferred_replicas
     });
     assert!(
         activation.contains(&timer(Timer::ElectPreferred, 300_000_000)),
+        "{activation:?}"
+    );
+    // The fence check too is a periodic task, a period (an eighth of the 9 s session) after
+    // activation.
+    assert!(
+        activation.contains(&timer(Timer::FenceStaleBroker, 1_125_000)),
         "{activation:?}"
     );
     // Two partitions: one whose preferred replica may lead, one whose preferred replica is out
