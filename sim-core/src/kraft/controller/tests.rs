@@ -54,6 +54,11 @@ fn follower_fetch(offset: u64) -> Msg {
 /// Controller 1 (node 0) elected in epoch 1 with node 1's vote, and active once node 1 has
 /// fetched its LeaderChange record (offset 0).
 fn active() -> Controller {
+    activated().0
+}
+
+/// [`active`], with the effects of the step that activated it.
+fn activated() -> (Controller, Vec<Effect>) {
     let mut c = Controller::boot(Arc::new(cluster()), N0, RaftDisk::default(), 0);
     step(&mut c, 0, Controller::on_start);
     step(&mut c, 1500, |c, cx| c.on_timer(cx, Timer::Election));
@@ -67,11 +72,11 @@ fn active() -> Controller {
         c.on_message(cx, N1, Msg::VoteResponse(granted));
     });
     assert!(!c.is_active(), "not before its epoch start commits");
-    step(&mut c, 1502, |c, cx| {
+    let effects = step(&mut c, 1502, |c, cx| {
         c.on_message(cx, N1, follower_fetch(1));
     });
     assert!(c.is_active());
-    c
+    (c, effects)
 }
 
 fn timer(timer: Timer, us: u64) -> Effect {
@@ -455,21 +460,7 @@ fn periodic_tasks_first_run_a_period_after_activation_and_balancing_elects_isr_p
 {
     // `PeriodicTaskControlManager.activate`: "electPreferred" first runs one
     // `leader.imbalance.check.interval.seconds` (300 s) after activation.
-    let mut c = Controller::boot(Arc::new(cluster()), N0, RaftDisk::default(), 0);
-    step(&mut c, 0, Controller::on_start);
-    step(&mut c, 1500, |c, cx| c.on_timer(cx, Timer::Election));
-    let granted = VoteResponse {
-        epoch: 1,
-        leader: None,
-        granted: true,
-        pre_vote: false,
-    };
-    step(&mut c, 1501, |c, cx| {
-        c.on_message(cx, N1, Msg::VoteResponse(granted));
-    });
-    let activation = step(&mut c, 1502, |c, cx| {
-        c.on_message(cx, N1, follower_fetch(1));
-    });
+    let (_, activation) = activated();
     assert!(
         activation.contains(&timer(Timer::ElectPreferred, 300_000_000)),
         "{activation:?}"
