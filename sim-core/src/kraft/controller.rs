@@ -41,21 +41,33 @@ use crate::proto::{
 /// of a periodic election task writes.
 const MAX_ELECTIONS_PER_IMBALANCE: usize = 1_000;
 
-/// The active controller's periodic election tasks (`QuorumController` registers them with its
-/// `PeriodicTaskControlManager`).
+/// The active controller's periodic tasks that kafkasim models (`QuorumController` registers
+/// them with its `PeriodicTaskControlManager`; the NoOp writer is `Timer::NoOp`).
 #[derive(Clone, Copy, Debug)]
-enum PeriodicElection {
+enum PeriodicTask {
+    /// "maybeFenceStaleBroker" (KAFKA-17793, Kafka 4.0).
+    FenceStaleBroker,
     /// "electPreferred": leader balancing, while `auto.leader.rebalance.enable`.
-    Preferred,
+    ElectPreferred,
     /// "electUnclean": unclean elections for leaderless partitions.
-    Unclean,
+    ElectUnclean,
 }
 
-impl PeriodicElection {
+impl PeriodicTask {
+    const ALL: [PeriodicTask; 3] = [
+        PeriodicTask::FenceStaleBroker,
+        PeriodicTask::ElectPreferred,
+        PeriodicTask::ElectUnclean,
+    ];
+
+    /// `PeriodicTask.IMMEDIATE_PERIOD_NS`: how soon a run that left work runs again.
+    const IMMEDIATE: SimDuration = SimDuration::from_millis(10);
+
     fn timer(self) -> Timer {
         match self {
-            PeriodicElection::Preferred => Timer::ElectPreferred,
-            PeriodicElection::Unclean => Timer::ElectUnclean,
+            PeriodicTask::FenceStaleBroker => Timer::FenceStaleBroker,
+            PeriodicTask::ElectPreferred => Timer::ElectPreferred,
+            PeriodicTask::ElectUnclean => Timer::ElectUnclean,
         }
     }
 
@@ -64,11 +76,18 @@ impl PeriodicElection {
     fn period(self, cluster: &ClusterConfig) -> Option<SimDuration> {
         let b = &cluster.broker;
         match self {
-            PeriodicElection::Preferred => b.auto_leader_rebalance_enable.then(|| {
+            // `maybeFenceStaleBrokerPeriodNs`: an eighth of `broker.session.timeout.ms`, at
+            // least 1 ms, so a silent broker is fenced between one and 1.125 session timeouts
+            // after its last heartbeat.
+            PeriodicTask::FenceStaleBroker => {
+                let eighth = b.broker_session_timeout_ms.saturating_mul(1000) / 8;
+                Some(SimDuration::from_micros(eighth.max(1_000)))
+            }
+            PeriodicTask::ElectPreferred => b.auto_leader_rebalance_enable.then(|| {
                 let seconds = b.leader_imbalance_check_interval_seconds;
                 SimDuration::from_millis(seconds.saturating_mul(1000))
             }),
-            PeriodicElection::Unclean => Some(SimDuration::from_millis(
+            PeriodicTask::ElectUnclean => Some(SimDuration::from_millis(
                 b.unclean_leader_election_interval_ms,
             )),
         }
@@ -235,8 +254,8 @@ impl Controller {
             Timer::BeginQuorumEpochRetry => self.raft.on_begin_quorum_epoch_retry(ctx),
             Timer::NoOp => self.on_noop_timer(ctx),
             Timer::FenceStaleBroker => self.on_fence_stale_broker(ctx),
-            Timer::ElectPreferred => self.on_periodic_election(ctx, PeriodicElection::Preferred),
-            Timer::ElectUnclean => self.on_periodic_election(ctx, PeriodicElection::Unclean),
+            Timer::ElectPreferred => self.on_periodic_election(ctx, PeriodicTask::ElectPreferred),
+            Timer::ElectUnclean => self.on_periodic_election(ctx, PeriodicTask::ElectUnclean),
             Timer::ShutdownTimeout => self.raft.on_shutdown_timeout(),
             // Broker and client timers.
             _ => {}
@@ -292,9 +311,9 @@ impl Controller {
             let epoch = active.epoch;
             self.active = None;
             ctx.cancel_timer(Timer::NoOp);
-            ctx.cancel_timer(Timer::FenceStaleBroker);
-            ctx.cancel_timer(Timer::ElectPreferred);
-            ctx.cancel_timer(Timer::ElectUnclean);
+            for task in PeriodicTask::ALL {
+                ctx.cancel_timer(task.timer());
+            }
             ctx.emit(Event::ControllerRenounced { epoch });
         }
         // Claim: the leader has applied everything up to and including its epoch start.
@@ -355,13 +374,10 @@ impl Controller {
         ctx.emit(Event::ControllerActivated { epoch });
         let idle = SimDuration::from_millis(self.cluster.broker.metadata_max_idle_interval_ms);
         ctx.set_timer(Timer::NoOp, idle);
-        ctx.set_timer(Timer::FenceStaleBroker, self.fence_check_period());
         // `PeriodicTaskControlManager.activate`: each periodic task first runs one period after
         // activation.
-        for task in [PeriodicElection::Preferred, PeriodicElection::Unclean] {
-            if let Some(period) = task.period(&self.cluster) {
-                ctx.set_timer(task.timer(), period);
-            }
+        for task in PeriodicTask::ALL {
+            self.reschedule(ctx, task, false);
         }
         self.maybe_create_topics(ctx);
     }
@@ -628,23 +644,24 @@ impl Controller {
         self.respond_when_committed(end, from, Msg::AlterPartitionResponse(Box::new(response)));
     }
 
-    /// The period of the "maybeFenceStaleBroker" task (KAFKA-17793, Kafka 4.0):
-    /// `QuorumController.maybeFenceStaleBrokerPeriodNs`, an eighth of
-    /// `broker.session.timeout.ms` and at least 1 ms, so a silent broker is fenced between one
-    /// and 1.125 session timeouts after its last heartbeat.
-    fn fence_check_period(&self) -> SimDuration {
-        let eighth = self.session_timeout().as_micros() / 8;
-        SimDuration::from_micros(eighth.max(1_000))
+    /// `PeriodicTaskControlManager.reschedule`: the task's next run, [`PeriodicTask::IMMEDIATE`]
+    /// when the last one left work, else a period later.
+    fn reschedule(&self, ctx: &mut Ctx<'_>, task: PeriodicTask, immediate: bool) {
+        if let Some(period) = task.period(&self.cluster) {
+            let next = if immediate {
+                PeriodicTask::IMMEDIATE
+            } else {
+                period
+            };
+            ctx.set_timer(task.timer(), next);
+        }
     }
 
     /// The periodic election tasks (`ReplicationControlManager.maybeBalancePartitionLeaders`
     /// and `maybeElectUncleanLeaders`): at most `MAX_ELECTIONS_PER_IMBALANCE` records a run;
     /// `PeriodicTaskControlManager` runs the task again 10 ms later when it hit that cap, else
     /// one period later.
-    fn on_periodic_election(&mut self, ctx: &mut Ctx<'_>, task: PeriodicElection) {
-        let Some(period) = task.period(&self.cluster) else {
-            return;
-        };
+    fn on_periodic_election(&mut self, ctx: &mut Ctx<'_>, task: PeriodicTask) {
         let Some(active) = &mut self.active else {
             return;
         };
@@ -657,12 +674,12 @@ impl Controller {
             match task {
                 // `imbalancedPartitions`: every partition not led by `replicas[0]`, leaderless
                 // ones included.
-                PeriodicElection::Preferred if p.leader != p.replicas.first().copied() => {
+                PeriodicTask::ElectPreferred if p.leader != p.replicas.first().copied() => {
                     cx.preferred = true;
                 }
                 // `partitionsWithNoLeader` of topics that allow unclean elections
                 // (`electLeader(UNCLEAN)`).
-                PeriodicElection::Unclean if p.leader.is_none() && cx.unclean_enabled => {}
+                PeriodicTask::ElectUnclean if p.leader.is_none() && cx.unclean_enabled => {}
                 _ => continue,
             }
             changes.extend(partition_change(*tp, p, p.isr.clone(), &cx));
@@ -672,12 +689,7 @@ impl Controller {
             active.stage(MetadataRecord::PartitionChange(Box::new(c)));
         }
         self.write_staged(ctx);
-        let next = if capped {
-            SimDuration::from_millis(10)
-        } else {
-            period
-        };
-        ctx.set_timer(task.timer(), next);
+        self.reschedule(ctx, task, capped);
     }
 
     /// `maybeFenceOneStaleBroker`, run by the periodic task: fence at most one broker whose
@@ -696,13 +708,12 @@ impl Controller {
             .filter(|(b, _)| active.image.brokers.get(b).is_some_and(|r| !r.fenced))
             .find(|(_, s)| s.last_contact + timeout < now)
             .map(|(b, _)| *b);
-        let Some(broker) = stale else {
-            ctx.set_timer(Timer::FenceStaleBroker, self.fence_check_period());
-            return;
-        };
-        stage_fence(&self.cluster, active, broker, FenceReason::SessionExpired);
-        self.write_staged(ctx);
-        ctx.set_timer(Timer::FenceStaleBroker, SimDuration::from_millis(10));
+        let fenced = stale.is_some();
+        if let Some(broker) = stale {
+            stage_fence(&self.cluster, active, broker, FenceReason::SessionExpired);
+            self.write_staged(ctx);
+        }
+        self.reschedule(ctx, PeriodicTask::FenceStaleBroker, fenced);
     }
 
     fn on_noop_timer(&mut self, ctx: &mut Ctx<'_>) {
